@@ -1,0 +1,106 @@
+/**
+ * Canonical JSON: the one byte form of a JSON value that is signed, hashed and replayed.
+ *
+ * - Objects: keys sorted by UTF-16 code units (Array.prototype.sort's default, identical on every engine),
+ *   no whitespace, no duplicate keys.
+ * - Strings: escaped exactly as ECMAScript JSON.stringify does (well-formed: lone surrogates become \uXXXX).
+ * - Numbers: finite only. Integers must be safe integers (|n| ≤ 2^53−1); other finite numbers are written in
+ *   ECMAScript's shortest round-trip form (Number::toString is specified exactly, so V8 and QuickJS agree);
+ *   -0 is written as 0. NaN, ±Infinity, unsafe integers are rejected.
+ * - Only null, booleans, numbers, strings, arrays and plain objects; undefined, functions, BigInt, symbols,
+ *   cycles, class instances are rejected. Depth is capped at MAX_DEPTH.
+ *
+ * `decodeCanonical` accepts only canonical input: it parses and re-encodes and compares, so two different byte
+ * strings never decode to the same value.
+ */
+
+import { fromUtf8, utf8 } from './bytes.js';
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+export const MAX_DEPTH = 64;
+
+export class CanonicalError extends Error {
+  override name = 'CanonicalError';
+}
+
+export function canonicalString(value: unknown): string {
+  const parts: string[] = [];
+  write(value, parts, 0, new Set());
+  return parts.join('');
+}
+
+export function canonicalBytes(value: unknown): Uint8Array {
+  return utf8(canonicalString(value));
+}
+
+function write(value: unknown, out: string[], depth: number, stack: Set<object>): void {
+  if (depth > MAX_DEPTH) throw new CanonicalError(`nesting deeper than ${MAX_DEPTH}`);
+  switch (typeof value) {
+    case 'string':
+      out.push(JSON.stringify(value));
+      return;
+    case 'boolean':
+      out.push(value ? 'true' : 'false');
+      return;
+    case 'number':
+      out.push(numberText(value));
+      return;
+    case 'object':
+      break;
+    default:
+      throw new CanonicalError(`unsupported JSON value of type ${typeof value}`);
+  }
+  if (value === null) {
+    out.push('null');
+    return;
+  }
+  if (stack.has(value)) throw new CanonicalError('cyclic structure');
+  stack.add(value);
+  if (Array.isArray(value)) {
+    out.push('[');
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out.push(',');
+      write(value[i], out, depth + 1, stack);
+    }
+    out.push(']');
+  } else {
+    const proto = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) throw new CanonicalError('only plain objects are JSON');
+    const record = value as Record<string, unknown>;
+    const keys = Object.keys(record).sort();
+    out.push('{');
+    keys.forEach((key, i) => {
+      if (i > 0) out.push(',');
+      out.push(JSON.stringify(key), ':');
+      write(record[key], out, depth + 1, stack);
+    });
+    out.push('}');
+  }
+  stack.delete(value);
+}
+
+function numberText(n: number): string {
+  if (!Number.isFinite(n)) throw new CanonicalError(`non-finite number ${n}`);
+  if (Number.isInteger(n) && !Number.isSafeInteger(n)) throw new CanonicalError(`integer ${n} is outside the safe range`);
+  if (Object.is(n, -0)) return '0';
+  return String(n);
+}
+
+/** Parses canonical JSON text; throws CanonicalError if the text is not valid JSON or not in canonical form. */
+export function decodeCanonical(input: string | Uint8Array): Json {
+  let text: string;
+  try {
+    text = typeof input === 'string' ? input : fromUtf8(input);
+  } catch {
+    throw new CanonicalError('invalid UTF-8');
+  }
+  let value: Json;
+  try {
+    value = JSON.parse(text) as Json;
+  } catch {
+    throw new CanonicalError('not valid JSON');
+  }
+  if (canonicalString(value) !== text) throw new CanonicalError('JSON is not in canonical form');
+  return value;
+}
