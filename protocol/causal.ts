@@ -1,0 +1,128 @@
+/**
+ * Causal delivery: buffers events until everything they depend on (their `deps` and their author's `prev`) has
+ * been delivered, then releases them in (lamport, id) order among those ready. A validation callback may refuse an
+ * event at release time (bad chain, non-member, bad lamport); a refused event is never delivered, so neither is
+ * anything that depends on it. Pure: no I/O, no clocks.
+ */
+import { compareEvents } from './event.js';
+
+export interface CausalItem {
+  id: string;
+  lamport: number;
+  deps: readonly string[];
+  prev: string | null;
+}
+
+export class CausalBuffer<T extends CausalItem> {
+  private readonly delivered = new Set<string>();
+  private readonly refused = new Set<string>();
+  private readonly pending = new Map<string, { item: T; missing: number }>();
+  private readonly waiters = new Map<string, string[]>();
+  private readonly ready: T[] = [];
+
+  constructor(private readonly accept: (item: T) => boolean = () => true) {}
+
+  isDelivered(id: string): boolean {
+    return this.delivered.has(id);
+  }
+
+  isKnown(id: string): boolean {
+    return this.delivered.has(id) || this.pending.has(id) || this.refused.has(id);
+  }
+
+  /** Marks ids as already delivered (e.g. restored from the local store) without running `accept`. */
+  markDelivered(ids: Iterable<string>): void {
+    for (const id of ids) this.delivered.add(id);
+  }
+
+  /** Adds items and returns those delivered as a result, in delivery order. Duplicates are ignored. */
+  add(items: Iterable<T>): T[] {
+    for (const item of items) {
+      if (this.isKnown(item.id)) continue;
+      const needs = new Set(item.deps);
+      if (item.prev) needs.add(item.prev);
+      let missing = 0;
+      for (const dep of needs) {
+        if (this.delivered.has(dep)) continue;
+        missing++;
+        const list = this.waiters.get(dep);
+        if (list) list.push(item.id);
+        else this.waiters.set(dep, [item.id]);
+      }
+      this.pending.set(item.id, { item, missing });
+      if (missing === 0) this.push(item);
+    }
+    return this.drain();
+  }
+
+  /** Ids that pending events wait for and that this buffer has never seen: what to fetch, or what was withheld. */
+  missing(): string[] {
+    const out: string[] = [];
+    for (const dep of this.waiters.keys()) if (!this.isKnown(dep)) out.push(dep);
+    return out.sort();
+  }
+
+  pendingCount(): number {
+    return this.pending.size;
+  }
+
+  refusedIds(): string[] {
+    return [...this.refused];
+  }
+
+  private drain(): T[] {
+    const out: T[] = [];
+    while (this.ready.length > 0) {
+      const item = this.pop();
+      this.pending.delete(item.id);
+      if (!this.accept(item)) {
+        this.refused.add(item.id);
+        continue;
+      }
+      this.delivered.add(item.id);
+      out.push(item);
+      const waiting = this.waiters.get(item.id);
+      if (!waiting) continue;
+      this.waiters.delete(item.id);
+      for (const wid of waiting) {
+        const entry = this.pending.get(wid);
+        if (entry && --entry.missing === 0) this.push(entry.item);
+      }
+    }
+    return out;
+  }
+
+  // A binary min-heap on (lamport, id): ready sets can be large on a cold join.
+  private push(item: T): void {
+    const h = this.ready;
+    h.push(item);
+    let i = h.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (compareEvents(h[parent], h[i]) <= 0) break;
+      [h[parent], h[i]] = [h[i], h[parent]];
+      i = parent;
+    }
+  }
+
+  private pop(): T {
+    const h = this.ready;
+    const top = h[0];
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && compareEvents(h[l], h[m]) < 0) m = l;
+        if (r < h.length && compareEvents(h[r], h[m]) < 0) m = r;
+        if (m === i) break;
+        [h[m], h[i]] = [h[i], h[m]];
+        i = m;
+      }
+    }
+    return top;
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * Author hash chains: each author's events are numbered `seq` 1, 2, 3… and each names its predecessor in `prev`.
+ * Checked at delivery time (causal delivery guarantees `prev` was delivered first), so a gap shows up as an event
+ * stuck waiting for its `prev`, and two different events with one (author, seq) as equivocation.
+ */
+
+export type ChainVerdict = 'ok' | 'equivocation' | 'bad-prev';
+
+interface ChainEvent {
+  id: string;
+  author: string;
+  seq: number;
+  prev: string | null;
+}
+
+export class ChainTracker {
+  private readonly bySeq = new Map<string, string>();
+  private readonly info = new Map<string, { author: string; seq: number }>();
+  private readonly heads = new Map<string, { id: string; seq: number }>();
+  private readonly equivocators = new Set<string>();
+
+  /** Checks an event whose `prev` (if any) was already recorded, and records it if it is valid. */
+  check(ev: ChainEvent): ChainVerdict {
+    const key = `${ev.author}/${ev.seq}`;
+    const existing = this.bySeq.get(key);
+    if (existing !== undefined && existing !== ev.id) {
+      this.equivocators.add(ev.author);
+      return 'equivocation';
+    }
+    if (ev.prev !== null) {
+      const p = this.info.get(ev.prev);
+      if (!p || p.author !== ev.author || p.seq !== ev.seq - 1) return 'bad-prev';
+    } else if (ev.seq !== 1) return 'bad-prev';
+    this.bySeq.set(key, ev.id);
+    this.info.set(ev.id, { author: ev.author, seq: ev.seq });
+    const head = this.heads.get(ev.author);
+    if (!head || head.seq < ev.seq) this.heads.set(ev.author, { id: ev.id, seq: ev.seq });
+    return 'ok';
+  }
+
+  head(author: string): { id: string; seq: number } | undefined {
+    return this.heads.get(author);
+  }
+
+  allHeads(): Map<string, { id: string; seq: number }> {
+    return new Map(this.heads);
+  }
+
+  equivocating(): string[] {
+    return [...this.equivocators];
+  }
+}
