@@ -1,0 +1,18 @@
+/** Node configuration from the environment: profile directory and default relays. */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { RelayUrlSchema } from '../protocol/invite.js';
+
+export function parleyHome(env: NodeJS.ProcessEnv = process.env): string {
+  return env.PARLEY_HOME && env.PARLEY_HOME.trim() !== '' ? env.PARLEY_HOME : join(homedir(), '.parley');
+}
+
+/** Parses a comma-separated relay list; throws an Error naming the bad entry. */
+export function parseRelayList(text: string | undefined): string[] {
+  if (!text) return [];
+  const urls = text.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const url of urls) {
+    if (!RelayUrlSchema.safeParse(url).success) throw new Error(`PARLEY_RELAY entry "${url}" is not a ws:// or wss:// URL.`);
+  }
+  return [...new Set(urls.map((u) => u.replace(/\/+$/, '')))];
+}

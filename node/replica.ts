@@ -1,0 +1,154 @@
+/**
+ * One epoch's replica of a channel document: a Y.Doc whose `log` map holds sealed events, persisted in the local
+ * store and synced through one y-websocket provider per relay (all sharing the doc and one awareness).
+ *
+ * Every update the doc sees (local post or from a relay) is written to the store first; updates written by other
+ * processes on the same profile are pulled in by `pollStore()`. New log keys are handed to `onEntries`.
+ */
+import * as Y from 'yjs';
+import { Awareness } from 'y-protocols/awareness';
+import { WebsocketProvider } from 'y-websocket';
+import WebSocket from 'ws';
+import { relayAuthParams } from '../protocol/keys.js';
+import type { LocalStore } from './store.js';
+
+const FROM_STORE = Symbol('from-store');
+const LOCAL = Symbol('local');
+/** Merge a document's stored updates into one row once it has this many. */
+const COMPACT_AFTER_ROWS = 500;
+const MAX_BACKOFF_MS = 3000;
+
+export interface ReplicaEntry {
+  key: string;
+  value: Uint8Array;
+  relay: string | null;
+}
+
+export class EpochReplica {
+  readonly doc = new Y.Doc();
+  readonly log: Y.Map<Uint8Array>;
+  readonly awareness: Awareness;
+  readonly room: string;
+  private readonly providers = new Map<string, WebsocketProvider>();
+  private lastRow = 0;
+  private rowsSinceCompact = 0;
+  private closed = false;
+
+  constructor(
+    private readonly store: LocalStore,
+    readonly ch: string,
+    readonly ep: number,
+    private readonly key: Uint8Array,
+    private readonly writer: string,
+    private readonly onEntries: (entries: ReplicaEntry[]) => void,
+  ) {
+    this.log = this.doc.getMap('log');
+    this.awareness = new Awareness(this.doc);
+    this.room = relayAuthParams(key).room;
+    this.doc.on('update', (update: Uint8Array, origin: unknown) => {
+      if (origin === FROM_STORE || this.closed) return;
+      this.lastRow = Math.max(this.lastRow, this.store.addDocUpdate(this.ch, this.ep, this.writer, update));
+      this.rowsSinceCompact++;
+    });
+    this.log.observe((event, tx) => {
+      const relay = tx.origin instanceof WebsocketProvider ? tx.origin.serverUrl : null;
+      const entries: ReplicaEntry[] = [];
+      for (const key of event.keysChanged) {
+        const value = this.log.get(key);
+        if (value instanceof Uint8Array) entries.push({ key, value, relay });
+      }
+      if (entries.length > 0) this.onEntries(entries);
+    });
+  }
+
+  /** Loads everything stored for this epoch (all writers). */
+  load(): void {
+    this.pollStore(true);
+  }
+
+  /** Applies updates that other processes on this profile stored since the last poll. */
+  pollStore(all = false): void {
+    const rows = this.store.docUpdatesSince(this.ch, this.ep, this.lastRow);
+    if (rows.length === 0) return;
+    const foreign = rows.filter((r) => all || r.writer !== this.writer).map((r) => r.data);
+    this.lastRow = rows[rows.length - 1].row;
+    if (foreign.length > 0) Y.applyUpdate(this.doc, Y.mergeUpdates(foreign), FROM_STORE);
+  }
+
+  put(id: string, sealed: Uint8Array): void {
+    this.doc.transact(() => this.log.set(id, sealed), LOCAL);
+  }
+
+  has(id: string): boolean {
+    return this.log.has(id);
+  }
+
+  connect(relays: string[]): void {
+    for (const url of relays) {
+      if (this.providers.has(url)) continue;
+      const provider = new AuthedProvider(this.key, url, this.room, this.doc, {
+        WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+        disableBc: true,
+        awareness: this.awareness,
+        maxBackoffTime: MAX_BACKOFF_MS,
+        connect: false,
+      });
+      // Reconnect whatever the close code: a refusal may be transient (rate limit) and the relay may come back.
+      provider.shouldReconnect = () => true;
+      this.providers.set(url, provider);
+      provider.connect();
+    }
+  }
+
+  relays(): { url: string; connected: boolean; synced: boolean }[] {
+    return [...this.providers.entries()].map(([url, p]) => ({ url, connected: p.wsconnected, synced: p.synced }));
+  }
+
+  isSynced(): boolean {
+    return [...this.providers.values()].some((p) => p.synced);
+  }
+
+  /** Resolves true once any relay finished its initial sync, false after `timeoutMs`. */
+  waitSynced(timeoutMs: number): Promise<boolean> {
+    if (this.isSynced()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        for (const p of this.providers.values()) p.off('sync', onSync);
+        resolve(ok);
+      };
+      const onSync = (state: boolean) => state && done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      for (const p of this.providers.values()) p.on('sync', onSync);
+    });
+  }
+
+  maybeCompact(): void {
+    if (this.rowsSinceCompact < COMPACT_AFTER_ROWS || this.store.docUpdateCount(this.ch, this.ep) < COMPACT_AFTER_ROWS) return;
+    this.rowsSinceCompact = 0;
+    const merged = Y.encodeStateAsUpdate(this.doc);
+    this.store.compactDoc(this.ch, this.ep, this.writer, merged, this.lastRow);
+    this.lastRow = Math.max(this.lastRow, this.store.docUpdatesSince(this.ch, this.ep, 0).at(-1)?.row ?? 0);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const p of this.providers.values()) p.destroy();
+    this.providers.clear();
+    this.awareness.destroy();
+    this.doc.destroy();
+  }
+}
+
+/** A provider whose URL carries fresh relay auth: y-websocket reads `url` on every (re)connect. */
+class AuthedProvider extends WebsocketProvider {
+  constructor(private readonly epochKey: Uint8Array, ...args: ConstructorParameters<typeof WebsocketProvider>) {
+    super(...args);
+  }
+
+  override get url(): string {
+    const { ts, sig } = relayAuthParams(this.epochKey);
+    return `${this.serverUrl}/${this.roomname}?ts=${ts}&sig=${sig}`;
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * The node's local store (SQLite, WAL): channels, epoch keys, every channel document update, the delivered-event
+ * index with gap-free delivery numbers, cursors, bot verification marks and the audit log.
+ *
+ * Several `parley mcp` processes may share one profile: all writes are idempotent (INSERT OR IGNORE keyed by
+ * event id), and each process picks up the others' document updates by polling `doc_updates` past a row id.
+ */
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+
+export interface ChannelRow {
+  ch: string;
+  name: string;
+  slot: string;
+  owner: string;
+  relays: string[];
+  epoch: number;
+  closed: boolean;
+  expires_at: number | null;
+  created_at: number;
+  status: 'active' | 'left' | 'rejected';
+}
+
+export interface DeliveredRow {
+  dnum: number;
+  ch: string;
+  ep: number;
+  id: string;
+  type: string;
+  author: string;
+  lamport: number;
+  ts: number;
+  body: string;
+  sig: Uint8Array;
+}
+
+export interface AuditRow {
+  at: number;
+  tool: string;
+  channel: string | null;
+  outcome: string;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS channels (
+  ch TEXT PRIMARY KEY, name TEXT NOT NULL, slot TEXT NOT NULL, owner TEXT NOT NULL, relays TEXT NOT NULL,
+  epoch INTEGER NOT NULL DEFAULT 0, closed INTEGER NOT NULL DEFAULT 0, expires_at INTEGER,
+  created_at INTEGER NOT NULL, status TEXT NOT NULL DEFAULT 'active');
+CREATE TABLE IF NOT EXISTS epochs (ch TEXT NOT NULL, ep INTEGER NOT NULL, key BLOB NOT NULL, PRIMARY KEY (ch, ep));
+CREATE TABLE IF NOT EXISTS doc_updates (row INTEGER PRIMARY KEY AUTOINCREMENT, ch TEXT NOT NULL, ep INTEGER NOT NULL,
+  writer TEXT NOT NULL, data BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS doc_updates_ch ON doc_updates (ch, ep, row);
+CREATE TABLE IF NOT EXISTS delivered (dnum INTEGER PRIMARY KEY AUTOINCREMENT, ch TEXT NOT NULL, ep INTEGER NOT NULL,
+  id TEXT NOT NULL, type TEXT NOT NULL, author TEXT NOT NULL, lamport INTEGER NOT NULL, ts INTEGER NOT NULL,
+  body TEXT NOT NULL, sig BLOB NOT NULL, UNIQUE (ch, id));
+CREATE INDEX IF NOT EXISTS delivered_ch ON delivered (ch, dnum);
+CREATE TABLE IF NOT EXISTS my_heads (ch TEXT NOT NULL, ep INTEGER NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL,
+  PRIMARY KEY (ch, ep));
+CREATE TABLE IF NOT EXISTS cursors (scope TEXT PRIMARY KEY, dnum INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS secrets (ch TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (ch, name));
+CREATE TABLE IF NOT EXISTS audit (row INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, tool TEXT NOT NULL,
+  channel TEXT, outcome TEXT NOT NULL);
+`;
+
+export class LocalStore {
+  readonly db: Database.Database;
+  private closed = false;
+
+  constructor(home: string, file = 'node.sqlite') {
+    this.db = new Database(join(home, file));
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  // channels
+
+  saveChannel(c: ChannelRow): void {
+    this.db
+      .prepare(
+        `INSERT INTO channels (ch, name, slot, owner, relays, epoch, closed, expires_at, created_at, status)
+         VALUES (@ch, @name, @slot, @owner, @relays, @epoch, @closed, @expires_at, @created_at, @status)
+         ON CONFLICT (ch) DO UPDATE SET name=@name, slot=@slot, owner=@owner, relays=@relays, epoch=@epoch,
+           closed=@closed, expires_at=@expires_at, status=@status`,
+      )
+      .run({ ...c, relays: JSON.stringify(c.relays), closed: c.closed ? 1 : 0 });
+  }
+
+  channels(): ChannelRow[] {
+    return (this.db.prepare(`SELECT * FROM channels ORDER BY created_at, ch`).all() as Record<string, unknown>[]).map(toChannel);
+  }
+
+  channel(ch: string): ChannelRow | undefined {
+    const row = this.db.prepare(`SELECT * FROM channels WHERE ch = ?`).get(ch) as Record<string, unknown> | undefined;
+    return row ? toChannel(row) : undefined;
+  }
+
+  saveEpochKey(ch: string, ep: number, key: Uint8Array): void {
+    this.db.prepare(`INSERT OR IGNORE INTO epochs (ch, ep, key) VALUES (?, ?, ?)`).run(ch, ep, key);
+  }
+
+  epochKeys(ch: string): { ep: number; key: Uint8Array }[] {
+    return (this.db.prepare(`SELECT ep, key FROM epochs WHERE ch = ? ORDER BY ep`).all(ch) as { ep: number; key: Buffer }[]).map((r) => ({
+      ep: r.ep,
+      key: new Uint8Array(r.key),
+    }));
+  }
+
+  setSecret(ch: string, name: string, value: string): void {
+    this.db.prepare(`INSERT OR REPLACE INTO secrets (ch, name, value) VALUES (?, ?, ?)`).run(ch, name, value);
+  }
+
+  secret(ch: string, name: string): string | undefined {
+    return (this.db.prepare(`SELECT value FROM secrets WHERE ch = ? AND name = ?`).get(ch, name) as { value: string } | undefined)?.value;
+  }
+
+  // document updates
+
+  addDocUpdate(ch: string, ep: number, writer: string, data: Uint8Array): number {
+    return Number(this.db.prepare(`INSERT INTO doc_updates (ch, ep, writer, data) VALUES (?, ?, ?, ?)`).run(ch, ep, writer, data).lastInsertRowid);
+  }
+
+  docUpdatesSince(ch: string, ep: number, afterRow: number): { row: number; writer: string; data: Uint8Array }[] {
+    return (this.db
+      .prepare(`SELECT row, writer, data FROM doc_updates WHERE ch = ? AND ep = ? AND row > ? ORDER BY row`)
+      .all(ch, ep, afterRow) as { row: number; writer: string; data: Buffer }[]).map((r) => ({ row: r.row, writer: r.writer, data: new Uint8Array(r.data) }));
+  }
+
+  /** Replaces all rows of one document with a single merged update (same content, fewer rows). */
+  compactDoc(ch: string, ep: number, writer: string, merged: Uint8Array, upToRow: number): void {
+    this.transaction(() => {
+      this.db.prepare(`DELETE FROM doc_updates WHERE ch = ? AND ep = ? AND row <= ?`).run(ch, ep, upToRow);
+      this.addDocUpdate(ch, ep, writer, merged);
+    });
+  }
+
+  docUpdateCount(ch: string, ep: number): number {
+    return (this.db.prepare(`SELECT COUNT(*) AS n FROM doc_updates WHERE ch = ? AND ep = ?`).get(ch, ep) as { n: number }).n;
+  }
+
+  // delivery
+
+  /** Records a delivered event; returns its delivery number, or null if some process delivered it already. */
+  deliver(row: Omit<DeliveredRow, 'dnum'>): number | null {
+    const r = this.db
+      .prepare(`INSERT OR IGNORE INTO delivered (ch, ep, id, type, author, lamport, ts, body, sig) VALUES (@ch, @ep, @id, @type, @author, @lamport, @ts, @body, @sig)`)
+      .run(row);
+    return r.changes === 1 ? Number(r.lastInsertRowid) : null;
+  }
+
+  deliveredSince(ch: string | null, afterDnum: number, limit: number): DeliveredRow[] {
+    const rows = ch
+      ? this.db.prepare(`SELECT * FROM delivered WHERE ch = ? AND dnum > ? ORDER BY dnum LIMIT ?`).all(ch, afterDnum, limit)
+      : this.db.prepare(`SELECT * FROM delivered WHERE dnum > ? AND ch IN (SELECT ch FROM channels WHERE status = 'active') ORDER BY dnum LIMIT ?`).all(afterDnum, limit);
+    return (rows as DeliveredRow[]).map((r) => ({ ...r, sig: new Uint8Array(r.sig) }));
+  }
+
+  deliveredAll(ch: string): DeliveredRow[] {
+    return this.deliveredSince(ch, 0, Number.MAX_SAFE_INTEGER);
+  }
+
+  deliveredCount(ch: string): number {
+    return (this.db.prepare(`SELECT COUNT(*) AS n FROM delivered WHERE ch = ?`).get(ch) as { n: number }).n;
+  }
+
+  maxDnum(): number {
+    return (this.db.prepare(`SELECT COALESCE(MAX(dnum), 0) AS m FROM delivered`).get() as { m: number }).m;
+  }
+
+  // own chain (shared by processes on one profile, so allocate under a transaction)
+
+  myHead(ch: string, ep: number): { seq: number; id: string } | undefined {
+    return this.db.prepare(`SELECT seq, id FROM my_heads WHERE ch = ? AND ep = ?`).get(ch, ep) as { seq: number; id: string } | undefined;
+  }
+
+  setMyHead(ch: string, ep: number, seq: number, id: string): void {
+    this.db.prepare(`INSERT OR REPLACE INTO my_heads (ch, ep, seq, id) VALUES (?, ?, ?, ?)`).run(ch, ep, seq, id);
+  }
+
+  // cursors and audit
+
+  cursor(scope: string): number {
+    return (this.db.prepare(`SELECT dnum FROM cursors WHERE scope = ?`).get(scope) as { dnum: number } | undefined)?.dnum ?? 0;
+  }
+
+  setCursor(scope: string, dnum: number): void {
+    this.db.prepare(`INSERT INTO cursors (scope, dnum) VALUES (?, ?) ON CONFLICT (scope) DO UPDATE SET dnum = MAX(dnum, excluded.dnum)`).run(scope, dnum);
+  }
+
+  audit(entry: AuditRow): void {
+    this.db.prepare(`INSERT INTO audit (at, tool, channel, outcome) VALUES (@at, @tool, @channel, @outcome)`).run(entry);
+  }
+
+  auditLog(limit = 1000): AuditRow[] {
+    return (this.db.prepare(`SELECT at, tool, channel, outcome FROM audit ORDER BY row DESC LIMIT ?`).all(limit) as AuditRow[]).reverse();
+  }
+}
+
+function toChannel(r: Record<string, unknown>): ChannelRow {
+  return {
+    ch: r.ch as string,
+    name: r.name as string,
+    slot: r.slot as string,
+    owner: r.owner as string,
+    relays: JSON.parse(r.relays as string) as string[],
+    epoch: r.epoch as number,
+    closed: r.closed === 1,
+    expires_at: (r.expires_at as number | null) ?? null,
+    created_at: r.created_at as number,
+    status: r.status as ChannelRow['status'],
+  };
+}
