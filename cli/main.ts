@@ -4,6 +4,14 @@ import { UsageError, type Command } from './command.js';
 
 const commands: Record<string, () => Promise<{ command: Command }>> = {
   relay: () => import('./relay.js'),
+  mcp: () => import('./mcp.js'),
+  demo: () => import('./demo.js'),
+  channels: () => import('./channels.js'),
+  show: () => import('./show.js'),
+  export: () => import('./export.js'),
+  verify: () => import('./verify.js'),
+  audit: () => import('./audit.js'),
+  identity: () => import('./identity.js'),
 };
 
 function usage(): string {

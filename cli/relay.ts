@@ -1,8 +1,41 @@
 import type { Command } from './command.js';
+import { parseOptions, parsePort } from './command.js';
+
 export const command: Command = {
-  summary: 'run a Parley relay (placeholder until relay lands)',
-  usage: 'usage: parley relay [--host 127.0.0.1] [--port 4455] [--data DIR]',
-  async run() {
-    return 1;
+  summary: 'run a Parley relay: a dumb, self-hostable WebSocket relay that only sees ciphertext',
+  usage: [
+    'usage: parley relay [--host 127.0.0.1] [--port 4455] [--data DIR]',
+    '',
+    '  --host   interface to listen on (default 127.0.0.1; 0.0.0.0 for all)',
+    '  --port   TCP port (default 4455; 0 picks a free port)',
+    '  --data   directory for relay.sqlite (default $PARLEY_HOME/relay)',
+    '',
+    'Prints "parley relay listening on ws://HOST:PORT" when ready. GET /healthz and /metrics on the same port.',
+    'SIGTERM or Ctrl-C closes connections and the database cleanly. Details: docs/relay.md.',
+  ].join('\n'),
+  async run(argv) {
+    const { values } = parseOptions(argv, { host: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' } }, false);
+    const { startRelay } = await import('../relay/server.js');
+    const { relayOptions } = await import('../relay/options.js');
+    const opts = relayOptions({ host: values.host ?? '127.0.0.1', port: parsePort(values.port, 4455), ...(values.data ? { dataDir: values.data } : {}) });
+    let relay;
+    try {
+      relay = await startRelay(opts);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      const why =
+        e.code === 'EADDRINUSE' ? `port ${opts.port} is already in use (pick another with --port, or 0 for any free port)`
+        : e.code === 'EACCES' || e.code === 'EPERM' ? `permission denied (${e.message})`
+        : e.code === 'SQLITE_CANTOPEN' ? `cannot open the database in ${opts.dataDir}`
+        : e.message;
+      console.error(`parley relay: ${why}`);
+      return 1;
+    }
+    console.log(`parley relay listening on ${relay.url}`);
+    return new Promise<number>((resolve) => {
+      const stop = () => void relay.close().then(() => resolve(0));
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    });
   },
 };

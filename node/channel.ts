@@ -5,14 +5,19 @@
  */
 import { EventEmitter } from 'node:events';
 import { signEvent, type EpochContext, type EventBody, type EventType, MAX_DEPS, sealEvent } from '../protocol/event.js';
-import { memberId, type KeyPair } from '../protocol/keys.js';
+import { memberId, newEpochKey, openFromMember, sealToMember, type KeyPair } from '../protocol/keys.js';
 import { sealPresence, openPresence, type Presence } from '../protocol/presence.js';
 import { decodeCanonical } from '../protocol/canonical.js';
 import { Ingestor, type IngestEvent } from './ingest.js';
 import { Membership } from './membership.js';
 import { EpochReplica, type ReplicaEntry } from './replica.js';
 import type { ChannelRow, DeliveredRow, LocalStore } from './store.js';
-import { fromUtf8 } from '../protocol/bytes.js';
+import { fromB64u, fromUtf8, toB64u, toHex } from '../protocol/bytes.js';
+import { sha256Hex } from '../protocol/hash.js';
+import { randomBytes } from '../protocol/keys.js';
+import { ChannelBots, type StepPayload } from '../bots/channel-bots.js';
+import { seedCommitment } from '../bots/seed.js';
+import { ENGINE, DEFAULT_LIMITS } from '../bots/sandbox.js';
 
 export interface DeliveredEvent {
   dnum: number | null;
@@ -23,11 +28,13 @@ export interface DeliveredEvent {
 export class Channel extends EventEmitter {
   readonly membership: Membership;
   readonly ingestor: Ingestor;
+  readonly bots: ChannelBots;
   private readonly replicas = new Map<number, EpochReplica>();
   private readonly keys = new Map<number, Uint8Array>();
   readonly me: string;
   private presence: Omit<Presence, 'author' | 'ts'> = {};
   private heartbeat: NodeJS.Timeout | null = null;
+  private closedLocally = false;
 
   constructor(
     private readonly store: LocalStore,
@@ -43,6 +50,35 @@ export class Channel extends EventEmitter {
       (ev) => this.membership.refusal({ id: ev.id, type: ev.body.type, author: ev.body.author, lamport: ev.body.lamport, payload: ev.body.payload }),
       (ev) => this.delivered(ev),
     );
+    this.bots = new ChannelBots(
+      row.ch,
+      this.membership,
+      () => this.membership.name || this.row.name,
+      {
+        me: this.me,
+        seedFor: (slot, attachId) => this.store.secret(this.ch, `bot-seed:${slot}:${attachId}`) ?? this.store.secret(this.ch, `bot-seed:${slot}`),
+        postStep: (payload: StepPayload, deps: string[]) => this.post('bot.step', payload as unknown as Record<string, unknown>, this.epoch, deps),
+        postReveal: (slot, seed) => this.post('bot.reveal', { bot: slot, seed }),
+      },
+      (stepId, status, claim) => {
+        this.store.setMark(this.ch, stepId, status);
+        if (claim) this.emit('mismatch', claim);
+      },
+    );
+  }
+
+  /** Owner: attach a bot. The runner seed stays in the local store; only its commitment (or, for a bot without
+   * hidden information, the seed itself) goes into the channel. */
+  attachBot(slot: string, source: string, params: Record<string, unknown>, secret: boolean): string {
+    const seed = toHex(randomBytes(32));
+    this.store.setSecret(this.ch, `bot-seed:${slot}`, seed);
+    const codeHash = sha256Hex(source);
+    this.post('bot.attach', {
+      bot: slot, source, code_hash: codeHash, params, runner: this.me, seed_commitment: seedCommitment(seed),
+      manifest: { engine: ENGINE, limits: DEFAULT_LIMITS, secret, hooks: ['init', 'onJoin', 'onMessage'] },
+      ...(secret ? {} : { seed }),
+    });
+    return codeHash;
   }
 
   get ch(): string {
@@ -65,8 +101,12 @@ export class Channel extends EventEmitter {
     const rows = this.store.deliveredAll(this.ch);
     this.ingestor.restore(
       rows.map((r) => ({ id: r.id, body: parseStoredBody(r) })),
-      (id, body) => this.membership.apply({ id, type: body.type, author: body.author, lamport: body.lamport, payload: body.payload }),
+      (id, body) => {
+        this.membership.apply({ id, type: body.type, author: body.author, lamport: body.lamport, payload: body.payload });
+        this.bots.deliver({ id, body }, true);
+      },
     );
+    this.bots.resume();
     for (const ep of this.keys.keys()) this.replica(ep).load();
     this.connect();
   }
@@ -77,6 +117,7 @@ export class Channel extends EventEmitter {
     if (!this.heartbeat) {
       this.heartbeat = setInterval(() => this.publishPresence(), 10_000);
       this.heartbeat.unref();
+      this.publishPresence();
     }
   }
 
@@ -110,8 +151,79 @@ export class Channel extends EventEmitter {
       body: fromUtf8(ev.bodyBytes), sig: ev.signature,
     });
     if (b.type === 'channel.close' && !this.row.closed) this.saveRow({ closed: true });
+    this.followEpochs(ev);
+    this.bots.deliver({ id: ev.id, body: b });
     if (b.type === 'channel.update' && typeof b.payload.name === 'string') this.saveRow({ name: b.payload.name });
     this.emit('event', ev);
+  }
+
+  /**
+   * Epoch chain (DESIGN.md "Kick / leave with rotation"): pick up keys sealed to us, and, as the owner, rotate after
+   * a removal and hand current keys to members who joined with a pre-rotation invite. Deferred with setImmediate:
+   * this runs inside causal delivery, which must not be re-entered.
+   */
+  private followEpochs(ev: IngestEvent): void {
+    const b = ev.body;
+    const p = b.payload as Record<string, unknown>;
+    if (b.type === 'epoch.rotate' || b.type === 'epoch.key') {
+      const keys = (p.keys ?? {}) as Record<string, unknown>;
+      const mine = keys[this.me];
+      if (typeof mine === 'string' || (mine && typeof mine === 'object')) setImmediate(() => this.acceptKeys(b.type === 'epoch.rotate' ? { [String(p.next_ep)]: mine } : (mine as Record<string, unknown>)));
+    }
+    if (this.membership.owner !== this.me || this.closedLocally) return;
+    if ((b.type === 'member.kick' || b.type === 'member.leave') && b.ep === this.epoch) setImmediate(() => this.rotate());
+    if (b.type === 'member.join' && b.ep < this.epoch && this.membership.holder(String(p.slot))?.author === b.author) {
+      setImmediate(() => this.shareKeys(b.author, b.ep));
+    }
+  }
+
+  private acceptKeys(sealedByEpoch: Record<string, unknown>): void {
+    if (this.closedLocally) return;
+    let added = false;
+    for (const [epText, sealed] of Object.entries(sealedByEpoch)) {
+      const ep = Number(epText);
+      if (!Number.isInteger(ep) || ep < 0 || this.keys.has(ep) || typeof sealed !== 'string') continue;
+      const raw = fromB64u(sealed);
+      const key = raw && openFromMember(raw, this.identity);
+      if (!key || key.length !== 32) continue;
+      this.addEpochKey(ep, key);
+      this.replica(ep).load();
+      added = true;
+    }
+    if (added) {
+      this.saveRow({ epoch: this.epoch });
+      this.connect();
+      this.publishPresence();
+      this.emit('epoch', this.epoch);
+    }
+  }
+
+  /** Owner: start a new epoch whose key only the remaining members receive. */
+  rotate(): number {
+    const old = this.epoch;
+    const next = old + 1;
+    const key = newEpochKey();
+    const keys: Record<string, string> = {};
+    for (const m of this.membership.members()) keys[m.id] = toB64u(sealToMember(key, fromB64u(m.id, 32)!));
+    keys[this.me] = toB64u(sealToMember(key, this.identity.publicKey));
+    const rotateId = this.post('epoch.rotate', { next_ep: next, keys, members: this.membership.members().map((m) => m.slot) }, old);
+    this.addEpochKey(next, key);
+    this.replica(next).load();
+    this.saveRow({ epoch: next });
+    this.connect();
+    this.post('epoch.rotate', { from_ep: old, rotate: rotateId }, next);
+    this.publishPresence();
+    this.emit('epoch', next);
+    return next;
+  }
+
+  /** Owner: seal every later epoch key to a member who joined in an old epoch. */
+  private shareKeys(member: string, joinedEp: number): void {
+    const pk = fromB64u(member, 32);
+    if (!pk) return;
+    const sealed: Record<string, string> = {};
+    for (const [ep, key] of this.keys) if (ep > joinedEp) sealed[String(ep)] = toB64u(sealToMember(key, pk));
+    this.post('epoch.key', { keys: { [member]: sealed } }, joinedEp);
   }
 
   saveRow(patch: Partial<ChannelRow>): void {
@@ -120,12 +232,12 @@ export class Channel extends EventEmitter {
   }
 
   /** Builds, signs, seals and stores one event of ours in the current epoch; returns its id. */
-  post(type: EventType, payload: Record<string, unknown>, ep = this.epoch): string {
+  post(type: EventType, payload: Record<string, unknown>, ep = this.epoch, pinnedDeps?: string[]): string {
     const replica = this.replica(ep);
     return this.store.transaction(() => {
       replica.pollStore();
-      const head = this.store.myHead(this.ch, ep);
-      const deps = this.ingestor.currentHeads(MAX_DEPS).filter((d) => d !== head?.id).sort();
+      const head = this.store.myHead(this.ch);
+      const deps = (pinnedDeps ?? this.ingestor.currentHeads(MAX_DEPS)).filter((d) => d !== head?.id).sort();
       let lamport = 1;
       for (const d of [...deps, ...(head ? [head.id] : [])]) lamport = Math.max(lamport, (this.ingestor.lamportOf(d) ?? 0) + 1);
       const body: EventBody = {
@@ -133,7 +245,7 @@ export class Channel extends EventEmitter {
         ts: Date.now(), payload,
       };
       const { id, sealed } = sealEvent(signEvent(body, this.identity.secretKey), this.epochContext(ep));
-      this.store.setMyHead(this.ch, ep, body.seq, id);
+      this.store.setMyHead(this.ch, body.seq, id);
       replica.put(id, sealed);
       return id;
     });
@@ -184,10 +296,12 @@ export class Channel extends EventEmitter {
   }
 
   close(): void {
+    this.closedLocally = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = null;
     for (const r of this.replicas.values()) r.close();
     this.replicas.clear();
+    this.bots.close();
     this.removeAllListeners();
   }
 }

@@ -64,7 +64,7 @@ export class Membership {
       return checkSlotClaim(this.ch, slot, ev.author, slot_sig, pub) ? null : 'join with an invalid slot signature';
     }
     if (!this.canPost(ev.author)) return 'event by a non-member';
-    if (['channel.update', 'channel.close', 'member.kick', 'bot.attach'].includes(ev.type) && ev.author !== this.owner) {
+    if (['channel.update', 'channel.close', 'member.kick', 'bot.attach', 'epoch.rotate'].includes(ev.type) && ev.author !== this.owner) {
       return `${ev.type} by someone other than the owner`;
     }
     return null;

@@ -54,10 +54,10 @@ CREATE TABLE IF NOT EXISTS delivered (dnum INTEGER PRIMARY KEY AUTOINCREMENT, ch
   id TEXT NOT NULL, type TEXT NOT NULL, author TEXT NOT NULL, lamport INTEGER NOT NULL, ts INTEGER NOT NULL,
   body TEXT NOT NULL, sig BLOB NOT NULL, UNIQUE (ch, id));
 CREATE INDEX IF NOT EXISTS delivered_ch ON delivered (ch, dnum);
-CREATE TABLE IF NOT EXISTS my_heads (ch TEXT NOT NULL, ep INTEGER NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL,
-  PRIMARY KEY (ch, ep));
+CREATE TABLE IF NOT EXISTS my_heads (ch TEXT PRIMARY KEY, seq INTEGER NOT NULL, id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS cursors (scope TEXT PRIMARY KEY, dnum INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS secrets (ch TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (ch, name));
+CREATE TABLE IF NOT EXISTS marks (ch TEXT NOT NULL, step TEXT NOT NULL, status TEXT NOT NULL, PRIMARY KEY (ch, step));
 CREATE TABLE IF NOT EXISTS audit (row INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, tool TEXT NOT NULL,
   channel TEXT, outcome TEXT NOT NULL);
 `;
@@ -178,14 +178,24 @@ export class LocalStore {
     return (this.db.prepare(`SELECT COALESCE(MAX(dnum), 0) AS m FROM delivered`).get() as { m: number }).m;
   }
 
-  // own chain (shared by processes on one profile, so allocate under a transaction)
+  // own chain, one per channel across epochs (shared by processes on one profile: allocate under a transaction)
 
-  myHead(ch: string, ep: number): { seq: number; id: string } | undefined {
-    return this.db.prepare(`SELECT seq, id FROM my_heads WHERE ch = ? AND ep = ?`).get(ch, ep) as { seq: number; id: string } | undefined;
+  myHead(ch: string): { seq: number; id: string } | undefined {
+    return this.db.prepare(`SELECT seq, id FROM my_heads WHERE ch = ?`).get(ch) as { seq: number; id: string } | undefined;
   }
 
-  setMyHead(ch: string, ep: number, seq: number, id: string): void {
-    this.db.prepare(`INSERT OR REPLACE INTO my_heads (ch, ep, seq, id) VALUES (?, ?, ?, ?)`).run(ch, ep, seq, id);
+  setMyHead(ch: string, seq: number, id: string): void {
+    this.db.prepare(`INSERT OR REPLACE INTO my_heads (ch, seq, id) VALUES (?, ?, ?)`).run(ch, seq, id);
+  }
+
+  // bot verification marks (for read-only views)
+
+  setMark(ch: string, step: string, status: string): void {
+    this.db.prepare(`INSERT OR REPLACE INTO marks (ch, step, status) VALUES (?, ?, ?)`).run(ch, step, status);
+  }
+
+  mark(step: string): string | undefined {
+    return (this.db.prepare(`SELECT status FROM marks WHERE step = ?`).get(step) as { status: string } | undefined)?.status;
   }
 
   // cursors and audit

@@ -1,0 +1,404 @@
+/**
+ * Runner and verifier of a channel's bots, fed with delivered events in delivery order. The same code runs inside a
+ * node (which also posts steps when it is the runner) and inside `parley verify` (offline, posting nothing).
+ *
+ * Inputs. After `bot.attach`, the bot's inputs are the channel's `message` events and winning `member.join`
+ * claims whose lamport clock is above the attach's. The runner feeds them in its delivery order, one `bot.step`
+ * each, and pins each step's causal past to exactly {input, previous step} (`deps`), so a verifier can check:
+ *   - the step is by the runner, numbered n+1, linked to the previous step, and names a delivered input whose
+ *     content equals the recorded `arg`;
+ *   - no input is fed twice, and every input in the causal past of the step's input was fed before it
+ *     (a skipped or reordered input is a mismatch).
+ * Replay. Each step is re-run in this node's own QuickJS sandbox (one context per bot, from the first step) and
+ * its outputs, state hash and error compared. Per-step randomness needs the runner's seed: a bot whose manifest says
+ * `secret` publishes only a commitment, so its steps stay `pending` until `bot.reveal`, then all are replayed.
+ */
+import { canonicalString, type Json } from '../protocol/canonical.js';
+import { sha256Hex } from '../protocol/hash.js';
+import { fromB64u, toHex } from '../protocol/bytes.js';
+import type { EventBody } from '../protocol/event.js';
+import { loadBot, type BotSandbox, type StepOutcome } from './sandbox.js';
+import { entropyStart, mixEntropy, seedCommitment, stepRandom } from './seed.js';
+
+export type StepStatus = 'verified' | 'pending' | 'mismatch' | 'unverifiable';
+
+export interface MembershipView {
+  owner: string | null;
+  slotOf(author: string): string | undefined;
+  nameOf(author: string): string;
+  holder(slot: string): { id: string } | undefined;
+}
+
+export interface DeliveredInput {
+  id: string;
+  body: EventBody;
+}
+
+export interface StepPayload {
+  bot: string;
+  n: number;
+  input: { hook: 'init' | 'onJoin' | 'onMessage'; event: string; arg: Json };
+  prevStep: string | null;
+  outputs: { kind: string; body: Json; to?: string }[];
+  stateHash: string;
+  now: number;
+  gas: number;
+  error?: string;
+}
+
+export interface BotReport {
+  slot: string;
+  steps: number;
+  verified: number;
+  pending: number;
+  mismatches: number;
+}
+
+/** What a node needs to act as runner; absent offline. */
+export interface RunnerHooks {
+  me: string;
+  /** The runner's secret seed for a bot it attached (hex), if this node is the runner. */
+  seedFor(slot: string, attachId: string): string | undefined;
+  postStep(payload: StepPayload, deps: string[]): void;
+  postReveal(slot: string, seed: string): void;
+}
+
+interface StepRecord {
+  id: string;
+  payload: StepPayload;
+  status: StepStatus;
+  reason?: string;
+}
+
+class Bot {
+  readonly steps: StepRecord[] = [];
+  readonly fed = new Set<string>();
+  private sandbox: BotSandbox | null = null;
+  private replayed = 0;
+  private state: Json | null = null;
+  private acc: string;
+  private members: Json[] = [];
+  seed: string | null;
+  revealed = false;
+  broken: string | null = null;
+  /** Eligible inputs in this node's delivery order (what the runner feeds, and resumes after a restart). */
+  readonly inputs: DeliveredInput[] = [];
+
+  constructor(
+    readonly slot: string,
+    readonly attachId: string,
+    readonly attachLamport: number,
+    readonly payload: Record<string, any>,
+    readonly ch: string,
+    readonly channelName: string,
+    owner: { id: string; name: string },
+  ) {
+    this.seed = typeof payload.seed === 'string' ? payload.seed : null;
+    this.acc = entropyStart(ch);
+    this.members = [{ slot: 'owner', id: owner.id, name: owner.name }];
+  }
+
+  get runner(): string {
+    return String(this.payload.runner);
+  }
+
+  get source(): string {
+    return String(this.payload.source);
+  }
+
+  /** Deterministic context of step n (before it runs): members so far, entropy mixed from joins so far. */
+  contextFor(p: StepPayload): { members: Json; channel: Json; random: string } | null {
+    if (p.input.hook === 'onJoin') {
+      const arg = p.input.arg as Record<string, Json>;
+      this.acc = mixEntropy(this.acc, String(arg.entropy));
+      this.members = [...this.members, { slot: arg.slot, id: arg.id, name: arg.name }];
+    }
+    if (this.seed === null) return null;
+    return { members: this.members, channel: { id: this.ch, name: this.channelName }, random: stepRandom(this.seed, this.acc, p.n) };
+  }
+
+  async ensureSandbox(): Promise<BotSandbox> {
+    if (!this.sandbox) this.sandbox = await loadBot(this.source, this.payload.manifest?.limits ?? {});
+    return this.sandbox;
+  }
+
+  run(p: StepPayload, ctx: { members: Json; channel: Json; random: string }): StepOutcome {
+    const outcome = this.sandbox!.step({ hook: p.input.hook, arg: p.input.arg, state: this.state, now: p.now, members: ctx.members, channel: ctx.channel, random: ctx.random });
+    if (outcome.status !== 'unverifiable') this.state = outcome.state;
+    this.replayed++;
+    return outcome;
+  }
+
+  get replayedCount(): number {
+    return this.replayed;
+  }
+
+  resetReplay(): void {
+    this.sandbox?.close();
+    this.sandbox = null;
+    this.replayed = 0;
+    this.state = null;
+    this.acc = entropyStart(this.ch);
+    this.members = this.members.slice(0, 1);
+  }
+
+  close(): void {
+    this.sandbox?.close();
+    this.sandbox = null;
+  }
+}
+
+export class ChannelBots {
+  private readonly bots = new Map<string, Bot>();
+  private readonly events = new Map<string, { body: EventBody }>();
+  private readonly problems: string[] = [];
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly ch: string,
+    private readonly membership: MembershipView,
+    private readonly channelName: () => string,
+    private readonly runner?: RunnerHooks,
+    private readonly onMark?: (stepId: string, status: StepStatus, claim?: { bot: string; n: number; reason: string; runner: string }) => void,
+  ) {}
+
+  /**
+   * Feeds one delivered event. Work is serialised: call `idle()` to wait for it. While `restoring` (events a node
+   * delivered in an earlier run), the runner only replays; `resume()` then feeds whatever it had not fed yet.
+   */
+  deliver(ev: DeliveredInput, restoring = false): void {
+    this.events.set(ev.id, { body: ev.body });
+    this.enqueue(() => this.handle(ev, restoring));
+  }
+
+  resume(): void {
+    for (const bot of this.bots.values()) this.enqueue(async () => {
+      for (const input of bot.inputs) await this.runnerFeed(bot, input);
+    });
+  }
+
+  private enqueue(task: () => Promise<void>): void {
+    this.chain = this.chain.then(task).catch((err) => {
+      this.problems.push(`bot processing failed: ${err instanceof Error ? err.message : String(err)}`);
+    });
+  }
+
+  idle(): Promise<void> {
+    return this.chain;
+  }
+
+  private async handle(ev: DeliveredInput, restoring: boolean): Promise<void> {
+    const b = ev.body;
+    const p = b.payload as Record<string, any>;
+    switch (b.type) {
+      case 'bot.attach':
+        return this.attach(ev, restoring);
+      case 'bot.step': {
+        const bot = this.bots.get(String(p.bot));
+        if (!bot) return void this.problems.push(`bot.step for unknown bot ${String(p.bot)}`);
+        return this.verifyStep(bot, ev);
+      }
+      case 'bot.reveal': {
+        const bot = this.bots.get(String(p.bot));
+        if (!bot || b.author !== bot.runner) return void this.problems.push('bot.reveal by someone other than the runner');
+        return this.reveal(bot, String(p.seed));
+      }
+      case 'message':
+      case 'member.join':
+        for (const bot of this.bots.values()) {
+          if (!this.eligible(bot, ev)) continue;
+          bot.inputs.push(ev);
+          if (!restoring) await this.runnerFeed(bot, ev);
+        }
+        return;
+    }
+  }
+
+  private async attach(ev: DeliveredInput, restoring: boolean): Promise<void> {
+    const p = ev.body.payload as Record<string, any>;
+    const slot = String(p.bot);
+    if (this.bots.has(slot)) return void this.problems.push(`second bot.attach for ${slot}`);
+    if (typeof p.source !== 'string' || sha256Hex(p.source) !== p.code_hash) return void this.problems.push(`bot.attach for ${slot}: code hash does not match the source`);
+    const owner = this.membership.owner ?? ev.body.author;
+    const bot = new Bot(slot, ev.id, ev.body.lamport, p, this.ch, this.channelName(), { id: owner, name: this.membership.nameOf(owner) });
+    if (bot.seed !== null && seedCommitment(bot.seed) !== p.seed_commitment) {
+      bot.broken = 'published seed does not match its commitment';
+      this.problems.push(`bot ${slot}: ${bot.broken}`);
+    }
+    this.bots.set(slot, bot);
+    if (this.runner && bot.runner === this.runner.me) {
+      const seed = this.runner.seedFor(slot, ev.id);
+      if (seed) bot.seed = seed;
+      bot.inputs.unshift(ev);
+      if (!restoring) await this.runnerFeed(bot, ev);
+    }
+  }
+
+  private eligible(bot: Bot, ev: DeliveredInput): boolean {
+    const b = ev.body;
+    if (b.lamport <= bot.attachLamport) return false;
+    if (b.type === 'message') return true;
+    return b.type === 'member.join' && this.membership.holder(String((b.payload as Record<string, unknown>).slot))?.id === ev.id;
+  }
+
+  /** The recorded form of an input, derived identically by runner and verifiers. */
+  private inputFor(bot: Bot, ev: DeliveredInput): StepPayload['input'] {
+    const b = ev.body;
+    const p = b.payload as Record<string, any>;
+    if (b.type === 'bot.attach') return { hook: 'init', event: ev.id, arg: (p.params ?? {}) as Json };
+    if (b.type === 'member.join') {
+      return { hook: 'onJoin', event: ev.id, arg: { slot: p.slot, id: b.author, name: p.name, entropy: toHex(fromB64u(p.entropy, 32)!) } };
+    }
+    const arg: Record<string, Json> = { id: ev.id, from: this.membership.slotOf(b.author) ?? 'unknown', name: this.membership.nameOf(b.author), author: b.author, kind: p.kind, body: p.body, ts: b.ts };
+    if (typeof p.to === 'string') arg.to = p.to;
+    return { hook: 'onMessage', event: ev.id, arg };
+  }
+
+  private async runnerFeed(bot: Bot, ev: DeliveredInput): Promise<void> {
+    if (!this.runner || bot.runner !== this.runner.me || bot.seed === null || bot.broken) return;
+    if (bot.fed.has(ev.id)) return;
+    const last = bot.steps.at(-1);
+    const payload: StepPayload = {
+      bot: bot.slot, n: bot.steps.length + 1, input: this.inputFor(bot, ev), prevStep: last?.id ?? null, outputs: [], stateHash: '', now: Date.now(), gas: 0,
+    };
+    await bot.ensureSandbox();
+    await this.catchUp(bot);
+    const ctx = bot.contextFor(payload)!;
+    const outcome = bot.run(payload, ctx);
+    if (outcome.status === 'unverifiable') return void this.problems.push(`bot ${bot.slot}: step ${payload.n} exceeded the wall-clock backstop on the runner`);
+    payload.outputs = outcome.outputs as StepPayload['outputs'];
+    payload.stateHash = outcome.stateHash;
+    payload.gas = outcome.gas;
+    if (outcome.status === 'error') payload.error = outcome.error ?? 'error';
+    bot.fed.add(ev.id);
+    bot.steps.push({ id: '', payload, status: 'verified' });
+    this.runner.postStep(payload, [ev.id, ...(last?.id ? [last.id] : [])].sort());
+    if (outcome.outputs.some((o) => o.kind === 'reveal') && !bot.revealed) this.runner.postReveal(bot.slot, bot.seed);
+  }
+
+  /** Replays steps this node has recorded but not yet run (after a restart or a reveal). */
+  private async catchUp(bot: Bot): Promise<void> {
+    while (bot.replayedCount < bot.steps.length && bot.seed !== null) {
+      const rec = bot.steps[bot.replayedCount];
+      const ctx = bot.contextFor(rec.payload)!;
+      const outcome = bot.run(rec.payload, ctx);
+      this.judge(bot, rec, outcome);
+    }
+  }
+
+  private judge(bot: Bot, rec: StepRecord, outcome: StepOutcome): void {
+    if (rec.status === 'mismatch') return;
+    let status: StepStatus = 'verified';
+    let reason: string | undefined;
+    if (outcome.status === 'unverifiable') status = 'unverifiable';
+    else if (canonicalString(outcome.outputs) !== canonicalString(rec.payload.outputs)) [status, reason] = ['mismatch', 'outputs differ from the replay'];
+    else if (outcome.stateHash !== rec.payload.stateHash) [status, reason] = ['mismatch', 'state hash differs from the replay'];
+    else if ((outcome.status === 'error') !== (rec.payload.error !== undefined)) [status, reason] = ['mismatch', 'error outcome differs from the replay'];
+    this.mark(bot, rec, status, reason);
+  }
+
+  private mark(bot: Bot, rec: StepRecord, status: StepStatus, reason?: string): void {
+    rec.status = status;
+    rec.reason = reason;
+    if (status === 'mismatch') this.problems.push(`bot ${bot.slot} step ${rec.payload.n}: ${reason}`);
+    if (rec.id) this.onMark?.(rec.id, status, status === 'mismatch' ? { bot: bot.slot, n: rec.payload.n, reason: reason ?? 'mismatch', runner: bot.runner } : undefined);
+  }
+
+  private async verifyStep(bot: Bot, ev: DeliveredInput): Promise<void> {
+    const p = ev.body.payload as unknown as StepPayload;
+    const mine = this.runner && bot.runner === this.runner.me;
+    if (mine) {
+      const rec = bot.steps.find((s) => s.payload.n === p.n && !s.id);
+      if (rec) {
+        rec.id = ev.id;
+        this.onMark?.(ev.id, rec.status);
+        return;
+      }
+    }
+    const rec: StepRecord = { id: ev.id, payload: p, status: 'pending' };
+    const last = bot.steps.at(-1);
+    bot.steps.push(rec);
+    const fail = (reason: string) => this.mark(bot, rec, 'mismatch', reason);
+    if (ev.body.author !== bot.runner) return fail('step posted by someone other than the runner');
+    if (bot.broken) return fail(bot.broken);
+    if (p.n !== bot.steps.length || p.prevStep !== (last?.id ?? null)) return fail('step is out of sequence');
+    const input = this.events.get(p.input?.event);
+    if (!input) return fail('step names an input this node never saw');
+    const inputEv = { id: p.input.event, body: input.body };
+    const isInit = input.body.type === 'bot.attach';
+    if (isInit ? p.n !== 1 || p.input.event !== bot.attachId : !this.eligible(bot, inputEv)) return fail('step input is not an input of this bot');
+    if (bot.fed.has(inputEv.id)) return fail('input fed twice');
+    if (canonicalString(this.inputFor(bot, inputEv)) !== canonicalString(p.input)) return fail('recorded input does not match the event');
+    const skipped = isInit ? undefined : this.unfedAncestor(bot, inputEv);
+    if (skipped) return fail(`input ${skipped.slice(0, 8)} was skipped or reordered`);
+    bot.fed.add(inputEv.id);
+    if (bot.seed === null) {
+      bot.contextFor(p);
+      this.onMark?.(ev.id, 'pending');
+      return;
+    }
+    await bot.ensureSandbox();
+    await this.catchUp(bot);
+  }
+
+  /** An input in the causal past of `ev` (after the attach) that the runner has not fed yet, if any. */
+  private unfedAncestor(bot: Bot, ev: DeliveredInput): string | undefined {
+    const stack = [...ev.body.deps, ...(ev.body.prev ? [ev.body.prev] : [])];
+    const seen = new Set<string>();
+    while (stack.length > 0) {
+      const id = stack.pop()!;
+      if (seen.has(id) || bot.fed.has(id)) continue;
+      seen.add(id);
+      const e = this.events.get(id);
+      if (!e || e.body.lamport <= bot.attachLamport) continue;
+      if (this.eligible(bot, { id, body: e.body })) return id;
+      stack.push(...e.body.deps, ...(e.body.prev ? [e.body.prev] : []));
+    }
+    return undefined;
+  }
+
+  private async reveal(bot: Bot, seed: string): Promise<void> {
+    if (bot.revealed) return;
+    bot.revealed = true;
+    if (seedCommitment(seed) !== bot.payload.seed_commitment) {
+      for (const rec of bot.steps) if (rec.status === 'pending') this.mark(bot, rec, 'mismatch', 'revealed seed does not match its commitment');
+      return;
+    }
+    if (this.runner && bot.runner === this.runner.me) return;
+    bot.seed = seed;
+    bot.resetReplay();
+    await bot.ensureSandbox();
+    await this.catchUp(bot);
+  }
+
+  report(): { bots: BotReport[]; problems: string[] } {
+    const bots = [...this.bots.values()].map((b) => ({
+      slot: b.slot,
+      steps: b.steps.length,
+      verified: b.steps.filter((s) => s.status === 'verified').length,
+      pending: b.steps.filter((s) => s.status === 'pending').length,
+      mismatches: b.steps.filter((s) => s.status === 'mismatch').length,
+    }));
+    return { bots, problems: [...this.problems] };
+  }
+
+  status(stepId: string): StepStatus | undefined {
+    for (const b of this.bots.values()) for (const s of b.steps) if (s.id === stepId) return s.status;
+    return undefined;
+  }
+
+  info(slot: string) {
+    const b = this.bots.get(slot);
+    if (!b) return undefined;
+    const waiting = b.inputs.filter((i) => !b.fed.has(i.id)).length;
+    return { bot: b, attach: b.payload, lastStepAt: b.steps.at(-1)?.payload.now ?? null, waiting };
+  }
+
+  slots(): string[] {
+    return [...this.bots.keys()];
+  }
+
+  close(): void {
+    for (const b of this.bots.values()) b.close();
+  }
+}

@@ -1,0 +1,257 @@
+/**
+ * The bot sandbox: one QuickJS (quickjs-emscripten, sync build) WebAssembly instance, runtime and context per bot,
+ * reused across steps. A separate instance per bot means a bot that corrupts its engine (QuickJS can leak objects
+ * after a stack overflow, and freeing such a runtime aborts the whole instance) harms only itself.
+ * Deterministic by construction (bots/prelude.ts), bounded by a memory limit, a stack limit and a gas budget
+ * counted in interrupt-handler calls, which QuickJS makes at a fixed bytecode rhythm and so counts identically on
+ * every machine. A wall-clock backstop stops a step that is merely slow *here* and calls it unverifiable.
+ */
+import { createHash } from 'node:crypto';
+import { newQuickJSWASMModule, RELEASE_SYNC, DefaultIntrinsics, type QuickJSContext, type QuickJSHandle, type QuickJSRuntime, type QuickJSWASMModule } from 'quickjs-emscripten';
+import { canonicalString, type Json } from '../protocol/canonical.js';
+import { sha256Hex } from '../protocol/hash.js';
+import { PRELUDE } from './prelude.js';
+
+export const ENGINE = 'quickjs-emscripten@0.32.0/release-sync';
+
+export interface Limits {
+  memoryBytes: number;
+  stackBytes: number;
+  /** Interrupt-handler calls per step (QuickJS calls it about every 10k bytecode operations). */
+  gas: number;
+  wallMs: number;
+  maxOutputBytes: number;
+  maxStateBytes: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  memoryBytes: 32 * 1024 * 1024,
+  stackBytes: 512 * 1024,
+  gas: 400,
+  wallMs: 5000,
+  maxOutputBytes: 64 * 1024,
+  maxStateBytes: 256 * 1024,
+};
+
+/** Upper bounds a bot's manifest may ask for: the manifest comes from the channel, so it is untrusted input. */
+const MAX_LIMITS: Limits = {
+  memoryBytes: 128 * 1024 * 1024,
+  stackBytes: 4 * 1024 * 1024,
+  gas: 20_000,
+  wallMs: 10_000,
+  maxOutputBytes: 256 * 1024,
+  maxStateBytes: 1024 * 1024,
+};
+
+export function sanitizeLimits(requested: unknown): Limits {
+  const r = (requested && typeof requested === 'object' ? requested : {}) as Record<string, unknown>;
+  const out = { ...DEFAULT_LIMITS };
+  for (const key of Object.keys(DEFAULT_LIMITS) as (keyof Limits)[]) {
+    const v = r[key];
+    if (typeof v === 'number' && Number.isSafeInteger(v) && v > 0) out[key] = Math.min(v, MAX_LIMITS[key]);
+  }
+  return out;
+}
+
+export interface StepInput {
+  hook: 'init' | 'onJoin' | 'onMessage';
+  arg: Json;
+  state: Json | null;
+  now: number;
+  members: Json;
+  channel: Json;
+  /** 64 hex characters: this step's seed (bots/seed.ts stepRandom). */
+  random: string;
+}
+
+export interface BotOutput {
+  kind: string;
+  body: Json;
+  to?: string;
+}
+
+export type StepOutcome =
+  | { status: 'ok' | 'error'; outputs: BotOutput[]; state: Json | null; stateHash: string; gas: number; error?: string }
+  | { status: 'unverifiable'; reason: string };
+
+export interface BotSandbox {
+  step(input: StepInput): StepOutcome;
+  close(): void;
+}
+
+
+export const stateHash = (state: Json | null): string => sha256Hex(canonicalString(state));
+
+class Interrupted extends Error {}
+
+/**
+ * One bot's context. Errors, out-of-gas and out-of-memory stops happen at the same point on every machine, so the
+ * context carries on after them. A wall-clock stop does not: after one, this node stops vouching for the bot.
+ */
+class QuickJSBot implements BotSandbox {
+  private runtime!: QuickJSRuntime;
+  private vm!: QuickJSContext;
+  private stepFn!: QuickJSHandle;
+  private loadError: string | null = null;
+  private gasUsed = 0;
+  private deadline = Infinity;
+  private overGas = false;
+  private overTime = false;
+  private closed = false;
+  private failed = false;
+  private tainted: string | null = null;
+
+  constructor(
+    private readonly mod: QuickJSWASMModule,
+    private readonly source: string,
+    private readonly limits: Limits,
+  ) {
+    this.build();
+  }
+
+  private build(): void {
+    this.gasUsed = 0;
+    this.overGas = false;
+    this.overTime = false;
+    this.deadline = Infinity;
+    this.runtime = this.mod.newRuntime({ memoryLimitBytes: this.limits.memoryBytes, maxStackSizeBytes: this.limits.stackBytes });
+    this.runtime.setInterruptHandler(() => {
+      this.gasUsed++;
+      if (this.gasUsed > this.limits.gas) this.overGas = true;
+      else if (Date.now() > this.deadline) this.overTime = true;
+      return this.overGas || this.overTime;
+    });
+    this.vm = this.runtime.newContext({ intrinsics: { ...DefaultIntrinsics, Date: false } });
+    const hashFn = this.vm.newFunction('__parley_hash', (h) => this.vm.newString(createHash('sha256').update(this.vm.getString(h)).digest('hex')));
+    this.vm.setProp(this.vm.global, '__parley_hash', hashFn);
+    hashFn.dispose();
+    this.vm.unwrapResult(this.vm.evalCode(PRELUDE, 'parley-prelude.js')).dispose();
+    this.stepFn = this.vm.getProp(this.vm.global, '__parley_step');
+    this.loadError = this.withBudget(() => this.loadModule());
+    if (this.loadError) this.failed = true;
+  }
+
+  /** Evaluates the bot as an ES module (`export default { init, onJoin, onMessage }`); null or the failure. */
+  private loadModule(): void {
+    const result = this.vm.evalCode(this.source, 'bot.js', { type: 'module' });
+    const ns = this.vm.unwrapResult(result);
+    try {
+      this.runtime.executePendingJobs();
+      const state = this.vm.getPromiseState(ns);
+      if (state.type === 'rejected') {
+        const err = this.vm.dump(state.error);
+        state.error.dispose();
+        throw Object.assign(new Error(), err);
+      }
+      const namespace = state.type === 'fulfilled' ? state.value : ns;
+      const def = this.vm.getProp(namespace, 'default');
+      if (this.vm.typeof(def) !== 'object') {
+        def.dispose();
+        throw new TypeError('the bot must `export default { init, onJoin, onMessage }`');
+      }
+      const setter = this.vm.getProp(this.vm.global, '__parley_set_bot');
+      this.vm.unwrapResult(this.vm.callFunction(setter, this.vm.undefined, def)).dispose();
+      setter.dispose();
+      def.dispose();
+      if (namespace !== ns) namespace.dispose();
+    } finally {
+      ns.dispose();
+    }
+  }
+
+  /** Runs `f` under a fresh gas budget; returns null or a deterministic error message. */
+  private withBudget(f: () => void): string | null {
+    this.gasUsed = 0;
+    this.overGas = false;
+    this.overTime = false;
+    this.deadline = Date.now() + this.limits.wallMs;
+    try {
+      f();
+      return null;
+    } catch (err) {
+      if (this.overTime) throw new Interrupted();
+      if (this.overGas) return `out of gas (more than ${this.limits.gas} units)`;
+      return describe(err);
+    }
+  }
+
+  step(input: StepInput): StepOutcome {
+    if (this.closed) throw new Error('sandbox is closed');
+    const rollback = (error: string): StepOutcome => ({
+      status: 'error',
+      outputs: [{ kind: 'error', body: error }],
+      state: input.state,
+      stateHash: stateHash(input.state),
+      gas: this.gasUsed,
+      error,
+    });
+    if (this.tainted) return { status: 'unverifiable', reason: this.tainted };
+    if (this.loadError) return rollback(`bot failed to load: ${this.loadError}`);
+    let text = '';
+    let failure: string | null;
+    try {
+      failure = this.withBudget(() => {
+        const arg = this.vm.newString(JSON.stringify({ ...input, maxOutputBytes: this.limits.maxOutputBytes }));
+        try {
+          const result = this.vm.callFunction(this.stepFn, this.vm.undefined, arg);
+          const handle = this.vm.unwrapResult(result);
+          text = this.vm.getString(handle);
+          handle.dispose();
+        } finally {
+          arg.dispose();
+        }
+      });
+    } catch (err) {
+      if (!(err instanceof Interrupted)) throw err;
+      this.failed = true;
+      this.tainted = `an earlier step ran longer than the ${this.limits.wallMs} ms backstop on this machine`;
+      return { status: 'unverifiable', reason: `the step ran longer than the ${this.limits.wallMs} ms backstop on this machine` };
+    }
+    if (failure !== null) {
+      this.failed = true;
+      return rollback(failure);
+    }
+    const cut = text.indexOf('\n');
+    let outputs: BotOutput[];
+    let state: Json | null;
+    try {
+      outputs = (JSON.parse(text.slice(0, cut)) as { outputs: BotOutput[] }).outputs;
+      state = JSON.parse(text.slice(cut + 1)) as Json | null;
+      canonicalString(outputs);
+    } catch {
+      return rollback('the bot produced output that is not JSON');
+    }
+    let hash: string;
+    try {
+      const canonical = canonicalString(state);
+      if (canonical.length > this.limits.maxStateBytes) return rollback(`state exceeds ${this.limits.maxStateBytes} bytes`);
+      hash = sha256Hex(canonical);
+    } catch {
+      return rollback('state is not plain JSON');
+    }
+    return { status: 'ok', outputs, state, stateHash: hash, gas: this.gasUsed };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    // After a failure the runtime may hold leaked objects and freeing it would abort; the instance is private to
+    // this bot, so dropping it whole is safe and leaves the memory to the garbage collector.
+    if (this.failed) return;
+    this.stepFn.dispose();
+    this.vm.dispose();
+    this.runtime.dispose();
+  }
+}
+
+/** A guest error as one deterministic line: name and message, never a stack (addresses and lines differ). */
+function describe(err: unknown): string {
+  const e = err as { name?: unknown; message?: unknown };
+  const name = typeof e?.name === 'string' && e.name ? e.name : 'Error';
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  return `${name}: ${message}`.slice(0, 500);
+}
+
+export async function loadBot(source: string, limits: unknown = {}): Promise<BotSandbox> {
+  return new QuickJSBot(await newQuickJSWASMModule(RELEASE_SYNC), source, sanitizeLimits(limits));
+}

@@ -1,0 +1,25 @@
+import { writeFileSync } from 'node:fs';
+import { parseOptions, UsageError, type Command } from './command.js';
+import { channelView, openStoreReadonly } from '../node/offline.js';
+import { buildTranscript } from '../node/transcript.js';
+
+export const command: Command = {
+  summary: 'export a channel as a signed, decrypted transcript (JSON) that parley verify checks offline',
+  usage: 'usage: parley export <channel> [-o FILE]',
+  async run(argv) {
+    const { values, positionals } = parseOptions(argv, { output: { type: 'string', short: 'o' } });
+    if (positionals.length !== 1) throw new UsageError('expected exactly one channel id or name');
+    const store = openStoreReadonly();
+    try {
+      const view = channelView(store, positionals[0]);
+      const text = JSON.stringify(buildTranscript(view.row.ch, view.row.name, view.rows), null, 1) + '\n';
+      if (values.output) {
+        writeFileSync(values.output, text);
+        console.error(`exported ${view.rows.length} events of "${view.row.name}" to ${values.output}`);
+      } else process.stdout.write(text);
+      return 0;
+    } finally {
+      store.close();
+    }
+  },
+};

@@ -1,0 +1,38 @@
+import type { Command } from './command.js';
+import { parseOptions } from './command.js';
+
+export const command: Command = {
+  summary: 'run the stdio MCP node (started by an agent host: Claude Desktop, Claude Code, any MCP client)',
+  usage: [
+    'usage: parley mcp',
+    '',
+    'environment:',
+    '  PARLEY_HOME                 profile directory (default ~/.parley)',
+    '  PARLEY_RELAY                default relay URL(s), comma-separated, e.g. ws://127.0.0.1:4455',
+    '  PARLEY_BODY_LIMIT_BYTES     largest message body in bytes (default 50000)',
+    '  PARLEY_RATE_LIMIT_PER_MIN   posts per channel per minute (default 60)',
+  ].join('\n'),
+  async run(argv) {
+    parseOptions(argv, {}, false);
+    const { StdioServerTransport } = await import('@modelcontextprotocol/sdk/server/stdio.js');
+    const { ParleyNode } = await import('../node/service.js');
+    const { createMcpServer } = await import('../node/mcp.js');
+    const { attachBotSupport } = await import('../node/bots.js');
+    const node = await ParleyNode.open();
+    const server = createMcpServer(node, attachBotSupport(node));
+    const transport = new StdioServerTransport();
+    let closing = false;
+    const shutdown = () => {
+      if (closing) return;
+      closing = true;
+      node.close();
+      void server.close().finally(() => process.exit(0));
+    };
+    process.on('SIGTERM', shutdown);
+    process.on('SIGINT', shutdown);
+    process.stdin.on('close', shutdown);
+    await server.connect(transport);
+    console.error(`parley mcp: node ${node.me.slice(0, 8)} ready (profile ${node.home}, ${node.channels.size} channel(s))`);
+    return new Promise<number>(() => undefined);
+  },
+};

@@ -1,0 +1,59 @@
+import { readFileSync } from 'node:fs';
+import { parseOptions, UsageError, type Command } from './command.js';
+import { ready } from '../protocol/sodium.js';
+import { verifyFile } from '../node/offline-verify.js';
+
+/** A progress bar on stderr for big files: redrawn in place on a terminal, a line per quarter otherwise. */
+function progress(total: number): (done: number) => void {
+  if (total < 2000) return () => undefined;
+  let lastQuarter = -1;
+  return (done) => {
+    const frac = done / total;
+    if (process.stderr.isTTY) {
+      const width = 30;
+      const fill = Math.round(frac * width);
+      process.stderr.write(`\rchecking events [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${done}/${total}${done === total ? '\n' : ''}`);
+    } else if (Math.floor(frac * 4) > lastQuarter) {
+      lastQuarter = Math.floor(frac * 4);
+      process.stderr.write(`checking events: ${Math.round(frac * 100)}% (${done}/${total})\n`);
+    }
+  };
+}
+
+export const command: Command = {
+  summary: 'verify an exported transcript or a fraud proof offline: signatures, chains, membership, bot replay',
+  usage: 'usage: parley verify <file> [--json]\n\nExit status 0 only if everything verifies (for a fraud proof: if the claimed divergence is reproduced).',
+  async run(argv) {
+    const { values, positionals } = parseOptions(argv, { json: { type: 'boolean' } });
+    if (positionals.length !== 1) throw new UsageError('expected exactly one file');
+    let json: unknown;
+    try {
+      json = JSON.parse(readFileSync(positionals[0], 'utf8'));
+    } catch (err) {
+      console.error(`parley verify: cannot read ${positionals[0]}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'not valid JSON'}`);
+      return 1;
+    }
+    await ready();
+    const total = Array.isArray((json as any)?.events) ? (json as any).events.length : Array.isArray((json as any)?.transcript?.events) ? (json as any).transcript.events.length : 0;
+    const bar = progress(total);
+    let report;
+    try {
+      report = await verifyFile(json, (done) => bar(done));
+    } catch (err) {
+      console.error(`parley verify: ${(err as Error).message}`);
+      return 1;
+    }
+    if (values.json) {
+      console.log(JSON.stringify(report, null, 2));
+      return report.ok ? 0 : 1;
+    }
+    console.log(`${report.kind === 'fraud-proof' ? 'fraud proof for' : 'transcript of'} "${report.name}" (${report.channel})`);
+    console.log(`  events authenticated: ${report.events}`);
+    for (const b of report.bots) console.log(`  bot ${b.slot}: ${b.steps} steps replayed — ${b.verified} verified, ${b.pending} pending, ${b.mismatches} mismatches`);
+    for (const p of report.problems) console.log(`  problem: ${p}`);
+    if (report.kind === 'fraud-proof') {
+      console.log(report.proofHolds ? `FRAUD PROOF HOLDS: step ${report.claim!.n} of ${report.claim!.bot} does not replay (${report.claim!.reason})` : 'fraud proof does NOT hold: the claimed step replays correctly');
+    } else console.log(report.ok ? 'OK: everything verifies' : 'FAILED: see problems above');
+    return report.ok ? 0 : 1;
+  },
+};

@@ -1,0 +1,70 @@
+/** The node's bot tools (attach_bot, get_bot) and read-only verification marks for CLI views. */
+import type { ParleyNode } from './service.js';
+import type { BotHooks } from './mcp.js';
+import type { LocalStore } from './store.js';
+import type { Verification } from './messages.js';
+import { ToolError } from './errors.js';
+import { loadPreset, PRESET_NAMES } from '../bots/presets.js';
+
+/** How long a runner may leave an input unanswered before get_bot calls the bot paused. */
+const PAUSED_AFTER_MS = 30_000;
+const MAX_CODE_BYTES = 256 * 1024;
+
+export function resolveBotSource(args: { preset?: string; code?: string }): { source: string; secret: boolean } {
+  if ((args.preset === undefined) === (args.code === undefined)) throw new ToolError('Give exactly one of preset or code for the bot.');
+  if (args.code !== undefined) {
+    if (Buffer.byteLength(args.code) > MAX_CODE_BYTES) throw new ToolError(`Bot code is larger than ${MAX_CODE_BYTES / 1024} KB.`);
+    // Custom code: treat as secret only if it uses commitments; publishing the seed makes every step verifiable now.
+    return { source: args.code, secret: /ctx\.commit\s*\(/.test(args.code) };
+  }
+  if (!PRESET_NAMES.includes(args.preset!)) throw new ToolError(`Unknown bot preset "${args.preset}"; presets: ${PRESET_NAMES.join(', ')}.`);
+  const preset = loadPreset(args.preset!);
+  return { source: preset.source, secret: preset.secret };
+}
+
+export function attachBotSupport(node: ParleyNode): BotHooks {
+  return {
+    attachBot(args) {
+      const c = node.channel(args.channel);
+      if (c.membership.owner !== node.me) throw new ToolError('Only the channel owner can attach a bot.');
+      if (!args.slot.startsWith('bot:')) throw new ToolError('Bot slots look like "bot:<name>".');
+      if (c.bots.slots().includes(args.slot)) throw new ToolError(`The slot ${args.slot} already has a bot.`);
+      const { source, secret } = resolveBotSource(args);
+      const code_hash = c.attachBot(args.slot, source, args.params ?? {}, secret);
+      return { slot: args.slot, code_hash };
+    },
+    getBot(args) {
+      const c = node.channel(args.channel);
+      const info = c.bots.info(args.slot);
+      if (!info) throw new ToolError(`There is no bot in slot ${args.slot}; bots here: ${c.bots.slots().join(', ') || 'none'}.`);
+      const stats = c.bots.report().bots.find((b) => b.slot === args.slot)!;
+      const runner = String(info.attach.runner);
+      const idleFor = info.lastStepAt === null ? 0 : Date.now() - info.lastStepAt;
+      const paused = info.waiting > 0 && idleFor > PAUSED_AFTER_MS;
+      return {
+        slot: args.slot,
+        code: String(info.attach.source),
+        code_hash: String(info.attach.code_hash),
+        runner,
+        runner_slot: c.membership.slotOf(runner) ?? 'unknown',
+        runner_is_neutral: !c.membership.members().some((m) => m.id === runner && m.slot !== 'owner'),
+        secret: Boolean(info.attach.manifest?.secret),
+        engine: String(info.attach.manifest?.engine ?? ''),
+        state: paused ? 'paused' : 'running',
+        waiting_inputs: info.waiting,
+        note: info.attach.manifest?.secret
+          ? 'The runner can see this bot\'s hidden state (its commitment stops it from changing it, not from knowing it); steps stay pending until the runner reveals its seed.'
+          : 'The runner published its seed, so every node verifies every step as it arrives.',
+        steps: stats.steps,
+        verified: stats.verified,
+        pending: stats.pending,
+        mismatches: stats.mismatches,
+      };
+    },
+  };
+}
+
+/** Verification marks recorded by a node, for read-only views (parley show). */
+export function stepVerificationFromStore(store: LocalStore): (stepId: string) => Verification | undefined {
+  return (stepId) => store.mark(stepId) as Verification | undefined;
+}

@@ -1,0 +1,398 @@
+/**
+ * The participant node: identity, local store and channels, and the operations behind each MCP tool. Every
+ * operation validates its preconditions and throws ToolError with one sentence; the MCP layer turns that into
+ * `isError: true`.
+ */
+import { EventEmitter } from 'node:events';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildFraudProof, buildTranscript, type FraudProof } from './transcript.js';
+import { randomUUID } from 'node:crypto';
+import { ready } from '../protocol/sodium.js';
+import { memberId, newChannelId, newEpochKey, newIdentity, randomBytes, type KeyPair } from '../protocol/keys.js';
+import { decodeInvite, encodeInvite, InviteError } from '../protocol/invite.js';
+import { fromB64u, toB64u } from '../protocol/bytes.js';
+import { Channel, parseStoredBody } from './channel.js';
+import { LocalStore, type ChannelRow } from './store.js';
+import { loadOrCreateIdentity } from './identity.js';
+import { parleyHome, parseRelayList } from './config.js';
+import { ToolError } from './errors.js';
+import { renderEvent, type Message, type Verification } from './messages.js';
+import { signSlotClaim } from './payloads.js';
+import { redactJson, redactSecrets } from './redact.js';
+import { checkBodySize, limitsFromEnv, RateLimiter } from './limits.js';
+
+export interface NodeOptions {
+  home?: string;
+  relays?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** How long join_channel waits for a relay before giving up. */
+  joinTimeoutMs?: number;
+  /** How long join_channel waits after claiming a slot for competing claims to arrive. */
+  joinSettleMs?: number;
+}
+
+const STORE_POLL_MS = 200;
+const MAX_WAIT_SECONDS = 50;
+
+export class ParleyNode extends EventEmitter {
+  readonly channels = new Map<string, Channel>();
+  readonly me: string;
+  private readonly writer = randomUUID();
+  private readonly poller: NodeJS.Timeout;
+  private readonly rate: RateLimiter;
+  private readonly bodyLimit: number;
+  private lastDnum: number;
+  private closed = false;
+
+  private constructor(
+    readonly home: string,
+    readonly store: LocalStore,
+    readonly identity: KeyPair,
+    readonly defaultRelays: string[],
+    private readonly opts: NodeOptions,
+  ) {
+    super();
+    this.setMaxListeners(0);
+    this.me = memberId(identity.publicKey);
+    const limits = limitsFromEnv(opts.env ?? process.env);
+    this.rate = new RateLimiter({ limit: limits.ratePerMin, windowMs: 60_000 });
+    this.bodyLimit = limits.bodyLimitBytes;
+    this.lastDnum = store.maxDnum();
+    for (const row of store.channels()) if (row.status === 'active') this.openChannel(row);
+    this.poller = setInterval(() => this.pollStore(), STORE_POLL_MS);
+    this.poller.unref();
+  }
+
+  static async open(opts: NodeOptions = {}): Promise<ParleyNode> {
+    await ready();
+    const env = opts.env ?? process.env;
+    const home = opts.home ?? parleyHome(env);
+    const identity = loadOrCreateIdentity(home);
+    const relays = opts.relays ?? parseRelayList(env.PARLEY_RELAY);
+    return new ParleyNode(home, new LocalStore(home), identity, relays, opts);
+  }
+
+  private openChannel(row: ChannelRow): Channel {
+    const channel = new Channel(this.store, row, this.identity, this.writer);
+    this.channels.set(row.ch, channel);
+    this.watch(channel);
+    channel.open();
+    return channel;
+  }
+
+  private watch(channel: Channel): void {
+    channel.on('delivered', () => this.notify(channel.ch));
+    channel.on('mismatch', (claim) => setTimeout(() => this.writeFraudProof(channel, claim), 500).unref());
+  }
+
+  /** A self-contained proof that a runner posted a step that does not replay; `parley verify` checks it offline. */
+  private writeFraudProof(channel: Channel, claim: FraudProof['claim']): void {
+    if (this.closed) return;
+    const dir = join(this.home, 'proofs');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const file = join(dir, `${channel.ch}-${claim.bot.replace(/[^A-Za-z0-9_.-]/g, '_')}-${claim.n}.json`);
+    const proof = buildFraudProof(claim, buildTranscript(channel.ch, channel.row.name, this.store.deliveredAll(channel.ch)));
+    writeFileSync(file, JSON.stringify(proof) + '\n', { mode: 0o600 });
+    console.error(`parley: bot ${claim.bot} step ${claim.n} does not replay (${claim.reason}); fraud proof written to ${file}`);
+  }
+
+  /** Other processes on this profile write to the same store: pick up their document updates and deliveries. */
+  private pollStore(): void {
+    for (const c of this.channels.values()) c.pollStore();
+    const max = this.store.maxDnum();
+    if (max !== this.lastDnum) {
+      this.lastDnum = max;
+      this.emit('delivered', null);
+    }
+  }
+
+  private notify(ch: string): void {
+    this.lastDnum = this.store.maxDnum();
+    this.emit('delivered', ch);
+  }
+
+  /** Finds a channel by id or by its exact name. */
+  channel(ref: string): Channel {
+    const byId = this.channels.get(ref);
+    if (byId) return byId;
+    const named = [...this.channels.values()].filter((c) => c.row.name === ref);
+    if (named.length === 1) return named[0];
+    if (named.length > 1) throw new ToolError(`Several channels are named "${ref}"; pass the channel id instead.`);
+    throw new ToolError(`Unknown channel "${ref}"; call list_channels to see the channels you are in.`);
+  }
+
+  createChannel(args: { name: string; slots?: string[]; relays?: string[]; expires_in_hours?: number; display_name?: string }) {
+    const slots = args.slots ?? ['invite:guest'];
+    if (new Set(slots).size !== slots.length) throw new ToolError('Each slot may appear only once.');
+    const relays = args.relays && args.relays.length > 0 ? [...new Set(args.relays.map((r) => r.replace(/\/+$/, '')))] : this.defaultRelays;
+    if (relays.length === 0) throw new ToolError('No relay configured: set PARLEY_RELAY for the node or pass relays to create_channel.');
+    const ch = newChannelId();
+    const key = newEpochKey();
+    const expiresAt = args.expires_in_hours ? Date.now() + Math.round(args.expires_in_hours * 3_600_000) : null;
+    const slotSeeds = new Map<string, Uint8Array>();
+    const slotList = slots.map((slot) => {
+      if (!slot.startsWith('invite:')) return { slot };
+      const seed = randomBytes(32);
+      slotSeeds.set(slot, seed);
+      return { slot, pubkey: toB64u(newIdentity(seed).publicKey) };
+    });
+    const row: ChannelRow = {
+      ch, name: args.name, slot: 'owner', owner: this.me, relays, epoch: 0, closed: false, expires_at: expiresAt, created_at: Date.now(), status: 'active',
+    };
+    this.store.saveChannel(row);
+    this.store.saveEpochKey(ch, 0, key);
+    const channel = this.openChannel(row);
+    channel.post('channel.create', { name: args.name, slots: slotList, relays, expires_at: expiresAt, owner_name: args.display_name ?? 'owner' });
+    const invites: Record<string, string> = {};
+    for (const [slot, seed] of slotSeeds) {
+      const code = encodeInvite({ v: 1, relays, ch, ep: 0, key: toB64u(key), slot, slotSeed: toB64u(seed), name: args.name });
+      invites[slot] = code;
+      this.store.setSecret(ch, `invite:${slot}`, code);
+    }
+    return { channel: ch, name: args.name, slot: 'owner', invites, bots: [] as { slot: string; code_hash: string }[], relays, channelObj: channel };
+  }
+
+  async joinChannel(args: { invite_code: string; display_name?: string }) {
+    let invite;
+    try {
+      invite = decodeInvite(args.invite_code);
+    } catch (err) {
+      throw new ToolError(err instanceof InviteError ? err.message : 'The invite code is not valid.');
+    }
+    const existing = this.channels.get(invite.ch);
+    if (existing) {
+      const slot = existing.membership.slotOf(this.me);
+      if (slot) return { channel: invite.ch, name: existing.row.name, slot, members: existing.membership.members() };
+    }
+    const key = fromB64u(invite.key, 32)!;
+    const row: ChannelRow = {
+      ch: invite.ch, name: invite.name, slot: invite.slot, owner: '', relays: invite.relays, epoch: invite.ep, closed: false, expires_at: null, created_at: Date.now(), status: 'active',
+    };
+    const channel = existing ?? new Channel(this.store, row, this.identity, this.writer);
+    if (!existing) {
+      channel.addEpochKey(invite.ep, key);
+      channel.open();
+    }
+    const deadline = Date.now() + (this.opts.joinTimeoutMs ?? 10_000);
+    const synced = await channel.waitSynced(deadline - Date.now());
+    const m = channel.membership;
+    // A relay can be synced before the creator's first upload reaches it: give the history until the deadline.
+    while (synced && m.owner === null && Date.now() < deadline) await sleep(100);
+    const fail = (message: string): never => {
+      if (!existing) {
+        channel.close();
+        this.store.saveChannel({ ...row, status: 'rejected' });
+      }
+      throw new ToolError(message);
+    };
+    if (!synced && m.owner === null) fail(`Could not reach any relay of this channel (${invite.relays.join(', ')}); check that the relay is running and try again.`);
+    if (m.owner === null) fail('The channel history from the relay could not be verified (no valid channel.create); the relay may be misbehaving.');
+    if (m.expiresAt !== null && Date.now() > m.expiresAt) fail('This channel has expired; it no longer accepts new members.');
+    if (m.closed) fail('This channel is closed; it no longer accepts new members.');
+    const holder = m.holder(invite.slot);
+    if (holder && holder.author !== this.me) fail(`The slot ${invite.slot} was already claimed by another member; ask the owner for a new invite.`);
+    if (!existing) {
+      this.channels.set(invite.ch, channel);
+      this.watch(channel);
+    }
+    channel.saveRow({ name: m.name, owner: m.owner!, expires_at: m.expiresAt, closed: m.closed, relays: invite.relays });
+    if (!holder) {
+      const slotSecret = newIdentity(fromB64u(invite.slotSeed, 32)!).secretKey;
+      channel.post('member.join', {
+        slot: invite.slot,
+        name: args.display_name ?? invite.slot.slice('invite:'.length),
+        slot_sig: toB64u(signSlotClaim(invite.ch, invite.slot, this.me, slotSecret)),
+        entropy: toB64u(randomBytes(32)),
+      });
+      await sleep(this.opts.joinSettleMs ?? 750);
+      if (m.holder(invite.slot)?.author !== this.me) {
+        this.channels.delete(invite.ch);
+        channel.close();
+        this.store.saveChannel({ ...channel.row, status: 'rejected' });
+        throw new ToolError(`The slot ${invite.slot} was claimed by another member at the same time; ask the owner for a new invite.`);
+      }
+    }
+    return { channel: invite.ch, name: m.name, slot: invite.slot, members: m.members() };
+  }
+
+  private checkPostable(channel: Channel): void {
+    const m = channel.membership;
+    if (m.closed || channel.row.closed) throw new ToolError(`Channel "${channel.row.name}" is closed; no new messages can be posted.`);
+    if (m.expiresAt !== null && Date.now() > m.expiresAt) throw new ToolError(`Channel "${channel.row.name}" expired at ${new Date(m.expiresAt).toISOString()}; no new messages can be posted.`);
+    if (!m.canPost(this.me)) throw new ToolError(`You are not a member of channel "${channel.row.name}" any more.`);
+  }
+
+  postMessage(args: { channel: string; body: string; kind?: string; to?: string; meta?: Record<string, unknown> }) {
+    const channel = this.channel(args.channel);
+    this.checkPostable(channel);
+    const tooBig = checkBodySize(args.body, this.bodyLimit);
+    if (tooBig) throw new ToolError(tooBig);
+    const limited = this.rate.take(channel.ch);
+    if (!limited.ok) throw new ToolError(`Rate limit reached for this channel; try again in ${Math.ceil(limited.retryAfterMs / 1000)} s.`);
+    const body = redactSecrets(args.body);
+    const payload: Record<string, unknown> = { kind: args.kind ?? 'chat', body: body.text };
+    const redacted = [...body.redacted];
+    if (args.to) payload.to = args.to;
+    if (args.meta) {
+      const meta = redactJson(args.meta);
+      payload.meta = meta.value;
+      for (const r of meta.redacted) if (!redacted.includes(r)) redacted.push(r);
+    }
+    const id = channel.post('message', payload);
+    return { id, redacted };
+  }
+
+  /** Delivered messages after a cursor; waits up to `wait_seconds` for the first one if there are none yet. */
+  async syncMessages(args: { channel?: string; cursor?: string; limit?: number; wait_seconds?: number }, signal?: AbortSignal) {
+    const channel = args.channel ? this.channel(args.channel) : null;
+    const scope = channel ? channel.ch : '*';
+    let after: number;
+    if (args.cursor !== undefined) {
+      if (!/^\d{1,15}$/.test(args.cursor)) throw new ToolError('The cursor is not one this node issued; pass back the cursor from a previous sync_messages, or omit it.');
+      after = Number(args.cursor);
+    } else after = this.store.cursor(scope);
+    const limit = Math.min(Math.max(args.limit ?? 50, 1), 500);
+    const deadline = Date.now() + Math.min(args.wait_seconds ?? 0, MAX_WAIT_SECONDS) * 1000;
+    for (;;) {
+      const rows = this.store.deliveredSince(channel?.ch ?? null, after, limit + 1);
+      const more = rows.length > limit;
+      const page = rows.slice(0, limit);
+      const messages: Message[] = [];
+      for (const r of page) {
+        const c = this.channels.get(r.ch);
+        if (c) messages.push(...renderEvent(r.dnum, r.id, parseStoredBody(r), this.renderContext(c)));
+      }
+      const next = page.length > 0 ? page[page.length - 1].dnum : after;
+      if (messages.length > 0 || Date.now() >= deadline || signal?.aborted) {
+        this.store.setCursor(scope, next);
+        return { messages, cursor: String(next), more };
+      }
+      after = next;
+      await this.waitForDelivery(deadline - Date.now(), channel?.ch ?? null, signal);
+    }
+  }
+
+  private waitForDelivery(ms: number, ch: string | null, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.off('delivered', onDelivered);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const onDelivered = (which: string | null) => (which === null || ch === null || which === ch) && done();
+      const timer = setTimeout(done, Math.max(0, ms));
+      this.on('delivered', onDelivered);
+      signal?.addEventListener('abort', done);
+    });
+  }
+
+  renderContext(c: Channel) {
+    return { membership: c.membership, verification: (stepId: string) => this.stepVerification(c, stepId) };
+  }
+
+  stepVerification(c: Channel, stepId: string): Verification | undefined {
+    return c.bots.status(stepId);
+  }
+
+  who(args: { channel: string }) {
+    const c = this.channel(args.channel);
+    const online = c.online();
+    const members = c.membership.members().map((m) => {
+      const live = online.get(m.id);
+      const status = live?.status ?? m.status;
+      return {
+        slot: m.slot, id: m.id, name: m.name, is_bot: false,
+        online: m.id === this.me || online.has(m.id),
+        ...(status ? { status } : {}),
+        ...((live?.note ?? m.note) ? { note: live?.note ?? m.note } : {}),
+      };
+    });
+    for (const slot of c.membership.botSlots()) members.push({ slot, id: slot, name: slot.slice(4), is_bot: true, online: true });
+    return { members };
+  }
+
+  listChannels() {
+    return {
+      channels: [...this.channels.values()].map((c) => ({
+        channel: c.ch, name: c.row.name, slot: c.membership.slotOf(this.me) ?? c.row.slot, epoch: c.epoch,
+        closed: c.row.closed || c.membership.closed,
+        ...(c.membership.expiresAt !== null ? { expires_at: new Date(c.membership.expiresAt).toISOString() } : {}),
+        relays: c.relays().map((r) => ({ url: r.url, connected: r.connected })),
+      })),
+    };
+  }
+
+  setStatus(args: { channel: string; status: 'working' | 'waiting' | 'blocked' | 'complete'; note?: string }) {
+    const c = this.channel(args.channel);
+    this.checkPostable(c);
+    c.setPresence({ status: args.status, ...(args.note ? { note: args.note } : {}) });
+    c.post('member.status', { status: args.status, ...(args.note ? { note: args.note } : {}) });
+    return { ok: true };
+  }
+
+  async updateChannel(args: { channel: string; name?: string; kick?: string; close?: boolean }) {
+    const c = this.channel(args.channel);
+    const m = c.membership;
+    if (args.name === undefined && args.kick === undefined && !args.close) throw new ToolError('Nothing to change: pass name, kick or close.');
+    if (m.owner !== this.me) throw new ToolError('Only the channel owner can rename, close or remove members.');
+    if (m.closed) throw new ToolError(`Channel "${c.row.name}" is already closed.`);
+    if (args.kick !== undefined) {
+      const holder = m.holder(args.kick);
+      if (!holder) throw new ToolError(`No member holds the slot ${args.kick}.`);
+      c.post('member.kick', { slot: args.kick });
+      // The owner's node rotates the epoch when it delivers the kick (deferred one tick): report the new epoch.
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+    }
+    if (args.name !== undefined) c.post('channel.update', { name: args.name });
+    if (args.close) c.post('channel.close', {});
+    return { channel: c.ch, name: m.name, epoch: c.epoch, closed: m.closed };
+  }
+
+  leaveChannel(args: { channel: string }) {
+    const c = this.channel(args.channel);
+    if (c.membership.canPost(this.me) && c.membership.owner !== this.me) c.post('member.leave', {});
+    c.saveRow({ status: 'left' });
+    // Give the providers a moment to push the leave event before the replica closes.
+    setTimeout(() => c.close(), 1000).unref();
+    this.channels.delete(c.ch);
+    return { ok: true };
+  }
+
+  async verifyChannel(args: { channel: string }) {
+    const c = this.channel(args.channel);
+    await c.bots.idle();
+    const bots = c.bots.report();
+    const problems = [...c.ingestor.report(), ...bots.problems];
+    const ok = problems.length === 0 && bots.bots.every((b) => b.mismatches === 0);
+    return { ok, events: this.store.deliveredCount(c.ch), bots: bots.bots, problems };
+  }
+
+  transcript(ref: string): string {
+    const c = this.channel(ref);
+    const lines: string[] = [`# ${c.row.name} (${c.ch})`];
+    for (const r of this.store.deliveredAll(c.ch)) {
+      for (const m of renderEvent(r.dnum, r.id, parseStoredBody(r), this.renderContext(c))) {
+        lines.push(`[${m.seq}] ${new Date(m.ts).toISOString()} ${m.from} (${m.from_name}) ${m.kind}${m.to ? ` → ${m.to}` : ''}${m.verification ? ` [${m.verification}]` : ''}: ${m.body}`);
+      }
+    }
+    return lines.join('\n');
+  }
+
+  audit(tool: string, channel: string | null, outcome: string): void {
+    if (!this.closed) this.store.audit({ at: Date.now(), tool, channel, outcome });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.poller);
+    for (const c of this.channels.values()) c.close();
+    this.channels.clear();
+    this.store.close();
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,96 @@
+/**
+ * Relay configuration: every limit has a name, a unit and a default, and is checked once by `relayOptions`.
+ * docs/relay.md documents the same table; `parley relay --help` points there.
+ */
+import { join } from 'node:path';
+import { parleyHome } from '../node/config.js';
+import { MAX_SEALED_BYTES } from '../protocol/event.js';
+
+export interface RelayOptions {
+  /** Interface to listen on. */
+  host: string;
+  /** TCP port; 0 picks a free one. */
+  port: number;
+  /** Directory holding relay.sqlite (created if missing). */
+  dataDir: string;
+  /**
+   * Largest WebSocket message the relay reads, in bytes; a larger one is refused with 4413. Incoming messages are
+   * bounded by what a stock y-websocket client sends in one piece: a node restoring a wiped relay sends its whole
+   * epoch in one sync step 2 (about 360 B per 300-byte entry), so this is deliberately larger than the sync chunk.
+   */
+  maxFrameBytes: number;
+  /** Largest `log` value (one sealed event), in bytes. */
+  maxValueBytes: number;
+  /** Per-connection token bucket: sustained messages per second … */
+  messagesPerSecond: number;
+  /** … and burst size, in messages. */
+  messageBurst: number;
+  /** Open WebSocket connections per remote IP address. */
+  maxConnectionsPerIp: number;
+  /** Rooms loaded in memory at once (idle ones are unloaded first). */
+  maxRooms: number;
+  /** A loaded room without connections is unloaded from memory after this many milliseconds. */
+  roomIdleTtlMs: number;
+  /** A room nobody connected to for this many milliseconds is deleted from disk; 0 keeps rooms forever. */
+  diskTtlMs: number;
+  /** Interval of the maintenance pass (unload idle rooms, expire rooms past diskTtlMs, WAL checkpoint), ms. */
+  compactionIntervalMs: number;
+  /** The answer to a sync step 1 is sent in messages of at most about this many bytes … */
+  syncChunkBytes: number;
+  /** … and at most this many entries each. */
+  syncChunkEntries: number;
+  /** WebSocket ping interval, ms; a socket that has not answered the previous ping is terminated. */
+  pingIntervalMs: number;
+}
+
+export const RELAY_DEFAULTS: Omit<RelayOptions, 'dataDir'> = {
+  host: '127.0.0.1',
+  port: 4455,
+  maxFrameBytes: 32 * 1024 * 1024,
+  maxValueBytes: MAX_SEALED_BYTES,
+  messagesPerSecond: 500,
+  messageBurst: 2000,
+  maxConnectionsPerIp: 256,
+  maxRooms: 10_000,
+  roomIdleTtlMs: 10 * 60_000,
+  diskTtlMs: 90 * 24 * 3_600_000,
+  compactionIntervalMs: 60_000,
+  syncChunkBytes: 256 * 1024,
+  syncChunkEntries: 2000,
+  pingIntervalMs: 15_000,
+};
+
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(parleyHome(env), 'relay');
+}
+
+/** Defaults merged with overrides (undefined overrides are ignored), validated; throws TypeError naming the option. */
+export function relayOptions(overrides: Partial<RelayOptions> = {}): RelayOptions {
+  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) as Partial<RelayOptions>;
+  const o: RelayOptions = { ...RELAY_DEFAULTS, dataDir: defaultDataDir(), ...defined };
+  if (typeof o.host !== 'string' || o.host === '') throw new TypeError('relay option host must be a non-empty string');
+  if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) throw new TypeError(`relay option port must be an integer 0-65535, got ${o.port}`);
+  if (typeof o.dataDir !== 'string' || o.dataDir === '') throw new TypeError('relay option dataDir must be a non-empty string');
+  const positive: (keyof RelayOptions)[] = [
+    'maxFrameBytes', 'maxValueBytes', 'messagesPerSecond', 'messageBurst', 'maxConnectionsPerIp', 'maxRooms',
+    'roomIdleTtlMs', 'compactionIntervalMs', 'syncChunkBytes', 'syncChunkEntries', 'pingIntervalMs',
+  ];
+  for (const k of positive) {
+    const v = o[k];
+    if (typeof v !== 'number' || !(v > 0)) throw new TypeError(`relay option ${k} must be a positive number, got ${String(v)}`);
+  }
+  if (!(o.diskTtlMs >= 0)) throw new TypeError(`relay option diskTtlMs must be >= 0, got ${o.diskTtlMs}`);
+  if (o.maxValueBytes >= o.maxFrameBytes) throw new TypeError('relay option maxValueBytes must be smaller than maxFrameBytes');
+  return o;
+}
+
+/** WebSocket close codes sent by the relay (4xxx = application range; 1001 = going away). */
+export const CLOSE = {
+  refused: 4400,
+  auth: 4401,
+  rateLimit: 4408,
+  tooLarge: 4413,
+  tooManyConnections: 4429,
+  tooManyRooms: 4503,
+  shutdown: 1001,
+} as const;

@@ -1,0 +1,275 @@
+/**
+ * One room in memory: its `log` entries (loaded lazily from storage when the first connection arrives), the state
+ * vector and key set the validator needs, the connections, and the awareness states. Speaks the y-websocket wire
+ * protocol; leaves sockets, auth and limits to relay/server.ts.
+ *
+ *   message = varuint type, payload
+ *   type 0 sync:       varuint step (0 = step 1 state vector, 1 = step 2 update, 2 = update), varuint8array payload
+ *   type 1 awareness:  varuint8array awareness update (varuint n, n × {varuint client, varuint clock, varstring JSON})
+ *   type 3 query awareness: no payload; answered with every known awareness state
+ *
+ * There is no server-side Y.Doc (see notes/yjs-update-validation.md: applying updates to a big document costs
+ * 0.35-0.6 ms each, validating them about 7 µs). Because the relay accepts only new `log` entries with consecutive
+ * clocks, its state is exactly "entries per Yjs client, clocks 0..n-1", and any part of it can be re-encoded as a
+ * Yjs update with relay/validate.ts `encodeEntries`.
+ *
+ * Order for an update: validate → store (committed) → remember → forward to the other connections.
+ * The answer to a sync step 1 is sent as update messages of bounded size followed by a sync step 2 carrying the
+ * last part (a stock WebsocketProvider marks itself synced on step 2, after applying all the earlier parts).
+ */
+import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
+import { encodeEntries, validateUpdate, type LogEntry, type RefusalReason } from './validate.js';
+import type { RelayStorage } from './storage.js';
+import type { RelayMetrics } from './metrics.js';
+
+export const MESSAGE_SYNC = 0;
+export const MESSAGE_AWARENESS = 1;
+export const MESSAGE_QUERY_AWARENESS = 3;
+export const SYNC_STEP1 = 0;
+export const SYNC_STEP2 = 1;
+export const SYNC_UPDATE = 2;
+
+/** An awareness state is dropped if not renewed for this long (y-protocols clients renew every 15 s). */
+export const AWARENESS_TIMEOUT_MS = 30_000;
+
+/** Awareness states kept per room; further new clients are forwarded but not remembered. */
+export const MAX_AWARENESS_STATES = 1024;
+
+export type MessageRefusal = RefusalReason | 'bad-message';
+
+/** What a room needs from a connection. */
+export interface Peer {
+  send(message: Uint8Array): void;
+  /** Closes the connection with 4400 and the reason. */
+  refuse(reason: MessageRefusal): void;
+}
+
+export interface RoomLimits {
+  maxValueBytes: number;
+  syncChunkBytes: number;
+  syncChunkEntries: number;
+}
+
+interface AwarenessState {
+  clock: number;
+  /** The state exactly as sent (JSON text, opaque to the relay); 'null' = removed. */
+  state: string;
+  updated: number;
+  owner: Peer | null;
+}
+
+export class Room {
+  readonly peers = new Set<Peer>();
+  /** Entries per Yjs client; index = clock. */
+  private readonly byClient = new Map<number, LogEntry[]>();
+  private readonly keys = new Set<string>();
+  private readonly awareness = new Map<number, AwarenessState>();
+  private entryCount = 0;
+  /** When the last connection left (for idle unloading). */
+  idleSince = Date.now();
+  /** Last time the room was recorded as used in storage (for the disk TTL). */
+  private touchedAt = 0;
+
+  constructor(
+    readonly name: string,
+    private readonly storage: RelayStorage,
+    private readonly metrics: RelayMetrics,
+    private readonly limits: RoomLimits,
+  ) {
+    for (const e of storage.load(name)) this.remember(e);
+  }
+
+  get size(): number {
+    return this.entryCount;
+  }
+
+  join(peer: Peer, now = Date.now()): void {
+    this.peers.add(peer);
+    this.touch(now, true);
+    const e = encoding.createEncoder();
+    encoding.writeVarUint(e, MESSAGE_SYNC);
+    encoding.writeVarUint(e, SYNC_STEP1);
+    encoding.writeVarUint8Array(e, this.stateVector());
+    peer.send(encoding.toUint8Array(e));
+    const states = this.awarenessUpdate([...this.awareness.keys()]);
+    if (states) peer.send(states);
+  }
+
+  leave(peer: Peer): void {
+    if (!this.peers.delete(peer)) return;
+    const gone: number[] = [];
+    for (const [client, s] of this.awareness) {
+      if (s.owner !== peer || s.state === 'null') continue;
+      s.clock++;
+      s.state = 'null';
+      s.owner = null;
+      gone.push(client);
+    }
+    const message = this.awarenessUpdate(gone);
+    if (message) this.broadcast(message, null);
+    for (const client of gone) this.awareness.delete(client);
+    if (this.peers.size === 0) this.idleSince = Date.now();
+  }
+
+  /** Handles one message from a peer. Malformed framing throws; the caller refuses the peer with 'bad-message'. */
+  receive(peer: Peer, message: Uint8Array): void {
+    const d = decoding.createDecoder(message);
+    const type = decoding.readVarUint(d);
+    if (type === MESSAGE_SYNC) {
+      const step = decoding.readVarUint(d);
+      const payload = decoding.readVarUint8Array(d);
+      if (step === SYNC_STEP1) return this.answerStep1(peer, payload);
+      if (step === SYNC_STEP2 || step === SYNC_UPDATE) return this.applyUpdate(peer, payload);
+      return peer.refuse('bad-message');
+    }
+    if (type === MESSAGE_AWARENESS) return this.applyAwareness(peer, message, decoding.readVarUint8Array(d));
+    if (type === MESSAGE_QUERY_AWARENESS) {
+      const states = this.awarenessUpdate([...this.awareness.keys()]);
+      if (states) peer.send(states);
+      return;
+    }
+    peer.refuse('bad-message');
+  }
+
+  private applyUpdate(peer: Peer, update: Uint8Array): void {
+    const verdict = validateUpdate(update, this.view, this.limits.maxValueBytes);
+    if (!verdict.ok) {
+      this.metrics.refuse(verdict.reason);
+      return peer.refuse(verdict.reason);
+    }
+    this.metrics.updatesAccepted++;
+    const { entries, duplicates, gap } = verdict;
+    if (entries.length > 0) {
+      const owned = entries.map((e) => ({ ...e, value: e.value.slice() }));
+      this.storage.append(this.name, owned);
+      for (const e of owned) this.remember(e);
+      this.metrics.entriesStored += owned.length;
+      this.touch(Date.now(), false);
+      // Forward the client's own bytes when they were accepted whole; otherwise re-encode the accepted part.
+      const forward = duplicates === 0 && !gap ? update : encodeEntries(owned);
+      this.broadcast(syncMessage(SYNC_UPDATE, forward), peer);
+    }
+    // Items past a gap: ask the client for everything this relay lacks (it answers with a sync step 2).
+    if (gap) peer.send(syncMessage(SYNC_STEP1, this.stateVector()));
+  }
+
+  /** Sends what the peer's state vector lacks: update messages of bounded size, the last part as sync step 2. */
+  private answerStep1(peer: Peer, encodedSv: Uint8Array): void {
+    const sv = decodeStateVector(encodedSv);
+    let chunk: LogEntry[] = [];
+    let bytes = 0;
+    for (const [client, list] of this.byClient) {
+      for (let clock = sv.get(client) ?? 0; clock < list.length; clock++) {
+        const e = list[clock];
+        const size = e.value.length + e.key.length + 16;
+        if (chunk.length > 0 && (bytes + size > this.limits.syncChunkBytes || chunk.length >= this.limits.syncChunkEntries)) {
+          peer.send(syncMessage(SYNC_UPDATE, encodeEntries(chunk)));
+          chunk = [];
+          bytes = 0;
+        }
+        chunk.push(e);
+        bytes += size;
+      }
+    }
+    peer.send(syncMessage(SYNC_STEP2, encodeEntries(chunk)));
+  }
+
+  /** Keeps the latest state per awareness client (opaque JSON text) and forwards the message to every connection. */
+  private applyAwareness(peer: Peer, message: Uint8Array, update: Uint8Array): void {
+    const d = decoding.createDecoder(update);
+    const n = decoding.readVarUint(d);
+    if (n > update.length) return peer.refuse('bad-message');
+    const now = Date.now();
+    for (let i = 0; i < n; i++) {
+      const client = decoding.readVarUint(d);
+      const clock = decoding.readVarUint(d);
+      const state = decoding.readVarString(d);
+      const current = this.awareness.get(client);
+      const currentClock = current?.clock ?? 0;
+      if (current === undefined && this.awareness.size >= MAX_AWARENESS_STATES) continue;
+      if (currentClock < clock || (currentClock === clock && state === 'null' && current !== undefined && current.state !== 'null')) {
+        this.awareness.set(client, { clock, state, updated: now, owner: current?.owner ?? peer });
+      }
+    }
+    // Back to the sender too: harmless (its own clock is not newer) and keeps a lone client's connection alive.
+    this.broadcast(message, null);
+  }
+
+  /** Drops awareness states not renewed within AWARENESS_TIMEOUT_MS (memory bound; clients time out on their own). */
+  expireAwareness(now = Date.now()): void {
+    for (const [client, s] of this.awareness) if (now - s.updated > AWARENESS_TIMEOUT_MS) this.awareness.delete(client);
+  }
+
+  private awarenessUpdate(clients: number[]): Uint8Array | null {
+    if (clients.length === 0) return null;
+    const inner = encoding.createEncoder();
+    encoding.writeVarUint(inner, clients.length);
+    for (const client of clients) {
+      const s = this.awareness.get(client)!;
+      encoding.writeVarUint(inner, client);
+      encoding.writeVarUint(inner, s.clock);
+      encoding.writeVarString(inner, s.state);
+    }
+    const e = encoding.createEncoder();
+    encoding.writeVarUint(e, MESSAGE_AWARENESS);
+    encoding.writeVarUint8Array(e, encoding.toUint8Array(inner));
+    return encoding.toUint8Array(e);
+  }
+
+  private broadcast(message: Uint8Array, except: Peer | null): void {
+    for (const peer of this.peers) if (peer !== except) peer.send(message);
+  }
+
+  private readonly view = {
+    clock: (client: number): number => this.byClient.get(client)?.length ?? 0,
+    hasKey: (key: string): boolean => this.keys.has(key),
+  };
+
+  private remember(e: LogEntry): void {
+    let list = this.byClient.get(e.client);
+    if (!list) this.byClient.set(e.client, (list = []));
+    if (e.clock !== list.length) throw new Error(`relay storage: room ${this.name} has a clock gap for client ${e.client}`);
+    list.push(e);
+    this.keys.add(e.key);
+    this.entryCount++;
+  }
+
+  private stateVector(): Uint8Array {
+    const e = encoding.createEncoder();
+    encoding.writeVarUint(e, this.byClient.size);
+    for (const [client, list] of this.byClient) {
+      encoding.writeVarUint(e, client);
+      encoding.writeVarUint(e, list.length);
+    }
+    return encoding.toUint8Array(e);
+  }
+
+  /** Records use for the disk TTL: always on join, at most once a minute otherwise. */
+  private touch(now: number, force: boolean): void {
+    if (!force && now - this.touchedAt < 60_000) return;
+    this.touchedAt = now;
+    this.storage.touch(this.name, now);
+  }
+}
+
+export function syncMessage(step: number, payload: Uint8Array): Uint8Array {
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, MESSAGE_SYNC);
+  encoding.writeVarUint(e, step);
+  encoding.writeVarUint8Array(e, payload);
+  return encoding.toUint8Array(e);
+}
+
+/** Decodes a Yjs state vector (varuint n, n × {varuint client, varuint clock}); throws on malformed input. */
+function decodeStateVector(bytes: Uint8Array): Map<number, number> {
+  const d = decoding.createDecoder(bytes);
+  const n = decoding.readVarUint(d);
+  if (n > bytes.length) throw new Error('bad state vector');
+  const sv = new Map<number, number>();
+  for (let i = 0; i < n; i++) {
+    const client = decoding.readVarUint(d);
+    sv.set(client, decoding.readVarUint(d));
+  }
+  return sv;
+}

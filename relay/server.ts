@@ -1,0 +1,181 @@
+/**
+ * The Parley relay: a y-websocket-compatible WebSocket server that only ever sees ciphertext. It authenticates
+ * each connection to a room, validates every update before storing it, stores before forwarding, and serves
+ * /healthz and /metrics on the same port.
+ */
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, WebSocket } from 'ws';
+import { ready } from '../protocol/sodium.js';
+import { authorize } from './auth.js';
+import { RelayMetrics } from './metrics.js';
+import { CLOSE, relayOptions, type RelayOptions } from './options.js';
+import { TokenBucket } from './rate.js';
+import { Room, type Peer } from './room.js';
+import { RelayStorage } from './storage.js';
+
+export interface RunningRelay {
+  url: string;
+  host: string;
+  port: number;
+  metrics: RelayMetrics;
+  close(): Promise<void>;
+}
+
+/** Close reasons must fit a control frame (123 bytes). */
+const reasonText = (r: string) => r.slice(0, 120);
+
+export async function startRelay(overrides: Partial<RelayOptions> = {}): Promise<RunningRelay> {
+  await ready();
+  const opts = relayOptions(overrides);
+  const storage = new RelayStorage(opts.dataDir);
+  const metrics = new RelayMetrics();
+  const rooms = new Map<string, Room>();
+  const perIp = new Map<string, number>();
+
+  const http = createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    } else if (req.method === 'GET' && req.url === '/metrics') {
+      metrics.rooms = rooms.size;
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics.render());
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('Parley relay: connect with a WebSocket to /<room>?ts=…&sig=…\n');
+    }
+  });
+  const wss = new WebSocketServer({ server: http, maxPayload: opts.maxFrameBytes, perMessageDeflate: false });
+
+  /** Frees a slot by unloading the longest-idle room without connections; false if every room is in use. */
+  const unloadIdleRoom = (): boolean => {
+    let oldest: Room | null = null;
+    for (const room of rooms.values()) if (room.peers.size === 0 && (!oldest || room.idleSince < oldest.idleSince)) oldest = room;
+    if (oldest) rooms.delete(oldest.name);
+    return oldest !== null;
+  };
+
+  const roomFor = (name: string): Room | null => {
+    let room = rooms.get(name);
+    if (room) return room;
+    if (rooms.size >= opts.maxRooms && !unloadIdleRoom()) return null;
+    room = new Room(name, storage, metrics, opts);
+    rooms.set(name, room);
+    return room;
+  };
+
+  wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
+    const ip = req.socket.remoteAddress ?? 'unknown';
+    const refuseConnection = (code: number, reason: string) => {
+      metrics.refuse(reason);
+      ws.close(code, reasonText(reason));
+    };
+    const auth = authorize(req.url);
+    if (!auth.ok) return refuseConnection(CLOSE.auth, `auth: ${auth.reason}`);
+    if ((perIp.get(ip) ?? 0) >= opts.maxConnectionsPerIp) return refuseConnection(CLOSE.tooManyConnections, 'too-many-connections');
+    const room = roomFor(auth.room);
+    if (!room) return refuseConnection(CLOSE.tooManyRooms, 'too-many-rooms');
+
+    perIp.set(ip, (perIp.get(ip) ?? 0) + 1);
+    metrics.connections++;
+    const bucket = new TokenBucket(opts.messagesPerSecond, opts.messageBurst);
+    let alive = true;
+    let closed = false;
+    const peer: Peer = {
+      send(message) {
+        if (ws.readyState !== WebSocket.OPEN) return;
+        metrics.bytesOut += message.length;
+        ws.send(message);
+      },
+      refuse(reason) {
+        if (closed) return;
+        ws.close(CLOSE.refused, reasonText(reason));
+        closed = true;
+      },
+    };
+    ws.on('pong', () => (alive = true));
+    const ping = setInterval(() => {
+      if (!alive) return ws.terminate();
+      alive = false;
+      ws.ping();
+    }, opts.pingIntervalMs);
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (closed) return;
+      metrics.bytesIn += data.length;
+      if (!bucket.take()) {
+        metrics.refuse('rate-limit');
+        closed = true;
+        return ws.close(CLOSE.rateLimit, 'rate-limit');
+      }
+      if (!isBinary) {
+        metrics.refuse('bad-message');
+        return peer.refuse('bad-message');
+      }
+      try {
+        room.receive(peer, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      } catch {
+        metrics.refuse('bad-message');
+        peer.refuse('bad-message');
+      }
+    });
+    ws.on('error', () => undefined);
+    ws.on('close', () => {
+      clearInterval(ping);
+      closed = true;
+      metrics.connections--;
+      const n = (perIp.get(ip) ?? 1) - 1;
+      if (n > 0) perIp.set(ip, n);
+      else perIp.delete(ip);
+      room.leave(peer);
+    });
+    room.join(peer);
+  });
+  wss.on('wsClientError', () => metrics.refuse('bad-handshake'));
+  // ws emits 'error' with code WS_ERR_UNSUPPORTED_MESSAGE_LENGTH etc. on the socket and closes it with 1009.
+  wss.on('error', () => undefined);
+
+  const maintenance = setInterval(() => {
+    const now = Date.now();
+    for (const [name, room] of rooms) {
+      if (room.peers.size === 0 && now - room.idleSince > opts.roomIdleTtlMs) rooms.delete(name);
+      else room.expireAwareness(now);
+    }
+    if (opts.diskTtlMs > 0) storage.expire(now - opts.diskTtlMs, new Set(rooms.keys()));
+    storage.compact();
+  }, opts.compactionIntervalMs);
+  maintenance.unref();
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(opts.port, opts.host, () => {
+      http.off('error', reject);
+      resolve();
+    });
+  });
+  const address = http.address() as AddressInfo;
+  const hostForUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+
+  let closing: Promise<void> | null = null;
+  return {
+    url: `ws://${hostForUrl}:${address.port}`,
+    host: address.address,
+    port: address.port,
+    metrics,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        clearInterval(maintenance);
+        for (const ws of wss.clients) ws.close(CLOSE.shutdown, 'relay shutting down');
+        wss.close(() => {
+          http.close(() => {
+            rooms.clear();
+            storage.close();
+            resolve();
+          });
+          http.closeAllConnections();
+        });
+        setTimeout(() => {
+          for (const ws of wss.clients) ws.terminate();
+        }, 1000).unref();
+      });
+      return closing;
+    },
+  };
+}

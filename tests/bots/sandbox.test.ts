@@ -1,0 +1,77 @@
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ready } from '../../protocol/sodium.js';
+import { sanitizeLimits, DEFAULT_LIMITS, ENGINE } from '../../bots/sandbox.js';
+import { createHash } from 'node:crypto';
+import { Driver, outputsOf } from './helpers.js';
+
+beforeAll(ready);
+const open: Driver[] = [];
+afterEach(() => open.splice(0).forEach((d) => d.close()));
+const code = async (src: string) => {
+  const d = await Driver.code(src);
+  open.push(d);
+  return d;
+};
+
+const COUNTER = `export default {
+  init(ctx, params) { ctx.state = { n: params.start ?? 0 }; },
+  onMessage(ctx, msg) { ctx.state.n += 1; ctx.post('count', ctx.state.n, { to: msg.from }); },
+};`;
+
+describe('sandbox', () => {
+  it('records the pinned engine', () => {
+    expect(ENGINE).toBe('quickjs-emscripten@0.32.0/release-sync');
+  });
+
+  it('runs hooks, carries state between steps and hashes it canonically', async () => {
+    const d = await code(COUNTER);
+    expect(d.step('init', { start: 5 })).toMatchObject({ status: 'ok', outputs: [], state: { n: 5 } });
+    const out = d.msg('invite:bob', 'chat', 'hi');
+    expect(out).toMatchObject({ status: 'ok', outputs: [{ kind: 'count', body: 6, to: 'invite:bob' }], state: { n: 6 } });
+    if (out.status === 'unverifiable') throw new Error('unexpected');
+    expect(out.stateHash).toBe(createHash('sha256').update('{"n":6}').digest('hex'));
+  });
+
+  it('a missing hook is a no-op step', async () => {
+    const d = await code('export default { init(ctx) { ctx.state = 1; } }');
+    d.step('init', {});
+    expect(d.step('onJoin', { slot: 'invite:x' })).toMatchObject({ status: 'ok', outputs: [], state: 1 });
+  });
+
+  it('ctx.random and Math.random follow the step seed', async () => {
+    const src = `export default { onMessage(ctx) { ctx.post('r', [ctx.random(), Math.random(), ctx.random()]); } }`;
+    const [a, b] = [await code(src), await code(src)];
+    const ra = outputsOf(a.msg('x', 'k', null))[0].body as number[];
+    const rb = outputsOf(b.msg('x', 'k', null))[0].body as number[];
+    expect(ra).toEqual(rb);
+    expect(new Set(ra).size).toBe(3);
+    expect(outputsOf(a.msg('x', 'k', null))[0].body).not.toEqual(ra);
+  });
+
+  it('commit stores a salted value in state and reveal posts it', async () => {
+    const d = await code(`export default {
+      init(ctx) { ctx.state = {}; ctx.state.h = ctx.commit({ secret: 42 }); ctx.post('c', ctx.state.h); },
+      onMessage(ctx) { ctx.reveal(ctx.state.h); },
+    }`);
+    const init = d.step('init', {});
+    const hash = outputsOf(init)[0].body as string;
+    const revealed = outputsOf(d.msg('x', 'k', null))[0];
+    expect(revealed.kind).toBe('reveal');
+    const body = revealed.body as { hash: string; salt: string; value: unknown };
+    expect(body.hash).toBe(hash);
+    expect(createHash('sha256').update(JSON.stringify({ salt: body.salt, value: body.value })).digest('hex')).toBe(hash);
+    expect(body.value).toEqual({ secret: 42 });
+  });
+
+  it('untrusted manifest limits are clamped', () => {
+    expect(sanitizeLimits({ memoryBytes: 1e12, gas: -1, wallMs: 'x' })).toEqual({ ...DEFAULT_LIMITS, memoryBytes: 128 * 1024 * 1024 });
+    expect(sanitizeLimits(null)).toEqual(DEFAULT_LIMITS);
+  });
+
+  it('a bot that does not export a default object fails every step with the same notice', async () => {
+    const d = await code('const x = 1;');
+    const a = d.step('init', {});
+    expect(a).toMatchObject({ status: 'error', error: expect.stringMatching(/^bot failed to load: TypeError: the bot must `export default/) });
+    expect(d.step('onMessage', {})).toMatchObject({ status: 'error', error: (a as { error: string }).error });
+  });
+});

@@ -1,0 +1,30 @@
+/** Fetches a room's document straight from a relay with a stock y-websocket client (what anyone with the key sees). */
+import * as Y from 'yjs';
+import { WebsocketProvider } from 'y-websocket';
+import WebSocket from 'ws';
+import { relayAuthParams } from '../../protocol/keys.js';
+
+export async function fetchRoom(relayUrl: string, epochKey: Uint8Array, timeoutMs = 10_000): Promise<Map<string, Uint8Array>> {
+  const doc = new Y.Doc();
+  const { room, ts, sig } = relayAuthParams(epochKey);
+  const provider = new WebsocketProvider(relayUrl, room, doc, {
+    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+    disableBc: true,
+    params: { ts, sig },
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('relay did not sync')), timeoutMs);
+      provider.on('sync', (s: boolean) => {
+        if (s) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    return new Map(doc.getMap<Uint8Array>('log').entries());
+  } finally {
+    provider.destroy();
+    doc.destroy();
+  }
+}
