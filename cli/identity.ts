@@ -36,7 +36,7 @@ export const command: Command = {
       if (action === 'export') {
         if (!values.output) throw new UsageError('export needs -o FILE');
         const seed = seedOf(loadOrCreateIdentity(home));
-        writeFileSync(values.output, encryptSeed(seed, await passphrase('passphrase for the backup: ')), { mode: 0o600 });
+        writeFileSync(values.output, await encryptSeed(seed, await passphrase('passphrase for the backup: ')), { mode: 0o600 });
         console.error(`identity ${memberId(newIdentity(seed).publicKey).slice(0, 8)}… exported to ${values.output}`);
         return 0;
       }
@@ -47,7 +47,7 @@ export const command: Command = {
           console.error(`parley identity: ${identityPath(home)} already exists; pass --force to replace it (the current identity is lost unless you exported it).`);
           return 1;
         }
-        const seed = decryptSeed(readFileSync(file, 'utf8'), await passphrase('passphrase of the backup: '));
+        const seed = await decryptSeed(readFileSync(file, 'utf8'), await passphrase('passphrase of the backup: '));
         writeIdentity(home, seed);
         console.error(`identity ${memberId(newIdentity(seed).publicKey).slice(0, 8)}… imported into ${home}`);
         return 0;

@@ -3,6 +3,9 @@
  * the 32-byte identity seed with XSalsa20-Poly1305 (crypto_secretbox).
  *
  *   { format: "parley-identity", v: 1, id, salt, ops, mem, nonce, box }   (binary fields base64url)
+ *
+ * crypto_pwhash is only in libsodium's "sumo" build, which is about twice the size of the standard one; it is loaded
+ * here, lazily, so only the identity export/import commands pay for it (docs/DESIGN-NOTES.md).
  */
 import { z } from 'zod';
 import { sodium } from './sodium.js';
@@ -24,37 +27,47 @@ const BackupSchema = z.object({
   box: z.string(),
 });
 
-function deriveKey(passphrase: string, salt: Uint8Array, ops: number, mem: number): Uint8Array {
-  const s = sodium();
+type Sumo = (typeof import('libsodium-wrappers-sumo'))['default'];
+
+async function sumo(): Promise<Sumo> {
+  const s = (await import('libsodium-wrappers-sumo')).default;
+  await s.ready;
+  return s;
+}
+
+async function deriveKey(passphrase: string, salt: Uint8Array, ops: number, mem: number): Promise<Uint8Array> {
+  const s = await sumo();
   return s.crypto_pwhash(s.crypto_secretbox_KEYBYTES, passphrase, salt, ops, mem, s.crypto_pwhash_ALG_ARGON2ID13);
 }
 
-export function encryptSeed(seed: Uint8Array, passphrase: string): string {
+export async function encryptSeed(seed: Uint8Array, passphrase: string): Promise<string> {
   if (passphrase.length < 8) throw new BackupError('The passphrase must be at least 8 characters.');
   const s = sodium();
-  const salt = s.randombytes_buf(s.crypto_pwhash_SALTBYTES);
-  const ops = s.crypto_pwhash_OPSLIMIT_INTERACTIVE;
-  const mem = s.crypto_pwhash_MEMLIMIT_INTERACTIVE;
+  const p = await sumo();
+  const salt = s.randombytes_buf(p.crypto_pwhash_SALTBYTES);
+  const ops = p.crypto_pwhash_OPSLIMIT_INTERACTIVE;
+  const mem = p.crypto_pwhash_MEMLIMIT_INTERACTIVE;
   const nonce = s.randombytes_buf(s.crypto_secretbox_NONCEBYTES);
-  const box = s.crypto_secretbox_easy(seed, nonce, deriveKey(passphrase, salt, ops, mem));
+  const box = s.crypto_secretbox_easy(seed, nonce, await deriveKey(passphrase, salt, ops, mem));
   const id = memberId(newIdentity(seed).publicKey);
   return JSON.stringify({ format: 'parley-identity', v: 1, id, salt: toB64u(salt), ops, mem, nonce: toB64u(nonce), box: toB64u(box) }, null, 2) + '\n';
 }
 
-export function decryptSeed(text: string, passphrase: string): Uint8Array {
+export async function decryptSeed(text: string, passphrase: string): Promise<Uint8Array> {
   let file: z.infer<typeof BackupSchema>;
   try {
     file = BackupSchema.parse(JSON.parse(text));
   } catch {
     throw new BackupError('This is not a Parley identity backup (or it is damaged).');
   }
-  const salt = fromB64u(file.salt, sodium().crypto_pwhash_SALTBYTES);
+  const salt = fromB64u(file.salt, (await sumo()).crypto_pwhash_SALTBYTES);
   const nonce = fromB64u(file.nonce, sodium().crypto_secretbox_NONCEBYTES);
   const box = fromB64u(file.box);
   if (!salt || !nonce || !box) throw new BackupError('The identity backup is damaged.');
+  const key = await deriveKey(passphrase, salt, file.ops, file.mem);
   let seed: Uint8Array;
   try {
-    seed = sodium().crypto_secretbox_open_easy(box, nonce, deriveKey(passphrase, salt, file.ops, file.mem));
+    seed = sodium().crypto_secretbox_open_easy(box, nonce, key);
   } catch {
     throw new BackupError('Wrong passphrase (or the backup was altered).');
   }

@@ -2,7 +2,8 @@
  * Determinism known-answer test: a fixed bot, seeds and inputs give exactly the committed outputs and state hashes.
  * Regenerate the fixture deliberately (an engine or prelude change is a protocol change): UPDATE_FIXTURES=1.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ready } from '../../protocol/sodium.js';
@@ -78,7 +79,11 @@ describe('determinism known-answer', () => {
       mixer: await replay(MIXER),
       dice: await replay(loadPreset('dice').source.replace("msg.kind !== 'roll'", "msg.kind === 'boom'")),
     };
-    if (process.env.UPDATE_FIXTURES === '1' || !existsSync(FIXTURE)) writeFileSync(FIXTURE, JSON.stringify(actual, null, 1) + '\n');
+    if (process.env.UPDATE_FIXTURES === '1') {
+      mkdirSync(dirname(FIXTURE), { recursive: true });
+      writeFileSync(FIXTURE, JSON.stringify(actual, null, 1) + '\n');
+    }
+    expect(existsSync(FIXTURE), 'the committed fixture is missing; generate it deliberately with UPDATE_FIXTURES=1').toBe(true);
     const expected = JSON.parse(readFileSync(FIXTURE, 'utf8'));
     expect(canonicalString(actual)).toBe(canonicalString(expected));
     const again = await replay(MIXER);

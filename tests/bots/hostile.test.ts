@@ -31,12 +31,14 @@ async function run(src: string): Promise<{ attack: StepOutcome; after: StepOutco
   return { attack, after };
 }
 
-/** Runs twice in fresh sandboxes: the outcome must be identical (gas included) and the bot still usable. */
+/** Runs twice in fresh sandboxes: the outcome must be identical (gas included), the failed step rolled back and the bot still usable. */
 async function contained(src: string): Promise<StepOutcome> {
   const first = await run(src);
   const second = await run(src);
   expect(second.attack).toEqual(first.attack);
-  expect(first.after).toMatchObject({ status: 'ok', outputs: [{ kind: 'ok', body: 2 }] });
+  // A failed step is rolled back, so the next step counts from the state before it.
+  const steps = first.attack.status === 'error' ? 1 : 2;
+  expect(first.after).toMatchObject({ status: 'ok', outputs: [{ kind: 'ok', body: steps }] });
   return first.attack;
 }
 
@@ -53,10 +55,10 @@ const cases: [string, string, RegExp][] = [
   ['Function constructor', 'ctx.post("x", Function("return 1")())', /code generation is disabled/],
   ['constructor of a function', 'ctx.post("x", (() => 1).constructor("return globalThis")())', /code generation is disabled/],
   ['async function constructor', '(async () => {}).constructor("return 1")', /code generation is disabled/],
-  ['Date', 'ctx.post("now", new Date().getTime())', /Date is not defined/],
-  ['eval', 'ctx.post("x", eval("1 + 1"))', /eval is not defined/],
-  ['host process object', 'ctx.post("x", process.env)', /process is not defined/],
-  ['require', 'ctx.post("x", require("fs"))', /require is not defined/],
+  ['Date', 'ctx.post("now", new Date().getTime())', /'?Date'? is not defined/],
+  ['eval', 'ctx.post("x", eval("1 + 1"))', /'?eval'? is not defined/],
+  ['host process object', 'ctx.post("x", process.env)', /'?process'? is not defined/],
+  ['require', 'ctx.post("x", require("fs"))', /'?require'? is not defined/],
 ];
 
 describe('hostile bots are contained deterministically', () => {
@@ -91,7 +93,7 @@ describe('hostile bots are contained deterministically', () => {
       onMessage(ctx) {
         let replaced;
         try { Math.random = () => 0.5; replaced = Math.random() === 0.5; } catch (e) { replaced = String(e); }
-        const names = Object.getOwnPropertyNames(globalThis).filter((n) => /process|require|module|Buffer|WebAssembly|setTimeout|console|std|os|performance/.test(n));
+        const names = Object.getOwnPropertyNames(globalThis).filter((n) => /^(process|require|module|Buffer|WebAssembly|setTimeout|setInterval|console|std|os|performance|fetch)$/.test(n));
         ctx.post('probe', { replaced, names, date: typeof Date, evalType: typeof eval, timers: typeof setTimeout });
       },
     }`);

@@ -41,25 +41,29 @@ describe('parley identity', () => {
   it('rejects a wrong passphrase, a tampered file and an existing identity with one clear line', () => {
     const a = home();
     const file = join(a, 'backup.json');
-    expect(parley(a, ['export', '-o', file], 'right').code).toBe(0);
+    expect(parley(a, ['export', '-o', file], 'right passphrase').code).toBe(0);
 
     const c = home();
-    const wrong = parley(c, ['import', file], 'wrong');
+    const wrong = parley(c, ['import', file], 'wrong passphrase');
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/passphrase/i);
     expect(wrong.stderr).not.toMatch(/\n\s+at /);
 
     const bad = join(a, 'bad.json');
     writeFileSync(bad, '{"format":"parley-identity","v":1,"garbage":true}');
-    const tampered = parley(home(), ['import', bad], 'right');
+    const tampered = parley(home(), ['import', bad], 'right passphrase');
     expect(tampered.code).toBe(1);
     expect(tampered.stderr).not.toMatch(/\n\s+at /);
 
     parley(c, ['show']);
-    const exists = parley(c, ['import', file], 'right');
+    const exists = parley(c, ['import', file], 'right passphrase');
     expect(exists.code).toBe(1);
     expect(exists.stderr).toMatch(/already exists; pass --force/);
-    expect(parley(c, ['import', file, '--force'], 'right').code).toBe(0);
+    expect(parley(c, ['import', file, '--force'], 'right passphrase').code).toBe(0);
+
+    const short = parley(home(), ['export', '-o', join(a, 'short.json')], 'short');
+    expect(short.code).toBe(1);
+    expect(short.stderr).toMatch(/at least 8 characters/);
   });
 
   it('unknown actions print usage and exit 2', () => {
@@ -92,9 +96,9 @@ describe('parley mcp and the identity file', () => {
     const a = home();
     const file = join(a, 'backup.json');
     const id = parley(a, ['show']).stdout;
-    parley(a, ['export', '-o', file], 'pw');
+    expect(parley(a, ['export', '-o', file], 'pass phrase').code).toBe(0);
     const b = home();
-    parley(b, ['import', file], 'pw');
+    expect(parley(b, ['import', file], 'pass phrase').code).toBe(0);
     const n = await startNode({ home: b, relays: ['ws://127.0.0.1:9'] });
     try {
       const list = await n.call('list_channels', {});
