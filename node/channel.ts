@@ -18,6 +18,14 @@ import { randomBytes } from '../protocol/keys.js';
 import { ChannelBots, type StepPayload } from '../bots/channel-bots.js';
 import { seedCommitment } from '../bots/seed.js';
 import { ENGINE, DEFAULT_LIMITS } from '../bots/sandbox.js';
+import { WebsocketProvider } from 'y-websocket';
+import { FrontierWatch, describeWithholding } from './withholding.js';
+import { withholdGraceMs } from './config.js';
+
+/** Authors listed in a frontier beacon (keeps the sealed presence well under its size limit). */
+const BEACON_AUTHORS = 128;
+/** A delivery republishes the beacon at most this often; the heartbeat covers quiet times. */
+const BEACON_THROTTLE_MS = 1000;
 
 export interface DeliveredEvent {
   dnum: number | null;
@@ -34,7 +42,9 @@ export class Channel extends EventEmitter {
   readonly me: string;
   private presence: Omit<Presence, 'author' | 'ts'> = {};
   private heartbeat: NodeJS.Timeout | null = null;
+  private beaconTimer: NodeJS.Timeout | null = null;
   private closedLocally = false;
+  private readonly frontier = new FrontierWatch(withholdGraceMs());
 
   constructor(
     private readonly store: LocalStore,
@@ -131,16 +141,23 @@ export class Channel extends EventEmitter {
     if (!r) {
       const key = this.keys.get(ep);
       if (!key) throw new Error(`no key for epoch ${ep}`);
-      r = new EpochReplica(this.store, this.ch, ep, key, this.writer, (entries) => this.onEntries(ep, entries));
-      this.replicas.set(ep, r);
-      r.awareness.on('change', () => this.emit('presence'));
+      const replica = new EpochReplica(this.store, this.ch, ep, key, this.writer, (entries) => this.onEntries(ep, entries));
+      this.replicas.set(ep, replica);
+      replica.awareness.on('change', () => this.emit('presence'));
+      replica.awareness.on('update', (changes: { added: number[]; updated: number[] }, origin: unknown) => {
+        if (ep === this.epoch) this.observeBeacons(replica, [...changes.added, ...changes.updated], origin);
+      });
+      r = replica;
     }
     return r;
   }
 
   private onEntries(ep: number, entries: ReplicaEntry[]): void {
     const delivered = this.store.transaction(() => this.ingestor.ingest(entries, this.epochContext(ep)));
-    if (delivered.length > 0) this.emit('delivered', delivered.length);
+    if (delivered.length > 0) {
+      this.emit('delivered', delivered.length);
+      this.scheduleBeacon();
+    }
   }
 
   private delivered(ev: IngestEvent): void {
@@ -262,8 +279,45 @@ export class Channel extends EventEmitter {
 
   private publishPresence(): void {
     const epoch = this.epochContext();
-    const blob = sealPresence({ author: this.me, ts: Date.now(), ...this.presence }, this.identity, epoch);
+    const blob = sealPresence({ author: this.me, ts: Date.now(), ...this.presence, heads: this.frontierHeads() }, this.identity, epoch);
     this.replica().awareness.setLocalState({ p: blob });
+  }
+
+  /** Highest delivered seq per author, most recently active authors first (the frontier beacon). */
+  private frontierHeads(): Record<string, number> {
+    const heads = [...this.ingestor.chains.allHeads()].map(([author, h]) => ({ author, seq: h.seq, lamport: this.ingestor.lamportOf(h.id) ?? 0 }));
+    heads.sort((a, b) => b.lamport - a.lamport || (a.author < b.author ? -1 : 1));
+    return Object.fromEntries(heads.slice(0, BEACON_AUTHORS).map((h) => [h.author, h.seq]));
+  }
+
+  private scheduleBeacon(): void {
+    if (this.beaconTimer || this.closedLocally) return;
+    this.beaconTimer = setTimeout(() => {
+      this.beaconTimer = null;
+      if (!this.closedLocally) this.publishPresence();
+    }, BEACON_THROTTLE_MS);
+    this.beaconTimer.unref();
+  }
+
+  private localSeq = (author: string): number => this.ingestor.chains.head(author)?.seq ?? 0;
+
+  private observeBeacons(r: EpochReplica, clients: number[], origin: unknown): void {
+    const via = origin instanceof WebsocketProvider ? origin.serverUrl : null;
+    const epoch = this.epochContext();
+    const now = Date.now();
+    for (const client of clients) {
+      if (client === r.doc.clientID) continue;
+      const p = openPresence((r.awareness.getStates().get(client) as { p?: unknown } | undefined)?.p, epoch);
+      if (p?.heads && p.author !== this.me && this.membership.canPost(p.author)) {
+        this.frontier.observe(p.author, p.heads, via, this.localSeq, this.relays(), now);
+      }
+    }
+  }
+
+  /** Withholding findings, one sentence each (empty when every claimed event arrived or relays are unreachable). */
+  withholding(): string[] {
+    const name = (id: string) => this.membership.nameOf(id);
+    return this.frontier.check(this.localSeq, this.relays(), Date.now()).map((w) => describeWithholding(w, name));
   }
 
   /** Peers currently online (valid presence in the current epoch's awareness), by member id. */
@@ -298,7 +352,9 @@ export class Channel extends EventEmitter {
   close(): void {
     this.closedLocally = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.beaconTimer) clearTimeout(this.beaconTimer);
     this.heartbeat = null;
+    this.beaconTimer = null;
     for (const r of this.replicas.values()) r.close();
     this.replicas.clear();
     this.bots.close();

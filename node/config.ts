@@ -16,3 +16,12 @@ export function parseRelayList(text: string | undefined): string[] {
   }
   return [...new Set(urls.map((u) => u.replace(/\/+$/, '')))];
 }
+
+/**
+ * How long a peer's signed frontier may claim events this node cannot get, with relays connected, before those
+ * relays are reported as withholding (PARLEY_WITHHOLD_GRACE_MS, default 15 s: longer than a heartbeat plus a sync).
+ */
+export function withholdGraceMs(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env.PARLEY_WITHHOLD_GRACE_MS);
+  return Number.isFinite(n) && n >= 0 && env.PARLEY_WITHHOLD_GRACE_MS !== '' && env.PARLEY_WITHHOLD_GRACE_MS !== undefined ? n : 15_000;
+}

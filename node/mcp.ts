@@ -144,7 +144,13 @@ export function createMcpServer(node: ParleyNode, bots?: BotHooks): McpServer {
     (out) => (out.messages.length === 0 ? `no new messages (cursor ${out.cursor})` : JSON.stringify(out)),
   );
 
-  tool('who', 'List the members of a channel, whether they are online, and their status.', { channel: ChannelRef }, { members: z.array(MemberShape) }, (args) => node.who(args));
+  tool(
+    'who',
+    'List the members of a channel, whether they are online, and their status. `withholding` names relays that fail to deliver events a member has signed it holds.',
+    { channel: ChannelRef },
+    { members: z.array(MemberShape), withholding: z.array(z.string()) },
+    (args) => node.who(args),
+  );
 
   tool(
     'list_channels',

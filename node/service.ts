@@ -310,7 +310,7 @@ export class ParleyNode extends EventEmitter {
       };
     });
     for (const slot of c.membership.botSlots()) members.push({ slot, id: slot, name: slot.slice(4), is_bot: true, online: true });
-    return { members };
+    return { members, withholding: c.withholding() };
   }
 
   listChannels() {
@@ -365,7 +365,7 @@ export class ParleyNode extends EventEmitter {
     const c = this.channel(args.channel);
     await c.bots.idle();
     const bots = c.bots.report();
-    const problems = [...c.ingestor.report(), ...bots.problems];
+    const problems = [...c.ingestor.report(), ...bots.problems, ...c.withholding()];
     const ok = problems.length === 0 && bots.bots.every((b) => b.mismatches === 0);
     return { ok, events: this.store.deliveredCount(c.ch), bots: bots.bots, problems };
   }

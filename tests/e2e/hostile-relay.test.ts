@@ -1,11 +1,14 @@
 /**
- * A relay that forges, flips bytes and replays entries from another room: honest nodes deliver nothing forged and
- * `verify_channel` reports each problem.
+ * Dishonest relays (tests/helpers/hostile-relay.ts): forged, flipped and cross-room entries are never delivered and
+ * are reported; dropped, reordered and replayed updates lose and duplicate nothing once an honest relay is
+ * reachable; a relay that withholds one member's events from another (a forked view) is named by the victim's
+ * `who` and `verify_channel`.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { startHostileRelay, type HostileRelay } from '../helpers/hostile-relay.js';
 import { collectUntil, startNode, type TestNode } from '../helpers/mcp.js';
+import { spawnRelay } from '../helpers/relay.js';
 import { ready } from '../../protocol/sodium.js';
 import { decodeInvite } from '../../protocol/invite.js';
 import { fromB64u } from '../../protocol/bytes.js';
@@ -72,5 +75,91 @@ describe('hostile relay', () => {
       const sync = await n.call('sync_messages', { channel: ch, cursor: '0', limit: 500 });
       expect(sync.messages.every((m: any) => m.body !== 'forged')).toBe(true);
     }
+  });
+
+  it.each([
+    ['reordered and replayed updates lose and duplicate nothing', { reorder: true, replay: true }, false],
+    ['dropped, reordered and replayed updates lose and duplicate nothing when an honest relay is also reachable', { dropEvery: 3, reorder: true, replay: true }, true],
+  ] as const)('%s', async (_name, policy, withHonest) => {
+    const relay = await startHostileRelay();
+    cleanup.push(() => relay.close());
+    const relays = [relay.url];
+    if (withHonest) {
+      const honest = await spawnRelay();
+      cleanup.push(() => honest.stop());
+      relays.push(honest.url);
+    }
+    const env = { PARLEY_RATE_LIMIT_PER_MIN: '100000' };
+    const nodes = await Promise.all([0, 1, 2].map(() => startNode({ relays, env })));
+    cleanup.push(...nodes.map((n) => () => n.close()));
+    const [alice, bob, carol] = nodes;
+    const created = await alice.call('create_channel', { name: 'lossy', slots: ['invite:bob', 'invite:carol'] });
+    const ch = created.channel;
+    await bob.call('join_channel', { invite_code: created.invites['invite:bob'] });
+    await carol.call('join_channel', { invite_code: created.invites['invite:carol'] });
+    const room = roomKeyPair(fromB64u(decodeInvite(created.invites['invite:bob']).key, 32)!).room;
+    relay.setPolicy(room, { ...policy });
+
+    const N = 20;
+    for (let i = 0; i < N; i++) await Promise.all(nodes.map((n, k) => n.call('post_message', { channel: ch, body: `${k}:${i}` })));
+    for (const n of nodes) {
+      const all = await collectUntil(n, ch, (msgs) => msgs.filter((m) => /^\d:\d+$/.test(m.body)).length >= 3 * N, 30_000);
+      const bodies = all.filter((m) => /^\d:\d+$/.test(m.body)).map((m) => m.body);
+      expect(new Set(bodies).size).toBe(bodies.length);
+      for (let k = 0; k < 3; k++) {
+        expect(bodies.filter((b) => b.startsWith(`${k}:`))).toEqual(Array.from({ length: N }, (_, i) => `${k}:${i}`));
+      }
+      const v = await n.call('verify_channel', { channel: ch });
+      expect(v.problems).toEqual([]);
+    }
+  });
+
+  it('a relay that withholds one member\'s events from another is named by the victim, and nothing is lost once it serves them', async () => {
+    const relay = await startHostileRelay();
+    cleanup.push(() => relay.close());
+    const env = { PARLEY_WITHHOLD_GRACE_MS: '1500' };
+    const [alice, bob, carol] = [
+      await startNode({ relays: [relay.url], env }),
+      await startNode({ relays: [relay.url], env }),
+      await startNode({ relays: [relay.url], env }),
+    ];
+    cleanup.push(() => alice.close(), () => bob.close(), () => carol.close());
+    const created = await alice.call('create_channel', { name: 'forked', slots: ['invite:bob', 'invite:carol'], display_name: 'Alice' });
+    const ch = created.channel;
+    await bob.call('join_channel', { invite_code: created.invites['invite:bob'], display_name: 'Bob' });
+    await carol.call('join_channel', { invite_code: created.invites['invite:carol'], display_name: 'Carol' });
+    await alice.call('post_message', { channel: ch, body: 'before the fork' });
+    await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'before the fork'));
+
+    const room = roomKeyPair(fromB64u(decodeInvite(created.invites['invite:bob']).key, 32)!).room;
+    const conns = relay.conns(room);
+    const aliceClients = conns[0].writers;
+    const bobClients = conns[1].writers;
+    expect(aliceClients.size).toBeGreaterThan(0);
+    expect(bobClients.size).toBeGreaterThan(0);
+    // Bob's connections stop seeing anything Alice writes; Carol still sees everything.
+    relay.setPolicy(room, { withhold: { clients: new Set(aliceClients), from: (c) => [...c.writers].some((w) => bobClients.has(w)) } });
+    await bob.call('post_message', { channel: ch, body: 'bob is still here' });
+    await alice.call('post_message', { channel: ch, body: 'only carol sees this' });
+    await collectUntil(carol, ch, (all) => all.some((m) => m.body === 'only carol sees this'));
+
+    const deadline = Date.now() + 30_000;
+    let who: any;
+    while (Date.now() < deadline) {
+      who = await bob.call('who', { channel: ch });
+      if (who.withholding.length > 0) break;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    expect(who.withholding.join('\n')).toMatch(new RegExp(`relay ${relay.url} is withholding events: (Alice|Carol) signed that it has Alice's events`));
+    const v = await bob.call('verify_channel', { channel: ch });
+    expect(v.ok).toBe(false);
+    expect(v.problems.join('\n')).toMatch(/is withholding events/);
+    const seen = await bob.call('sync_messages', { channel: ch, cursor: '0', limit: 500 });
+    expect(seen.messages.some((m: any) => m.body === 'only carol sees this')).toBe(false);
+    expect((await alice.call('who', { channel: ch })).withholding).toEqual([]);
+
+    relay.setPolicy(room, {});
+    await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'only carol sees this'));
+    expect((await bob.call('who', { channel: ch })).withholding).toEqual([]);
   });
 });

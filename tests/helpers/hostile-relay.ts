@@ -1,81 +1,171 @@
 /**
- * A deliberately dishonest relay for tests: speaks the y-websocket protocol with one server Y.Doc per room, accepts
- * anything, checks no auth, and lets a test tamper with what it serves (inject, mutate, copy between rooms).
- * Honest nodes must deliver nothing forged and report the problems.
+ * A deliberately dishonest relay for tests. It speaks the y-websocket protocol with one master Y.Doc per room,
+ * checks no auth, and serves each connection its own view of the room, computed from the master with a state
+ * vector that hides whatever the current policy says. Behaviours:
+ *
+ *   inject     write entries into a room as the relay (forged, flipped or copied from another room)
+ *   drop       lose every n-th update a client sends (never stored, never forwarded)
+ *   reorder    send each view update split per Yjs client, in reverse order
+ *   replay     resend the whole room state with every update (old updates again and again)
+ *   withhold   hide the items of some Yjs clients from every connection except the one that wrote them, or
+ *              from selected connections only (a forked view: two members see different histories)
+ *
+ * Honest nodes must deliver nothing forged, lose nothing once an honest relay or the peer is reachable, and report
+ * what they can detect.
  */
 import { WebSocketServer, type WebSocket } from 'ws';
 import * as Y from 'yjs';
-import * as syncProtocol from 'y-protocols/sync';
 import * as encoding from 'lib0/encoding';
 import * as decoding from 'lib0/decoding';
 import type { AddressInfo } from 'node:net';
 
+export interface Policy {
+  dropEvery?: number;
+  reorder?: boolean;
+  replay?: boolean;
+  /** Yjs client ids to hide, and from which connections (default: every connection that did not write them). */
+  withhold?: { clients: Set<number>; from?: (conn: Conn) => boolean };
+}
+
+export interface Conn {
+  /** Connection order within the room, from 0. */
+  index: number;
+  /** Yjs client ids this connection has written. */
+  writers: Set<number>;
+}
+
 export interface HostileRelay {
   url: string;
   docs: Map<string, Y.Doc>;
-  /** Writes entries into a room's document as the relay (reaches every connected client). */
   inject(room: string, entries: [string, Uint8Array][]): void;
+  setPolicy(room: string, policy: Policy): void;
+  /** Connections of a room, in order (including closed ones). */
+  conns(room: string): Conn[];
   close(): Promise<void>;
+}
+
+const SYNC = 0;
+const AWARENESS = 1;
+const STEP1 = 0;
+const STEP2 = 1;
+const UPDATE = 2;
+const HIDDEN = 0x7fffffff;
+
+interface Live extends Conn {
+  ws: WebSocket;
+  /** What this connection is known to have (its step 1 plus everything sent to it). */
+  known: Map<number, number>;
+  received: number;
+}
+
+interface RoomState {
+  doc: Y.Doc;
+  conns: Live[];
+  policy: Policy;
+}
+
+function message(type: number, step: number | null, payload: Uint8Array): Uint8Array {
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, type);
+  if (step !== null) encoding.writeVarUint(e, step);
+  encoding.writeVarUint8Array(e, payload);
+  return encoding.toUint8Array(e);
 }
 
 export async function startHostileRelay(): Promise<HostileRelay> {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await new Promise<void>((r) => wss.once('listening', () => r()));
+  const rooms = new Map<string, RoomState>();
   const docs = new Map<string, Y.Doc>();
-  const conns = new Map<string, Set<WebSocket>>();
-  const docFor = (room: string) => {
-    let doc = docs.get(room);
-    if (!doc) {
-      doc = new Y.Doc();
-      docs.set(room, doc);
-      conns.set(room, new Set());
-      doc.on('update', (update: Uint8Array, origin: unknown) => {
-        const enc = encoding.createEncoder();
-        encoding.writeVarUint(enc, 0);
-        syncProtocol.writeUpdate(enc, update);
-        const msg = encoding.toUint8Array(enc);
-        for (const ws of conns.get(room)!) if (ws !== origin && ws.readyState === ws.OPEN) ws.send(msg);
-      });
+
+  const roomFor = (name: string): RoomState => {
+    let room = rooms.get(name);
+    if (!room) {
+      const doc = new Y.Doc();
+      room = { doc, conns: [], policy: {} };
+      rooms.set(name, room);
+      docs.set(name, doc);
+      doc.on('update', () => flushAll(room!));
     }
-    return doc;
+    return room;
   };
+
+  const hiddenFor = (room: RoomState, conn: Live): Set<number> => {
+    const w = room.policy.withhold;
+    if (!w || (w.from ? !w.from(conn) : false)) return new Set();
+    return new Set([...w.clients].filter((c) => !conn.writers.has(c)));
+  };
+
+  /** Sends a connection what its view lacks; `step2` marks the answer to its sync step 1. */
+  const flush = (room: RoomState, conn: Live, step2 = false) => {
+    if (conn.ws.readyState !== conn.ws.OPEN) return;
+    const hidden = hiddenFor(room, conn);
+    const sv = new Map(conn.known);
+    for (const c of hidden) sv.set(c, HIDDEN);
+    const parts: Uint8Array[] = [];
+    if (room.policy.reorder) {
+      const clients = [...Y.decodeStateVector(Y.encodeStateVector(room.doc)).keys()].filter((c) => !hidden.has(c));
+      for (const c of clients.reverse()) {
+        const only = new Map(sv);
+        for (const other of clients) if (other !== c) only.set(other, HIDDEN);
+        parts.push(Y.encodeStateAsUpdate(room.doc, Y.encodeStateVector(only)));
+      }
+    } else parts.push(Y.encodeStateAsUpdate(room.doc, Y.encodeStateVector(sv)));
+    if (room.policy.replay) parts.push(Y.encodeStateAsUpdate(room.doc));
+    for (const [c, clock] of Y.decodeStateVector(Y.encodeStateVector(room.doc))) if (!hidden.has(c)) conn.known.set(c, clock);
+    parts.forEach((p, i) => conn.ws.send(message(SYNC, step2 && i === parts.length - 1 ? STEP2 : UPDATE, p)));
+    if (step2 && parts.length === 0) conn.ws.send(message(SYNC, STEP2, Y.encodeStateAsUpdate(new Y.Doc())));
+  };
+  const flushAll = (room: RoomState) => room.conns.forEach((c) => flush(room, c));
+
   wss.on('connection', (ws, req) => {
-    const room = new URL(req.url ?? '/', 'ws://x').pathname.slice(1);
-    const doc = docFor(room);
-    conns.get(room)!.add(ws);
-    ws.on('close', () => conns.get(room)!.delete(ws));
+    const name = new URL(req.url ?? '/', 'ws://x').pathname.slice(1);
+    const room = roomFor(name);
+    const conn: Live = { index: room.conns.length, writers: new Set(), ws, known: new Map(), received: 0 };
+    room.conns.push(conn);
     ws.on('message', (data: Buffer) => {
       try {
-        const dec = decoding.createDecoder(new Uint8Array(data));
-        const type = decoding.readVarUint(dec);
-        if (type === 0) {
-          const enc = encoding.createEncoder();
-          encoding.writeVarUint(enc, 0);
-          syncProtocol.readSyncMessage(dec, enc, doc, ws);
-          if (encoding.length(enc) > 1) ws.send(encoding.toUint8Array(enc));
-        } else if (type === 1) {
-          for (const other of conns.get(room)!) if (other !== ws && other.readyState === other.OPEN) other.send(data);
+        const d = decoding.createDecoder(new Uint8Array(data));
+        const type = decoding.readVarUint(d);
+        if (type === SYNC) {
+          const step = decoding.readVarUint(d);
+          const payload = decoding.readVarUint8Array(d);
+          if (step === STEP1) {
+            conn.known = Y.decodeStateVector(payload);
+            return flush(room, conn, true);
+          }
+          for (const s of Y.decodeUpdate(payload).structs) conn.writers.add(s.id.client);
+          conn.received++;
+          if (room.policy.dropEvery && conn.received % room.policy.dropEvery === 0) return;
+          // The sender has what it sent: do not echo it back.
+          for (const [c, clock] of Y.decodeStateVector(Y.encodeStateVectorFromUpdate(payload))) conn.known.set(c, Math.max(conn.known.get(c) ?? 0, clock));
+          Y.applyUpdate(room.doc, payload, conn);
+        } else if (type === AWARENESS) {
+          for (const other of room.conns) if (other !== conn && other.ws.readyState === other.ws.OPEN) other.ws.send(data);
         }
       } catch {
         ws.close();
       }
     });
-    const enc = encoding.createEncoder();
-    encoding.writeVarUint(enc, 0);
-    syncProtocol.writeSyncStep1(enc, doc);
-    ws.send(encoding.toUint8Array(enc));
+    ws.send(message(SYNC, STEP1, Y.encodeStateVector(room.doc)));
   });
   const { port } = wss.address() as AddressInfo;
   return {
     url: `ws://127.0.0.1:${port}`,
     docs,
-    inject(room, entries) {
-      const doc = docFor(room);
+    inject(name, entries) {
+      const { doc } = roomFor(name);
       doc.transact(() => {
         const log = doc.getMap<Uint8Array>('log');
         for (const [k, v] of entries) log.set(k, v);
       }, 'relay');
     },
+    setPolicy(name, policy) {
+      const room = roomFor(name);
+      room.policy = policy;
+      flushAll(room);
+    },
+    conns: (name) => (rooms.get(name)?.conns ?? []).map(({ index, writers }) => ({ index, writers })),
     close: () =>
       new Promise<void>((resolve) => {
         for (const ws of wss.clients) ws.terminate();
