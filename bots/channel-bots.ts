@@ -59,8 +59,18 @@ export interface RunnerHooks {
   me: string;
   /** The runner's secret seed for a bot it attached (hex), if this node is the runner. */
   seedFor(slot: string, attachId: string): string | undefined;
-  postStep(payload: StepPayload, deps: string[]): void;
+  /** Posts a step; returns its event id (a test double may return nothing). */
+  postStep(payload: StepPayload, deps: string[]): string | void;
   postReveal(slot: string, seed: string): void;
+  /** Opens a seed sealed to this node's identity in a `bot.runner` hand-over (hex), or undefined. */
+  openSeed(sealed: string): string | undefined;
+}
+
+/** A `bot.runner` hand-over: steps numbered `fromStep` and later are posted by `runner`. */
+interface HandOver {
+  id: string;
+  runner: string;
+  fromStep: number;
 }
 
 interface StepRecord {
@@ -83,6 +93,7 @@ class Bot {
   broken: string | null = null;
   /** Eligible inputs in this node's delivery order (what the runner feeds, and resumes after a restart). */
   readonly inputs: DeliveredInput[] = [];
+  readonly handOvers: HandOver[] = [];
 
   constructor(
     readonly slot: string,
@@ -98,8 +109,20 @@ class Bot {
     this.members = [{ slot: 'owner', id: owner.id, name: owner.name }];
   }
 
+  /** The current runner: the attach's, or the latest hand-over's. */
   get runner(): string {
-    return String(this.payload.runner);
+    return this.handOvers.at(-1)?.runner ?? String(this.payload.runner);
+  }
+
+  /** Who may post step n. */
+  runnerFor(n: number): string {
+    let runner = String(this.payload.runner);
+    for (const h of this.handOvers) if (n >= h.fromStep) runner = h.runner;
+    return runner;
+  }
+
+  get secret(): boolean {
+    return this.payload.manifest?.secret === true || typeof this.payload.seed !== 'string';
   }
 
   get source(): string {
@@ -198,9 +221,15 @@ export class ChannelBots {
         if (!bot) return void this.problems.push(`bot.step for unknown bot ${String(p.bot)}`);
         return this.verifyStep(bot, ev);
       }
+      case 'bot.runner': {
+        const bot = this.bots.get(String(p.bot));
+        if (!bot) return void this.problems.push(`bot.runner for unknown bot ${String(p.bot)}`);
+        return this.handOver(bot, ev);
+      }
       case 'bot.reveal': {
         const bot = this.bots.get(String(p.bot));
-        if (!bot || b.author !== bot.runner) return void this.problems.push('bot.reveal by someone other than the runner');
+        const runners = bot ? [String(bot.payload.runner), ...bot.handOvers.map((h) => h.runner)] : [];
+        if (!bot || !runners.includes(b.author)) return void this.problems.push('bot.reveal by someone other than a runner');
         return this.reveal(bot, String(p.seed));
       }
       case 'message':
@@ -271,8 +300,13 @@ export class ChannelBots {
     payload.gas = outcome.gas;
     if (outcome.status === 'error') payload.error = outcome.error ?? 'error';
     bot.fed.add(ev.id);
-    bot.steps.push({ id: '', payload, status: 'verified' });
-    this.runner.postStep(payload, [ev.id, ...(last?.id ? [last.id] : [])].sort());
+    const rec: StepRecord = { id: '', payload, status: 'verified' };
+    bot.steps.push(rec);
+    // Pinning the hand-over into the causal past makes every verifier know the new runner before its first step.
+    const handOver = bot.handOvers.at(-1)?.id;
+    // The id is known at once, so the next step links to this one even before it comes back through the replica.
+    const id = this.runner.postStep(payload, [ev.id, ...(last?.id ? [last.id] : []), ...(handOver ? [handOver] : [])].sort());
+    if (typeof id === 'string') rec.id = id;
     if (outcome.outputs.some((o) => o.kind === 'reveal') && !bot.revealed) this.runner.postReveal(bot.slot, bot.seed);
   }
 
@@ -306,9 +340,9 @@ export class ChannelBots {
 
   private async verifyStep(bot: Bot, ev: DeliveredInput): Promise<void> {
     const p = ev.body.payload as unknown as StepPayload;
-    const mine = this.runner && bot.runner === this.runner.me;
+    const mine = this.runner && bot.runnerFor(p.n) === this.runner.me;
     if (mine) {
-      const rec = bot.steps.find((s) => s.payload.n === p.n && !s.id);
+      const rec = bot.steps.find((s) => s.id === ev.id) ?? bot.steps.find((s) => s.payload.n === p.n && !s.id);
       if (rec) {
         rec.id = ev.id;
         this.onMark?.(ev.id, rec.status);
@@ -319,7 +353,7 @@ export class ChannelBots {
     const last = bot.steps.at(-1);
     bot.steps.push(rec);
     const fail = (reason: string) => this.mark(bot, rec, 'mismatch', reason);
-    if (ev.body.author !== bot.runner) return fail('step posted by someone other than the runner');
+    if (ev.body.author !== bot.runnerFor(p.n)) return fail('step posted by someone other than the runner');
     if (bot.broken) return fail(bot.broken);
     if (p.n !== bot.steps.length || p.prevStep !== (last?.id ?? null)) return fail('step is out of sequence');
     const input = this.events.get(p.input?.event);
@@ -357,6 +391,45 @@ export class ChannelBots {
     return undefined;
   }
 
+  /**
+   * A hand-over of the runner role (DESIGN.md "Runner liveness"). The owner may hand any bot to any member; for a
+   * bot without a secret seed any member may also claim it for itself. A secret bot can only be handed over by its
+   * current runner, who seals the seed to the new runner. The hand-over applies from the next step this node has
+   * not seen; it is meant for a runner that went silent (a step the old runner posts concurrently makes the two
+   * views diverge, and is reported).
+   */
+  private async handOver(bot: Bot, ev: DeliveredInput): Promise<void> {
+    const b = ev.body;
+    const p = b.payload as Record<string, unknown>;
+    const to = String(p.runner);
+    const refuse = (why: string) => void this.problems.push(`bot.runner for ${bot.slot} refused: ${why}`);
+    if (this.membership.slotOf(to) === undefined && to !== this.membership.owner) return refuse('the new runner is not a member');
+    const byOwner = b.author === this.membership.owner;
+    if (bot.secret && !bot.revealed && b.author !== bot.runner) return refuse('only the current runner can hand over a bot with a secret seed');
+    if (!bot.secret && !byOwner && b.author !== to) return refuse('a member can only claim the runner role for itself');
+    if (p.from_step !== bot.steps.length + 1) return refuse(`it starts at step ${String(p.from_step)}, but the bot is at step ${bot.steps.length + 1}`);
+    bot.handOvers.push({ id: ev.id, runner: to, fromStep: Number(p.from_step) });
+    if (!this.runner || to !== this.runner.me) return;
+    if (bot.seed === null && typeof p.seed_sealed === 'string') {
+      const seed = this.runner.openSeed(p.seed_sealed);
+      if (seed && seedCommitment(seed) === bot.payload.seed_commitment) {
+        // As on a reveal: the pending steps were only tracked, now they are replayed from the start.
+        bot.seed = seed;
+        bot.resetReplay();
+      }
+    }
+    if (bot.seed === null) return refuse('the sealed seed does not open for this node or does not match the commitment');
+    await bot.ensureSandbox();
+    await this.catchUp(bot);
+    for (const input of bot.inputs) await this.runnerFeed(bot, input);
+  }
+
+  /** What `hand_over_bot` needs to build a `bot.runner` event. */
+  handOverInfo(slot: string): { fromStep: number; runner: string; secret: boolean; seed: string | null; revealed: boolean } | undefined {
+    const bot = this.bots.get(slot);
+    return bot && { fromStep: bot.steps.length + 1, runner: bot.runner, secret: bot.secret, seed: bot.seed, revealed: bot.revealed };
+  }
+
   private async reveal(bot: Bot, seed: string): Promise<void> {
     if (bot.revealed) return;
     bot.revealed = true;
@@ -390,8 +463,9 @@ export class ChannelBots {
   info(slot: string) {
     const b = this.bots.get(slot);
     if (!b) return undefined;
-    const waiting = b.inputs.filter((i) => !b.fed.has(i.id)).length;
-    return { bot: b, attach: b.payload, lastStepAt: b.steps.at(-1)?.payload.now ?? null, waiting };
+    const unfed = b.inputs.filter((i) => !b.fed.has(i.id));
+    const waitingSince = unfed.length > 0 ? Math.min(...unfed.map((i) => i.body.ts)) : null;
+    return { bot: b, attach: b.payload, lastStepAt: b.steps.at(-1)?.payload.now ?? null, waiting: unfed.length, waitingSince };
   }
 
   slots(): string[] {

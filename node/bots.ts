@@ -4,10 +4,11 @@ import type { BotHooks } from './mcp.js';
 import type { LocalStore } from './store.js';
 import type { Verification } from './messages.js';
 import { ToolError } from './errors.js';
+import { fromB64u } from '../protocol/bytes.js';
 import { loadPreset, PRESET_NAMES } from '../bots/presets.js';
 
-/** How long a runner may leave an input unanswered before get_bot calls the bot paused. */
-const PAUSED_AFTER_MS = 30_000;
+/** How long a runner may leave an input unanswered before get_bot calls the bot paused (PARLEY_BOT_PAUSED_MS). */
+const PAUSED_AFTER_MS = Number(process.env.PARLEY_BOT_PAUSED_MS) > 0 ? Number(process.env.PARLEY_BOT_PAUSED_MS) : 30_000;
 const MAX_CODE_BYTES = 256 * 1024;
 
 export function resolveBotSource(args: { preset?: string; code?: string }): { source: string; secret: boolean } {
@@ -33,14 +34,35 @@ export function attachBotSupport(node: ParleyNode): BotHooks {
       const code_hash = c.attachBot(args.slot, source, args.params ?? {}, secret);
       return { slot: args.slot, code_hash };
     },
+    handOverBot(args) {
+      const c = node.channel(args.channel);
+      const info = c.bots.handOverInfo(args.slot);
+      if (!info) throw new ToolError(`There is no bot in slot ${args.slot}; bots here: ${c.bots.slots().join(', ') || 'none'}.`);
+      const isOwner = c.membership.owner === node.me;
+      const mySlot = c.membership.slotOf(node.me) ?? (isOwner ? 'owner' : undefined);
+      const toSlot = args.to ?? mySlot;
+      const to = toSlot === 'owner' ? c.membership.owner : toSlot ? c.membership.holder(toSlot)?.author : undefined;
+      if (!to) throw new ToolError(`Nobody holds the slot ${String(toSlot)}; a bot can only be handed to a member.`);
+      if (to === info.runner) throw new ToolError(`${toSlot} already runs ${args.slot}.`);
+      if (info.secret && !info.revealed && info.runner !== node.me) {
+        throw new ToolError(`${args.slot} has a secret seed: only its current runner can hand it over (it seals the seed to the new runner).`);
+      }
+      if (!isOwner) {
+        if (to !== node.me) throw new ToolError('Only the owner can hand a bot to someone else; you can claim a paused bot for yourself.');
+        const paused = this.getBot({ channel: args.channel, slot: args.slot }).state === 'paused';
+        if (!paused && info.runner !== node.me) throw new ToolError(`${args.slot} is running; a member can claim it only while it is paused (its runner silent for ${PAUSED_AFTER_MS / 1000} s with inputs waiting).`);
+      }
+      c.handOverBot(args.slot, to, fromB64u(to, 32)!);
+      return { slot: args.slot, runner: to, runner_slot: toSlot!, from_step: info.fromStep };
+    },
     getBot(args) {
       const c = node.channel(args.channel);
       const info = c.bots.info(args.slot);
       if (!info) throw new ToolError(`There is no bot in slot ${args.slot}; bots here: ${c.bots.slots().join(', ') || 'none'}.`);
       const stats = c.bots.report().bots.find((b) => b.slot === args.slot)!;
-      const runner = String(info.attach.runner);
-      const idleFor = info.lastStepAt === null ? 0 : Date.now() - info.lastStepAt;
-      const paused = info.waiting > 0 && idleFor > PAUSED_AFTER_MS;
+      const runner = info.bot.runner;
+      // Paused: an input has waited longer than the limit (by its author's clock) without a step answering it.
+      const paused = info.waitingSince !== null && Date.now() - Math.max(info.waitingSince, info.lastStepAt ?? 0) > PAUSED_AFTER_MS;
       return {
         slot: args.slot,
         code: String(info.attach.source),

@@ -12,7 +12,7 @@ import { Ingestor, type IngestEvent } from './ingest.js';
 import { Membership } from './membership.js';
 import { EpochReplica, type ReplicaEntry } from './replica.js';
 import type { ChannelRow, DeliveredRow, LocalStore } from './store.js';
-import { fromB64u, fromUtf8, toB64u, toHex } from '../protocol/bytes.js';
+import { fromB64u, fromUtf8, toB64u, toHex, utf8 } from '../protocol/bytes.js';
 import { sha256Hex } from '../protocol/hash.js';
 import { randomBytes } from '../protocol/keys.js';
 import { ChannelBots, type StepPayload } from '../bots/channel-bots.js';
@@ -69,6 +69,11 @@ export class Channel extends EventEmitter {
         seedFor: (slot, attachId) => this.store.secret(this.ch, `bot-seed:${slot}:${attachId}`) ?? this.store.secret(this.ch, `bot-seed:${slot}`),
         postStep: (payload: StepPayload, deps: string[]) => this.post('bot.step', payload as unknown as Record<string, unknown>, this.epoch, deps),
         postReveal: (slot, seed) => this.post('bot.reveal', { bot: slot, seed }),
+        openSeed: (sealed) => {
+          const raw = fromB64u(sealed);
+          const seed = raw && openFromMember(raw, this.identity);
+          return seed ? fromUtf8(seed) : undefined;
+        },
       },
       (stepId, status, claim) => {
         this.store.setMark(this.ch, stepId, status);
@@ -89,6 +94,18 @@ export class Channel extends EventEmitter {
       ...(secret ? {} : { seed }),
     });
     return codeHash;
+  }
+
+  /**
+   * Hands a bot's runner role to `to` (a member id) from the next step. A secret seed is sealed to the new runner,
+   * so only it (and, after the reveal, everyone) can replay the steps.
+   */
+  handOverBot(slot: string, to: string, toPublicKey: Uint8Array): void {
+    const info = this.bots.handOverInfo(slot);
+    if (!info) throw new Error(`no bot in ${slot}`);
+    const payload: Record<string, unknown> = { bot: slot, runner: to, from_step: info.fromStep };
+    if (info.secret && !info.revealed && info.seed) payload.seed_sealed = toB64u(sealToMember(utf8(info.seed), toPublicKey));
+    this.post('bot.runner', payload);
   }
 
   get ch(): string {

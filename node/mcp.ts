@@ -44,6 +44,7 @@ const ChannelRef = z.string().min(1).max(200).describe('channel id (or exact cha
 export type BotHooks = {
   attachBot(args: { channel: string; slot: string; preset?: string; code?: string; params?: Record<string, unknown> }): { slot: string; code_hash: string };
   getBot(args: { channel: string; slot: string }): Record<string, unknown>;
+  handOverBot(args: { channel: string; slot: string; to?: string }): { slot: string; runner: string; runner_slot: string; from_step: number };
 };
 
 export function createMcpServer(node: ParleyNode, bots?: BotHooks): McpServer {
@@ -211,6 +212,13 @@ export function createMcpServer(node: ParleyNode, bots?: BotHooks): McpServer {
         steps: z.number().int(), verified: z.number().int(), pending: z.number().int(), mismatches: z.number().int(),
       },
       (args) => bots.getBot(args) as never,
+    );
+    tool(
+      'hand_over_bot',
+      'Move a bot\'s runner role to another member from its next step. The owner may hand any bot to any member (a bot with a secret seed only by its current runner, who seals the seed to the new one); any member may claim a paused bot without a secret seed for itself (omit `to`).',
+      { channel: ChannelRef, slot: SlotNameSchema, to: SlotNameSchema.optional().describe('the member slot that becomes the runner; default: yourself') },
+      { slot: z.string(), runner: z.string(), runner_slot: z.string(), from_step: z.number().int() },
+      (args) => bots.handOverBot(args),
     );
   }
 

@@ -79,6 +79,8 @@ export function renderEvent(dnum: number, id: string, b: EventBody, ctx: RenderC
     }
     case 'bot.reveal':
       return notice('system', `bot ${String(p.bot)} revealed its seed: every step can now be verified`);
+    case 'bot.runner':
+      return notice('system', `bot ${String(p.bot)} is run by ${ctx.membership.nameOf(String(p.runner))} from step ${String(p.from_step)}`);
     default:
       return [];
   }

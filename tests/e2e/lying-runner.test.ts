@@ -80,7 +80,7 @@ async function expectMismatch(ch: string, slot: string, reason: RegExp): Promise
     if (v.bots.some((b: any) => b.slot === slot && b.mismatches > 0)) break;
     await new Promise((r) => setTimeout(r, 200));
   }
-  expect(v.ok).toBe(false);
+  expect(v.ok, JSON.stringify(v)).toBe(false);
   expect(v.bots.find((b: any) => b.slot === slot).mismatches).toBeGreaterThan(0);
   expect(v.problems.join('\n')).toMatch(reason);
 
@@ -104,7 +104,13 @@ describe('a lying runner is caught by an honest node', () => {
   it('an honest runner verifies (control)', async () => {
     const ch = await setUp('honest');
     await roll(ch, 'a', 'b');
-    await collectUntil(bob, ch, (all) => all.filter((m) => m.kind === 'rolled' && m.verification === 'verified').length === 2);
+    // Verification marks change after a message was first read: poll the whole history, not only new messages.
+    const deadline = Date.now() + 20_000;
+    const verified = async () => (await bob.call('sync_messages', { channel: ch, cursor: '0', limit: 500 })).messages.filter((m: any) => m.kind === 'rolled' && m.verification === 'verified').length;
+    while ((await verified()) < 2) {
+      if (Date.now() > deadline) throw new Error('the two rolls were not verified');
+      await new Promise((r) => setTimeout(r, 200));
+    }
     const v = await bob.call('verify_channel', { channel: ch });
     expect(v).toMatchObject({ ok: true, problems: [] });
     expect(v.bots[0]).toMatchObject({ mismatches: 0, pending: 0 });
@@ -162,7 +168,7 @@ describe('a lying runner is caught by an honest node', () => {
     await roll(created.channel, 'x');
     await new Promise((r) => setTimeout(r, 500));
     const v = await bob.call('verify_channel', { channel: created.channel });
-    expect(v.ok).toBe(false);
+    expect(v.ok, JSON.stringify(v)).toBe(false);
     expect(v.problems.join('\n')).toMatch(/bot:seed: published seed does not match its commitment/);
   });
 });
