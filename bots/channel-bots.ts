@@ -69,6 +69,7 @@ export interface RunnerHooks {
 /** A `bot.runner` hand-over: steps numbered `fromStep` and later are posted by `runner`. */
 interface HandOver {
   id: string;
+  lamport: number;
   runner: string;
   fromStep: number;
 }
@@ -408,7 +409,13 @@ export class ChannelBots {
     if (bot.secret && !bot.revealed && b.author !== bot.runner) return refuse('only the current runner can hand over a bot with a secret seed');
     if (!bot.secret && !byOwner && b.author !== to) return refuse('a member can only claim the runner role for itself');
     if (p.from_step !== bot.steps.length + 1) return refuse(`it starts at step ${String(p.from_step)}, but the bot is at step ${bot.steps.length + 1}`);
-    bot.handOvers.push({ id: ev.id, runner: to, fromStep: Number(p.from_step) });
+    // Concurrent claims for one step: the first in (lamport, id) order wins, whatever order they arrive in.
+    const rival = bot.handOvers.find((h) => h.fromStep === p.from_step);
+    if (rival) {
+      if (rival.lamport < b.lamport || (rival.lamport === b.lamport && rival.id < ev.id)) return refuse('another hand-over for the same step came first');
+      bot.handOvers.splice(bot.handOvers.indexOf(rival), 1);
+    }
+    bot.handOvers.push({ id: ev.id, lamport: b.lamport, runner: to, fromStep: Number(p.from_step) });
     if (!this.runner || to !== this.runner.me) return;
     if (bot.seed === null && typeof p.seed_sealed === 'string') {
       const seed = this.runner.openSeed(p.seed_sealed);
