@@ -83,6 +83,7 @@ interface StepRecord {
 
 class Bot {
   readonly steps: StepRecord[] = [];
+  /** Inputs fed so far, plus the ids of accepted steps (everything in a step's causal past has been fed). */
   readonly fed = new Set<string>();
   private sandbox: BotSandbox | null = null;
   private replayed = 0;
@@ -103,11 +104,23 @@ class Bot {
     readonly payload: Record<string, any>,
     readonly ch: string,
     readonly channelName: string,
-    owner: { id: string; name: string },
+    private readonly owner: { id: string; name: string },
   ) {
     this.seed = typeof payload.seed === 'string' ? payload.seed : null;
     this.acc = entropyStart(ch);
-    this.members = [{ slot: 'owner', id: owner.id, name: owner.name }];
+    this.members = Bot.initialMembers(payload, owner);
+  }
+
+  /**
+   * Members at attach time, as the attaching owner recorded them in `bot.attach` (so every node starts from the
+   * same list whatever order it learnt of earlier joins in); the owner alone for attaches that list none.
+   */
+  private static initialMembers(payload: Record<string, any>, owner: { id: string; name: string }): Json[] {
+    const listed = Array.isArray(payload.members) ? payload.members : [];
+    const valid = listed
+      .filter((m: any) => m && typeof m.slot === 'string' && typeof m.id === 'string' && typeof m.name === 'string')
+      .map((m: any) => ({ slot: m.slot, id: m.id, name: m.name }));
+    return valid.length > 0 ? valid.slice(0, 64) : [{ slot: 'owner', id: owner.id, name: owner.name }];
   }
 
   /** The current runner: the attach's, or the latest hand-over's. */
@@ -163,7 +176,7 @@ class Bot {
     this.replayed = 0;
     this.state = null;
     this.acc = entropyStart(this.ch);
-    this.members = this.members.slice(0, 1);
+    this.members = Bot.initialMembers(this.payload, this.owner);
   }
 
   close(): void {
@@ -307,7 +320,10 @@ export class ChannelBots {
     const handOver = bot.handOvers.at(-1)?.id;
     // The id is known at once, so the next step links to this one even before it comes back through the replica.
     const id = this.runner.postStep(payload, [ev.id, ...(last?.id ? [last.id] : []), ...(handOver ? [handOver] : [])].sort());
-    if (typeof id === 'string') rec.id = id;
+    if (typeof id === 'string') {
+      rec.id = id;
+      bot.fed.add(id);
+    }
     if (outcome.outputs.some((o) => o.kind === 'reveal') && !bot.revealed) this.runner.postReveal(bot.slot, bot.seed);
   }
 
@@ -343,9 +359,11 @@ export class ChannelBots {
     const p = ev.body.payload as unknown as StepPayload;
     const mine = this.runner && bot.runnerFor(p.n) === this.runner.me;
     if (mine) {
-      const rec = bot.steps.find((s) => s.id === ev.id) ?? bot.steps.find((s) => s.payload.n === p.n && !s.id);
+      const at = bot.steps[p.n - 1];
+      const rec = at && (at.id === ev.id || !at.id) ? at : undefined;
       if (rec) {
         rec.id = ev.id;
+        bot.fed.add(ev.id);
         this.onMark?.(ev.id, rec.status);
         return;
       }
@@ -367,6 +385,8 @@ export class ChannelBots {
     const skipped = isInit ? undefined : this.unfedAncestor(bot, inputEv);
     if (skipped) return fail(`input ${skipped.slice(0, 8)} was skipped or reordered`);
     bot.fed.add(inputEv.id);
+    // Everything in this step's causal past is now known to be fed: later walks stop here (keeps them short).
+    bot.fed.add(ev.id);
     if (bot.seed === null) {
       bot.contextFor(p);
       this.onMark?.(ev.id, 'pending');

@@ -90,6 +90,7 @@ export class Channel extends EventEmitter {
     const codeHash = sha256Hex(source);
     this.post('bot.attach', {
       bot: slot, source, code_hash: codeHash, params, runner: this.me, seed_commitment: seedCommitment(seed),
+      members: this.membership.members().map((m) => ({ slot: m.slot, id: m.id, name: m.name })),
       manifest: { engine: ENGINE, limits: DEFAULT_LIMITS, secret, hooks: ['init', 'onJoin', 'onMessage'] },
       ...(secret ? {} : { seed }),
     });

@@ -14,7 +14,7 @@ import { sodium } from './sodium.js';
 import { canonicalBytes, decodeCanonical, CanonicalError } from './canonical.js';
 import { concat, fromB64u, isB64u, utf8 } from './bytes.js';
 import { contentId } from './hash.js';
-import { sign, verify } from './keys.js';
+import { sign, verify, randomBytes } from './keys.js';
 
 export const EVENT_VERSION = 1;
 export const NONCE_BYTES = 24;
@@ -112,7 +112,7 @@ export function signEvent(body: EventBody, secretKey: Uint8Array): Uint8Array {
 /** Seals signed bytes for an epoch. `nonce` is for known-answer tests only; production uses a random one. */
 export function sealEvent(signed: Uint8Array, epoch: EpochContext, nonce?: Uint8Array): { id: string; sealed: Uint8Array } {
   const s = sodium();
-  const n = nonce ?? s.randombytes_buf(NONCE_BYTES);
+  const n = nonce ?? randomBytes(NONCE_BYTES);
   if (n.length !== NONCE_BYTES) throw new TypeError('nonce must be 24 bytes');
   const cipher = s.crypto_aead_xchacha20poly1305_ietf_encrypt(signed, associatedData(epoch.ch, epoch.ep), null, n, epoch.key);
   const sealed = concat(n, cipher);

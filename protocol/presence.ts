@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { sodium } from './sodium.js';
 import { canonicalBytes, decodeCanonical } from './canonical.js';
 import { concat, fromB64u, isB64u, toB64u, utf8 } from './bytes.js';
-import { sign, verify, type KeyPair } from './keys.js';
+import { sign, verify, type KeyPair, randomBytes } from './keys.js';
 import { associatedData, NONCE_BYTES, SIGNATURE_BYTES, type EpochContext } from './event.js';
 
 const CONTEXT = utf8('parley-presence-v1');
@@ -31,7 +31,7 @@ const ad = (epoch: EpochContext) => concat(utf8('parley-presence'), associatedDa
 export function sealPresence(p: Presence, identity: KeyPair, epoch: EpochContext): string {
   const body = canonicalBytes(PresenceSchema.parse(p));
   const signed = concat(body, sign(concat(CONTEXT, body), identity.secretKey));
-  const nonce = sodium().randombytes_buf(NONCE_BYTES);
+  const nonce = randomBytes(NONCE_BYTES);
   return toB64u(concat(nonce, sodium().crypto_aead_xchacha20poly1305_ietf_encrypt(signed, ad(epoch), null, nonce, epoch.key)));
 }
 

@@ -41,7 +41,7 @@ export type MessageRefusal = RefusalReason | 'bad-message';
 /** What a room needs from a connection. */
 export interface Peer {
   send(message: Uint8Array): void;
-  /** Closes the connection with 4400 and the reason. */
+  /** Closes the connection with 4400 and the reason, and counts the refusal. */
   refuse(reason: MessageRefusal): void;
 }
 
@@ -134,10 +134,7 @@ export class Room {
 
   private applyUpdate(peer: Peer, update: Uint8Array): void {
     const verdict = validateUpdate(update, this.view, this.limits.maxValueBytes);
-    if (!verdict.ok) {
-      this.metrics.refuse(verdict.reason);
-      return peer.refuse(verdict.reason);
-    }
+    if (!verdict.ok) return peer.refuse(verdict.reason);
     this.metrics.updatesAccepted++;
     const { entries, duplicates, gap } = verdict;
     if (entries.length > 0) {

@@ -87,6 +87,7 @@ export async function startRelay(overrides: Partial<RelayOptions> = {}): Promise
       },
       refuse(reason) {
         if (closed) return;
+        metrics.refuse(reason);
         ws.close(CLOSE.refused, reasonText(reason));
         closed = true;
       },
@@ -105,14 +106,10 @@ export async function startRelay(overrides: Partial<RelayOptions> = {}): Promise
         closed = true;
         return ws.close(CLOSE.rateLimit, 'rate-limit');
       }
-      if (!isBinary) {
-        metrics.refuse('bad-message');
-        return peer.refuse('bad-message');
-      }
+      if (!isBinary) return peer.refuse('bad-message');
       try {
         room.receive(peer, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
       } catch {
-        metrics.refuse('bad-message');
         peer.refuse('bad-message');
       }
     });
