@@ -190,6 +190,7 @@ export class ChannelBots {
   private readonly events = new Map<string, { body: EventBody }>();
   private readonly problems: string[] = [];
   private chain: Promise<void> = Promise.resolve();
+  private attachSeen = false;
 
   constructor(
     private readonly ch: string,
@@ -204,6 +205,9 @@ export class ChannelBots {
    * delivered in an earlier run), the runner only replays; `resume()` then feeds whatever it had not fed yet.
    */
   deliver(ev: DeliveredInput, restoring = false): void {
+    // Until a bot is attached nothing needs remembering: inputs are only what comes after an attach.
+    if (ev.body.type === 'bot.attach') this.attachSeen = true;
+    if (!this.attachSeen) return;
     this.events.set(ev.id, { body: ev.body });
     this.enqueue(() => this.handle(ev, restoring));
   }

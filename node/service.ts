@@ -22,6 +22,9 @@ import { signSlotClaim } from './payloads.js';
 import { redactJson, redactSecrets } from './redact.js';
 import { checkBodySize, limitsFromEnv, RateLimiter } from './limits.js';
 
+
+/** After a relay answered, how long join_channel waits for a long history to finish arriving. */
+const JOIN_HISTORY_WAIT_MS = 120_000;
 export interface NodeOptions {
   home?: string;
   relays?: string[];
@@ -175,7 +178,9 @@ export class ParleyNode extends EventEmitter {
       channel.open();
     }
     const deadline = Date.now() + (this.opts.joinTimeoutMs ?? 10_000);
-    const synced = await channel.waitSynced(deadline - Date.now());
+    let synced = await channel.waitSynced(deadline - Date.now());
+    // Reachable but still downloading a long history: the slot check needs all of it, so keep waiting (bounded).
+    if (!synced && channel.relays().some((r) => r.connected)) synced = await channel.waitSynced(JOIN_HISTORY_WAIT_MS);
     const m = channel.membership;
     // A relay can be synced before the creator's first upload reaches it: give the history until the deadline.
     while (synced && m.owner === null && Date.now() < deadline) await sleep(100);

@@ -80,6 +80,15 @@ export class LocalStore {
     this.db.close();
   }
 
+  private readonly statements = new Map<string, Database.Statement>();
+
+  /** A prepared statement, prepared once per text (preparing costs more than running most of these). */
+  private sql(text: string): Database.Statement {
+    let st = this.statements.get(text);
+    if (!st) this.statements.set(text, (st = this.db.prepare(text)));
+    return st;
+  }
+
   transaction<T>(fn: () => T): T {
     return this.db.transaction(fn).immediate();
   }
@@ -87,8 +96,7 @@ export class LocalStore {
   // channels
 
   saveChannel(c: ChannelRow): void {
-    this.db
-      .prepare(
+    this.sql(
         `INSERT INTO channels (ch, name, slot, owner, relays, epoch, closed, expires_at, created_at, status)
          VALUES (@ch, @name, @slot, @owner, @relays, @epoch, @closed, @expires_at, @created_at, @status)
          ON CONFLICT (ch) DO UPDATE SET name=@name, slot=@slot, owner=@owner, relays=@relays, epoch=@epoch,
@@ -98,71 +106,69 @@ export class LocalStore {
   }
 
   channels(): ChannelRow[] {
-    return (this.db.prepare(`SELECT * FROM channels ORDER BY created_at, ch`).all() as Record<string, unknown>[]).map(toChannel);
+    return (this.sql(`SELECT * FROM channels ORDER BY created_at, ch`).all() as Record<string, unknown>[]).map(toChannel);
   }
 
   channel(ch: string): ChannelRow | undefined {
-    const row = this.db.prepare(`SELECT * FROM channels WHERE ch = ?`).get(ch) as Record<string, unknown> | undefined;
+    const row = this.sql(`SELECT * FROM channels WHERE ch = ?`).get(ch) as Record<string, unknown> | undefined;
     return row ? toChannel(row) : undefined;
   }
 
   saveEpochKey(ch: string, ep: number, key: Uint8Array): void {
-    this.db.prepare(`INSERT OR IGNORE INTO epochs (ch, ep, key) VALUES (?, ?, ?)`).run(ch, ep, key);
+    this.sql(`INSERT OR IGNORE INTO epochs (ch, ep, key) VALUES (?, ?, ?)`).run(ch, ep, key);
   }
 
   epochKeys(ch: string): { ep: number; key: Uint8Array }[] {
-    return (this.db.prepare(`SELECT ep, key FROM epochs WHERE ch = ? ORDER BY ep`).all(ch) as { ep: number; key: Buffer }[]).map((r) => ({
+    return (this.sql(`SELECT ep, key FROM epochs WHERE ch = ? ORDER BY ep`).all(ch) as { ep: number; key: Buffer }[]).map((r) => ({
       ep: r.ep,
       key: new Uint8Array(r.key),
     }));
   }
 
   setSecret(ch: string, name: string, value: string): void {
-    this.db.prepare(`INSERT OR REPLACE INTO secrets (ch, name, value) VALUES (?, ?, ?)`).run(ch, name, value);
+    this.sql(`INSERT OR REPLACE INTO secrets (ch, name, value) VALUES (?, ?, ?)`).run(ch, name, value);
   }
 
   secret(ch: string, name: string): string | undefined {
-    return (this.db.prepare(`SELECT value FROM secrets WHERE ch = ? AND name = ?`).get(ch, name) as { value: string } | undefined)?.value;
+    return (this.sql(`SELECT value FROM secrets WHERE ch = ? AND name = ?`).get(ch, name) as { value: string } | undefined)?.value;
   }
 
   // document updates
 
   addDocUpdate(ch: string, ep: number, writer: string, data: Uint8Array): number {
-    return Number(this.db.prepare(`INSERT INTO doc_updates (ch, ep, writer, data) VALUES (?, ?, ?, ?)`).run(ch, ep, writer, data).lastInsertRowid);
+    return Number(this.sql(`INSERT INTO doc_updates (ch, ep, writer, data) VALUES (?, ?, ?, ?)`).run(ch, ep, writer, data).lastInsertRowid);
   }
 
   docUpdatesSince(ch: string, ep: number, afterRow: number): { row: number; writer: string; data: Uint8Array }[] {
-    return (this.db
-      .prepare(`SELECT row, writer, data FROM doc_updates WHERE ch = ? AND ep = ? AND row > ? ORDER BY row`)
+    return (this.sql(`SELECT row, writer, data FROM doc_updates WHERE ch = ? AND ep = ? AND row > ? ORDER BY row`)
       .all(ch, ep, afterRow) as { row: number; writer: string; data: Buffer }[]).map((r) => ({ row: r.row, writer: r.writer, data: new Uint8Array(r.data) }));
   }
 
   /** Replaces all rows of one document with a single merged update (same content, fewer rows). */
   compactDoc(ch: string, ep: number, writer: string, merged: Uint8Array, upToRow: number): void {
     this.transaction(() => {
-      this.db.prepare(`DELETE FROM doc_updates WHERE ch = ? AND ep = ? AND row <= ?`).run(ch, ep, upToRow);
+      this.sql(`DELETE FROM doc_updates WHERE ch = ? AND ep = ? AND row <= ?`).run(ch, ep, upToRow);
       this.addDocUpdate(ch, ep, writer, merged);
     });
   }
 
   docUpdateCount(ch: string, ep: number): number {
-    return (this.db.prepare(`SELECT COUNT(*) AS n FROM doc_updates WHERE ch = ? AND ep = ?`).get(ch, ep) as { n: number }).n;
+    return (this.sql(`SELECT COUNT(*) AS n FROM doc_updates WHERE ch = ? AND ep = ?`).get(ch, ep) as { n: number }).n;
   }
 
   // delivery
 
   /** Records a delivered event; returns its delivery number, or null if some process delivered it already. */
   deliver(row: Omit<DeliveredRow, 'dnum'>): number | null {
-    const r = this.db
-      .prepare(`INSERT OR IGNORE INTO delivered (ch, ep, id, type, author, lamport, ts, body, sig) VALUES (@ch, @ep, @id, @type, @author, @lamport, @ts, @body, @sig)`)
+    const r = this.sql(`INSERT OR IGNORE INTO delivered (ch, ep, id, type, author, lamport, ts, body, sig) VALUES (@ch, @ep, @id, @type, @author, @lamport, @ts, @body, @sig)`)
       .run(row);
     return r.changes === 1 ? Number(r.lastInsertRowid) : null;
   }
 
   deliveredSince(ch: string | null, afterDnum: number, limit: number): DeliveredRow[] {
     const rows = ch
-      ? this.db.prepare(`SELECT * FROM delivered WHERE ch = ? AND dnum > ? ORDER BY dnum LIMIT ?`).all(ch, afterDnum, limit)
-      : this.db.prepare(`SELECT * FROM delivered WHERE dnum > ? AND ch IN (SELECT ch FROM channels WHERE status = 'active') ORDER BY dnum LIMIT ?`).all(afterDnum, limit);
+      ? this.sql(`SELECT * FROM delivered WHERE ch = ? AND dnum > ? ORDER BY dnum LIMIT ?`).all(ch, afterDnum, limit)
+      : this.sql(`SELECT * FROM delivered WHERE dnum > ? AND ch IN (SELECT ch FROM channels WHERE status = 'active') ORDER BY dnum LIMIT ?`).all(afterDnum, limit);
     return (rows as DeliveredRow[]).map((r) => ({ ...r, sig: new Uint8Array(r.sig) }));
   }
 
@@ -171,49 +177,49 @@ export class LocalStore {
   }
 
   deliveredCount(ch: string): number {
-    return (this.db.prepare(`SELECT COUNT(*) AS n FROM delivered WHERE ch = ?`).get(ch) as { n: number }).n;
+    return (this.sql(`SELECT COUNT(*) AS n FROM delivered WHERE ch = ?`).get(ch) as { n: number }).n;
   }
 
   maxDnum(): number {
-    return (this.db.prepare(`SELECT COALESCE(MAX(dnum), 0) AS m FROM delivered`).get() as { m: number }).m;
+    return (this.sql(`SELECT COALESCE(MAX(dnum), 0) AS m FROM delivered`).get() as { m: number }).m;
   }
 
   // own chain, one per channel across epochs (shared by processes on one profile: allocate under a transaction)
 
   myHead(ch: string): { seq: number; id: string } | undefined {
-    return this.db.prepare(`SELECT seq, id FROM my_heads WHERE ch = ?`).get(ch) as { seq: number; id: string } | undefined;
+    return this.sql(`SELECT seq, id FROM my_heads WHERE ch = ?`).get(ch) as { seq: number; id: string } | undefined;
   }
 
   setMyHead(ch: string, seq: number, id: string): void {
-    this.db.prepare(`INSERT OR REPLACE INTO my_heads (ch, seq, id) VALUES (?, ?, ?)`).run(ch, seq, id);
+    this.sql(`INSERT OR REPLACE INTO my_heads (ch, seq, id) VALUES (?, ?, ?)`).run(ch, seq, id);
   }
 
   // bot verification marks (for read-only views)
 
   setMark(ch: string, step: string, status: string): void {
-    this.db.prepare(`INSERT OR REPLACE INTO marks (ch, step, status) VALUES (?, ?, ?)`).run(ch, step, status);
+    this.sql(`INSERT OR REPLACE INTO marks (ch, step, status) VALUES (?, ?, ?)`).run(ch, step, status);
   }
 
   mark(step: string): string | undefined {
-    return (this.db.prepare(`SELECT status FROM marks WHERE step = ?`).get(step) as { status: string } | undefined)?.status;
+    return (this.sql(`SELECT status FROM marks WHERE step = ?`).get(step) as { status: string } | undefined)?.status;
   }
 
   // cursors and audit
 
   cursor(scope: string): number {
-    return (this.db.prepare(`SELECT dnum FROM cursors WHERE scope = ?`).get(scope) as { dnum: number } | undefined)?.dnum ?? 0;
+    return (this.sql(`SELECT dnum FROM cursors WHERE scope = ?`).get(scope) as { dnum: number } | undefined)?.dnum ?? 0;
   }
 
   setCursor(scope: string, dnum: number): void {
-    this.db.prepare(`INSERT INTO cursors (scope, dnum) VALUES (?, ?) ON CONFLICT (scope) DO UPDATE SET dnum = MAX(dnum, excluded.dnum)`).run(scope, dnum);
+    this.sql(`INSERT INTO cursors (scope, dnum) VALUES (?, ?) ON CONFLICT (scope) DO UPDATE SET dnum = MAX(dnum, excluded.dnum)`).run(scope, dnum);
   }
 
   audit(entry: AuditRow): void {
-    this.db.prepare(`INSERT INTO audit (at, tool, channel, outcome) VALUES (@at, @tool, @channel, @outcome)`).run(entry);
+    this.sql(`INSERT INTO audit (at, tool, channel, outcome) VALUES (@at, @tool, @channel, @outcome)`).run(entry);
   }
 
   auditLog(limit = 1000): AuditRow[] {
-    return (this.db.prepare(`SELECT at, tool, channel, outcome FROM audit ORDER BY row DESC LIMIT ?`).all(limit) as AuditRow[]).reverse();
+    return (this.sql(`SELECT at, tool, channel, outcome FROM audit ORDER BY row DESC LIMIT ?`).all(limit) as AuditRow[]).reverse();
   }
 }
 
