@@ -499,6 +499,13 @@ export class ChannelBots {
     return { bot: b, attach: b.payload, lastStepAt: b.steps.at(-1)?.payload.now ?? null, waiting: unfed.length, waitingSince };
   }
 
+  /** Per bot: its last step number and claimed state hash (recorded in a new epoch's first event). */
+  checkpoints(): Record<string, { steps: number; state_hash: string | null }> {
+    const out: Record<string, { steps: number; state_hash: string | null }> = {};
+    for (const b of this.bots.values()) out[b.slot] = { steps: b.steps.length, state_hash: b.steps.at(-1)?.payload.stateHash ?? null };
+    return out;
+  }
+
   slots(): string[] {
     return [...this.bots.keys()];
   }

@@ -245,7 +245,9 @@ export class Channel extends EventEmitter {
     this.replica(next).load();
     this.saveRow({ epoch: next });
     this.connect();
-    this.post('epoch.rotate', { from_ep: old, rotate: rotateId }, next);
+    // The new epoch opens by linking the old one: its rotation event (and through deps, the old heads) and where
+    // each bot stood, so the bots carry on across the rotation with a checkpoint members can compare.
+    this.post('epoch.rotate', { from_ep: old, rotate: rotateId, bots: this.bots.checkpoints() }, next);
     this.publishPresence();
     this.emit('epoch', next);
     return next;

@@ -118,11 +118,13 @@ describe('kick and leave rotate the epoch', () => {
   it('leaving rotates too, and the remaining members carry on', async () => {
     const r = await relay();
     const [alice, bob, carol] = [await node(r.url), await node(r.url), await node(r.url)];
-    const created = await alice.call('create_channel', { name: 'leavers', slots: ['invite:bob', 'invite:carol'] });
+    const created = await alice.call('create_channel', { name: 'leavers', slots: ['invite:bob', 'invite:carol', 'bot:dice'], bot: { preset: 'dice' } });
     const ch = created.channel;
     await bob.call('join_channel', { invite_code: created.invites['invite:bob'] });
     await carol.call('join_channel', { invite_code: created.invites['invite:carol'] });
-    await until(() => alice.call('who', { channel: ch }), (w) => w.members.length === 3);
+    await until(() => alice.call('who', { channel: ch }), (w) => w.members.filter((m: any) => !m.is_bot).length === 3);
+    await carol.call('post_message', { channel: ch, kind: 'roll', body: '1d6' });
+    await collectUntil(carol, ch, (all) => all.some((m) => m.kind === 'rolled'));
     expect(await bob.call('leave_channel', { channel: ch })).toEqual({ ok: true });
     await until(() => alice.call('list_channels'), (l) => l.channels[0].epoch === 1);
     await until(() => carol.call('list_channels'), (l) => l.channels[0].epoch === 1);
@@ -130,7 +132,16 @@ describe('kick and leave rotate the epoch', () => {
     await collectUntil(carol, ch, (all) => all.some((m) => m.body === 'bob has gone'));
     expect(epochKeysOf(bob.home, ch).has(1)).toBe(false);
     const who = await alice.call('who', { channel: ch });
-    expect(who.members.map((m: any) => m.slot).sort()).toEqual(['invite:carol', 'owner']);
+    expect(who.members.filter((m: any) => !m.is_bot).map((m: any) => m.slot).sort()).toEqual(['invite:carol', 'owner']);
+
+    // The bot carries on in the new epoch, and every remaining node still verifies every step.
+    await carol.call('post_message', { channel: ch, kind: 'roll', body: '2d6' });
+    await collectUntil(carol, ch, (all) => all.some((m) => m.kind === 'rolled' && /2d6/.test(m.body)));
+    for (const n of [alice, carol]) {
+      const v = await until(() => n.call('verify_channel', { channel: ch }), (r) => r.bots[0]?.verified === r.bots[0]?.steps && r.bots[0]?.steps >= 5);
+      expect(v.problems).toEqual([]);
+      expect(v.bots[0]).toMatchObject({ mismatches: 0, pending: 0 });
+    }
   });
 });
 
