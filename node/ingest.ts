@@ -64,7 +64,7 @@ export class Ingestor {
         this.problem(`entry whose key is not the hash of its value${from}`);
         continue;
       }
-      const r = openEvent(value, epoch, { verifySignature: false });
+      const r = openEvent(value, epoch, { verifySignature: false, id: key });
       if (!r.ok) {
         this.problem(`entry refused: ${r.reason}${from}`);
         continue;

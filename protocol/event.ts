@@ -94,7 +94,19 @@ export interface EpochContext {
   key: Uint8Array;
 }
 
+const adCache = new Map<string, Uint8Array>();
+
 export function associatedData(ch: string, ep: number): Uint8Array {
+  const cacheKey = `${ch}/${ep}`;
+  const cached = adCache.get(cacheKey);
+  if (cached) return cached;
+  const ad = buildAssociatedData(ch, ep);
+  if (adCache.size > 1024) adCache.clear();
+  adCache.set(cacheKey, ad);
+  return ad;
+}
+
+function buildAssociatedData(ch: string, ep: number): Uint8Array {
   const chBytes = fromB64u(ch, 16);
   if (!chBytes) throw new TypeError(`invalid channel id ${JSON.stringify(ch)}`);
   const epBytes = new Uint8Array(4);
@@ -125,7 +137,11 @@ export function verifyEventSignature(bodyBytes: Uint8Array, signature: Uint8Arra
 }
 
 /** Decrypts, parses and (by default) verifies one sealed event. Returns a reason instead of throwing. */
-export function openEvent(sealed: Uint8Array, epoch: EpochContext, opts: { verifySignature?: boolean } = {}): OpenResult {
+/**
+ * Decrypts, parses and (unless told not to) verifies a sealed event. `id` may pass the caller's already checked
+ * contentId(sealed) to save hashing it twice.
+ */
+export function openEvent(sealed: Uint8Array, epoch: EpochContext, opts: { verifySignature?: boolean; id?: string } = {}): OpenResult {
   if (sealed.length > MAX_SEALED_BYTES) return { ok: false, reason: 'too-large' };
   if (sealed.length < NONCE_BYTES + TAG_BYTES + SIGNATURE_BYTES + 2) return { ok: false, reason: 'too-short' };
   let signed: Uint8Array;
@@ -150,7 +166,7 @@ export function openEvent(sealed: Uint8Array, epoch: EpochContext, opts: { verif
   if (opts.verifySignature !== false && !verifyEventSignature(bodyBytes, signature, body.author)) {
     return { ok: false, reason: 'bad-signature' };
   }
-  return { ok: true, event: { id: contentId(sealed), body, bodyBytes, signature, sealed } };
+  return { ok: true, event: { id: opts.id ?? contentId(sealed), body, bodyBytes, signature, sealed } };
 }
 
 /** Parses canonical body bytes (also used by offline verification of exported transcripts). */
