@@ -13,7 +13,8 @@
  * Cases: `dice` and `tictactoe` are paced (each move is posted after the bot's previous step arrived, so it depends
  * on it — what a node does when players read the bot's reply first, and the only way to play tic-tac-toe);
  * `dice-blind` posts each roll without the bot's previous reply in its deps (players who do not wait), a DAG in
- * which the verifier's causal check (ChannelBots.unfedAncestor) stays short, to show the cost apart from that walk.
+ * which the verifier's causal check (ChannelBots.unfedAncestor) is short by construction; the paced cases should
+ * match it (accepted steps bound that walk), which this case checks.
  * Rounds alternate the three measurements; the median is reported. Rounds stop early after --budget seconds.
  */
 import { parseArgs } from 'node:util';

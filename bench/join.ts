@@ -8,8 +8,7 @@
  *
  *   delivered  join_channel call → all events delivered in its store (download, decrypt, authenticate, deliver:
  *              what sync_messages serves; polled read-only from the node's SQLite, which does not touch the node)
- *   joined     join_channel call → join_channel returned (includes the fixed slot-claim settle wait, 750 ms; it
- *              returns before delivery ends if the relay sync takes longer than its 10 s wait)
+ *   joined     join_channel call → join_channel returned (includes the fixed slot-claim settle wait, 750 ms)
  *   read       sync_messages pages (500 each) until every event was returned to the agent
  *
  * Baseline in the same run: a stock Y.Doc client syncing as many 300-byte entries from the plain relay (connect →

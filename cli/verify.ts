@@ -1,21 +1,23 @@
 import { readFileSync } from 'node:fs';
 import { parseOptions, UsageError, type Command } from './command.js';
 import { ready } from '../protocol/sodium.js';
-import { verifyFile } from '../node/offline-verify.js';
+import { verifyFile, type Progress } from '../node/offline-verify.js';
 
-/** A progress bar on stderr for big files: redrawn in place on a terminal, a line per quarter otherwise. */
-function progress(total: number): (done: number) => void {
+/** A progress bar on stderr for big files, per phase: redrawn in place on a terminal, a line per quarter otherwise. */
+function progress(total: number): Progress {
   if (total < 2000) return () => undefined;
+  let lastPhase = '';
   let lastQuarter = -1;
-  return (done) => {
-    const frac = done / total;
+  return (phase, done) => {
+    if (phase !== lastPhase) [lastPhase, lastQuarter] = [phase, -1];
+    const frac = total === 0 ? 1 : done / total;
     if (process.stderr.isTTY) {
       const width = 30;
       const fill = Math.round(frac * width);
-      process.stderr.write(`\rchecking events [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${done}/${total}${done === total ? '\n' : ''}`);
+      process.stderr.write(`\r${phase.padEnd(15)} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${done}/${total}${done === total ? '\n' : ''}`);
     } else if (Math.floor(frac * 4) > lastQuarter) {
       lastQuarter = Math.floor(frac * 4);
-      process.stderr.write(`checking events: ${Math.round(frac * 100)}% (${done}/${total})\n`);
+      process.stderr.write(`${phase}: ${Math.round(frac * 100)}% (${done}/${total})\n`);
     }
   };
 }
@@ -38,7 +40,7 @@ export const command: Command = {
     const bar = progress(total);
     let report;
     try {
-      report = await verifyFile(json, (done) => bar(done));
+      report = await verifyFile(json, bar);
     } catch (err) {
       console.error(`parley verify: ${(err as Error).message}`);
       return 1;

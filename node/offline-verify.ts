@@ -19,23 +19,34 @@ export interface OfflineReport {
   ok: boolean;
 }
 
-export async function verifyTranscript(t: Transcript, onProgress?: (done: number, total: number) => void): Promise<Omit<OfflineReport, 'kind' | 'ok'>> {
-  const checked = checkTranscriptEvents(t, onProgress);
+/** Progress of a long verification: `phase` is what is being done, `done` of `total` events. */
+export type Progress = (phase: 'checking events' | 'replaying bots', done: number, total: number) => void;
+
+export async function verifyTranscript(t: Transcript, onProgress?: Progress): Promise<Omit<OfflineReport, 'kind' | 'ok'>> {
+  const checked = checkTranscriptEvents(t, onProgress && ((done, total) => onProgress('checking events', done, total)));
   const membership = new Membership(t.channel);
   const bots = new ChannelBots(t.channel, membership, () => membership.name || t.name);
-  for (const ev of checked.events) {
+  const total = checked.events.length;
+  for (let i = 0; i < total; i++) {
+    const ev = checked.events[i];
     const b = ev.body;
     membership.apply({ id: ev.id, type: b.type, author: b.author, lamport: b.lamport, payload: b.payload });
     bots.deliver(ev);
+    // Replay runs behind delivery; waiting every thousand events keeps the progress honest.
+    if (onProgress && i % 1000 === 999) {
+      await bots.idle();
+      onProgress('replaying bots', i + 1, total);
+    }
   }
   await bots.idle();
+  onProgress?.('replaying bots', total, total);
   const report = bots.report();
   bots.close();
   return { channel: t.channel, name: t.name, events: checked.events.length, bots: report.bots, problems: [...checked.problems, ...report.problems] };
 }
 
 /** Parses and verifies a file's JSON; throws Error with one sentence if it is neither format. */
-export async function verifyFile(json: unknown, onProgress?: (done: number, total: number) => void): Promise<OfflineReport> {
+export async function verifyFile(json: unknown, onProgress?: Progress): Promise<OfflineReport> {
   const proof = FraudProofSchema.safeParse(json);
   if (proof.success) {
     const r = await verifyTranscript(proof.data.transcript, onProgress);
