@@ -25,7 +25,8 @@ import { parseArgs } from 'node:util';
 import { ready, sodium } from '../protocol/sodium.js';
 import { verifyFile } from '../node/offline-verify.js';
 import { checkTranscriptEvents, TranscriptSchema } from '../node/transcript.js';
-import { buildBotLog, prng, toTranscript, type Move, type MovePicker } from './lib/bots-log.js';
+import { buildBotLog, toTranscript, type Move, type MovePicker } from './lib/bots-log.js';
+import { prng } from './util.js';
 import { fmt, summarize } from './util.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));

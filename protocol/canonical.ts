@@ -25,59 +25,47 @@ export class CanonicalError extends Error {
 }
 
 export function canonicalString(value: unknown): string {
-  const parts: string[] = [];
-  write(value, parts, 0, new Set());
-  return parts.join('');
+  return write(value, 0, new Set());
 }
 
 export function canonicalBytes(value: unknown): Uint8Array {
   return utf8(canonicalString(value));
 }
 
-function write(value: unknown, out: string[], depth: number, stack: Set<object>): void {
+/** Builds the text by concatenation (V8 ropes): this runs for every event signed, opened and replayed. */
+function write(value: unknown, depth: number, stack: Set<object>): string {
   if (depth > MAX_DEPTH) throw new CanonicalError(`nesting deeper than ${MAX_DEPTH}`);
   switch (typeof value) {
     case 'string':
-      out.push(JSON.stringify(value));
-      return;
+      return JSON.stringify(value);
     case 'boolean':
-      out.push(value ? 'true' : 'false');
-      return;
+      return value ? 'true' : 'false';
     case 'number':
-      out.push(numberText(value));
-      return;
+      return numberText(value);
     case 'object':
       break;
     default:
       throw new CanonicalError(`unsupported JSON value of type ${typeof value}`);
   }
-  if (value === null) {
-    out.push('null');
-    return;
-  }
+  if (value === null) return 'null';
   if (stack.has(value)) throw new CanonicalError('cyclic structure');
   stack.add(value);
+  let out: string;
   if (Array.isArray(value)) {
-    out.push('[');
-    for (let i = 0; i < value.length; i++) {
-      if (i > 0) out.push(',');
-      write(value[i], out, depth + 1, stack);
-    }
-    out.push(']');
+    out = '[';
+    for (let i = 0; i < value.length; i++) out += (i > 0 ? ',' : '') + write(value[i], depth + 1, stack);
+    out += ']';
   } else {
     const proto = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) throw new CanonicalError('only plain objects are JSON');
     const record = value as Record<string, unknown>;
     const keys = Object.keys(record).sort();
-    out.push('{');
-    keys.forEach((key, i) => {
-      if (i > 0) out.push(',');
-      out.push(JSON.stringify(key), ':');
-      write(record[key], out, depth + 1, stack);
-    });
-    out.push('}');
+    out = '{';
+    for (let i = 0; i < keys.length; i++) out += (i > 0 ? ',' : '') + JSON.stringify(keys[i]) + ':' + write(record[keys[i]], depth + 1, stack);
+    out += '}';
   }
   stack.delete(value);
+  return out;
 }
 
 function numberText(n: number): string {

@@ -5,6 +5,7 @@
  * product's own runner (bots/channel-bots.ts with RunnerHooks, as node/channel.ts wires it). Going through MCP nodes
  * and a relay would give the same bytes but take minutes for 10,000 events; this takes seconds.
  */
+import { prng } from '../util.js';
 import { signEvent, sealEvent, MAX_DEPS, type EventBody, type EventType } from '../../protocol/event.js';
 import { memberId, newChannelId, newEpochKey, newIdentity, randomBytes, type KeyPair } from '../../protocol/keys.js';
 import { canonicalString, type Json } from '../../protocol/canonical.js';
@@ -196,17 +197,6 @@ export async function settle(bots: ChannelBots): Promise<void> {
   }
 }
 
-/** A deterministic PRNG (mulberry32) so generated games are the same shape every run. */
-export function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const DICE = ['2d6', '1d20', '3d6', 'd6', '4d8', '1d100'];
 

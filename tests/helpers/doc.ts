@@ -28,3 +28,14 @@ export async function fetchRoom(relayUrl: string, epochKey: Uint8Array, timeoutM
     doc.destroy();
   }
 }
+
+/** The update a change to `doc` produces (what a provider would send). */
+export function captureUpdate(doc: Y.Doc, change: () => void): Uint8Array {
+  let out: Uint8Array | null = null;
+  const h = (u: Uint8Array) => (out = u);
+  doc.on('update', h);
+  change();
+  doc.off('update', h);
+  if (!out) throw new Error('the change produced no update');
+  return out;
+}

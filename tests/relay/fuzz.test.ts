@@ -3,6 +3,7 @@
  * lengths, flipped bytes of valid updates) against a real relay process, while an honest client keeps syncing.
  * The relay must not crash, its memory must stay bounded, and the honest client must be unaffected.
  */
+import { prng } from '../../bench/util.js';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -23,17 +24,6 @@ beforeAll(async () => {
 });
 afterAll(() => relay?.stop());
 
-/** Deterministic PRNG so a failure reproduces. */
-function prng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function validUpdate(rand: () => number): Uint8Array {
   const doc = new Y.Doc();

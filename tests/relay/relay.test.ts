@@ -2,6 +2,7 @@
  * The relay as a real process, driven by stock y-websocket clients and raw sockets: sync and awareness, every
  * refusal (with the relay still serving others afterwards), durability across kill -9, chunked initial sync.
  */
+import { captureUpdate } from '../helpers/doc.js';
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -71,14 +72,6 @@ function updateMessage(update: Uint8Array): Uint8Array {
   return encoding.toUint8Array(e);
 }
 
-function capture(doc: Y.Doc, f: () => void): Uint8Array {
-  let out: Uint8Array | null = null;
-  const h = (u: Uint8Array) => (out = u);
-  doc.on('update', h);
-  f();
-  doc.off('update', h);
-  return out!;
-}
 
 async function metrics(r: SpawnedRelay): Promise<string> {
   return (await fetch(r.url.replace('ws://', 'http://') + '/metrics')).text();
@@ -148,7 +141,7 @@ describe('refusals leave the relay serving others', () => {
       const doc = new Y.Doc();
       Y.applyUpdate(doc, Y.encodeStateAsUpdate(honest));
       const [k] = [...honest.getMap('log').keys()];
-      c.ws.send(updateMessage(capture(doc, () => doc.getMap('log').delete(k))));
+      c.ws.send(updateMessage(captureUpdate(doc, () => doc.getMap('log').delete(k))));
       return c.closed;
     }],
     ['overwrite of an existing key', async (url, key, honest) => {
@@ -156,14 +149,14 @@ describe('refusals leave the relay serving others', () => {
       await c.opened;
       const [k, v] = [...honest.getMap<Uint8Array>('log').entries()][0];
       const doc = new Y.Doc();
-      c.ws.send(updateMessage(capture(doc, () => doc.getMap('log').set(k, v))));
+      c.ws.send(updateMessage(captureUpdate(doc, () => doc.getMap('log').set(k, v))));
       return c.closed;
     }],
     ['key different from the hash of the value', async (url, key) => {
       const c = raw(url, authedPath(key));
       await c.opened;
       const doc = new Y.Doc();
-      c.ws.send(updateMessage(capture(doc, () => doc.getMap('log').set(entry()[0], entry()[1]))));
+      c.ws.send(updateMessage(captureUpdate(doc, () => doc.getMap('log').set(entry()[0], entry()[1]))));
       return c.closed;
     }],
     ['oversize value', async (url, key) => {
@@ -171,7 +164,7 @@ describe('refusals leave the relay serving others', () => {
       await c.opened;
       const doc = new Y.Doc();
       const [k, v] = entry(70_000);
-      c.ws.send(updateMessage(capture(doc, () => doc.getMap('log').set(k, v))));
+      c.ws.send(updateMessage(captureUpdate(doc, () => doc.getMap('log').set(k, v))));
       return c.closed;
     }],
     ['1,000 random garbage frames', async (url, key) => {

@@ -1,3 +1,4 @@
+import { captureUpdate } from '../helpers/doc.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { randomBytes } from 'node:crypto';
@@ -15,14 +16,6 @@ function server(): { doc: Y.Doc; view: RoomView } {
   return { doc, view: { clock: (c) => Y.getState(doc.store, c), hasKey: (k) => doc.getMap('log').has(k) } };
 }
 
-function captured(doc: Y.Doc, f: () => void): Uint8Array {
-  let out: Uint8Array | null = null;
-  const h = (u: Uint8Array) => (out = u);
-  doc.on('update', h);
-  f();
-  doc.off('update', h);
-  return out!;
-}
 
 /** The verdict with entries counted, for compact assertions. */
 function summary(v: Verdict) {
@@ -34,7 +27,7 @@ describe('validateUpdate', () => {
     const { doc, view } = server();
     const client = new Y.Doc();
     const v = value();
-    const u = captured(client, () => client.getMap('log').set(contentId(v), v));
+    const u = captureUpdate(client, () => client.getMap('log').set(contentId(v), v));
     expect(summary(validateUpdate(u, view, 65536))).toEqual({ ok: true, entries: 1, duplicates: 0, gap: false });
     Y.applyUpdate(doc, u);
     expect(summary(validateUpdate(u, view, 65536))).toEqual({ ok: true, entries: 0, duplicates: 1, gap: false });
@@ -45,30 +38,30 @@ describe('validateUpdate', () => {
     const client = new Y.Doc();
     const [a, b] = [value(), value()];
     client.getMap('log').set(contentId(a), a);
-    const second = captured(client, () => client.getMap('log').set(contentId(b), b));
+    const second = captureUpdate(client, () => client.getMap('log').set(contentId(b), b));
     expect(summary(validateUpdate(second, view, 65536))).toEqual({ ok: true, entries: 0, duplicates: 0, gap: true });
   });
 
   const refusals: [string, (c: Y.Doc, s: Y.Doc) => Uint8Array][] = [
     ['delete-set', (c, s) => {
       const v = value();
-      const first = captured(c, () => c.getMap('log').set(contentId(v), v));
+      const first = captureUpdate(c, () => c.getMap('log').set(contentId(v), v));
       Y.applyUpdate(s, first);
-      return captured(c, () => c.getMap('log').delete(contentId(v)));
+      return captureUpdate(c, () => c.getMap('log').delete(contentId(v)));
     }],
-    ['not-log', (c) => captured(c, () => c.getMap('other').set(contentId(value()), value()))],
-    ['bad-key', (c) => captured(c, () => c.getMap('log').set('short', value()))],
-    ['not-binary', (c) => captured(c, () => c.getMap('log').set('a'.repeat(43), 'text'))],
-    ['bad-key', (c) => captured(c, () => c.getMap('log').set(contentId(value()), value()))],
+    ['not-log', (c) => captureUpdate(c, () => c.getMap('other').set(contentId(value()), value()))],
+    ['bad-key', (c) => captureUpdate(c, () => c.getMap('log').set('short', value()))],
+    ['not-binary', (c) => captureUpdate(c, () => c.getMap('log').set('a'.repeat(43), 'text'))],
+    ['bad-key', (c) => captureUpdate(c, () => c.getMap('log').set(contentId(value()), value()))],
     ['oversize', (c) => {
       const v = value(70_000);
-      return captured(c, () => c.getMap('log').set(contentId(v), v));
+      return captureUpdate(c, () => c.getMap('log').set(contentId(v), v));
     }],
     ['overwrite', (c, s) => {
       const v = value();
       const other = new Y.Doc();
-      Y.applyUpdate(s, captured(other, () => other.getMap('log').set(contentId(v), v)));
-      return captured(c, () => c.getMap('log').set(contentId(v), v));
+      Y.applyUpdate(s, captureUpdate(other, () => other.getMap('log').set(contentId(v), v)));
+      return captureUpdate(c, () => c.getMap('log').set(contentId(v), v));
     }],
     ['undecodable', () => Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0x01)],
   ];
@@ -82,7 +75,7 @@ describe('validateUpdate', () => {
   it('re-encodes accepted entries as an update a stock Y.Doc applies to the same map', () => {
     const client = new Y.Doc();
     const values = [value(), value(), value()];
-    const u = captured(client, () => client.transact(() => values.forEach((v) => client.getMap('log').set(contentId(v), v))));
+    const u = captureUpdate(client, () => client.transact(() => values.forEach((v) => client.getMap('log').set(contentId(v), v))));
     const verdict = validateUpdate(u, server().view, 65536);
     if (!verdict.ok) throw new Error(verdict.reason);
     const copy = new Y.Doc();
