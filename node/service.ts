@@ -22,8 +22,8 @@ import { signSlotClaim } from './payloads.js';
 import { redactJson, redactSecrets } from './redact.js';
 import { checkBodySize, limitsFromEnv, RateLimiter } from './limits.js';
 
-/** After a relay answered, how long join_channel waits for a long history to finish arriving. */
-const JOIN_HISTORY_WAIT_MS = 120_000;
+/** After a relay answered, how long join_channel also waits for a long history (under the usual 60 s tool timeout). */
+const JOIN_HISTORY_WAIT_MS = 45_000;
 
 export interface NodeOptions {
   home?: string;
