@@ -34,7 +34,13 @@ export const PRELUDE = String.raw`
     c = parseInt(hex.slice(16, 24), 16); d = parseInt(hex.slice(24, 32), 16);
     for (let i = 0; i < 12; i++) next();
   };
-  Object.defineProperty(Math, 'random', { value: function random() { return next(); }, writable: false, configurable: false });
+  // Seeded on first use within a step: most steps draw nothing, and the sequence is the same either way.
+  let pendingSeed = null;
+  const draw = () => {
+    if (pendingSeed !== null) { seed(pendingSeed); pendingSeed = null; }
+    return next();
+  };
+  Object.defineProperty(Math, 'random', { value: function random() { return draw(); }, writable: false, configurable: false });
 
   let bot = null;
   Object.defineProperty(globalThis, '__parley_set_bot', {
@@ -42,13 +48,14 @@ export const PRELUDE = String.raw`
     writable: false, configurable: false,
   });
 
-  const hex = (n) => { let s = ''; for (let i = 0; i < n; i++) s += Math.floor(next() * 256).toString(16).padStart(2, '0'); return s; };
+  const hex = (n) => { let s = ''; for (let i = 0; i < n; i++) s += Math.floor(draw() * 256).toString(16).padStart(2, '0'); return s; };
 
   Object.defineProperty(globalThis, '__parley_step', {
     writable: false, configurable: false,
     value: (inputJson) => {
       const input = parse(inputJson);
-      seed(input.random);
+      pendingSeed = input.random;
+      // Outputs are kept as the JSON text they were checked as, and joined at the end (no re-parse, same bytes).
       const outputs = [];
       let outBytes = 0;
       const ctx = {
@@ -56,7 +63,7 @@ export const PRELUDE = String.raw`
         now: input.now,
         members: input.members,
         channel: input.channel,
-        random: () => next(),
+        random: () => draw(),
         post(kind, body, opts) {
           if (typeof kind !== 'string' || kind.length === 0 || kind.length > 64) throw new TypeError('ctx.post: kind must be a string of 1-64 characters');
           const out = { kind, body: body === undefined ? null : body };
@@ -68,7 +75,7 @@ export const PRELUDE = String.raw`
           if (text === undefined) throw new TypeError('ctx.post: body must be JSON');
           outBytes += text.length;
           if (outBytes > input.maxOutputBytes) throw new RangeError('outputs exceed ' + input.maxOutputBytes + ' bytes');
-          outputs.push(parse(text));
+          outputs.push(text);
         },
         commit(value) {
           if (ctx.state === null || typeof ctx.state !== 'object') ctx.state = {};
@@ -89,7 +96,7 @@ export const PRELUDE = String.raw`
       const fn = bot && bot[input.hook];
       if (typeof fn === 'function') fn.call(bot, ctx, input.arg);
       const state = stringify(ctx.state === undefined ? null : ctx.state);
-      return stringify({ outputs }) + '\n' + (state === undefined ? 'null' : state);
+      return '{"outputs":[' + outputs.join(',') + ']}\n' + (state === undefined ? 'null' : state);
     },
   });
 })();
