@@ -42,6 +42,8 @@ export class Channel extends EventEmitter {
   private presence: Omit<Presence, 'author' | 'ts'> = {};
   private heartbeat: NodeJS.Timeout | null = null;
   private beaconTimer: NodeJS.Timeout | null = null;
+  private readonly inbox = new Map<number, ReplicaEntry[]>();
+  private flushScheduled = false;
   private closedLocally = false;
   private readonly frontier = new FrontierWatch(withholdGraceMs());
 
@@ -158,7 +160,7 @@ export class Channel extends EventEmitter {
     if (!r) {
       const key = this.keys.get(ep);
       if (!key) throw new Error(`no key for epoch ${ep}`);
-      const replica = new EpochReplica(this.store, this.ch, ep, key, this.writer, (entries) => this.onEntries(ep, entries));
+      const replica = new EpochReplica(this.store, this.ch, ep, key, this.writer, (entries) => this.onEntries(ep, entries), () => this.scheduleFlush());
       this.replicas.set(ep, replica);
       replica.awareness.on('change', () => this.emit('presence'));
       replica.awareness.on('update', (changes: { added: number[]; updated: number[] }, origin: unknown) => {
@@ -169,10 +171,39 @@ export class Channel extends EventEmitter {
     return r;
   }
 
+  /** New log entries wait here until `flush`: entries from relays are batched, local posts flush at once. */
   private onEntries(ep: number, entries: ReplicaEntry[]): void {
-    const delivered = this.store.transaction(() => this.ingestor.ingest(entries, this.epochContext(ep)));
-    if (delivered.length > 0) {
-      this.emit('delivered', delivered.length);
+    const queue = this.inbox.get(ep);
+    if (queue) queue.push(...entries);
+    else this.inbox.set(ep, [...entries]);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /**
+   * Stores pending document updates and ingests pending entries in one transaction. Relay messages that arrived
+   * together land in one transaction (a long join commits a few times instead of once per message, which matters:
+   * every commit rewrites the index pages its random event ids touched).
+   */
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.closedLocally) return;
+    const delivered = this.store.transaction(() => {
+      for (const r of this.replicas.values()) r.flushUpdates();
+      let n = 0;
+      for (const [ep, entries] of this.inbox) {
+        this.inbox.delete(ep);
+        n += this.ingestor.ingest(entries, this.epochContext(ep)).length;
+      }
+      return n;
+    });
+    if (delivered > 0) {
+      this.emit('delivered', delivered);
       this.scheduleBeacon();
     }
   }
@@ -272,6 +303,8 @@ export class Channel extends EventEmitter {
     const replica = this.replica(ep);
     return this.store.transaction(() => {
       replica.pollStore();
+      // Deps and lamport come from what is delivered: deliver whatever is pending first.
+      this.flush();
       const head = this.store.myHead(this.ch);
       const deps = (pinnedDeps ?? this.ingestor.currentHeads(MAX_DEPS)).filter((d) => d !== head?.id).sort();
       let lamport = 1;
@@ -283,6 +316,8 @@ export class Channel extends EventEmitter {
       const { id, sealed } = sealEvent(signEvent(body, this.identity.secretKey), this.epochContext(ep));
       this.store.setMyHead(this.ch, body.seq, id);
       replica.put(id, sealed);
+      // A local post is delivered before post returns, as callers (and the next post's lamport) expect.
+      this.flush();
       return id;
     });
   }
@@ -369,6 +404,7 @@ export class Channel extends EventEmitter {
   }
 
   close(): void {
+    if (!this.closedLocally && (this.inbox.size > 0 || this.flushScheduled)) this.flush();
     this.closedLocally = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     if (this.beaconTimer) clearTimeout(this.beaconTimer);

@@ -2,8 +2,9 @@
  * One epoch's replica of a channel document: a Y.Doc whose `log` map holds sealed events, persisted in the local
  * store and synced through one y-websocket provider per relay (all sharing the doc and one awareness).
  *
- * Every update the doc sees (local post or from a relay) is written to the store first; updates written by other
- * processes on the same profile are pulled in by `pollStore()`. New log keys are handed to `onEntries`.
+ * Every update the doc sees (local post or from a relay) is written to the store, in the owner's transaction together
+ * with the deliveries it carries (`flushUpdates`); updates written by other processes on the same profile are pulled
+ * in by `pollStore()`. New log keys are handed to `onEntries`.
  */
 import * as Y from 'yjs';
 import { Awareness } from 'y-protocols/awareness';
@@ -33,6 +34,7 @@ export class EpochReplica {
   private lastRow = 0;
   private rowsSinceCompact = 0;
   private closed = false;
+  private readonly pending: Uint8Array[] = [];
 
   constructor(
     private readonly store: LocalStore,
@@ -41,14 +43,16 @@ export class EpochReplica {
     private readonly key: Uint8Array,
     private readonly writer: string,
     private readonly onEntries: (entries: ReplicaEntry[]) => void,
+    /** Called when something waits to be written: the owner calls `flushUpdates()` soon, in its transaction. */
+    private readonly onPending: () => void = () => undefined,
   ) {
     this.log = this.doc.getMap('log');
     this.awareness = new Awareness(this.doc);
     this.room = relayAuthParams(key).room;
     this.doc.on('update', (update: Uint8Array, origin: unknown) => {
       if (origin === FROM_STORE || this.closed) return;
-      this.lastRow = Math.max(this.lastRow, this.store.addDocUpdate(this.ch, this.ep, this.writer, update));
-      this.rowsSinceCompact++;
+      this.pending.push(update);
+      this.onPending();
     });
     this.log.observe((event, tx) => {
       const relay = tx.origin instanceof WebsocketProvider ? tx.origin.serverUrl : null;
@@ -59,6 +63,17 @@ export class EpochReplica {
       }
       if (entries.length > 0) this.onEntries(entries);
     });
+  }
+
+  /**
+   * Writes the document updates seen since the last call. The channel calls this in the same transaction as the
+   * deliveries they carry, so a long initial sync is stored in a few large transactions rather than one per message.
+   */
+  flushUpdates(): void {
+    for (const update of this.pending.splice(0)) {
+      this.lastRow = Math.max(this.lastRow, this.store.addDocUpdate(this.ch, this.ep, this.writer, update));
+      this.rowsSinceCompact++;
+    }
   }
 
   /** Loads everything stored for this epoch (all writers). */

@@ -36,6 +36,8 @@ export interface NodeOptions {
 }
 
 const STORE_POLL_MS = 200;
+/** Folding each epoch's stored document updates into one row (node/replica.ts maybeCompact). */
+const MAINTENANCE_MS = 60_000;
 const MAX_WAIT_SECONDS = 50;
 
 export class ParleyNode extends EventEmitter {
@@ -43,6 +45,7 @@ export class ParleyNode extends EventEmitter {
   readonly me: string;
   private readonly writer = randomUUID();
   private readonly poller: NodeJS.Timeout;
+  private readonly maintainer: NodeJS.Timeout;
   private readonly rate: RateLimiter;
   private readonly bodyLimit: number;
   private lastDnum: number;
@@ -65,6 +68,10 @@ export class ParleyNode extends EventEmitter {
     for (const row of store.channels()) if (row.status === 'active') this.openChannel(row);
     this.poller = setInterval(() => this.pollStore(), STORE_POLL_MS);
     this.poller.unref();
+    this.maintainer = setInterval(() => {
+      for (const c of this.channels.values()) c.maintenance();
+    }, MAINTENANCE_MS);
+    this.maintainer.unref();
   }
 
   static async open(opts: NodeOptions = {}): Promise<ParleyNode> {
@@ -181,6 +188,7 @@ export class ParleyNode extends EventEmitter {
     let synced = await channel.waitSynced(deadline - Date.now());
     // Reachable but still downloading a long history: the slot check needs all of it, so keep waiting (bounded).
     if (!synced && channel.relays().some((r) => r.connected)) synced = await channel.waitSynced(JOIN_HISTORY_WAIT_MS);
+    channel.flush();
     const m = channel.membership;
     // A relay can be synced before the creator's first upload reaches it: give the history until the deadline.
     while (synced && m.owner === null && Date.now() < deadline) await sleep(100);
@@ -394,6 +402,7 @@ export class ParleyNode extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.poller);
+    clearInterval(this.maintainer);
     for (const c of this.channels.values()) c.close();
     this.channels.clear();
     this.store.close();

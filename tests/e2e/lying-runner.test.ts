@@ -118,7 +118,7 @@ describe('a lying runner is caught by an honest node', () => {
 
   it('a wrong output', async () => {
     const ch = await setUp('output', (p, post) => {
-      if ((p.input.arg as any)?.body === 'x') p.outputs = [{ kind: 'rolled', body: { label: 'x', value: 6, n: 1 } }];
+      if ((p.input.arg as any)?.body === 'x') p.outputs = [{ kind: 'rolled', body: { label: 'x', value: 7, n: 1 } }]; // a d6 never rolls 7: always a lie
       post(p);
     });
     await roll(ch, 'x');
