@@ -50,9 +50,10 @@ CREATE TABLE IF NOT EXISTS epochs (ch TEXT NOT NULL, ep INTEGER NOT NULL, key BL
 CREATE TABLE IF NOT EXISTS doc_updates (row INTEGER PRIMARY KEY AUTOINCREMENT, ch TEXT NOT NULL, ep INTEGER NOT NULL,
   writer TEXT NOT NULL, data BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS doc_updates_ch ON doc_updates (ch, ep, row);
+-- Event ids are hashes of sealed bytes bound to one channel, so they are unique across channels on their own.
 CREATE TABLE IF NOT EXISTS delivered (dnum INTEGER PRIMARY KEY AUTOINCREMENT, ch TEXT NOT NULL, ep INTEGER NOT NULL,
   id TEXT NOT NULL, type TEXT NOT NULL, author TEXT NOT NULL, lamport INTEGER NOT NULL, ts INTEGER NOT NULL,
-  body TEXT NOT NULL, sig BLOB NOT NULL, UNIQUE (ch, id));
+  body TEXT NOT NULL, sig BLOB NOT NULL, UNIQUE (id));
 CREATE INDEX IF NOT EXISTS delivered_ch ON delivered (ch, dnum);
 CREATE TABLE IF NOT EXISTS my_heads (ch TEXT PRIMARY KEY, seq INTEGER NOT NULL, id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS cursors (scope TEXT PRIMARY KEY, dnum INTEGER NOT NULL);
