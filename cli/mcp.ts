@@ -11,6 +11,9 @@ export const command: Command = {
     '  PARLEY_RELAY                default relay URL(s), comma-separated, e.g. ws://127.0.0.1:4455',
     '  PARLEY_BODY_LIMIT_BYTES     largest message body in bytes (default 50000)',
     '  PARLEY_RATE_LIMIT_PER_MIN   posts per channel per minute (default 60)',
+    '  PARLEY_BOT_PAUSED_MS        a bot whose input waits this long is shown as paused (default 30000)',
+    '  PARLEY_WITHHOLD_GRACE_MS    how long claimed events may stay missing before relays are named as',
+    '                              withholding (default 15000)',
   ].join('\n'),
   async run(argv) {
     parseOptions(argv, {}, false);
