@@ -205,17 +205,21 @@ export class ChannelBots {
    * delivered in an earlier run), the runner only replays; `resume()` then feeds whatever it had not fed yet.
    */
   deliver(ev: DeliveredInput, restoring = false): void {
-    // Until a bot is attached nothing needs remembering: inputs are only what comes after an attach.
+    // Until a bot is attached nothing needs remembering: inputs are only what comes after an attach. Bot events
+    // still go through, so an orphan step, reveal or hand-over is reported as before.
     if (ev.body.type === 'bot.attach') this.attachSeen = true;
-    if (!this.attachSeen) return;
+    if (!this.attachSeen && !ev.body.type.startsWith('bot.')) return;
     this.events.set(ev.id, { body: ev.body });
     this.enqueue(() => this.handle(ev, restoring));
   }
 
   resume(): void {
-    for (const bot of this.bots.values()) this.enqueue(async () => {
-      for (const input of bot.inputs) await this.runnerFeed(bot, input);
-    });
+    for (const bot of this.bots.values()) this.enqueue(() => this.feedWaiting(bot));
+  }
+
+  /** As runner: feeds every eligible input not fed yet (after a restart, or on taking over a bot). */
+  private async feedWaiting(bot: Bot): Promise<void> {
+    for (const input of bot.inputs) await this.runnerFeed(bot, input);
   }
 
   private enqueue(task: () => Promise<void>): void {
@@ -452,13 +456,7 @@ export class ChannelBots {
     if (bot.seed === null) return refuse('the sealed seed does not open for this node or does not match the commitment');
     await bot.ensureSandbox();
     await this.catchUp(bot);
-    for (const input of bot.inputs) await this.runnerFeed(bot, input);
-  }
-
-  /** What `hand_over_bot` needs to build a `bot.runner` event. */
-  handOverInfo(slot: string): { fromStep: number; runner: string; secret: boolean; seed: string | null; revealed: boolean } | undefined {
-    const bot = this.bots.get(slot);
-    return bot && { fromStep: bot.steps.length + 1, runner: bot.runner, secret: bot.secret, seed: bot.seed, revealed: bot.revealed };
+    await this.feedWaiting(bot);
   }
 
   private async reveal(bot: Bot, seed: string): Promise<void> {

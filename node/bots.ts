@@ -1,5 +1,6 @@
-/** The node's bot tools (attach_bot, get_bot) and read-only verification marks for CLI views. */
+/** The node's bot tools (attach_bot, get_bot, hand_over_bot) and read-only verification marks for CLI views. */
 import type { ParleyNode } from './service.js';
+import type { Channel } from './channel.js';
 import type { BotHooks } from './mcp.js';
 import type { LocalStore } from './store.js';
 import type { Verification } from './messages.js';
@@ -23,6 +24,19 @@ export function resolveBotSource(args: { preset?: string; code?: string }): { so
   return { source: preset.source, secret: preset.secret };
 }
 
+type BotInfo = NonNullable<ReturnType<Channel['bots']['info']>>;
+
+/** Paused: an input has waited longer than the limit (by its author's clock) without a step answering it. */
+function isPaused(info: BotInfo, now = Date.now()): boolean {
+  return info.waitingSince !== null && now - Math.max(info.waitingSince, info.lastStepAt ?? 0) > PAUSED_AFTER_MS;
+}
+
+function botInfo(c: Channel, slot: string): BotInfo {
+  const info = c.bots.info(slot);
+  if (!info) throw new ToolError(`There is no bot in slot ${slot}; bots here: ${c.bots.slots().join(', ') || 'none'}.`);
+  return info;
+}
+
 export function attachBotSupport(node: ParleyNode): BotHooks {
   return {
     attachBot(args) {
@@ -36,33 +50,28 @@ export function attachBotSupport(node: ParleyNode): BotHooks {
     },
     handOverBot(args) {
       const c = node.channel(args.channel);
-      const info = c.bots.handOverInfo(args.slot);
-      if (!info) throw new ToolError(`There is no bot in slot ${args.slot}; bots here: ${c.bots.slots().join(', ') || 'none'}.`);
+      const info = botInfo(c, args.slot);
+      const { runner, secret, revealed } = info.bot;
       const isOwner = c.membership.owner === node.me;
-      const mySlot = c.membership.slotOf(node.me) ?? (isOwner ? 'owner' : undefined);
-      const toSlot = args.to ?? mySlot;
+      const toSlot = args.to ?? c.membership.slotOf(node.me);
       const to = toSlot === 'owner' ? c.membership.owner : toSlot ? c.membership.holder(toSlot)?.author : undefined;
       if (!to) throw new ToolError(`Nobody holds the slot ${String(toSlot)}; a bot can only be handed to a member.`);
-      if (to === info.runner) throw new ToolError(`${toSlot} already runs ${args.slot}.`);
-      if (info.secret && !info.revealed && info.runner !== node.me) {
+      if (to === runner) throw new ToolError(`${toSlot} already runs ${args.slot}.`);
+      if (secret && !revealed && runner !== node.me) {
         throw new ToolError(`${args.slot} has a secret seed: only its current runner can hand it over (it seals the seed to the new runner).`);
       }
       if (!isOwner) {
         if (to !== node.me) throw new ToolError('Only the owner can hand a bot to someone else; you can claim a paused bot for yourself.');
-        const paused = this.getBot({ channel: args.channel, slot: args.slot }).state === 'paused';
-        if (!paused && info.runner !== node.me) throw new ToolError(`${args.slot} is running; a member can claim it only while it is paused (its runner silent for ${PAUSED_AFTER_MS / 1000} s with inputs waiting).`);
+        if (!isPaused(info) && runner !== node.me) throw new ToolError(`${args.slot} is running; a member can claim it only while it is paused (its runner silent for ${PAUSED_AFTER_MS / 1000} s with inputs waiting).`);
       }
-      c.handOverBot(args.slot, to, fromB64u(to, 32)!);
-      return { slot: args.slot, runner: to, runner_slot: toSlot!, from_step: info.fromStep };
+      const fromStep = c.handOverBot(args.slot, to, fromB64u(to, 32)!);
+      return { slot: args.slot, runner: to, runner_slot: toSlot!, from_step: fromStep };
     },
     getBot(args) {
       const c = node.channel(args.channel);
-      const info = c.bots.info(args.slot);
-      if (!info) throw new ToolError(`There is no bot in slot ${args.slot}; bots here: ${c.bots.slots().join(', ') || 'none'}.`);
+      const info = botInfo(c, args.slot);
       const stats = c.bots.report().bots.find((b) => b.slot === args.slot)!;
       const runner = info.bot.runner;
-      // Paused: an input has waited longer than the limit (by its author's clock) without a step answering it.
-      const paused = info.waitingSince !== null && Date.now() - Math.max(info.waitingSince, info.lastStepAt ?? 0) > PAUSED_AFTER_MS;
       return {
         slot: args.slot,
         code: String(info.attach.source),
@@ -72,7 +81,7 @@ export function attachBotSupport(node: ParleyNode): BotHooks {
         runner_is_neutral: !c.membership.members().some((m) => m.id === runner && m.slot !== 'owner'),
         secret: Boolean(info.attach.manifest?.secret),
         engine: String(info.attach.manifest?.engine ?? ''),
-        state: paused ? 'paused' : 'running',
+        state: isPaused(info) ? 'paused' : 'running',
         waiting_inputs: info.waiting,
         note: info.attach.manifest?.secret
           ? 'The runner can see this bot\'s hidden state (its commitment stops it from changing it, not from knowing it); steps stay pending until the runner reveals its seed.'

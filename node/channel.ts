@@ -102,12 +102,14 @@ export class Channel extends EventEmitter {
    * Hands a bot's runner role to `to` (a member id) from the next step. A secret seed is sealed to the new runner,
    * so only it (and, after the reveal, everyone) can replay the steps.
    */
-  handOverBot(slot: string, to: string, toPublicKey: Uint8Array): void {
-    const info = this.bots.handOverInfo(slot);
-    if (!info) throw new Error(`no bot in ${slot}`);
-    const payload: Record<string, unknown> = { bot: slot, runner: to, from_step: info.fromStep };
-    if (info.secret && !info.revealed && info.seed) payload.seed_sealed = toB64u(sealToMember(utf8(info.seed), toPublicKey));
+  handOverBot(slot: string, to: string, toPublicKey: Uint8Array): number {
+    const bot = this.bots.info(slot)?.bot;
+    if (!bot) throw new Error(`no bot in ${slot}`);
+    const fromStep = bot.steps.length + 1;
+    const payload: Record<string, unknown> = { bot: slot, runner: to, from_step: fromStep };
+    if (bot.secret && !bot.revealed && bot.seed) payload.seed_sealed = toB64u(sealToMember(utf8(bot.seed), toPublicKey));
     this.post('bot.runner', payload);
+    return fromStep;
   }
 
   get ch(): string {
@@ -355,13 +357,18 @@ export class Channel extends EventEmitter {
 
   private localSeq = (author: string): number => this.ingestor.chains.head(author)?.seq ?? 0;
 
+  /** A peer's presence in a replica's awareness, opened and verified; null for our own client or anything invalid. */
+  private presenceOf(r: EpochReplica, client: number, epoch: EpochContext): Presence | null {
+    if (client === r.doc.clientID) return null;
+    return openPresence((r.awareness.getStates().get(client) as { p?: unknown } | undefined)?.p, epoch);
+  }
+
   private observeBeacons(r: EpochReplica, clients: number[], origin: unknown): void {
     const via = origin instanceof WebsocketProvider ? origin.serverUrl : null;
     const epoch = this.epochContext();
     const now = Date.now();
     for (const client of clients) {
-      if (client === r.doc.clientID) continue;
-      const p = openPresence((r.awareness.getStates().get(client) as { p?: unknown } | undefined)?.p, epoch);
+      const p = this.presenceOf(r, client, epoch);
       if (p?.heads && p.author !== this.me && this.membership.canPost(p.author)) {
         this.frontier.observe(p.author, p.heads, via, this.localSeq, this.relays(), now);
       }
@@ -370,8 +377,7 @@ export class Channel extends EventEmitter {
 
   /** Withholding findings, one sentence each (empty when every claimed event arrived or relays are unreachable). */
   withholding(): string[] {
-    const name = (id: string) => this.membership.nameOf(id);
-    return this.frontier.check(this.localSeq, this.relays(), Date.now()).map((w) => describeWithholding(w, name));
+    return this.frontier.check(this.localSeq, this.relays(), Date.now()).map((w) => describeWithholding(w, (id) => this.membership.nameOf(id)));
   }
 
   /** Peers currently online (valid presence in the current epoch's awareness), by member id. */
@@ -379,9 +385,8 @@ export class Channel extends EventEmitter {
     const out = new Map<string, Presence>();
     const replica = this.replica();
     const epoch = this.epochContext();
-    for (const [client, state] of replica.awareness.getStates()) {
-      if (client === replica.doc.clientID) continue;
-      const p = openPresence((state as { p?: unknown }).p, epoch);
+    for (const client of replica.awareness.getStates().keys()) {
+      const p = this.presenceOf(replica, client, epoch);
       if (p) out.set(p.author, p);
     }
     return out;

@@ -22,9 +22,6 @@ import { signSlotClaim } from './payloads.js';
 import { redactJson, redactSecrets } from './redact.js';
 import { checkBodySize, limitsFromEnv, RateLimiter } from './limits.js';
 
-/** After a relay answered, how long join_channel also waits for a long history (under the usual 60 s tool timeout). */
-const JOIN_HISTORY_WAIT_MS = 45_000;
-
 export interface NodeOptions {
   home?: string;
   relays?: string[];
@@ -39,6 +36,8 @@ const STORE_POLL_MS = 200;
 /** Folding each epoch's stored document updates into one row (node/replica.ts maybeCompact). */
 const MAINTENANCE_MS = 60_000;
 const MAX_WAIT_SECONDS = 50;
+/** After a relay answered, how long join_channel also waits for a long history (under the usual 60 s tool timeout). */
+const JOIN_HISTORY_WAIT_MS = 45_000;
 
 export class ParleyNode extends EventEmitter {
   readonly channels = new Map<string, Channel>();

@@ -75,7 +75,7 @@ export class LocalStore {
     // Joining a long channel inserts rows under random event ids: a larger page cache and fewer, larger
     // checkpoints keep the index pages from being written over and over (measured by `npm run bench -- join`).
     this.db.pragma('cache_size = -65536');
-    this.db.pragma('wal_autocheckpoint = 32768');
+    this.db.pragma('wal_autocheckpoint = 8192');
     this.db.exec(SCHEMA);
   }
 

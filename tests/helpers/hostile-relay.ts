@@ -1,7 +1,7 @@
 /**
- * A deliberately dishonest relay for tests. It speaks the y-websocket protocol with one master Y.Doc per room,
- * checks no auth, and serves each connection its own view of the room, computed from the master with a state
- * vector that hides whatever the current policy says. Behaviours:
+ * A deliberately dishonest relay for tests. It speaks the y-websocket protocol (framing from relay/room.ts) with
+ * one master Y.Doc per room, checks no auth, and serves each connection its own view of the room, computed from the
+ * master with a state vector that hides whatever the current policy says. Behaviours:
  *
  *   inject     write entries into a room as the relay (forged, flipped or copied from another room)
  *   drop       lose every n-th update a client sends (never stored, never forwarded)
@@ -15,7 +15,7 @@
  */
 import { WebSocketServer, type WebSocket } from 'ws';
 import * as Y from 'yjs';
-import * as encoding from 'lib0/encoding';
+import { MESSAGE_AWARENESS, MESSAGE_SYNC, SYNC_STEP1, SYNC_STEP2, SYNC_UPDATE, syncMessage } from '../../relay/room.js';
 import * as decoding from 'lib0/decoding';
 import type { AddressInfo } from 'node:net';
 
@@ -44,11 +44,6 @@ export interface HostileRelay {
   close(): Promise<void>;
 }
 
-const SYNC = 0;
-const AWARENESS = 1;
-const STEP1 = 0;
-const STEP2 = 1;
-const UPDATE = 2;
 const HIDDEN = 0x7fffffff;
 
 interface Live extends Conn {
@@ -62,14 +57,6 @@ interface RoomState {
   doc: Y.Doc;
   conns: Live[];
   policy: Policy;
-}
-
-function message(type: number, step: number | null, payload: Uint8Array): Uint8Array {
-  const e = encoding.createEncoder();
-  encoding.writeVarUint(e, type);
-  if (step !== null) encoding.writeVarUint(e, step);
-  encoding.writeVarUint8Array(e, payload);
-  return encoding.toUint8Array(e);
 }
 
 export async function startHostileRelay(): Promise<HostileRelay> {
@@ -113,8 +100,8 @@ export async function startHostileRelay(): Promise<HostileRelay> {
     } else parts.push(Y.encodeStateAsUpdate(room.doc, Y.encodeStateVector(sv)));
     if (room.policy.replay) parts.push(Y.encodeStateAsUpdate(room.doc));
     for (const [c, clock] of Y.decodeStateVector(Y.encodeStateVector(room.doc))) if (!hidden.has(c)) conn.known.set(c, clock);
-    parts.forEach((p, i) => conn.ws.send(message(SYNC, step2 && i === parts.length - 1 ? STEP2 : UPDATE, p)));
-    if (step2 && parts.length === 0) conn.ws.send(message(SYNC, STEP2, Y.encodeStateAsUpdate(new Y.Doc())));
+    parts.forEach((p, i) => conn.ws.send(syncMessage(step2 && i === parts.length - 1 ? SYNC_STEP2 : SYNC_UPDATE, p)));
+    if (step2 && parts.length === 0) conn.ws.send(syncMessage(SYNC_STEP2, Y.encodeStateAsUpdate(new Y.Doc())));
   };
   const flushAll = (room: RoomState) => room.conns.forEach((c) => flush(room, c));
 
@@ -127,10 +114,10 @@ export async function startHostileRelay(): Promise<HostileRelay> {
       try {
         const d = decoding.createDecoder(new Uint8Array(data));
         const type = decoding.readVarUint(d);
-        if (type === SYNC) {
+        if (type === MESSAGE_SYNC) {
           const step = decoding.readVarUint(d);
           const payload = decoding.readVarUint8Array(d);
-          if (step === STEP1) {
+          if (step === SYNC_STEP1) {
             conn.known = Y.decodeStateVector(payload);
             return flush(room, conn, true);
           }
@@ -140,14 +127,14 @@ export async function startHostileRelay(): Promise<HostileRelay> {
           // The sender has what it sent: do not echo it back.
           for (const [c, clock] of Y.decodeStateVector(Y.encodeStateVectorFromUpdate(payload))) conn.known.set(c, Math.max(conn.known.get(c) ?? 0, clock));
           Y.applyUpdate(room.doc, payload, conn);
-        } else if (type === AWARENESS) {
+        } else if (type === MESSAGE_AWARENESS) {
           for (const other of room.conns) if (other !== conn && other.ws.readyState === other.ws.OPEN) other.ws.send(data);
         }
       } catch {
         ws.close();
       }
     });
-    ws.send(message(SYNC, STEP1, Y.encodeStateVector(room.doc)));
+    ws.send(syncMessage(SYNC_STEP1, Y.encodeStateVector(room.doc)));
   });
   const { port } = wss.address() as AddressInfo;
   return {
