@@ -13,12 +13,13 @@
  * its outputs, state hash and error compared. Per-step randomness needs the runner's seed: a bot whose manifest says
  * `secret` publishes only a commitment, so its steps stay `pending` until `bot.reveal`, then all are replayed.
  */
-import { canonicalString, type Json } from '../protocol/canonical.js';
+import type { Json } from '../protocol/canonical.js';
 import { sha256Hex } from '../protocol/hash.js';
 import { fromB64u, toHex } from '../protocol/bytes.js';
 import type { EventBody } from '../protocol/event.js';
 import { loadBot, type BotSandbox, type StepOutcome } from './sandbox.js';
 import { entropyStart, mixEntropy, seedCommitment, stepRandom } from './seed.js';
+import { jsonEqual } from './json.js';
 
 export type StepStatus = 'verified' | 'pending' | 'mismatch' | 'unverifiable';
 
@@ -154,6 +155,10 @@ class Bot {
     return { members: this.members, channel: { id: this.ch, name: this.channelName }, random: stepRandom(this.seed, this.acc, p.n) };
   }
 
+  get hasSandbox(): boolean {
+    return this.sandbox !== null;
+  }
+
   async ensureSandbox(): Promise<BotSandbox> {
     if (!this.sandbox) this.sandbox = await loadBot(this.source, this.payload.manifest?.limits ?? {});
     return this.sandbox;
@@ -185,11 +190,15 @@ class Bot {
   }
 }
 
+const IDLE: Promise<void> = Promise.resolve();
+
 export class ChannelBots {
   private readonly bots = new Map<string, Bot>();
   private readonly events = new Map<string, { body: EventBody }>();
   private readonly problems: string[] = [];
-  private chain: Promise<void> = Promise.resolve();
+  /** Delivered events waiting to be handled, in order; drained by `drain` (see `enqueue`). */
+  private readonly queue: (() => void | Promise<void>)[] = [];
+  private draining: Promise<void> | null = null;
   private attachSeen = false;
 
   constructor(
@@ -222,17 +231,36 @@ export class ChannelBots {
     for (const input of bot.inputs) await this.runnerFeed(bot, input);
   }
 
-  private enqueue(task: () => Promise<void>): void {
-    this.chain = this.chain.then(task).catch((err) => {
-      this.problems.push(`bot processing failed: ${err instanceof Error ? err.message : String(err)}`);
-    });
+  /**
+   * Work is handled in delivery order, after the delivering call returns. Most events are handled synchronously
+   * (a per-event promise hop costs as much as a replayed step); only loading a sandbox or posting waits.
+   */
+  private enqueue(task: () => void | Promise<void>): void {
+    this.queue.push(task);
+    if (!this.draining) this.draining = this.drain();
   }
 
+  private async drain(): Promise<void> {
+    await null;
+    // The queue grows while it drains (a runner's own steps are delivered back): the loop reads its live length.
+    for (let i = 0; i < this.queue.length; i++) {
+      try {
+        const pending = this.queue[i]();
+        if (pending) await pending;
+      } catch (err) {
+        this.problems.push(`bot processing failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    this.queue.length = 0;
+    this.draining = null;
+  }
+
+  /** Resolves once every event delivered so far has been handled. */
   idle(): Promise<void> {
-    return this.chain;
+    return this.draining ?? IDLE;
   }
 
-  private async handle(ev: DeliveredInput, restoring: boolean): Promise<void> {
+  private handle(ev: DeliveredInput, restoring: boolean): void | Promise<void> {
     const b = ev.body;
     const p = b.payload as Record<string, any>;
     switch (b.type) {
@@ -255,14 +283,26 @@ export class ChannelBots {
         return this.reveal(bot, String(p.seed));
       }
       case 'message':
-      case 'member.join':
+      case 'member.join': {
+        const mine: Bot[] = [];
         for (const bot of this.bots.values()) {
           if (!this.eligible(bot, ev)) continue;
           bot.inputs.push(ev);
-          if (!restoring) await this.runnerFeed(bot, ev);
+          if (!restoring && this.runs(bot)) mine.push(bot);
         }
+        if (mine.length > 0) return this.feedEach(mine, ev);
         return;
+      }
     }
+  }
+
+  private async feedEach(bots: Bot[], ev: DeliveredInput): Promise<void> {
+    for (const bot of bots) await this.runnerFeed(bot, ev);
+  }
+
+  /** Whether this node posts the bot's next steps. */
+  private runs(bot: Bot): boolean {
+    return !!this.runner && bot.runner === this.runner.me && bot.seed !== null && !bot.broken;
   }
 
   private async attach(ev: DeliveredInput, restoring: boolean): Promise<void> {
@@ -306,8 +346,7 @@ export class ChannelBots {
   }
 
   private async runnerFeed(bot: Bot, ev: DeliveredInput): Promise<void> {
-    if (!this.runner || bot.runner !== this.runner.me || bot.seed === null || bot.broken) return;
-    if (bot.fed.has(ev.id)) return;
+    if (!this.runs(bot) || bot.fed.has(ev.id)) return;
     const last = bot.steps.at(-1);
     const payload: StepPayload = {
       bot: bot.slot, n: bot.steps.length + 1, input: this.inputFor(bot, ev), prevStep: last?.id ?? null, outputs: [], stateHash: '', now: Date.now(), gas: 0,
@@ -327,16 +366,16 @@ export class ChannelBots {
     // Pinning the hand-over into the causal past makes every verifier know the new runner before its first step.
     const handOver = bot.handOvers.at(-1)?.id;
     // The id is known at once, so the next step links to this one even before it comes back through the replica.
-    const id = this.runner.postStep(payload, [ev.id, ...(last?.id ? [last.id] : []), ...(handOver ? [handOver] : [])].sort());
+    const id = this.runner!.postStep(payload, [ev.id, ...(last?.id ? [last.id] : []), ...(handOver ? [handOver] : [])].sort());
     if (typeof id === 'string') {
       rec.id = id;
       bot.fed.add(id);
     }
-    if (outcome.outputs.some((o) => o.kind === 'reveal') && !bot.revealed) this.runner.postReveal(bot.slot, bot.seed);
+    if (outcome.outputs.some((o) => o.kind === 'reveal') && !bot.revealed) this.runner!.postReveal(bot.slot, bot.seed!);
   }
 
   /** Replays steps this node has recorded but not yet run (after a restart or a reveal). */
-  private async catchUp(bot: Bot): Promise<void> {
+  private catchUp(bot: Bot): void {
     while (bot.replayedCount < bot.steps.length && bot.seed !== null) {
       const rec = bot.steps[bot.replayedCount];
       const ctx = bot.contextFor(rec.payload)!;
@@ -350,7 +389,7 @@ export class ChannelBots {
     let status: StepStatus = 'verified';
     let reason: string | undefined;
     if (outcome.status === 'unverifiable') status = 'unverifiable';
-    else if (canonicalString(outcome.outputs) !== canonicalString(rec.payload.outputs)) [status, reason] = ['mismatch', 'outputs differ from the replay'];
+    else if (!jsonEqual(outcome.outputs, rec.payload.outputs)) [status, reason] = ['mismatch', 'outputs differ from the replay'];
     else if (outcome.stateHash !== rec.payload.stateHash) [status, reason] = ['mismatch', 'state hash differs from the replay'];
     else if ((outcome.status === 'error') !== (rec.payload.error !== undefined)) [status, reason] = ['mismatch', 'error outcome differs from the replay'];
     this.mark(bot, rec, status, reason);
@@ -363,7 +402,7 @@ export class ChannelBots {
     if (rec.id) this.onMark?.(rec.id, status, status === 'mismatch' ? { bot: bot.slot, n: rec.payload.n, reason: reason ?? 'mismatch', runner: bot.runner } : undefined);
   }
 
-  private async verifyStep(bot: Bot, ev: DeliveredInput): Promise<void> {
+  private verifyStep(bot: Bot, ev: DeliveredInput): void | Promise<void> {
     const p = ev.body.payload as unknown as StepPayload;
     const mine = this.runner && bot.runnerFor(p.n) === this.runner.me;
     if (mine) {
@@ -389,7 +428,7 @@ export class ChannelBots {
     const isInit = input.body.type === 'bot.attach';
     if (isInit ? p.n !== 1 || p.input.event !== bot.attachId : !this.eligible(bot, inputEv)) return fail('step input is not an input of this bot');
     if (bot.fed.has(inputEv.id)) return fail('input fed twice');
-    if (canonicalString(this.inputFor(bot, inputEv)) !== canonicalString(p.input)) return fail('recorded input does not match the event');
+    if (!jsonEqual(this.inputFor(bot, inputEv), p.input)) return fail('recorded input does not match the event');
     const skipped = isInit ? undefined : this.unfedAncestor(bot, inputEv);
     if (skipped) return fail(`input ${skipped.slice(0, 8)} was skipped or reordered`);
     bot.fed.add(inputEv.id);
@@ -400,8 +439,8 @@ export class ChannelBots {
       this.onMark?.(ev.id, 'pending');
       return;
     }
-    await bot.ensureSandbox();
-    await this.catchUp(bot);
+    if (bot.hasSandbox) return this.catchUp(bot);
+    return bot.ensureSandbox().then(() => this.catchUp(bot));
   }
 
   /** An input in the causal past of `ev` (after the attach) that the runner has not fed yet, if any. */

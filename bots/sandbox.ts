@@ -11,6 +11,8 @@ import { newQuickJSWASMModule, RELEASE_SYNC, DefaultIntrinsics, type QuickJSCont
 import { canonicalString, type Json } from '../protocol/canonical.js';
 import { sha256Hex } from '../protocol/hash.js';
 import { PRELUDE } from './prelude.js';
+import { prngState } from './seed.js';
+import { encodable } from './json.js';
 
 export const ENGINE = 'quickjs-emscripten@0.32.0/release-sync';
 
@@ -100,6 +102,8 @@ class QuickJSBot implements BotSandbox {
   private closed = false;
   private failed = false;
   private tainted: string | null = null;
+  /** Members and channel as the guest last received them (it keeps them between steps; see bots/prelude.ts). */
+  private sent: { members: unknown; membersText: string; channel: unknown; channelText: string } | null = null;
 
   constructor(
     private readonly mod: QuickJSWASMModule,
@@ -127,6 +131,9 @@ class QuickJSBot implements BotSandbox {
     hashFn.dispose();
     this.vm.unwrapResult(this.vm.evalCode(PRELUDE, 'parley-prelude.js')).dispose();
     this.stepFn = this.vm.getProp(this.vm.global, '__parley_step');
+    const configure = this.vm.getProp(this.vm.global, '__parley_configure');
+    this.vm.unwrapResult(this.vm.callFunction(configure, this.vm.undefined, this.vm.newNumber(this.limits.maxOutputBytes))).dispose();
+    configure.dispose();
     this.loadError = this.withBudget(() => this.loadModule());
     if (this.loadError) this.failed = true;
   }
@@ -191,7 +198,7 @@ class QuickJSBot implements BotSandbox {
     let failure: string | null;
     try {
       failure = this.withBudget(() => {
-        const arg = this.vm.newString(JSON.stringify({ ...input, maxOutputBytes: this.limits.maxOutputBytes }));
+        const arg = this.vm.newString(this.encode(input));
         try {
           const result = this.vm.callFunction(this.stepFn, this.vm.undefined, arg);
           const handle = this.vm.unwrapResult(result);
@@ -209,6 +216,8 @@ class QuickJSBot implements BotSandbox {
     }
     if (failure !== null) {
       this.failed = true;
+      // The step may have stopped before the guest took in new members or channel: send them again next time.
+      this.sent = null;
       return rollback(failure);
     }
     const cut = text.indexOf('\n');
@@ -217,10 +226,10 @@ class QuickJSBot implements BotSandbox {
     try {
       outputs = (JSON.parse(text.slice(0, cut)) as { outputs: BotOutput[] }).outputs;
       state = JSON.parse(text.slice(cut + 1)) as Json | null;
-      canonicalString(outputs);
     } catch {
       return rollback('the bot produced output that is not JSON');
     }
+    if (!encodable(outputs)) return rollback('the bot produced output that is not JSON');
     let hash: string;
     try {
       const canonical = canonicalString(state);
@@ -230,6 +239,18 @@ class QuickJSBot implements BotSandbox {
       return rollback('state is not plain JSON');
     }
     return { status: 'ok', outputs, state, stateHash: hash, gas: this.gasUsed };
+  }
+
+  /** The step's input as the guest reads it: members and channel only when they changed (compared as JSON text). */
+  private encode(input: StepInput): string {
+    const prev = this.sent;
+    const membersText = prev && prev.members === input.members ? prev.membersText : JSON.stringify(input.members);
+    const channelText = prev && prev.channel === input.channel ? prev.channelText : JSON.stringify(input.channel);
+    const msg: Record<string, unknown> = { hook: input.hook, now: input.now, rng: prngState(input.random), arg: input.arg, state: input.state };
+    if (!prev || prev.membersText !== membersText) msg.members = input.members;
+    if (!prev || prev.channelText !== channelText) msg.channel = input.channel;
+    this.sent = { members: input.members, membersText, channel: input.channel, channelText };
+    return JSON.stringify(msg);
   }
 
   close(): void {

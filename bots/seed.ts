@@ -24,3 +24,24 @@ export const stepRandom = (seedHex: string, accHex: string, n: number): string =
 export const seedCommitment = (seedHex: string): string => sha256Hex(`parley/bot-seed/v1|${seedHex}`);
 
 export const newSeed = (): string => toHex(randomBytes(32));
+
+/**
+ * The guest PRNG's (sfc32, bots/prelude.ts) starting state for a step: the step random's 128 leading bits, then 12
+ * rounds discarded. Computed here rather than in the guest, where the same integer arithmetic is far slower.
+ */
+export function prngState(randomHex: string): [number, number, number, number] {
+  need(randomHex, 'step random');
+  let a = parseInt(randomHex.slice(0, 8), 16) | 0;
+  let b = parseInt(randomHex.slice(8, 16), 16) | 0;
+  let c = parseInt(randomHex.slice(16, 24), 16) | 0;
+  let d = parseInt(randomHex.slice(24, 32), 16) | 0;
+  for (let i = 0; i < 12; i++) {
+    const t = (((a + b) | 0) + d) | 0;
+    d = (d + 1) | 0;
+    a = b ^ (b >>> 9);
+    b = (c + (c << 3)) | 0;
+    c = (c << 21) | (c >>> 11);
+    c = (c + t) | 0;
+  }
+  return [a, b, c, d];
+}
