@@ -18,7 +18,7 @@ import { sha256Hex } from '../protocol/hash.js';
 import { fromB64u, toHex } from '../protocol/bytes.js';
 import type { EventBody } from '../protocol/event.js';
 import { loadBot, type BotSandbox, type StepOutcome } from './sandbox.js';
-import { entropyStart, mixEntropy, seedCommitment, stepRandom } from './seed.js';
+import { entropyStart, mixEntropy, seedCommitment, stepRandoms } from './seed.js';
 import { jsonEqual } from './json.js';
 
 export type StepStatus = 'verified' | 'pending' | 'mismatch' | 'unverifiable';
@@ -91,12 +91,15 @@ class Bot {
   private state: Json | null = null;
   private acc: string;
   private members: Json[] = [];
+  /** stepRandoms for the current seed and accumulator, remade when either changes. */
+  private draws: { seed: string; acc: string; at: (n: number) => string } | null = null;
   seed: string | null;
   revealed = false;
   broken: string | null = null;
   /** Eligible inputs in this node's delivery order (what the runner feeds, and resumes after a restart). */
   readonly inputs: DeliveredInput[] = [];
   readonly handOvers: HandOver[] = [];
+  private channelCtx: Json | null = null;
 
   constructor(
     readonly slot: string,
@@ -136,6 +139,12 @@ class Bot {
     return runner;
   }
 
+  /** ctx.channel: one value for the bot's life, so the sandbox sends it to the guest once. */
+  get channel(): Json {
+    this.channelCtx ??= { id: this.ch, name: this.channelName };
+    return this.channelCtx;
+  }
+
   get secret(): boolean {
     return this.payload.manifest?.secret === true || typeof this.payload.seed !== 'string';
   }
@@ -152,7 +161,8 @@ class Bot {
       this.members = [...this.members, { slot: arg.slot, id: arg.id, name: arg.name }];
     }
     if (this.seed === null) return null;
-    return { members: this.members, channel: { id: this.ch, name: this.channelName }, random: stepRandom(this.seed, this.acc, p.n) };
+    if (this.draws?.seed !== this.seed || this.draws.acc !== this.acc) this.draws = { seed: this.seed, acc: this.acc, at: stepRandoms(this.seed, this.acc) };
+    return { members: this.members, channel: this.channel, random: this.draws.at(p.n) };
   }
 
   get hasSandbox(): boolean {
@@ -194,7 +204,7 @@ const IDLE: Promise<void> = Promise.resolve();
 
 export class ChannelBots {
   private readonly bots = new Map<string, Bot>();
-  private readonly events = new Map<string, { body: EventBody }>();
+  private readonly events = new Map<string, DeliveredInput>();
   private readonly problems: string[] = [];
   /** Delivered events waiting to be handled, in order; drained by `drain` (see `enqueue`). */
   private readonly queue: (() => void | Promise<void>)[] = [];
@@ -218,7 +228,7 @@ export class ChannelBots {
     // still go through, so an orphan step, reveal or hand-over is reported as before.
     if (ev.body.type === 'bot.attach') this.attachSeen = true;
     if (!this.attachSeen && !ev.body.type.startsWith('bot.')) return;
-    this.events.set(ev.id, { body: ev.body });
+    this.events.set(ev.id, ev);
     this.enqueue(() => this.handle(ev, restoring));
   }
 
@@ -424,7 +434,7 @@ export class ChannelBots {
     if (p.n !== bot.steps.length || p.prevStep !== (last?.id ?? null)) return fail('step is out of sequence');
     const input = this.events.get(p.input?.event);
     if (!input) return fail('step names an input this node never saw');
-    const inputEv = { id: p.input.event, body: input.body };
+    const inputEv = input;
     const isInit = input.body.type === 'bot.attach';
     if (isInit ? p.n !== 1 || p.input.event !== bot.attachId : !this.eligible(bot, inputEv)) return fail('step input is not an input of this bot');
     if (bot.fed.has(inputEv.id)) return fail('input fed twice');
@@ -445,6 +455,11 @@ export class ChannelBots {
 
   /** An input in the causal past of `ev` (after the attach) that the runner has not fed yet, if any. */
   private unfedAncestor(bot: Bot, ev: DeliveredInput): string | undefined {
+    // Usual case, and the walk's end: every direct parent already fed (or from before the attach).
+    const { deps, prev } = ev.body;
+    let settled = prev === null || bot.fed.has(prev);
+    for (let i = 0; settled && i < deps.length; i++) settled = bot.fed.has(deps[i]) || (this.events.get(deps[i])?.body.lamport ?? 0) <= bot.attachLamport;
+    if (settled) return undefined;
     const stack = [...ev.body.deps, ...(ev.body.prev ? [ev.body.prev] : [])];
     const seen = new Set<string>();
     while (stack.length > 0) {

@@ -112,7 +112,7 @@ export const PRELUDE = String.raw`
       const fn = bot && bot[input.hook];
       if (typeof fn === 'function') fn.call(bot, ctx, input.arg);
       const state = stringify(ctx.state === undefined ? null : ctx.state);
-      return '{"outputs":[' + outputs.join(',') + ']}\n' + (state === undefined ? 'null' : state);
+      return '[' + outputs.join(',') + ']\n' + (state === undefined ? 'null' : state);
     },
   });
 })();

@@ -104,6 +104,8 @@ class QuickJSBot implements BotSandbox {
   private tainted: string | null = null;
   /** Members and channel as the guest last received them (it keeps them between steps; see bots/prelude.ts). */
   private sent: { members: unknown; membersText: string; channel: unknown; channelText: string } | null = null;
+  /** The state the last good step returned, with the guest's text of it (sent back as is if the next step gets it). */
+  private last: { state: Json | null; text: string } | null = null;
 
   constructor(
     private readonly mod: QuickJSWASMModule,
@@ -182,31 +184,33 @@ class QuickJSBot implements BotSandbox {
     }
   }
 
+  /** A step that failed: its outputs are the error notice and the state stays as it was. */
+  private rollback(input: StepInput, error: string): StepOutcome {
+    return { status: 'error', outputs: [{ kind: 'error', body: error }], state: input.state, stateHash: stateHash(input.state), gas: this.gasUsed, error };
+  }
+
+  /** One guest call: the step's input text in, the outputs and state text out. */
+  private call(text: string): string {
+    const arg = this.vm.newString(text);
+    try {
+      const handle = this.vm.unwrapResult(this.vm.callFunction(this.stepFn, this.vm.undefined, arg));
+      const out = this.vm.getString(handle);
+      handle.dispose();
+      return out;
+    } finally {
+      arg.dispose();
+    }
+  }
+
   step(input: StepInput): StepOutcome {
     if (this.closed) throw new Error('sandbox is closed');
-    const rollback = (error: string): StepOutcome => ({
-      status: 'error',
-      outputs: [{ kind: 'error', body: error }],
-      state: input.state,
-      stateHash: stateHash(input.state),
-      gas: this.gasUsed,
-      error,
-    });
     if (this.tainted) return { status: 'unverifiable', reason: this.tainted };
-    if (this.loadError) return rollback(`bot failed to load: ${this.loadError}`);
+    if (this.loadError) return this.rollback(input, `bot failed to load: ${this.loadError}`);
     let text = '';
     let failure: string | null;
     try {
       failure = this.withBudget(() => {
-        const arg = this.vm.newString(this.encode(input));
-        try {
-          const result = this.vm.callFunction(this.stepFn, this.vm.undefined, arg);
-          const handle = this.vm.unwrapResult(result);
-          text = this.vm.getString(handle);
-          handle.dispose();
-        } finally {
-          arg.dispose();
-        }
+        text = this.call(this.encode(input));
       });
     } catch (err) {
       if (!(err instanceof Interrupted)) throw err;
@@ -218,39 +222,44 @@ class QuickJSBot implements BotSandbox {
       this.failed = true;
       // The step may have stopped before the guest took in new members or channel: send them again next time.
       this.sent = null;
-      return rollback(failure);
+      return this.rollback(input, failure);
     }
     const cut = text.indexOf('\n');
     let outputs: BotOutput[];
     let state: Json | null;
     try {
-      outputs = (JSON.parse(text.slice(0, cut)) as { outputs: BotOutput[] }).outputs;
+      outputs = JSON.parse(text.slice(0, cut)) as BotOutput[];
       state = JSON.parse(text.slice(cut + 1)) as Json | null;
     } catch {
-      return rollback('the bot produced output that is not JSON');
+      return this.rollback(input, 'the bot produced output that is not JSON');
     }
-    if (!encodable(outputs)) return rollback('the bot produced output that is not JSON');
+    if (!encodable(outputs)) return this.rollback(input, 'the bot produced output that is not JSON');
     let hash: string;
     try {
       const canonical = canonicalString(state);
-      if (canonical.length > this.limits.maxStateBytes) return rollback(`state exceeds ${this.limits.maxStateBytes} bytes`);
+      if (canonical.length > this.limits.maxStateBytes) return this.rollback(input, `state exceeds ${this.limits.maxStateBytes} bytes`);
       hash = sha256Hex(canonical);
     } catch {
-      return rollback('state is not plain JSON');
+      return this.rollback(input, 'state is not plain JSON');
     }
+    this.last = { state, text: text.slice(cut + 1) };
     return { status: 'ok', outputs, state, stateHash: hash, gas: this.gasUsed };
   }
 
-  /** The step's input as the guest reads it: members and channel only when they changed (compared as JSON text). */
+  /**
+   * The step's input as the guest reads it (bots/prelude.ts `__parley_step`), built as text: members and channel only
+   * when they changed (compared as JSON text), and the state as the guest wrote it when it is the last step's.
+   */
   private encode(input: StepInput): string {
     const prev = this.sent;
-    const membersText = prev && prev.members === input.members ? prev.membersText : JSON.stringify(input.members);
-    const channelText = prev && prev.channel === input.channel ? prev.channelText : JSON.stringify(input.channel);
-    const msg: Record<string, unknown> = { hook: input.hook, now: input.now, rng: prngState(input.random), arg: input.arg, state: input.state };
-    if (!prev || prev.membersText !== membersText) msg.members = input.members;
-    if (!prev || prev.channelText !== channelText) msg.channel = input.channel;
+    const membersText = prev && prev.members === input.members ? prev.membersText : json(input.members);
+    const channelText = prev && prev.channel === input.channel ? prev.channelText : json(input.channel);
+    const stateText = this.last && this.last.state === input.state ? this.last.text : json(input.state);
+    let text = `{"hook":${json(input.hook)},"now":${json(input.now)},"rng":[${prngState(input.random).join(',')}],"arg":${json(input.arg)},"state":${stateText}`;
+    if (!prev || prev.membersText !== membersText) text += `,"members":${membersText}`;
+    if (!prev || prev.channelText !== channelText) text += `,"channel":${channelText}`;
     this.sent = { members: input.members, membersText, channel: input.channel, channelText };
-    return JSON.stringify(msg);
+    return text + '}';
   }
 
   close(): void {
@@ -264,6 +273,9 @@ class QuickJSBot implements BotSandbox {
     this.runtime.dispose();
   }
 }
+
+/** JSON text of a host value; what JSON.stringify leaves out (undefined) is sent as null. */
+const json = (value: unknown): string => JSON.stringify(value) ?? 'null';
 
 /** A guest error as one deterministic line: name and message, never a stack (addresses and lines differ). */
 function describe(err: unknown): string {

@@ -18,8 +18,13 @@ export const entropyStart = (channelId: string): string => sha256Hex(`parley/bot
 
 export const mixEntropy = (acc: string, entropyHex: string): string => sha256Hex(`parley/bot-mix/v1|${need(acc, 'accumulator')}|${need(entropyHex, 'entropy')}`);
 
-export const stepRandom = (seedHex: string, accHex: string, n: number): string =>
-  sha256Hex(`parley/bot-step/v1|${need(seedHex, 'seed')}|${need(accHex, 'accumulator')}|${n}`);
+export const stepRandom = (seedHex: string, accHex: string, n: number): string => stepRandoms(seedHex, accHex)(n);
+
+/** stepRandom for one seed and accumulator, checked once: replay draws one per step. */
+export function stepRandoms(seedHex: string, accHex: string): (n: number) => string {
+  const prefix = `parley/bot-step/v1|${need(seedHex, 'seed')}|${need(accHex, 'accumulator')}|`;
+  return (n) => sha256Hex(prefix + n);
+}
 
 export const seedCommitment = (seedHex: string): string => sha256Hex(`parley/bot-seed/v1|${seedHex}`);
 
