@@ -62,7 +62,6 @@ export const PRELUDE = String.raw`
   let outBytes = 0;
 
   const hex = (n) => { let s = ''; for (let i = 0; i < n; i++) s += Math.floor(next() * 256).toString(16).padStart(2, '0'); return s; };
-  const random = () => next();
   const post = (kind, body, opts) => {
     if (typeof kind !== 'string' || kind.length === 0 || kind.length > 64) throw new TypeError('ctx.post: kind must be a string of 1-64 characters');
     const out = { kind, body: body === undefined ? null : body };
@@ -91,7 +90,8 @@ export const PRELUDE = String.raw`
     if (!c) throw new RangeError('ctx.reveal: unknown commitment');
     post('reveal', { hash: h, salt: c.salt, value: c.value });
   };
-  freeze(random); freeze(post); freeze(commit); freeze(reveal);
+  const random = next;
+  freeze(next); freeze(post); freeze(commit); freeze(reveal);
 
   Object.defineProperty(globalThis, '__parley_configure', {
     writable: false, configurable: false,
@@ -109,8 +109,7 @@ export const PRELUDE = String.raw`
       outputs = [];
       outBytes = 0;
       ctx = { state: input.state, now: input.now, members, channel, random, post, commit, reveal };
-      const fn = bot && bot[input.hook];
-      if (typeof fn === 'function') fn.call(bot, ctx, input.arg);
+      if (bot && typeof bot[input.hook] === 'function') bot[input.hook](ctx, input.arg);
       const state = stringify(ctx.state === undefined ? null : ctx.state);
       return '[' + outputs.join(',') + ']\n' + (state === undefined ? 'null' : state);
     },
