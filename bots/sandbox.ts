@@ -104,8 +104,6 @@ class QuickJSBot implements BotSandbox {
   private tainted: string | null = null;
   /** Members and channel as the guest last received them (it keeps them between steps; see bots/prelude.ts). */
   private sent: { members: unknown; membersText: string; channel: unknown; channelText: string } | null = null;
-  /** The state the last good step returned, with the guest's text of it (sent back as is if the next step gets it). */
-  private last: { state: Json | null; text: string } | null = null;
 
   constructor(
     private readonly mod: QuickJSWASMModule,
@@ -242,24 +240,20 @@ class QuickJSBot implements BotSandbox {
     } catch {
       return this.rollback(input, 'state is not plain JSON');
     }
-    this.last = { state, text: text.slice(cut + 1) };
     return { status: 'ok', outputs, state, stateHash: hash, gas: this.gasUsed };
   }
 
-  /**
-   * The step's input as the guest reads it (bots/prelude.ts `__parley_step`), built as text: members and channel only
-   * when they changed (compared as JSON text), and the state as the guest wrote it when it is the last step's.
-   */
+  /** The step's input as the guest reads it (bots/prelude.ts): members and channel only when they changed. */
   private encode(input: StepInput): string {
     const prev = this.sent;
-    const membersText = prev && prev.members === input.members ? prev.membersText : json(input.members);
-    const channelText = prev && prev.channel === input.channel ? prev.channelText : json(input.channel);
-    const stateText = this.last && this.last.state === input.state ? this.last.text : json(input.state);
-    let text = `{"hook":${json(input.hook)},"now":${json(input.now)},"rng":[${prngState(input.random).join(',')}],"arg":${json(input.arg)},"state":${stateText}`;
-    if (!prev || prev.membersText !== membersText) text += `,"members":${membersText}`;
-    if (!prev || prev.channelText !== channelText) text += `,"channel":${channelText}`;
-    this.sent = { members: input.members, membersText, channel: input.channel, channelText };
-    return text + '}';
+    const membersText = prev && prev.members === input.members ? prev.membersText : JSON.stringify(input.members);
+    const channelText = prev && prev.channel === input.channel ? prev.channelText : JSON.stringify(input.channel);
+    const msg: Record<string, unknown> = { hook: input.hook, now: input.now, rng: prngState(input.random), arg: input.arg, state: input.state };
+    if (!prev || prev.membersText !== membersText) msg.members = input.members;
+    if (!prev || prev.channelText !== channelText) msg.channel = input.channel;
+    if (!prev || prev.members !== input.members || prev.channel !== input.channel) this.sent = { members: input.members, membersText, channel: input.channel, channelText };
+    // JSON.stringify's flat string is copied into the guest faster than a concatenation.
+    return JSON.stringify(msg);
   }
 
   close(): void {
@@ -273,9 +267,6 @@ class QuickJSBot implements BotSandbox {
     this.runtime.dispose();
   }
 }
-
-/** JSON text of a host value; what JSON.stringify leaves out (undefined) is sent as null. */
-const json = (value: unknown): string => JSON.stringify(value) ?? 'null';
 
 /** A guest error as one deterministic line: name and message, never a stack (addresses and lines differ). */
 function describe(err: unknown): string {
