@@ -28,6 +28,8 @@ export interface DeliveredRow {
   id: string;
   type: string;
   author: string;
+  /** The author's chain position; null only in rows written before the column existed. */
+  seq: number | null;
   lamport: number;
   ts: number;
   body: string;
@@ -50,10 +52,11 @@ CREATE TABLE IF NOT EXISTS epochs (ch TEXT NOT NULL, ep INTEGER NOT NULL, key BL
 CREATE TABLE IF NOT EXISTS doc_updates (row INTEGER PRIMARY KEY AUTOINCREMENT, ch TEXT NOT NULL, ep INTEGER NOT NULL,
   writer TEXT NOT NULL, data BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS doc_updates_ch ON doc_updates (ch, ep, row);
--- Event ids are hashes of sealed bytes bound to one channel, so they are unique across channels on their own.
+-- One row per (channel, author, seq), enforced by delivered_chain below (created after the migration that adds
+-- seq to older stores). Stores made before that also keep their UNIQUE (id).
 CREATE TABLE IF NOT EXISTS delivered (dnum INTEGER PRIMARY KEY AUTOINCREMENT, ch TEXT NOT NULL, ep INTEGER NOT NULL,
   id TEXT NOT NULL, type TEXT NOT NULL, author TEXT NOT NULL, lamport INTEGER NOT NULL, ts INTEGER NOT NULL,
-  body TEXT NOT NULL, sig BLOB NOT NULL, UNIQUE (id));
+  body TEXT NOT NULL, sig BLOB NOT NULL, seq INTEGER);
 CREATE INDEX IF NOT EXISTS delivered_ch ON delivered (ch, dnum);
 CREATE TABLE IF NOT EXISTS my_heads (ch TEXT PRIMARY KEY, seq INTEGER NOT NULL, id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS cursors (scope TEXT PRIMARY KEY, dnum INTEGER NOT NULL);
@@ -77,6 +80,20 @@ export class LocalStore {
     this.db.pragma('cache_size = -65536');
     this.db.pragma('wal_autocheckpoint = 8192');
     this.db.exec(SCHEMA);
+    this.migrate();
+  }
+
+  /**
+   * Deliveries are unique by (channel, author, seq) rather than by event id. Within one channel the two are the
+   * same thing for delivered events (the ingest pipeline refuses a second event at an author's seq as
+   * equivocation), but ids are random, so an index on them is rewritten page by page on every commit of a long
+   * join, while an author's seqs grow: their index entries land on a few pages.
+   */
+  private migrate(): void {
+    const columns = this.db.prepare(`PRAGMA table_info(delivered)`).all() as { name: string }[];
+    // Older stores: the column is null in their existing rows, which their UNIQUE (id) still covers.
+    if (!columns.some((c) => c.name === 'seq')) this.db.exec(`ALTER TABLE delivered ADD COLUMN seq INTEGER`);
+    this.db.exec(`CREATE UNIQUE INDEX IF NOT EXISTS delivered_chain ON delivered (ch, author, seq)`);
   }
 
   close(): void {
@@ -163,10 +180,13 @@ export class LocalStore {
 
   // delivery
 
-  /** Records a delivered event; returns its delivery number, or null if some process delivered it already. */
-  deliver(row: Omit<DeliveredRow, 'dnum'>): number | null {
-    const r = this.sql(`INSERT OR IGNORE INTO delivered (ch, ep, id, type, author, lamport, ts, body, sig) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-      .run(row.ch, row.ep, row.id, row.type, row.author, row.lamport, row.ts, row.body, row.sig);
+  /**
+   * Records a delivered event; returns its delivery number, or null if some process already delivered an event at
+   * this (channel, author, seq): the same event, or the other half of an equivocation, which then stays out.
+   */
+  deliver(row: Omit<DeliveredRow, 'dnum' | 'seq'> & { seq: number }): number | null {
+    const r = this.sql(`INSERT OR IGNORE INTO delivered (ch, ep, id, type, author, seq, lamport, ts, body, sig) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+      .run(row.ch, row.ep, row.id, row.type, row.author, row.seq, row.lamport, row.ts, row.body, row.sig);
     return r.changes === 1 ? Number(r.lastInsertRowid) : null;
   }
 
