@@ -11,7 +11,9 @@
  */
 import { z } from 'zod';
 import { sodium } from './sodium.js';
-import { canonicalBytes, decodeCanonical, CanonicalError } from './canonical.js';
+import { canonicalBytes, CanonicalError } from './canonical.js';
+import { decodeCanonicalFast } from './canonical-fast.js';
+import { fastBody } from './body-check.js';
 import { concat, fromB64u, isB64u, utf8 } from './bytes.js';
 import { contentId } from './hash.js';
 import { sign, verify, randomBytes } from './keys.js';
@@ -173,10 +175,13 @@ export function openEvent(sealed: Uint8Array, epoch: EpochContext, opts: { verif
 export function parseBody(bodyBytes: Uint8Array): { ok: true; body: EventBody } | { ok: false; reason: 'not-canonical' | 'bad-body'; detail?: string } {
   let json: unknown;
   try {
-    json = decodeCanonical(bodyBytes);
+    // Same verdict as decodeCanonical (see canonical-fast.ts), a few times cheaper.
+    json = decodeCanonicalFast(bodyBytes);
   } catch (err) {
     return { ok: false, reason: 'not-canonical', detail: err instanceof CanonicalError ? err.message : undefined };
   }
+  const fast = fastBody(json);
+  if (fast) return { ok: true, body: fast };
   const result = EventBodySchema.safeParse(json);
   if (!result.success) return { ok: false, reason: 'bad-body', detail: result.error.issues[0]?.message };
   return { ok: true, body: result.data };
