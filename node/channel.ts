@@ -215,7 +215,7 @@ export class Channel extends EventEmitter {
     this.membership.apply({ id: ev.id, type: b.type, author: b.author, lamport: b.lamport, payload: b.payload });
     this.store.deliver({
       ch: this.ch, ep: b.ep, id: ev.id, type: b.type, author: b.author, seq: b.seq, lamport: b.lamport, ts: b.ts,
-      body: fromUtf8(ev.bodyBytes), sig: ev.signature,
+      body: ev.bodyText, sig: ev.signature,
     });
     if (b.type === 'channel.close' && !this.row.closed) this.saveRow({ closed: true });
     this.followEpochs(ev);

@@ -14,6 +14,11 @@ import { CanonicalError, MAX_DEPTH, canonicalString, type Json } from './canonic
 import { fromUtf8 } from './bytes.js';
 
 export function decodeCanonicalFast(input: string | Uint8Array): Json {
+  return decodeCanonicalText(input).value;
+}
+
+/** decodeCanonicalFast that also returns the decoded text (which, being canonical, is the value's only form). */
+export function decodeCanonicalText(input: string | Uint8Array): { value: Json; text: string } {
   let text: string;
   try {
     text = typeof input === 'string' ? input : fromUtf8(input);
@@ -28,7 +33,7 @@ export function decodeCanonicalFast(input: string | Uint8Array): Json {
   }
   const encoded = stringifiesCanonically(value, 0) ? JSON.stringify(value) : canonicalString(value);
   if (encoded !== text) throw new CanonicalError('JSON is not in canonical form');
-  return value;
+  return { value, text };
 }
 
 /**
