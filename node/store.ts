@@ -7,6 +7,7 @@
  */
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
+import { Checkpointer } from './checkpointer.js';
 
 export interface ChannelRow {
   ch: string;
@@ -68,10 +69,12 @@ CREATE TABLE IF NOT EXISTS audit (row INTEGER PRIMARY KEY AUTOINCREMENT, at INTE
 
 export class LocalStore {
   readonly db: Database.Database;
+  readonly checkpointer: Checkpointer;
   private closed = false;
 
   constructor(home: string, file = 'node.sqlite') {
-    this.db = new Database(join(home, file));
+    const path = join(home, file);
+    this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
@@ -81,6 +84,8 @@ export class LocalStore {
     this.db.pragma('wal_autocheckpoint = 8192');
     this.db.exec(SCHEMA);
     this.migrate();
+    // Checkpoints move to a worker thread once the schema exists (its connection opens the same file).
+    this.checkpointer = new Checkpointer(this.db, path);
   }
 
   /**
@@ -99,6 +104,7 @@ export class LocalStore {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.checkpointer.close();
     this.db.close();
   }
 
@@ -112,7 +118,9 @@ export class LocalStore {
   }
 
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    const result = this.db.transaction(fn).immediate();
+    if (!this.db.inTransaction) this.checkpointer.poke();
+    return result;
   }
 
   // channels

@@ -60,3 +60,14 @@ describe('LocalStore deliveries', () => {
     again.close();
   });
 });
+
+describe('LocalStore checkpoints', () => {
+  it('checkpoints the log from a worker thread after commits', async () => {
+    const s = new LocalStore(home());
+    s.transaction(() => s.deliver(row()));
+    for (let i = 0; i < 200 && s.checkpointer.done === 0; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(s.checkpointer.done).toBeGreaterThan(0);
+    expect(s.db.pragma('wal_autocheckpoint', { simple: true })).toBe(65_536);
+    s.close();
+  });
+});
