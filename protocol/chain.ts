@@ -16,7 +16,6 @@ interface ChainEvent {
 export class ChainTracker {
   /** author → seq → id (nested rather than an "author/seq" key: no string built per event). */
   private readonly bySeq = new Map<string, Map<number, string>>();
-  private readonly info = new Map<string, { author: string; seq: number }>();
   private readonly heads = new Map<string, { id: string; seq: number }>();
   private readonly equivocators = new Set<string>();
 
@@ -28,13 +27,12 @@ export class ChainTracker {
       this.equivocators.add(ev.author);
       return 'equivocation';
     }
+    // prev must be the event recorded at (author, seq - 1); a recorded entry is never replaced by another id.
     if (ev.prev !== null) {
-      const p = this.info.get(ev.prev);
-      if (!p || p.author !== ev.author || p.seq !== ev.seq - 1) return 'bad-prev';
+      if (ev.seq < 2 || seqs?.get(ev.seq - 1) !== ev.prev) return 'bad-prev';
     } else if (ev.seq !== 1) return 'bad-prev';
     if (!seqs) this.bySeq.set(ev.author, (seqs = new Map()));
     seqs.set(ev.seq, ev.id);
-    this.info.set(ev.id, { author: ev.author, seq: ev.seq });
     const head = this.heads.get(ev.author);
     if (!head || head.seq < ev.seq) this.heads.set(ev.author, { id: ev.id, seq: ev.seq });
     return 'ok';
