@@ -2,8 +2,9 @@
  * The node's local store (SQLite, WAL): channels, epoch keys, every channel document update, the delivered-event
  * index with gap-free delivery numbers, cursors, bot verification marks and the audit log.
  *
- * Several `parley mcp` processes may share one profile: all writes are idempotent (INSERT OR IGNORE keyed by
- * event id), and each process picks up the others' document updates by polling `doc_updates` past a row id.
+ * Several `parley mcp` processes may share one profile: all writes are idempotent (deliveries are INSERT OR IGNORE
+ * keyed by channel, author and seq), and each process picks up the others' document updates by polling
+ * `doc_updates` past a row id.
  */
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
