@@ -214,8 +214,8 @@ export class Channel extends EventEmitter {
     const b = ev.body;
     this.membership.apply({ id: ev.id, type: b.type, author: b.author, lamport: b.lamport, payload: b.payload });
     this.store.deliver({
-      ch: this.ch, ep: b.ep, id: ev.id, type: b.type, author: b.author, lamport: b.lamport, ts: b.ts,
-      body: fromUtf8(ev.bodyBytes), sig: ev.signature,
+      ch: this.ch, ep: b.ep, id: ev.id, type: b.type, author: b.author, seq: b.seq, lamport: b.lamport, ts: b.ts,
+      body: ev.bodyText, sig: ev.signature,
     });
     if (b.type === 'channel.close' && !this.row.closed) this.saveRow({ closed: true });
     this.followEpochs(ev);

@@ -59,18 +59,18 @@ export class Ingestor {
     for (const { key, value, relay } of entries) {
       if (this.seen.has(key)) continue;
       this.seen.add(key);
-      const from = relay ? ` (from ${relay})` : '';
       if (contentId(value) !== key) {
-        this.problem(`entry whose key is not the hash of its value${from}`);
+        this.problem(`entry whose key is not the hash of its value${from(relay)}`);
         continue;
       }
       const r = openEvent(value, epoch, { verifySignature: false, id: key });
       if (!r.ok) {
-        this.problem(`entry refused: ${r.reason}${from}`);
+        this.problem(`entry refused: ${r.reason}${from(relay)}`);
         continue;
       }
-      const b = r.event.body;
-      opened.push({ ...r.event, lamport: b.lamport, deps: b.deps, prev: b.prev });
+      const e = r.event;
+      const b = e.body;
+      opened.push({ id: e.id, body: b, bodyBytes: e.bodyBytes, bodyText: e.bodyText, signature: e.signature, sealed: e.sealed, lamport: b.lamport, deps: b.deps, prev: b.prev });
     }
     const authentic = this.authenticate(opened);
     const delivered: IngestEvent[] = [];
@@ -103,7 +103,8 @@ export class Ingestor {
   private accept(ev: IngestEvent): boolean {
     const b = ev.body;
     let expected = 1;
-    for (const d of [...b.deps, ...(b.prev ? [b.prev] : [])]) expected = Math.max(expected, (this.lamports.get(d) ?? 0) + 1);
+    for (const d of b.deps) expected = Math.max(expected, (this.lamports.get(d) ?? 0) + 1);
+    if (b.prev) expected = Math.max(expected, (this.lamports.get(b.prev) ?? 0) + 1);
     if (b.lamport !== expected) return this.refused(`event with a wrong lamport clock by ${short(b.author)}`);
     const reason = this.refuse(ev);
     if (reason) return this.refused(`${reason} (${short(b.author)})`);
@@ -157,3 +158,4 @@ export class Ingestor {
 }
 
 const short = (id: string) => id.slice(0, 8);
+const from = (relay: string | null) => (relay ? ` (from ${relay})` : '');

@@ -2,11 +2,13 @@
  * The node's local store (SQLite, WAL): channels, epoch keys, every channel document update, the delivered-event
  * index with gap-free delivery numbers, cursors, bot verification marks and the audit log.
  *
- * Several `parley mcp` processes may share one profile: all writes are idempotent (INSERT OR IGNORE keyed by
- * event id), and each process picks up the others' document updates by polling `doc_updates` past a row id.
+ * Several `parley mcp` processes may share one profile: all writes are idempotent (deliveries are INSERT OR IGNORE
+ * keyed by channel, author and seq), and each process picks up the others' document updates by polling
+ * `doc_updates` past a row id.
  */
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
+import { Checkpointer } from './checkpointer.js';
 
 export interface ChannelRow {
   ch: string;
@@ -28,6 +30,8 @@ export interface DeliveredRow {
   id: string;
   type: string;
   author: string;
+  /** The author's chain position; null only in rows written before the column existed. */
+  seq: number | null;
   lamport: number;
   ts: number;
   body: string;
@@ -50,10 +54,11 @@ CREATE TABLE IF NOT EXISTS epochs (ch TEXT NOT NULL, ep INTEGER NOT NULL, key BL
 CREATE TABLE IF NOT EXISTS doc_updates (row INTEGER PRIMARY KEY AUTOINCREMENT, ch TEXT NOT NULL, ep INTEGER NOT NULL,
   writer TEXT NOT NULL, data BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS doc_updates_ch ON doc_updates (ch, ep, row);
--- Event ids are hashes of sealed bytes bound to one channel, so they are unique across channels on their own.
+-- One row per (channel, author, seq), enforced by delivered_chain below (created after the migration that adds
+-- seq to older stores). Stores made before that also keep their UNIQUE (id).
 CREATE TABLE IF NOT EXISTS delivered (dnum INTEGER PRIMARY KEY AUTOINCREMENT, ch TEXT NOT NULL, ep INTEGER NOT NULL,
   id TEXT NOT NULL, type TEXT NOT NULL, author TEXT NOT NULL, lamport INTEGER NOT NULL, ts INTEGER NOT NULL,
-  body TEXT NOT NULL, sig BLOB NOT NULL, UNIQUE (id));
+  body TEXT NOT NULL, sig BLOB NOT NULL, seq INTEGER);
 CREATE INDEX IF NOT EXISTS delivered_ch ON delivered (ch, dnum);
 CREATE TABLE IF NOT EXISTS my_heads (ch TEXT PRIMARY KEY, seq INTEGER NOT NULL, id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS cursors (scope TEXT PRIMARY KEY, dnum INTEGER NOT NULL);
@@ -65,10 +70,12 @@ CREATE TABLE IF NOT EXISTS audit (row INTEGER PRIMARY KEY AUTOINCREMENT, at INTE
 
 export class LocalStore {
   readonly db: Database.Database;
+  readonly checkpointer: Checkpointer;
   private closed = false;
 
   constructor(home: string, file = 'node.sqlite') {
-    this.db = new Database(join(home, file));
+    const path = join(home, file);
+    this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
@@ -77,11 +84,28 @@ export class LocalStore {
     this.db.pragma('cache_size = -65536');
     this.db.pragma('wal_autocheckpoint = 8192');
     this.db.exec(SCHEMA);
+    this.migrate();
+    // Checkpoints move to a worker thread once the schema exists (its connection opens the same file).
+    this.checkpointer = new Checkpointer(this.db, path);
+  }
+
+  /**
+   * Deliveries are unique by (channel, author, seq) rather than by event id. Within one channel the two are the
+   * same thing for delivered events (the ingest pipeline refuses a second event at an author's seq as
+   * equivocation), but ids are random, so an index on them is rewritten page by page on every commit of a long
+   * join, while an author's seqs grow: their index entries land on a few pages.
+   */
+  private migrate(): void {
+    const columns = this.db.prepare(`PRAGMA table_info(delivered)`).all() as { name: string }[];
+    // Older stores: the column is null in their existing rows, which their UNIQUE (id) still covers.
+    if (!columns.some((c) => c.name === 'seq')) this.db.exec(`ALTER TABLE delivered ADD COLUMN seq INTEGER`);
+    this.db.exec(`CREATE UNIQUE INDEX IF NOT EXISTS delivered_chain ON delivered (ch, author, seq)`);
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.checkpointer.close();
     this.db.close();
   }
 
@@ -95,7 +119,9 @@ export class LocalStore {
   }
 
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    const result = this.db.transaction(fn).immediate();
+    if (!this.db.inTransaction) this.checkpointer.poke();
+    return result;
   }
 
   // channels
@@ -163,10 +189,13 @@ export class LocalStore {
 
   // delivery
 
-  /** Records a delivered event; returns its delivery number, or null if some process delivered it already. */
-  deliver(row: Omit<DeliveredRow, 'dnum'>): number | null {
-    const r = this.sql(`INSERT OR IGNORE INTO delivered (ch, ep, id, type, author, lamport, ts, body, sig) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-      .run(row.ch, row.ep, row.id, row.type, row.author, row.lamport, row.ts, row.body, row.sig);
+  /**
+   * Records a delivered event; returns its delivery number, or null if some process already delivered an event at
+   * this (channel, author, seq): the same event, or the other half of an equivocation, which then stays out.
+   */
+  deliver(row: Omit<DeliveredRow, 'dnum' | 'seq'> & { seq: number }): number | null {
+    const r = this.sql(`INSERT OR IGNORE INTO delivered (ch, ep, id, type, author, seq, lamport, ts, body, sig) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+      .run(row.ch, row.ep, row.id, row.type, row.author, row.seq, row.lamport, row.ts, row.body, row.sig);
     return r.changes === 1 ? Number(r.lastInsertRowid) : null;
   }
 

@@ -39,20 +39,26 @@ export class CausalBuffer<T extends CausalItem> {
   add(items: Iterable<T>): T[] {
     for (const item of items) {
       if (this.isKnown(item.id)) continue;
-      const needs = new Set(item.deps);
-      if (item.prev) needs.add(item.prev);
       let missing = 0;
-      for (const dep of needs) {
-        if (this.delivered.has(dep)) continue;
-        missing++;
-        const list = this.waiters.get(dep);
-        if (list) list.push(item.id);
-        else this.waiters.set(dep, [item.id]);
+      const deps = item.deps;
+      for (let i = 0; i < deps.length; i++) {
+        // Each distinct dependency once (deps may repeat, and may include prev).
+        if (deps.indexOf(deps[i]) === i) missing += this.wait(deps[i], item.id);
       }
+      if (item.prev && !deps.includes(item.prev)) missing += this.wait(item.prev, item.id);
       this.pending.set(item.id, { item, missing });
       if (missing === 0) this.push(item);
     }
     return this.drain();
+  }
+
+  /** 0 if `dep` is delivered, else registers `id` as waiting for it and returns 1. */
+  private wait(dep: string, id: string): number {
+    if (this.delivered.has(dep)) return 0;
+    const list = this.waiters.get(dep);
+    if (list) list.push(id);
+    else this.waiters.set(dep, [id]);
+    return 1;
   }
 
   /** Ids that pending events wait for and that this buffer has never seen: what to fetch, or what was withheld. */

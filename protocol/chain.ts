@@ -14,25 +14,25 @@ interface ChainEvent {
 }
 
 export class ChainTracker {
-  private readonly bySeq = new Map<string, string>();
-  private readonly info = new Map<string, { author: string; seq: number }>();
+  /** author → seq → id (nested rather than an "author/seq" key: no string built per event). */
+  private readonly bySeq = new Map<string, Map<number, string>>();
   private readonly heads = new Map<string, { id: string; seq: number }>();
   private readonly equivocators = new Set<string>();
 
   /** Checks an event whose `prev` (if any) was already recorded, and records it if it is valid. */
   check(ev: ChainEvent): ChainVerdict {
-    const key = `${ev.author}/${ev.seq}`;
-    const existing = this.bySeq.get(key);
+    let seqs = this.bySeq.get(ev.author);
+    const existing = seqs?.get(ev.seq);
     if (existing !== undefined && existing !== ev.id) {
       this.equivocators.add(ev.author);
       return 'equivocation';
     }
+    // prev must be the event recorded at (author, seq - 1); a recorded entry is never replaced by another id.
     if (ev.prev !== null) {
-      const p = this.info.get(ev.prev);
-      if (!p || p.author !== ev.author || p.seq !== ev.seq - 1) return 'bad-prev';
+      if (ev.seq < 2 || seqs?.get(ev.seq - 1) !== ev.prev) return 'bad-prev';
     } else if (ev.seq !== 1) return 'bad-prev';
-    this.bySeq.set(key, ev.id);
-    this.info.set(ev.id, { author: ev.author, seq: ev.seq });
+    if (!seqs) this.bySeq.set(ev.author, (seqs = new Map()));
+    seqs.set(ev.seq, ev.id);
     const head = this.heads.get(ev.author);
     if (!head || head.seq < ev.seq) this.heads.set(ev.author, { id: ev.id, seq: ev.seq });
     return 'ok';

@@ -14,6 +14,22 @@ describe('author chains', () => {
     expect(t.head('A')).toEqual({ id: 'a2', seq: 2 });
   });
 
+  it('takes as prev only the event recorded at the same author and the seq before', () => {
+    const t = new ChainTracker();
+    expect(t.check({ id: 'a1', author: 'A', seq: 1, prev: null })).toBe('ok');
+    expect(t.check({ id: 'b1', author: 'B', seq: 1, prev: null })).toBe('ok');
+    expect(t.check({ id: 'a2', author: 'A', seq: 2, prev: 'b1' })).toBe('bad-prev');
+    expect(t.check({ id: 'a1b', author: 'A', seq: 1, prev: 'a1' })).toBe('equivocation');
+    expect(t.check({ id: 'b2', author: 'B', seq: 1, prev: 'b1' })).toBe('equivocation');
+    expect(t.check({ id: 'c1', author: 'C', seq: 1, prev: 'a1' })).toBe('bad-prev');
+    expect(t.check({ id: 'c2', author: 'C', seq: 2, prev: 'c1' })).toBe('bad-prev');
+    expect(t.check({ id: 'c1', author: 'C', seq: 2, prev: null })).toBe('bad-prev');
+    expect(t.check({ id: 'x', author: 'A', seq: 3, prev: 'a1' })).toBe('bad-prev');
+    expect(t.check({ id: 'a2', author: 'A', seq: 2, prev: 'a1' })).toBe('ok');
+    expect(t.check({ id: 'a2', author: 'A', seq: 2, prev: 'a1' })).toBe('ok');
+    expect(t.head('A')).toEqual({ id: 'a2', seq: 2 });
+  });
+
   it('reports a gap as a missing prev in causal delivery', () => {
     const buf = new CausalBuffer<CausalItem>();
     buf.add([{ id: 'a1', lamport: 1, deps: [], prev: null }]);
