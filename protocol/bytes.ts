@@ -23,7 +23,9 @@ export function isB64u(text: unknown, length: number): text is string {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM keeps a leading byte-order mark in the text, so canonical decoding refuses it instead of letting
+// BOM + text decode to the same value as the text alone (one value, one byte form).
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export const utf8 = (text: string): Uint8Array => encoder.encode(text);
 /** Throws on invalid UTF-8 (fatal decoder), so corrupted bytes never become replacement characters. */

@@ -37,6 +37,9 @@ describe('canonical JSON', () => {
 
   it('decodes only canonical text', () => {
     expect(decodeCanonical('{"a":1,"b":[2]}')).toEqual({ a: 1, b: [2] });
+    // A byte-order mark in front of canonical bytes is another byte form of the same value: refused.
+    expect(() => decodeCanonical(new Uint8Array([0xef, 0xbb, 0xbf, 0x7b, 0x7d]))).toThrow(CanonicalError);
+    expect(decodeCanonical(new Uint8Array([0x7b, 0x7d]))).toEqual({});
     for (const bad of ['{"b":1,"a":2}', '{ "a":1}', '{"a":1.0}', '{"a":1,"a":1}', 'nul', '"\\u0041"']) {
       expect(() => decodeCanonical(bad), bad).toThrow(CanonicalError);
     }
