@@ -12,7 +12,7 @@ import { canonicalString, type Json } from '../protocol/canonical.js';
 import { sha256Hex } from '../protocol/hash.js';
 import { PRELUDE } from './prelude.js';
 import { prngState } from './seed.js';
-import { encodable } from './json.js';
+import { encodable } from '../protocol/canonical-fast.js';
 
 export const ENGINE = 'quickjs-emscripten@0.32.0/release-sync';
 

@@ -10,8 +10,7 @@
  * (integer-like keys, which V8 orders numerically; unsafe or non-finite numbers; deep nesting) takes the original
  * path, so the result, and the error, is always the one `decodeCanonical` gives.
  */
-import { CanonicalError, MAX_DEPTH, canonicalString, type Json } from './canonical.js';
-import { fromUtf8 } from './bytes.js';
+import { CanonicalError, MAX_DEPTH, canonicalString, parseJsonText, type Json } from './canonical.js';
 
 export function decodeCanonicalFast(input: string | Uint8Array): Json {
   return decodeCanonicalText(input).value;
@@ -19,28 +18,24 @@ export function decodeCanonicalFast(input: string | Uint8Array): Json {
 
 /** decodeCanonicalFast that also returns the decoded text (which, being canonical, is the value's only form). */
 export function decodeCanonicalText(input: string | Uint8Array): { value: Json; text: string } {
-  let text: string;
-  try {
-    text = typeof input === 'string' ? input : fromUtf8(input);
-  } catch {
-    throw new CanonicalError('invalid UTF-8');
-  }
-  let value: Json;
-  try {
-    value = JSON.parse(text) as Json;
-  } catch {
-    throw new CanonicalError('not valid JSON');
-  }
-  const encoded = stringifiesCanonically(value, 0) ? JSON.stringify(value) : canonicalString(value);
+  const { text, value } = parseJsonText(input);
+  const encoded = checkParsed(value, 0, true) ? JSON.stringify(value) : canonicalString(value);
   if (encoded !== text) throw new CanonicalError('JSON is not in canonical form');
   return { value, text };
 }
 
 /**
- * True when JSON.stringify(value) === canonicalString(value) is certain. `value` comes from JSON.parse: only
- * plain objects and arrays, no cycles, no undefined or functions.
+ * Whether canonicalString(value) succeeds, for a value from JSON.parse (no unsafe integer, no deeper than MAX_DEPTH):
+ * checked without building any text. Bot replay checks every step's outputs with it.
  */
-function stringifiesCanonically(value: Json, depth: number): boolean {
+export const encodable = (value: unknown): boolean => checkParsed(value as Json, 0, false);
+
+/**
+ * With `sorted`: true when JSON.stringify(value) === canonicalString(value) is certain (keys also come out of
+ * Object.keys in sorted order). Without: true when canonicalString(value) does not throw. `value` comes from
+ * JSON.parse: only plain objects and arrays, no cycles, no undefined or functions.
+ */
+function checkParsed(value: Json, depth: number, sorted: boolean): boolean {
   if (depth > MAX_DEPTH) return false;
   switch (typeof value) {
     case 'string':
@@ -55,14 +50,14 @@ function stringifiesCanonically(value: Json, depth: number): boolean {
   }
   if (value === null) return true;
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (!stringifiesCanonically(value[i], depth + 1)) return false;
+    for (let i = 0; i < value.length; i++) if (!checkParsed(value[i], depth + 1, sorted)) return false;
     return true;
   }
   const keys = Object.keys(value);
   for (let i = 0; i < keys.length; i++) {
     // Strictly ascending by UTF-16 code units (JS `<` on strings), the order canonicalString sorts into.
-    if (i > 0 && !(keys[i - 1] < keys[i])) return false;
-    if (!stringifiesCanonically(value[keys[i]], depth + 1)) return false;
+    if (sorted && i > 0 && !(keys[i - 1] < keys[i])) return false;
+    if (!checkParsed(value[keys[i]], depth + 1, sorted)) return false;
   }
   return true;
 }

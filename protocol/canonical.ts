@@ -77,18 +77,22 @@ function numberText(n: number): string {
 
 /** Parses canonical JSON text; throws CanonicalError if the text is not valid JSON or not in canonical form. */
 export function decodeCanonical(input: string | Uint8Array): Json {
+  const { text, value } = parseJsonText(input);
+  if (canonicalString(value) !== text) throw new CanonicalError('JSON is not in canonical form');
+  return value;
+}
+
+/** UTF-8 bytes (or text) to text and its JSON value, with decodeCanonical's errors; the form is not checked. */
+export function parseJsonText(input: string | Uint8Array): { text: string; value: Json } {
   let text: string;
   try {
     text = typeof input === 'string' ? input : fromUtf8(input);
   } catch {
     throw new CanonicalError('invalid UTF-8');
   }
-  let value: Json;
   try {
-    value = JSON.parse(text) as Json;
+    return { text, value: JSON.parse(text) as Json };
   } catch {
     throw new CanonicalError('not valid JSON');
   }
-  if (canonicalString(value) !== text) throw new CanonicalError('JSON is not in canonical form');
-  return value;
 }
