@@ -43,7 +43,12 @@ export class Checkpointer {
   constructor(
     private readonly db: Database.Database,
     file: string,
+    useWorker = true,
   ) {
+    if (!useWorker) {
+      this.inline();
+      return;
+    }
     try {
       const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
       const worker = new Worker(WORKER, { eval: true, workerData: { file, sqlite } });

@@ -73,7 +73,9 @@ export class LocalStore {
   readonly checkpointer: Checkpointer;
   private closed = false;
 
-  constructor(home: string, file = 'node.sqlite') {
+  /** `checkpointWorker: false` for short-lived processes (CLI reads): no thread is started, SQLite checkpoints inline. */
+  constructor(home: string, opts: { file?: string; checkpointWorker?: boolean } = {}) {
+    const file = opts.file ?? 'node.sqlite';
     const path = join(home, file);
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
@@ -86,7 +88,7 @@ export class LocalStore {
     this.db.exec(SCHEMA);
     this.migrate();
     // Checkpoints move to a worker thread once the schema exists (its connection opens the same file).
-    this.checkpointer = new Checkpointer(this.db, path);
+    this.checkpointer = new Checkpointer(this.db, path, opts.checkpointWorker ?? true);
   }
 
   /**

@@ -82,16 +82,17 @@ async function expectVerified(node: TestNode, channel: string, minSteps: number)
 
 function parley(node: TestNode, args: string[]) {
   const r = spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, PARLEY_HOME: node.home }, encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, out: `${r.stdout}${r.stderr}` };
+  return { code: r.status, out: `${r.stdout}${r.stderr}${r.signal ? ` (signal ${r.signal})` : ''}${r.error ? ` (${r.error.message})` : ''}` };
 }
 
 /** Exports from `node`, verifies offline, then edits one bot output and expects verification to fail. */
 function expectOfflineVerification(node: TestNode, channel: string, name: string) {
   const file = join(scratch, `${name}.json`);
-  expect(parley(node, ['export', channel, '-o', file]).code).toBe(0);
+  const exported = parley(node, ['export', channel, '-o', file]);
+  expect(exported.code, exported.out).toBe(0);
   const ok = parley(node, ['verify', file]);
   expect(ok.out).toMatch(/OK: everything verifies/);
-  expect(ok.code).toBe(0);
+  expect(ok.code, ok.out).toBe(0);
 
   const transcript = JSON.parse(readFileSync(file, 'utf8'));
   const step = transcript.events.find((e: any) => {
