@@ -93,9 +93,10 @@ export const PRELUDE = String.raw`
   const random = next;
   freeze(next); freeze(post); freeze(commit); freeze(reveal);
 
+  // Called once by the host before the bot loads, then gone: a bot must not raise its own output limit.
   Object.defineProperty(globalThis, '__parley_configure', {
-    writable: false, configurable: false,
-    value: (limit) => { maxOutputBytes = limit; },
+    writable: false, configurable: true,
+    value: (limit) => { maxOutputBytes = limit; delete globalThis.__parley_configure; },
   });
 
   Object.defineProperty(globalThis, '__parley_step', {

@@ -103,6 +103,22 @@ describe('hostile bots are contained deterministically', () => {
     expect(out).toMatchObject({ names: [], date: 'undefined', evalType: 'undefined', timers: 'undefined' });
   });
 
+  it('a bot cannot raise its own output limit (the host configures it once, before the bot loads)', async () => {
+    const d = await Driver.code(`const configure = typeof globalThis.__parley_configure;
+export default {
+  onMessage(ctx) {
+    try { globalThis.__parley_configure(1e9); } catch (e) {}
+    ctx.post('probe', { configure, now: typeof globalThis.__parley_configure });
+    ctx.post('big', 'x'.repeat(100 * 1024));
+  },
+};`);
+    open.push(d);
+    expect(d.msg('x', 'k', null)).toMatchObject({ status: 'error', error: expect.stringMatching(/outputs exceed 65536 bytes/) });
+    const probe = await Driver.code(`export default { onMessage(ctx) { ctx.post('probe', typeof globalThis.__parley_configure); } };`);
+    open.push(probe);
+    expect(outputsOf(probe.msg('x', 'k', null))[0].body).toBe('undefined');
+  });
+
   it('a top-level infinite loop fails the load, not the host', async () => {
     const d = await Driver.code('while (true) {}\nexport default {};');
     open.push(d);
