@@ -75,19 +75,18 @@ export class LocalStore {
 
   /** `checkpointWorker: false` for short-lived processes (CLI reads): no thread is started, SQLite checkpoints inline. */
   constructor(home: string, opts: { file?: string; checkpointWorker?: boolean } = {}) {
-    const file = opts.file ?? 'node.sqlite';
-    const path = join(home, file);
+    const path = join(home, opts.file ?? 'node.sqlite');
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
-    // Joining a long channel inserts rows under random event ids: a larger page cache and fewer, larger
-    // checkpoints keep the index pages from being written over and over (measured by `npm run bench -- join`).
+    // A long join writes 100k rows and their index entries: a larger page cache keeps those pages from being read
+    // and written over and over (measured by `npm run bench -- join`).
     this.db.pragma('cache_size = -65536');
-    this.db.pragma('wal_autocheckpoint = 8192');
     this.db.exec(SCHEMA);
     this.migrate();
-    // Checkpoints move to a worker thread once the schema exists (its connection opens the same file).
+    // The checkpoint window is the Checkpointer's to set: a worker thread once the schema exists (its connection
+    // opens the same file), or SQLite's own checkpoints.
     this.checkpointer = new Checkpointer(this.db, path, opts.checkpointWorker ?? true);
   }
 
