@@ -7,13 +7,10 @@
  * strict as the schema's.
  */
 import type { EventBody } from './event.js';
+import { EVENT_TYPES, MAX_DEPS } from './event-types.js';
 
 const KEYS = ['author', 'ch', 'deps', 'ep', 'lamport', 'payload', 'prev', 'seq', 'ts', 'type', 'v'];
-const MAX_DEPS = 64;
-const TYPES = new Set([
-  'channel.create', 'member.join', 'member.leave', 'member.kick', 'member.status', 'channel.update', 'message', 'bot.attach',
-  'bot.step', 'bot.reveal', 'bot.oracle', 'bot.runner', 'epoch.rotate', 'epoch.key', 'channel.close',
-]);
+const TYPES = new Set<string>(EVENT_TYPES);
 
 /** 6-bit value of each base64url character, -1 for anything else. */
 const B64U = new Int8Array(128).fill(-1);

@@ -14,6 +14,7 @@ import { sodium } from './sodium.js';
 import { canonicalBytes, CanonicalError } from './canonical.js';
 import { decodeCanonicalText } from './canonical-fast.js';
 import { fastBody } from './body-check.js';
+import { EVENT_TYPES, MAX_DEPS, type EventType } from './event-types.js';
 import { concat, fromB64u, isB64u, utf8 } from './bytes.js';
 import { contentId } from './hash.js';
 import { sign, verify, randomBytes } from './keys.js';
@@ -24,28 +25,10 @@ export const SIGNATURE_BYTES = 64;
 export const TAG_BYTES = 16;
 /** Largest sealed event; the relay's default maxValueBytes is the same. */
 export const MAX_SEALED_BYTES = 64 * 1024;
-export const MAX_DEPS = 64;
 
 const SIGN_CONTEXT = utf8('parley-event-v1');
 
-export const EVENT_TYPES = [
-  'channel.create',
-  'member.join',
-  'member.leave',
-  'member.kick',
-  'member.status',
-  'channel.update',
-  'message',
-  'bot.attach',
-  'bot.step',
-  'bot.reveal',
-  'bot.oracle',
-  'bot.runner',
-  'epoch.rotate',
-  'epoch.key',
-  'channel.close',
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
+export { EVENT_TYPES, MAX_DEPS, type EventType };
 
 const id = z.string().refine((s) => isB64u(s, 32), 'must be a 32-byte base64url id');
 const int = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
