@@ -432,6 +432,7 @@ export class ChannelBots {
     if (ev.body.author !== bot.runnerFor(p.n)) return fail('step posted by someone other than the runner');
     if (bot.broken) return fail(bot.broken);
     if (p.n !== bot.steps.length || p.prevStep !== (last?.id ?? null)) return fail('step is out of sequence');
+    if (!Number.isSafeInteger(p.now)) return fail('step time is not an integer timestamp');
     const input = this.events.get(p.input?.event);
     if (!input) return fail('step names an input this node never saw');
     const inputEv = input;

@@ -187,16 +187,17 @@ class QuickJSBot implements BotSandbox {
     return { status: 'error', outputs: [{ kind: 'error', body: error }], state: input.state, stateHash: stateHash(input.state), gas: this.gasUsed, error };
   }
 
-  /** One guest call: the step's input text in, the outputs and state text out. */
-  private call(text: string): string {
-    const arg = this.vm.newString(text);
+  /** One guest call: the step's input text, `now` and the PRNG state in; the outputs and state text out. */
+  private call(text: string, now: number, rng: readonly number[]): string {
+    const vm = this.vm;
+    const args = [vm.newString(text), vm.newNumber(now), vm.newNumber(rng[0]), vm.newNumber(rng[1]), vm.newNumber(rng[2]), vm.newNumber(rng[3])];
     try {
-      const handle = this.vm.unwrapResult(this.vm.callFunction(this.stepFn, this.vm.undefined, arg));
-      const out = this.vm.getString(handle);
+      const handle = vm.unwrapResult(vm.callFunction(this.stepFn, vm.undefined, args));
+      const out = vm.getString(handle);
       handle.dispose();
       return out;
     } finally {
-      arg.dispose();
+      for (const a of args) a.dispose();
     }
   }
 
@@ -208,7 +209,7 @@ class QuickJSBot implements BotSandbox {
     let failure: string | null;
     try {
       failure = this.withBudget(() => {
-        text = this.call(this.encode(input));
+        text = this.call(this.encode(input), input.now, prngState(input.random));
       });
     } catch (err) {
       if (!(err instanceof Interrupted)) throw err;
@@ -243,12 +244,12 @@ class QuickJSBot implements BotSandbox {
     return { status: 'ok', outputs, state, stateHash: hash, gas: this.gasUsed };
   }
 
-  /** The step's input as the guest reads it (bots/prelude.ts): members and channel only when they changed. */
+  /** The step's input text as the guest reads it (bots/prelude.ts): members and channel only when they changed. */
   private encode(input: StepInput): string {
     const prev = this.sent;
     const membersText = prev && prev.members === input.members ? prev.membersText : JSON.stringify(input.members);
     const channelText = prev && prev.channel === input.channel ? prev.channelText : JSON.stringify(input.channel);
-    const msg: Record<string, unknown> = { hook: input.hook, now: input.now, rng: prngState(input.random), arg: input.arg, state: input.state };
+    const msg: Record<string, unknown> = { hook: input.hook, arg: input.arg, state: input.state };
     if (!prev || prev.membersText !== membersText) msg.members = input.members;
     if (!prev || prev.channelText !== channelText) msg.channel = input.channel;
     if (!prev || prev.members !== input.members || prev.channel !== input.channel) this.sent = { members: input.members, membersText, channel: input.channel, channelText };

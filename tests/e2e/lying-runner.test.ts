@@ -136,6 +136,16 @@ describe('a lying runner is caught by an honest node', () => {
     await expectMismatch(ch, 'bot:state', /state hash differs/);
   });
 
+  it('a step time that is not a timestamp', async () => {
+    // The guest receives `now` as a number argument: a runner must not get a string or object through as ctx.now.
+    const ch = await setUp('time', (p, post) => {
+      if ((p.input.arg as any)?.body === 'x') (p as { now: unknown }).now = 'soon';
+      post(p);
+    });
+    await roll(ch, 'x');
+    await expectMismatch(ch, 'bot:time', /not an integer timestamp/);
+  });
+
   it('a skipped input', async () => {
     const ch = await setUp('skip', (p, post) => {
       if ((p.input.arg as any)?.body !== 'skipped') post(p);
