@@ -13,7 +13,7 @@
  * its outputs, state hash and error compared. Per-step randomness needs the runner's seed: a bot whose manifest says
  * `secret` publishes only a commitment, so its steps stay `pending` until `bot.reveal`, then all are replayed.
  */
-import type { Json } from '../protocol/canonical.js';
+import { canonicalString, type Json } from '../protocol/canonical.js';
 import { sha256Hex } from '../protocol/hash.js';
 import { fromB64u, toHex } from '../protocol/bytes.js';
 import type { EventBody } from '../protocol/event.js';
@@ -33,6 +33,26 @@ export interface MembershipView {
 export interface DeliveredInput {
   id: string;
   body: EventBody;
+}
+
+/**
+ * A delivered event as ChannelBots keeps it, with the bots that have taken it in: fed it as an input, or accepted
+ * it as a step (everything in an accepted step's causal past has been fed). Kept on the event rather than in a set
+ * of ids per bot: replay checks it several times per step, and a field is far cheaper than a lookup by id.
+ */
+interface Seen {
+  readonly ev: DeliveredInput;
+  fedBy: Bot | Bot[] | null;
+}
+
+const isFed = (s: Seen, bot: Bot): boolean => s.fedBy === bot || (Array.isArray(s.fedBy) && s.fedBy.includes(bot));
+
+function markFed(s: Seen, bot: Bot): void {
+  const f = s.fedBy;
+  if (f === null) s.fedBy = bot;
+  else if (Array.isArray(f)) {
+    if (!f.includes(bot)) f.push(bot);
+  } else if (f !== bot) s.fedBy = [f, bot];
 }
 
 export interface StepPayload {
@@ -84,8 +104,6 @@ interface StepRecord {
 
 class Bot {
   readonly steps: StepRecord[] = [];
-  /** Inputs fed so far, plus the ids of accepted steps (everything in a step's causal past has been fed). */
-  readonly fed = new Set<string>();
   private sandbox: BotSandbox | null = null;
   private replayed = 0;
   private state: Json | null = null;
@@ -97,7 +115,7 @@ class Bot {
   revealed = false;
   broken: string | null = null;
   /** Eligible inputs in this node's delivery order (what the runner feeds, and resumes after a restart). */
-  readonly inputs: DeliveredInput[] = [];
+  readonly inputs: Seen[] = [];
   readonly handOvers: HandOver[] = [];
   private channelCtx: Json | null = null;
 
@@ -202,9 +220,15 @@ class Bot {
 
 const IDLE: Promise<void> = Promise.resolve();
 
+/**
+ * A value as a verifier reads it back from a signed event: canonical JSON sorts object keys, and a bot can see key
+ * order (Object.keys, JSON.stringify), so the runner hands its bot inputs in exactly that form.
+ */
+const canonicalCopy = <T>(value: T): T => JSON.parse(canonicalString(value as Json)) as T;
+
 export class ChannelBots {
   private readonly bots = new Map<string, Bot>();
-  private readonly events = new Map<string, DeliveredInput>();
+  private readonly events = new Map<string, Seen>();
   private readonly problems: string[] = [];
   /** Delivered events waiting to be handled, in order; drained by `drain` (see `enqueue`). */
   private readonly queue: (() => void | Promise<void>)[] = [];
@@ -228,8 +252,9 @@ export class ChannelBots {
     // still go through, so an orphan step, reveal or hand-over is reported as before.
     if (ev.body.type === 'bot.attach') this.attachSeen = true;
     if (!this.attachSeen && !ev.body.type.startsWith('bot.')) return;
-    this.events.set(ev.id, ev);
-    this.enqueue(() => this.handle(ev, restoring));
+    const seen: Seen = { ev, fedBy: null };
+    this.events.set(ev.id, seen);
+    this.enqueue(() => this.handle(seen, restoring));
   }
 
   resume(): void {
@@ -270,16 +295,17 @@ export class ChannelBots {
     return this.draining ?? IDLE;
   }
 
-  private handle(ev: DeliveredInput, restoring: boolean): void | Promise<void> {
+  private handle(seen: Seen, restoring: boolean): void | Promise<void> {
+    const ev = seen.ev;
     const b = ev.body;
     const p = b.payload as Record<string, any>;
     switch (b.type) {
       case 'bot.attach':
-        return this.attach(ev, restoring);
+        return this.attach(seen, restoring);
       case 'bot.step': {
         const bot = this.bots.get(String(p.bot));
         if (!bot) return void this.problems.push(`bot.step for unknown bot ${String(p.bot)}`);
-        return this.verifyStep(bot, ev);
+        return this.verifyStep(bot, seen);
       }
       case 'bot.runner': {
         const bot = this.bots.get(String(p.bot));
@@ -297,17 +323,17 @@ export class ChannelBots {
         const mine: Bot[] = [];
         for (const bot of this.bots.values()) {
           if (!this.eligible(bot, ev)) continue;
-          bot.inputs.push(ev);
+          bot.inputs.push(seen);
           if (!restoring && this.runs(bot)) mine.push(bot);
         }
-        if (mine.length > 0) return this.feedEach(mine, ev);
+        if (mine.length > 0) return this.feedEach(mine, seen);
         return;
       }
     }
   }
 
-  private async feedEach(bots: Bot[], ev: DeliveredInput): Promise<void> {
-    for (const bot of bots) await this.runnerFeed(bot, ev);
+  private async feedEach(bots: Bot[], input: Seen): Promise<void> {
+    for (const bot of bots) await this.runnerFeed(bot, input);
   }
 
   /** Whether this node posts the bot's next steps. */
@@ -315,7 +341,8 @@ export class ChannelBots {
     return !!this.runner && bot.runner === this.runner.me && bot.seed !== null && !bot.broken;
   }
 
-  private async attach(ev: DeliveredInput, restoring: boolean): Promise<void> {
+  private async attach(seen: Seen, restoring: boolean): Promise<void> {
+    const ev = seen.ev;
     const p = ev.body.payload as Record<string, any>;
     const slot = String(p.bot);
     if (this.bots.has(slot)) return void this.problems.push(`second bot.attach for ${slot}`);
@@ -330,8 +357,8 @@ export class ChannelBots {
     if (this.runner && bot.runner === this.runner.me) {
       const seed = this.runner.seedFor(slot, ev.id);
       if (seed) bot.seed = seed;
-      bot.inputs.unshift(ev);
-      if (!restoring) await this.runnerFeed(bot, ev);
+      bot.inputs.unshift(seen);
+      if (!restoring) await this.runnerFeed(bot, seen);
     }
   }
 
@@ -355,11 +382,12 @@ export class ChannelBots {
     return { hook: 'onMessage', event: ev.id, arg };
   }
 
-  private async runnerFeed(bot: Bot, ev: DeliveredInput): Promise<void> {
-    if (!this.runs(bot) || bot.fed.has(ev.id)) return;
+  private async runnerFeed(bot: Bot, input: Seen): Promise<void> {
+    if (!this.runs(bot) || isFed(input, bot)) return;
+    const ev = input.ev;
     const last = bot.steps.at(-1);
     const payload: StepPayload = {
-      bot: bot.slot, n: bot.steps.length + 1, input: this.inputFor(bot, ev), prevStep: last?.id ?? null, outputs: [], stateHash: '', now: Date.now(), gas: 0,
+      bot: bot.slot, n: bot.steps.length + 1, input: canonicalCopy(this.inputFor(bot, ev)), prevStep: last?.id ?? null, outputs: [], stateHash: '', now: Date.now(), gas: 0,
     };
     await bot.ensureSandbox();
     await this.catchUp(bot);
@@ -370,17 +398,16 @@ export class ChannelBots {
     payload.stateHash = outcome.stateHash;
     payload.gas = outcome.gas;
     if (outcome.status === 'error') payload.error = outcome.error ?? 'error';
-    bot.fed.add(ev.id);
+    markFed(input, bot);
     const rec: StepRecord = { id: '', payload, status: 'verified' };
     bot.steps.push(rec);
     // Pinning the hand-over into the causal past makes every verifier know the new runner before its first step.
     const handOver = bot.handOvers.at(-1)?.id;
     // The id is known at once, so the next step links to this one even before it comes back through the replica.
     const id = this.runner!.postStep(payload, [ev.id, ...(last?.id ? [last.id] : []), ...(handOver ? [handOver] : [])].sort());
-    if (typeof id === 'string') {
-      rec.id = id;
-      bot.fed.add(id);
-    }
+    // The step itself counts as fed when it comes back through delivery (verifyStep), which causal delivery puts
+    // before any event that depends on it.
+    if (typeof id === 'string') rec.id = id;
     if (outcome.outputs.some((o) => o.kind === 'reveal') && !bot.revealed) this.runner!.postReveal(bot.slot, bot.seed!);
   }
 
@@ -412,7 +439,8 @@ export class ChannelBots {
     if (rec.id) this.onMark?.(rec.id, status, status === 'mismatch' ? { bot: bot.slot, n: rec.payload.n, reason: reason ?? 'mismatch', runner: bot.runner } : undefined);
   }
 
-  private verifyStep(bot: Bot, ev: DeliveredInput): void | Promise<void> {
+  private verifyStep(bot: Bot, seen: Seen): void | Promise<void> {
+    const ev = seen.ev;
     const p = ev.body.payload as unknown as StepPayload;
     const mine = this.runner && bot.runnerFor(p.n) === this.runner.me;
     if (mine) {
@@ -420,7 +448,7 @@ export class ChannelBots {
       const rec = at && (at.id === ev.id || !at.id) ? at : undefined;
       if (rec) {
         rec.id = ev.id;
-        bot.fed.add(ev.id);
+        markFed(seen, bot);
         this.onMark?.(ev.id, rec.status);
         return;
       }
@@ -435,16 +463,16 @@ export class ChannelBots {
     if (!Number.isSafeInteger(p.now)) return fail('step time is not an integer timestamp');
     const input = this.events.get(p.input?.event);
     if (!input) return fail('step names an input this node never saw');
-    const inputEv = input;
-    const isInit = input.body.type === 'bot.attach';
+    const inputEv = input.ev;
+    const isInit = inputEv.body.type === 'bot.attach';
     if (isInit ? p.n !== 1 || p.input.event !== bot.attachId : !this.eligible(bot, inputEv)) return fail('step input is not an input of this bot');
-    if (bot.fed.has(inputEv.id)) return fail('input fed twice');
+    if (isFed(input, bot)) return fail('input fed twice');
     if (!jsonEqual(this.inputFor(bot, inputEv), p.input)) return fail('recorded input does not match the event');
     const skipped = isInit ? undefined : this.unfedAncestor(bot, inputEv);
     if (skipped) return fail(`input ${skipped.slice(0, 8)} was skipped or reordered`);
-    bot.fed.add(inputEv.id);
+    markFed(input, bot);
     // Everything in this step's causal past is now known to be fed: later walks stop here (keeps them short).
-    bot.fed.add(ev.id);
+    markFed(seen, bot);
     if (bot.seed === null) {
       bot.contextFor(p);
       this.onMark?.(ev.id, 'pending');
@@ -456,23 +484,28 @@ export class ChannelBots {
 
   /** An input in the causal past of `ev` (after the attach) that the runner has not fed yet, if any. */
   private unfedAncestor(bot: Bot, ev: DeliveredInput): string | undefined {
-    // Usual case, and the walk's end: every direct parent already fed (or from before the attach).
+    // Usual case, and the walk's end: every direct parent already settled.
     const { deps, prev } = ev.body;
-    let settled = prev === null || bot.fed.has(prev);
-    for (let i = 0; settled && i < deps.length; i++) settled = bot.fed.has(deps[i]) || (this.events.get(deps[i])?.body.lamport ?? 0) <= bot.attachLamport;
+    let settled = prev === null || this.settled(bot, prev);
+    for (let i = 0; settled && i < deps.length; i++) settled = this.settled(bot, deps[i]);
     if (settled) return undefined;
-    const stack = [...ev.body.deps, ...(ev.body.prev ? [ev.body.prev] : [])];
-    const seen = new Set<string>();
+    const stack = [...deps, ...(prev ? [prev] : [])];
+    const visited = new Set<string>();
     while (stack.length > 0) {
       const id = stack.pop()!;
-      if (seen.has(id) || bot.fed.has(id)) continue;
-      seen.add(id);
-      const e = this.events.get(id);
-      if (!e || e.body.lamport <= bot.attachLamport) continue;
-      if (this.eligible(bot, { id, body: e.body })) return id;
+      if (visited.has(id) || this.settled(bot, id)) continue;
+      visited.add(id);
+      const e = this.events.get(id)!.ev;
+      if (this.eligible(bot, e)) return id;
       stack.push(...e.body.deps, ...(e.body.prev ? [e.body.prev] : []));
     }
     return undefined;
+  }
+
+  /** Whether nothing unfed can lie behind this event: fed, from before the attach, or never handed to ChannelBots. */
+  private settled(bot: Bot, id: string): boolean {
+    const s = this.events.get(id);
+    return s === undefined || isFed(s, bot) || s.ev.body.lamport <= bot.attachLamport;
   }
 
   /**
@@ -547,8 +580,8 @@ export class ChannelBots {
   info(slot: string) {
     const b = this.bots.get(slot);
     if (!b) return undefined;
-    const unfed = b.inputs.filter((i) => !b.fed.has(i.id));
-    const waitingSince = unfed.length > 0 ? Math.min(...unfed.map((i) => i.body.ts)) : null;
+    const unfed = b.inputs.filter((i) => !isFed(i, b));
+    const waitingSince = unfed.length > 0 ? Math.min(...unfed.map((i) => i.ev.body.ts)) : null;
     return { bot: b, attach: b.payload, lastStepAt: b.steps.at(-1)?.payload.now ?? null, waiting: unfed.length, waitingSince };
   }
 

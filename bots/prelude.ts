@@ -5,9 +5,9 @@
  *
  * QuickJS's JSON and closures are slow next to V8's, so per step the guest parses only what changes: members and
  * channel arrive only when they differ from the previous step's (and are frozen, so a bot cannot alter what the
- * next step sees), the PRNG arrives as its ready state, and ctx's functions are made once. Numbers (`now` and the
- * PRNG's four words) come as call arguments: QuickJS's JSON.parse reads numbers slowly, and these four cost more
- * than the rest of a small step's input.
+ * next step sees), the PRNG arrives as its ready state, and ctx's functions are made once. The hook (as an index
+ * into HOOKS), `now` and the PRNG's four words come as number arguments: QuickJS's JSON.parse reads numbers
+ * slowly, and these cost more than the rest of a small step's input.
  */
 export const PRELUDE = String.raw`
 (() => {
@@ -40,6 +40,7 @@ export const PRELUDE = String.raw`
   };
   Object.defineProperty(Math, 'random', { value: function random() { return next(); }, writable: false, configurable: false });
 
+  const HOOKS = ['init', 'onJoin', 'onMessage'];
   let bot = null;
   Object.defineProperty(globalThis, '__parley_set_bot', {
     value: (b) => { bot = b; },
@@ -103,7 +104,7 @@ export const PRELUDE = String.raw`
 
   Object.defineProperty(globalThis, '__parley_step', {
     writable: false, configurable: false,
-    value: (inputJson, now, s0, s1, s2, s3) => {
+    value: (inputJson, hook, now, s0, s1, s2, s3) => {
       const input = parse(inputJson);
       if (input.members !== undefined) members = deepFreeze(input.members);
       if (input.channel !== undefined) channel = deepFreeze(input.channel);
@@ -111,7 +112,8 @@ export const PRELUDE = String.raw`
       outputs = [];
       outBytes = 0;
       ctx = { state: input.state, now, members, channel, random, post, commit, reveal };
-      if (bot && typeof bot[input.hook] === 'function') bot[input.hook](ctx, input.arg);
+      const name = HOOKS[hook];
+      if (bot && typeof bot[name] === 'function') bot[name](ctx, input.arg);
       const state = stringify(ctx.state === undefined ? null : ctx.state);
       return '[' + outputs.join(',') + ']\n' + (state === undefined ? 'null' : state);
     },

@@ -55,6 +55,9 @@ export function sanitizeLimits(requested: unknown): Limits {
   return out;
 }
 
+/** The hooks a step can call, in the order bots/prelude.ts numbers them. */
+const HOOKS = ['init', 'onJoin', 'onMessage'] as const;
+
 export interface StepInput {
   hook: 'init' | 'onJoin' | 'onMessage';
   arg: Json;
@@ -187,10 +190,10 @@ class QuickJSBot implements BotSandbox {
     return { status: 'error', outputs: [{ kind: 'error', body: error }], state: input.state, stateHash: stateHash(input.state), gas: this.gasUsed, error };
   }
 
-  /** One guest call: the step's input text, `now` and the PRNG state in; the outputs and state text out. */
-  private call(text: string, now: number, rng: readonly number[]): string {
+  /** One guest call: the step's input text, hook, `now` and PRNG state in; the outputs and state text out. */
+  private call(text: string, hook: StepInput['hook'], now: number, rng: readonly number[]): string {
     const vm = this.vm;
-    const args = [vm.newString(text), vm.newNumber(now), vm.newNumber(rng[0]), vm.newNumber(rng[1]), vm.newNumber(rng[2]), vm.newNumber(rng[3])];
+    const args = [vm.newString(text), vm.newNumber(HOOKS.indexOf(hook)), vm.newNumber(now), vm.newNumber(rng[0]), vm.newNumber(rng[1]), vm.newNumber(rng[2]), vm.newNumber(rng[3])];
     try {
       const handle = vm.unwrapResult(vm.callFunction(this.stepFn, vm.undefined, args));
       const out = vm.getString(handle);
@@ -209,7 +212,7 @@ class QuickJSBot implements BotSandbox {
     let failure: string | null;
     try {
       failure = this.withBudget(() => {
-        text = this.call(this.encode(input), input.now, prngState(input.random));
+        text = this.call(this.encode(input), input.hook, input.now, prngState(input.random));
       });
     } catch (err) {
       if (!(err instanceof Interrupted)) throw err;
@@ -249,7 +252,7 @@ class QuickJSBot implements BotSandbox {
     const prev = this.sent;
     const membersText = prev && prev.members === input.members ? prev.membersText : JSON.stringify(input.members);
     const channelText = prev && prev.channel === input.channel ? prev.channelText : JSON.stringify(input.channel);
-    const msg: Record<string, unknown> = { hook: input.hook, arg: input.arg, state: input.state };
+    const msg: Record<string, unknown> = { arg: input.arg, state: input.state };
     if (!prev || prev.membersText !== membersText) msg.members = input.members;
     if (!prev || prev.channelText !== channelText) msg.channel = input.channel;
     if (!prev || prev.members !== input.members || prev.channel !== input.channel) this.sent = { members: input.members, membersText, channel: input.channel, channelText };

@@ -160,6 +160,28 @@ describe('games over MCP', () => {
     expectOfflineVerification(alice, ch, 'tictactoe');
   });
 
+  it('a bot that reads its inputs\' key order sees the same order on the runner and on every verifier', async () => {
+    // Object.keys and JSON.stringify expose insertion order: the runner must hand its bot inputs in the order a
+    // verifier reads them back from the signed (canonical, sorted) step, or an honest runner gets flagged.
+    const code = `export default {
+      init(ctx, params) { ctx.state = { seen: 0 }; },
+      onJoin(ctx, member) { ctx.post('join-keys', Object.keys(member).join(',')); },
+      onMessage(ctx, msg) { ctx.state.seen += 1; ctx.post('msg-keys', Object.keys(msg).join(',') + ' ' + JSON.stringify(msg.body)); },
+    };`;
+    const created = await alice.call('create_channel', { name: 'keys', slots: ['invite:bob', 'bot:keys'], bot: { code }, display_name: 'Alice' });
+    const ch = created.channel;
+    await bob.call('join_channel', { invite_code: created.invites['invite:bob'], display_name: 'Bob' });
+    const [a, b] = [new Table(alice, ch), new Table(bob, ch)];
+    expect((await b.next(fromBot('keys', 'join-keys'))).body).toBe('entropy,id,name,slot');
+    await a.post('note', 'from the runner');
+    await b.post('note', 'from a verifier');
+    const first = await b.next(fromBot('keys', 'msg-keys'));
+    expect(first.body).toBe('author,body,from,id,kind,name,ts "from the runner"');
+    await b.next(fromBot('keys', 'msg-keys'));
+    for (const n of [alice, bob]) await expectVerified(n, ch, 4);
+    expectOfflineVerification(bob, ch, 'keys');
+  });
+
   it('blackjack: three players, committed shuffle revealed at the end, verified by all three nodes', async () => {
     const created = await alice.call('create_channel', {
       name: 'blackjack', slots: ['invite:bob', 'invite:carol', 'bot:dealer'], bot: { preset: 'blackjack' }, display_name: 'Alice',
