@@ -17,7 +17,7 @@ import { canonicalString, type Json } from '../protocol/canonical.js';
 import { sha256Hex } from '../protocol/hash.js';
 import { fromB64u, toHex } from '../protocol/bytes.js';
 import type { EventBody } from '../protocol/event.js';
-import { loadBot, type BotSandbox, type StepOutcome } from './sandbox.js';
+import { IDLE, openReplayer, type Replayer, type StepOutcomeLite } from './replayer.js';
 import { entropyStart, mixEntropy, seedCommitment, stepRandoms } from './seed.js';
 import { jsonEqual } from './json.js';
 
@@ -104,9 +104,8 @@ interface StepRecord {
 
 class Bot {
   readonly steps: StepRecord[] = [];
-  private sandbox: BotSandbox | null = null;
+  private replayer: Replayer | null = null;
   private replayed = 0;
-  private state: Json | null = null;
   private acc: string;
   private members: Json[] = [];
   /** stepRandoms for the current seed and accumulator, remade when either changes. */
@@ -183,20 +182,16 @@ class Bot {
     return { members: this.members, channel: this.channel, random: this.draws.at(p.n) };
   }
 
-  get hasSandbox(): boolean {
-    return this.sandbox !== null;
-  }
-
-  async ensureSandbox(): Promise<BotSandbox> {
-    if (!this.sandbox) this.sandbox = await loadBot(this.source, this.payload.manifest?.limits ?? {});
-    return this.sandbox;
-  }
-
-  run(p: StepPayload, ctx: { members: Json; channel: Json; random: string }): StepOutcome {
-    const outcome = this.sandbox!.step({ hook: p.input.hook, arg: p.input.arg, state: this.state, now: p.now, members: ctx.members, channel: ctx.channel, random: ctx.random });
-    if (outcome.status !== 'unverifiable') this.state = outcome.state;
+  /** Queues step `p` on this bot's replayer (which keeps the bot's state); `done` gets the outcome, in order. */
+  run(p: StepPayload, ctx: { members: Json; channel: Json; random: string }, done: (outcome: StepOutcomeLite) => void): void {
+    this.replayer ??= openReplayer(this.source, this.payload.manifest?.limits ?? {});
+    this.replayer.step({ hook: p.input.hook, arg: p.input.arg, now: p.now, members: ctx.members, channel: ctx.channel, random: ctx.random }, done);
     this.replayed++;
-    return outcome;
+  }
+
+  /** Resolves once every queued step's outcome has been handed over. */
+  replaysDone(): Promise<void> {
+    return this.replayer ? this.replayer.idle() : IDLE;
   }
 
   get replayedCount(): number {
@@ -204,21 +199,18 @@ class Bot {
   }
 
   resetReplay(): void {
-    this.sandbox?.close();
-    this.sandbox = null;
+    this.replayer?.close();
+    this.replayer = null;
     this.replayed = 0;
-    this.state = null;
     this.acc = entropyStart(this.ch);
     this.members = Bot.initialMembers(this.payload, this.owner);
   }
 
   close(): void {
-    this.sandbox?.close();
-    this.sandbox = null;
+    this.replayer?.close();
+    this.replayer = null;
   }
 }
-
-const IDLE: Promise<void> = Promise.resolve();
 
 /**
  * A value as a verifier reads it back from a signed event: canonical JSON sorts object keys, and a bot can see key
@@ -290,9 +282,27 @@ export class ChannelBots {
     this.draining = null;
   }
 
-  /** Resolves once every event delivered so far has been handled. */
+  /** Resolves once every event delivered so far has been handled and every step queued for replay judged. */
   idle(): Promise<void> {
-    return this.draining ?? IDLE;
+    if (!this.draining && this.replaying().length === 0) return IDLE;
+    // Handling an event can queue replays, and a runner's outcome can deliver new events: wait until neither is left.
+    return (async () => {
+      for (;;) {
+        if (this.draining) await this.draining;
+        const replays = this.replaying();
+        if (replays.length === 0 && !this.draining) return;
+        await Promise.all(replays);
+      }
+    })();
+  }
+
+  private replaying(): Promise<void>[] {
+    const out: Promise<void>[] = [];
+    for (const bot of this.bots.values()) {
+      const p = bot.replaysDone();
+      if (p !== IDLE) out.push(p);
+    }
+    return out;
   }
 
   private handle(seen: Seen, restoring: boolean): void | Promise<void> {
@@ -389,10 +399,9 @@ export class ChannelBots {
     const payload: StepPayload = {
       bot: bot.slot, n: bot.steps.length + 1, input: canonicalCopy(this.inputFor(bot, ev)), prevStep: last?.id ?? null, outputs: [], stateHash: '', now: Date.now(), gas: 0,
     };
-    await bot.ensureSandbox();
-    await this.catchUp(bot);
+    this.catchUp(bot);
     const ctx = bot.contextFor(payload)!;
-    const outcome = bot.run(payload, ctx);
+    const outcome = await new Promise<StepOutcomeLite>((done) => bot.run(payload, ctx, done));
     if (outcome.status === 'unverifiable') return void this.problems.push(`bot ${bot.slot}: step ${payload.n} exceeded the wall-clock backstop on the runner`);
     payload.outputs = outcome.outputs as StepPayload['outputs'];
     payload.stateHash = outcome.stateHash;
@@ -411,17 +420,19 @@ export class ChannelBots {
     if (outcome.outputs.some((o) => o.kind === 'reveal') && !bot.revealed) this.runner!.postReveal(bot.slot, bot.seed!);
   }
 
-  /** Replays steps this node has recorded but not yet run (after a restart or a reveal). */
+  /**
+   * Queues for replay the steps this node has recorded but not yet run; each is judged when its outcome comes back
+   * (at once inline, a little later from the replay thread).
+   */
   private catchUp(bot: Bot): void {
     while (bot.replayedCount < bot.steps.length && bot.seed !== null) {
       const rec = bot.steps[bot.replayedCount];
       const ctx = bot.contextFor(rec.payload)!;
-      const outcome = bot.run(rec.payload, ctx);
-      this.judge(bot, rec, outcome);
+      bot.run(rec.payload, ctx, (outcome) => this.judge(bot, rec, outcome));
     }
   }
 
-  private judge(bot: Bot, rec: StepRecord, outcome: StepOutcome): void {
+  private judge(bot: Bot, rec: StepRecord, outcome: StepOutcomeLite): void {
     if (rec.status === 'mismatch') return;
     let status: StepStatus = 'verified';
     let reason: string | undefined;
@@ -478,8 +489,7 @@ export class ChannelBots {
       this.onMark?.(ev.id, 'pending');
       return;
     }
-    if (bot.hasSandbox) return this.catchUp(bot);
-    return bot.ensureSandbox().then(() => this.catchUp(bot));
+    this.catchUp(bot);
   }
 
   /** An input in the causal past of `ev` (after the attach) that the runner has not fed yet, if any. */
@@ -542,8 +552,7 @@ export class ChannelBots {
       }
     }
     if (bot.seed === null) return refuse('the sealed seed does not open for this node or does not match the commitment');
-    await bot.ensureSandbox();
-    await this.catchUp(bot);
+    this.catchUp(bot);
     await this.feedWaiting(bot);
   }
 
@@ -557,8 +566,7 @@ export class ChannelBots {
     if (this.runner && bot.runner === this.runner.me) return;
     bot.seed = seed;
     bot.resetReplay();
-    await bot.ensureSandbox();
-    await this.catchUp(bot);
+    this.catchUp(bot);
   }
 
   report(): { bots: BotReport[]; problems: string[] } {

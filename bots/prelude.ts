@@ -1,13 +1,14 @@
 /**
  * Guest-side prelude, evaluated in each bot context before the bot's own code. It removes nondeterministic and
  * eval-like globals, pins Math.random to the step's seeded PRNG, and defines the step entry point the host calls
- * with one JSON string and gets one JSON string back (no host object ever reaches the guest).
+ * with JSON texts and numbers and gets one JSON string back (no host object ever reaches the guest).
  *
  * QuickJS's JSON and closures are slow next to V8's, so per step the guest parses only what changes: members and
  * channel arrive only when they differ from the previous step's (and are frozen, so a bot cannot alter what the
- * next step sees), the PRNG arrives as its ready state, and ctx's functions are made once. The hook (as an index
- * into HOOKS), `now` and the PRNG's four words come as number arguments: QuickJS's JSON.parse reads numbers
- * slowly, and these cost more than the rest of a small step's input.
+ * next step sees), the PRNG arrives as its ready state, and ctx's functions are made once. The argument and the
+ * state come as separate texts (the host keeps the state as the text this guest wrote, never re-encoding it), and
+ * the hook (as an index into HOOKS), `now` and the PRNG's four words as numbers: QuickJS's JSON.parse reads
+ * numbers slowly, and these cost more than the rest of a small step's input.
  */
 export const PRELUDE = String.raw`
 (() => {
@@ -104,16 +105,18 @@ export const PRELUDE = String.raw`
 
   Object.defineProperty(globalThis, '__parley_step', {
     writable: false, configurable: false,
-    value: (inputJson, hook, now, s0, s1, s2, s3) => {
-      const input = parse(inputJson);
-      if (input.members !== undefined) members = deepFreeze(input.members);
-      if (input.channel !== undefined) channel = deepFreeze(input.channel);
+    value: (argJson, stateJson, extraJson, hook, now, s0, s1, s2, s3) => {
+      if (extraJson !== '') {
+        const extra = parse(extraJson);
+        if (extra.members !== undefined) members = deepFreeze(extra.members);
+        if (extra.channel !== undefined) channel = deepFreeze(extra.channel);
+      }
       a = s0; b = s1; c = s2; d = s3;
       outputs = [];
       outBytes = 0;
-      ctx = { state: input.state, now, members, channel, random, post, commit, reveal };
+      ctx = { state: parse(stateJson), now, members, channel, random, post, commit, reveal };
       const name = HOOKS[hook];
-      if (bot && typeof bot[name] === 'function') bot[name](ctx, input.arg);
+      if (bot && typeof bot[name] === 'function') bot[name](ctx, parse(argJson));
       const state = stringify(ctx.state === undefined ? null : ctx.state);
       return '[' + outputs.join(',') + ']\n' + (state === undefined ? 'null' : state);
     },

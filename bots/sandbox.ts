@@ -79,8 +79,26 @@ export type StepOutcome =
   | { status: 'ok' | 'error'; outputs: BotOutput[]; state: Json | null; stateHash: string; gas: number; error?: string }
   | { status: 'unverifiable'; reason: string };
 
+/** A step as texts (see `stepText`): the state is the JSON text the guest wrote at the end of the previous step. */
+export interface TextStep {
+  hook: StepInput['hook'];
+  now: number;
+  /** The PRNG's starting state (bots/seed.ts prngState of the step's random). */
+  rng: readonly number[];
+  argText: string;
+  stateText: string;
+  members: Json;
+  channel: Json;
+}
+
+export type TextOutcome =
+  | { status: 'ok'; outputsText: string; outputs: BotOutput[]; stateText: string; state: Json | null; stateHash: string; gas: number }
+  | { status: 'failed'; error: string; gas: number }
+  | { status: 'unverifiable'; reason: string };
+
 export interface BotSandbox {
   step(input: StepInput): StepOutcome;
+  stepText(step: TextStep): TextOutcome;
   close(): void;
 }
 
@@ -190,10 +208,11 @@ class QuickJSBot implements BotSandbox {
     return { status: 'error', outputs: [{ kind: 'error', body: error }], state: input.state, stateHash: stateHash(input.state), gas: this.gasUsed, error };
   }
 
-  /** One guest call: the step's input text, hook, `now` and PRNG state in; the outputs and state text out. */
-  private call(text: string, hook: StepInput['hook'], now: number, rng: readonly number[]): string {
+  /** One guest call: argument, state and (when they changed) members/channel texts, hook, `now` and PRNG state in. */
+  private call(t: TextStep, extraText: string): string {
     const vm = this.vm;
-    const args = [vm.newString(text), vm.newNumber(HOOKS.indexOf(hook)), vm.newNumber(now), vm.newNumber(rng[0]), vm.newNumber(rng[1]), vm.newNumber(rng[2]), vm.newNumber(rng[3])];
+    const args = [vm.newString(t.argText), vm.newString(t.stateText), vm.newString(extraText), vm.newNumber(HOOKS.indexOf(t.hook)), vm.newNumber(t.now)];
+    for (let i = 0; i < 4; i++) args.push(vm.newNumber(t.rng[i]));
     try {
       const handle = vm.unwrapResult(vm.callFunction(this.stepFn, vm.undefined, args));
       const out = vm.getString(handle);
@@ -205,14 +224,27 @@ class QuickJSBot implements BotSandbox {
   }
 
   step(input: StepInput): StepOutcome {
+    const o = this.stepText({
+      hook: input.hook, now: input.now, rng: prngState(input.random), argText: JSON.stringify(input.arg), stateText: JSON.stringify(input.state ?? null), members: input.members, channel: input.channel,
+    });
+    if (o.status === 'unverifiable') return o;
+    if (o.status === 'failed') return this.rollback(input, o.error);
+    return { status: 'ok', outputs: o.outputs, state: o.state, stateHash: o.stateHash, gas: o.gas };
+  }
+
+  /**
+   * One step from texts: what a replayer that keeps the state as the guest wrote it uses (bots/replayer.ts). On
+   * `failed` the step's outputs are the error notice and the state stays as it was (the caller holds it).
+   */
+  stepText(t: TextStep): TextOutcome {
     if (this.closed) throw new Error('sandbox is closed');
     if (this.tainted) return { status: 'unverifiable', reason: this.tainted };
-    if (this.loadError) return this.rollback(input, `bot failed to load: ${this.loadError}`);
+    if (this.loadError) return { status: 'failed', error: `bot failed to load: ${this.loadError}`, gas: this.gasUsed };
     let text = '';
     let failure: string | null;
     try {
       failure = this.withBudget(() => {
-        text = this.call(this.encode(input), input.hook, input.now, prngState(input.random));
+        text = this.call(t, this.extra(t.members, t.channel));
       });
     } catch (err) {
       if (!(err instanceof Interrupted)) throw err;
@@ -220,44 +252,47 @@ class QuickJSBot implements BotSandbox {
       this.tainted = `an earlier step ran longer than the ${this.limits.wallMs} ms backstop on this machine`;
       return { status: 'unverifiable', reason: `the step ran longer than the ${this.limits.wallMs} ms backstop on this machine` };
     }
+    const fail = (error: string): TextOutcome => ({ status: 'failed', error, gas: this.gasUsed });
     if (failure !== null) {
       this.failed = true;
       // The step may have stopped before the guest took in new members or channel: send them again next time.
       this.sent = null;
-      return this.rollback(input, failure);
+      return fail(failure);
     }
     const cut = text.indexOf('\n');
+    const outputsText = text.slice(0, cut);
+    const stateText = text.slice(cut + 1);
     let outputs: BotOutput[];
     let state: Json | null;
     try {
-      outputs = JSON.parse(text.slice(0, cut)) as BotOutput[];
-      state = JSON.parse(text.slice(cut + 1)) as Json | null;
+      outputs = JSON.parse(outputsText) as BotOutput[];
+      state = JSON.parse(stateText) as Json | null;
     } catch {
-      return this.rollback(input, 'the bot produced output that is not JSON');
+      return fail('the bot produced output that is not JSON');
     }
-    if (!encodable(outputs)) return this.rollback(input, 'the bot produced output that is not JSON');
+    if (!encodable(outputs)) return fail('the bot produced output that is not JSON');
     let hash: string;
     try {
       const canonical = canonicalString(state);
-      if (canonical.length > this.limits.maxStateBytes) return this.rollback(input, `state exceeds ${this.limits.maxStateBytes} bytes`);
+      if (canonical.length > this.limits.maxStateBytes) return fail(`state exceeds ${this.limits.maxStateBytes} bytes`);
       hash = sha256Hex(canonical);
     } catch {
-      return this.rollback(input, 'state is not plain JSON');
+      return fail('state is not plain JSON');
     }
-    return { status: 'ok', outputs, state, stateHash: hash, gas: this.gasUsed };
+    return { status: 'ok', outputsText, outputs, stateText, state, stateHash: hash, gas: this.gasUsed };
   }
 
-  /** The step's input text as the guest reads it (bots/prelude.ts): members and channel only when they changed. */
-  private encode(input: StepInput): string {
+  /** Members and channel for the guest (bots/prelude.ts) when they changed since it last took them in, else ''. */
+  private extra(members: Json, channel: Json): string {
     const prev = this.sent;
-    const membersText = prev && prev.members === input.members ? prev.membersText : JSON.stringify(input.members);
-    const channelText = prev && prev.channel === input.channel ? prev.channelText : JSON.stringify(input.channel);
-    const msg: Record<string, unknown> = { arg: input.arg, state: input.state };
-    if (!prev || prev.membersText !== membersText) msg.members = input.members;
-    if (!prev || prev.channelText !== channelText) msg.channel = input.channel;
-    if (!prev || prev.members !== input.members || prev.channel !== input.channel) this.sent = { members: input.members, membersText, channel: input.channel, channelText };
-    // JSON.stringify's flat string is copied into the guest faster than a concatenation.
-    return JSON.stringify(msg);
+    if (prev && prev.members === members && prev.channel === channel) return '';
+    const membersText = prev && prev.members === members ? prev.membersText : JSON.stringify(members);
+    const channelText = prev && prev.channel === channel ? prev.channelText : JSON.stringify(channel);
+    const msg: Record<string, unknown> = {};
+    if (!prev || prev.membersText !== membersText) msg.members = members;
+    if (!prev || prev.channelText !== channelText) msg.channel = channel;
+    this.sent = { members, membersText, channel, channelText };
+    return Object.keys(msg).length === 0 ? '' : JSON.stringify(msg);
   }
 
   close(): void {
