@@ -5,10 +5,10 @@
  *
  * QuickJS's JSON and closures are slow next to V8's, so per step the guest parses only what changes: members and
  * channel arrive only when they differ from the previous step's (and are frozen, so a bot cannot alter what the
- * next step sees), the PRNG arrives as its ready state, and ctx's functions are made once. The argument and the
- * state come as separate texts (the host keeps the state as the text this guest wrote, never re-encoding it), and
- * the hook (as an index into HOOKS), `now` and the PRNG's four words as numbers: QuickJS's JSON.parse reads
- * numbers slowly, and these cost more than the rest of a small step's input.
+ * next step sees), the PRNG arrives as its ready state, and ctx's functions are made once. The input is the text
+ * `[argument, state]` (the host keeps the state as the text this guest wrote, never re-encoding it), and the hook
+ * (as an index into HOOKS), `now` and the PRNG's four words come as numbers: QuickJS's JSON.parse reads numbers
+ * slowly, and these cost more than the rest of a small step's input.
  */
 export const PRELUDE = String.raw`
 (() => {
@@ -105,7 +105,8 @@ export const PRELUDE = String.raw`
 
   Object.defineProperty(globalThis, '__parley_step', {
     writable: false, configurable: false,
-    value: (argJson, stateJson, extraJson, hook, now, s0, s1, s2, s3) => {
+    value: (inputJson, extraJson, hook, now, s0, s1, s2, s3) => {
+      const input = parse(inputJson);
       if (extraJson !== '') {
         const extra = parse(extraJson);
         if (extra.members !== undefined) members = deepFreeze(extra.members);
@@ -114,9 +115,9 @@ export const PRELUDE = String.raw`
       a = s0; b = s1; c = s2; d = s3;
       outputs = [];
       outBytes = 0;
-      ctx = { state: parse(stateJson), now, members, channel, random, post, commit, reveal };
+      ctx = { state: input[1], now, members, channel, random, post, commit, reveal };
       const name = HOOKS[hook];
-      if (bot && typeof bot[name] === 'function') bot[name](ctx, parse(argJson));
+      if (bot && typeof bot[name] === 'function') bot[name](ctx, input[0]);
       const state = stringify(ctx.state === undefined ? null : ctx.state);
       return '[' + outputs.join(',') + ']\n' + (state === undefined ? 'null' : state);
     },
