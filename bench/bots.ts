@@ -15,9 +15,9 @@
  * `dice-blind` posts each roll without the bot's previous reply in its deps (players who do not wait), a DAG in
  * which the verifier's causal check (ChannelBots.unfedAncestor) is short by construction; the paced cases should
  * match it (accepted steps bound that walk), which this case checks.
- * Rounds alternate the three measurements. The ratio reported is the median over rounds of each round's
- * verifier/raw (the relay bench does the same): the two run back to back, so the machine's drift between rounds
- * cancels. Rounds stop early after --budget seconds.
+ * After one untimed warm-up round, rounds alternate the three measurements. The ratio reported is the median over
+ * rounds of each round's verifier/raw (the relay bench does the same): the two run back to back, so the machine's
+ * drift between rounds cancels. Rounds stop early after --budget seconds.
  */
 import { parseArgs } from 'node:util';
 import { ready } from '../protocol/sodium.js';
@@ -114,6 +114,11 @@ async function benchCase(name: string, moves: number, rounds: number, budgetMs: 
   const bodies = log.events.map((e) => JSON.parse(e.bodyText) as EventBody);
   const inputs = sandboxInputs(log);
   console.log(`\n${name}: ${log.inputs} inputs, ${log.steps} bot.step events (incl. init), ${log.events.length} signed events in the log (built in ${fmt(genMs / 1000)} s)`);
+  // One untimed round first: the replay thread's JIT and WebAssembly tiers warm up on it, as the node's own thread
+  // already has while the log was built.
+  await rawLoop(log.source, log.messageArgs);
+  await sandboxPass(log, inputs);
+  await verifierPass(log, bodies);
   const rates = { raw: [] as number[], sandbox: [] as number[], verifier: [] as number[] };
   const c0 = performance.now();
   for (let r = 0; r < rounds; r++) {
