@@ -34,12 +34,15 @@ import { fmt, summarize } from './util.js';
 interface Run {
   ms: number;
   steps: number;
+  /** CPU time of the whole process (all threads, so the replay thread's too). */
+  cpuMs?: number;
 }
 
 /** One non-runner node's view: membership.apply then bots.deliver for every event, then wait for the replays. */
 async function verifierPass(log: BotLog, bodies: EventBody[]): Promise<Run> {
   const marks = new Map<StepStatus, number>();
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const membership = new Membership(log.ch);
   // The mark callback stands in for node/channel.ts's store.setMark (a SQLite write, not part of bots/).
   const bots = new ChannelBots(log.ch, membership, () => membership.name || log.name, undefined, (_id, status) => {
@@ -53,6 +56,7 @@ async function verifierPass(log: BotLog, bodies: EventBody[]): Promise<Run> {
   }
   await settle(bots);
   const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(c0);
   const report = bots.report();
   bots.close();
   const r = report.bots[0];
@@ -60,7 +64,7 @@ async function verifierPass(log: BotLog, bodies: EventBody[]): Promise<Run> {
     const summary = { ...r, problems: report.problems.length, first: report.problems.slice(0, 3) };
     throw new Error(`the verifier did not verify the ${log.preset} log: ${JSON.stringify(summary)}`);
   }
-  return { ms, steps: r.verified };
+  return { ms, steps: r.verified, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
 /** The recorded inputs as bots/sandbox.ts receives them (the context ChannelBots derives: no joins after attach). */
@@ -131,7 +135,7 @@ async function benchCase(name: string, moves: number, rounds: number, budgetMs: 
     rates.raw.push((raw.steps / raw.ms) * 1000);
     rates.sandbox.push((sb.steps / sb.ms) * 1000);
     rates.verifier.push((ver.steps / ver.ms) * 1000);
-    console.log(`  round ${r + 1}: raw ${raw.steps} calls ${fmt(raw.ms, 0)} ms | sandbox ${sb.steps} steps ${fmt(sb.ms, 0)} ms | verifier ${ver.steps} steps verified ${fmt(ver.ms, 0)} ms`);
+    console.log(`  round ${r + 1}: raw ${raw.steps} calls ${fmt(raw.ms, 0)} ms | sandbox ${sb.steps} steps ${fmt(sb.ms, 0)} ms | verifier ${ver.steps} steps verified ${fmt(ver.ms, 0)} ms (CPU ${fmt(ver.cpuMs ?? 0, 0)} ms)`);
     if (performance.now() - c0 > budgetMs && r + 1 < rounds) {
       console.log(`  (stopping after ${r + 1} round(s): over the ${fmt(budgetMs / 1000, 0)} s budget)`);
       break;
