@@ -3,7 +3,9 @@
  * replay thread alike: same outputs, state hashes, gas and errors, with members changing mid-way and failed steps
  * rolling the state back. The thread runs the compiled worker in dist/ (built by `npm install`).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ready } from '../../protocol/sodium.js';
@@ -104,5 +106,24 @@ describe('replayers', () => {
     await r.idle();
     expect(n).toBeLessThan(2 * reqs.length);
     expect(() => r.step(reqs[0], () => n++)).toThrow(/closed/);
+  });
+
+  it('a replay thread that dies leaves its steps unverifiable, never judged', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-replayer-'));
+    const dying = join(dir, 'dying-worker.mjs');
+    writeFileSync(dying, 'process.exit(3);\n');
+    try {
+      const r = openReplayer(FICKLE, {}, { workerFile: dying });
+      const out: StepOutcomeLite[] = [];
+      for (const q of requests().slice(0, 5)) r.step(q, (o) => out.push(o));
+      await r.idle();
+      expect(out).toHaveLength(5);
+      for (const o of out) expect(o).toMatchObject({ status: 'unverifiable', reason: expect.stringMatching(/replay thread stopped \(exit code 3\)/) });
+      r.step(requests()[0], (o) => out.push(o));
+      expect(out[5]).toMatchObject({ status: 'unverifiable' });
+      r.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
