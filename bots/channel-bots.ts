@@ -402,7 +402,7 @@ export class ChannelBots {
     this.catchUp(bot);
     const ctx = bot.contextFor(payload)!;
     const outcome = await new Promise<StepOutcomeLite>((done) => bot.run(payload, ctx, done));
-    if (outcome.status === 'unverifiable') return void this.problems.push(`bot ${bot.slot}: step ${payload.n} exceeded the wall-clock backstop on the runner`);
+    if (outcome.status === 'unverifiable') return void this.problems.push(`bot ${bot.slot}: step ${payload.n} could not run on the runner: ${outcome.reason}`);
     payload.outputs = outcome.outputs as StepPayload['outputs'];
     payload.stateHash = outcome.stateHash;
     payload.gas = outcome.gas;
@@ -428,7 +428,14 @@ export class ChannelBots {
     while (bot.replayedCount < bot.steps.length && bot.seed !== null) {
       const rec = bot.steps[bot.replayedCount];
       const ctx = bot.contextFor(rec.payload)!;
-      bot.run(rec.payload, ctx, (outcome) => this.judge(bot, rec, outcome));
+      bot.run(rec.payload, ctx, (outcome) => {
+        // Called from the replay thread's message handler: a failure here must not escape into it.
+        try {
+          this.judge(bot, rec, outcome);
+        } catch (err) {
+          this.problems.push(`bot processing failed: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      });
     }
   }
 

@@ -115,25 +115,22 @@ export class TextReplay {
 
 /** Replays on this thread; each step runs as soon as it is queued once the bot has loaded. */
 class InlineReplayer implements Replayer {
-  private sandbox: BotSandbox | null = null;
   private replay: TextReplay | null = null;
-  private readonly waiting: { request: StepRequest }[] = [];
+  private readonly waiting: StepRequest[] = [];
   private readonly owed = new Owed();
   private closed = false;
-
   private broken: string | null = null;
 
   constructor(source: string, limits: unknown) {
     loadBot(source, limits).then(
       (sb) => {
         if (this.closed) return sb.close();
-        this.sandbox = sb;
         this.replay = new TextReplay(sb);
-        for (const w of this.waiting.splice(0)) this.run(w.request);
+        for (const r of this.waiting.splice(0)) this.run(r);
       },
       (err: Error) => {
         this.broken = `the bot could not be started here: ${err.message}`;
-        for (const w of this.waiting.splice(0)) this.run(w.request);
+        for (const r of this.waiting.splice(0)) this.run(r);
       },
     );
   }
@@ -141,13 +138,12 @@ class InlineReplayer implements Replayer {
   step(request: StepRequest, done: (outcome: StepOutcomeLite) => void): void {
     if (this.closed) throw new Error('replayer is closed');
     this.owed.push(done);
-    if (this.sandbox || this.broken) this.run(request);
-    else this.waiting.push({ request });
+    if (this.replay || this.broken) this.run(request);
+    else this.waiting.push(request);
   }
 
-  private run(request: StepRequest): void {
+  private run(r: StepRequest): void {
     if (this.broken || !this.replay) return this.owed.settle({ status: 'unverifiable', reason: this.broken ?? 'no sandbox' });
-    const r = request;
     this.owed.settle(this.replay.run(r.hook, r.now, r.random, JSON.stringify(r.arg), r.members, r.channel).outcome);
   }
 
@@ -158,8 +154,8 @@ class InlineReplayer implements Replayer {
   close(): void {
     this.closed = true;
     this.owed.drop();
-    this.sandbox?.close();
-    this.sandbox = null;
+    this.replay?.close();
+    this.replay = null;
   }
 }
 
@@ -204,7 +200,7 @@ class ReplayThread {
   private readonly bots = new Map<number, ThreadReplayer>();
   private nextKey = 1;
   private owedTotal = 0;
-  failed: string | null = null;
+  private failed: string | null = null;
 
   constructor(file: string) {
     this.worker = new Worker(file);
@@ -321,7 +317,10 @@ function workerFile(): string | null {
   return existsSync(file) ? file : null;
 }
 
-/** A replayer for one bot: on the shared replay thread when it can run, inline otherwise. */
+/**
+ * A replayer for one bot: on the shared replay thread when it can run, inline otherwise. `workerFile` (tests) picks
+ * the worker script, or inline with null; a given script gets a thread of its own.
+ */
 export function openReplayer(source: string, limits: unknown, options: { workerFile?: string | null } = {}): Replayer {
   const file = options.workerFile !== undefined ? options.workerFile : workerFile();
   if (file === null) return new InlineReplayer(source, limits);
