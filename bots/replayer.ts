@@ -144,7 +144,7 @@ class InlineReplayer implements Replayer {
 
   private run(r: StepRequest): void {
     if (this.broken || !this.replay) return this.owed.settle({ status: 'unverifiable', reason: this.broken ?? 'no sandbox' });
-    this.owed.settle(this.replay.run(r.hook, r.now, r.random, JSON.stringify(r.arg), r.members, r.channel).outcome);
+    this.owed.settle(this.replay.run(r.hook, r.now, r.random, JSON.stringify(r.arg ?? null), r.members, r.channel).outcome);
   }
 
   idle(): Promise<void> {
@@ -261,7 +261,7 @@ class ThreadReplayer implements Replayer {
     const membersText = !this.sent || this.sent.members !== members ? JSON.stringify(members) : '';
     const channelText = !this.sent || this.sent.channel !== channel ? JSON.stringify(channel) : '';
     this.sent = { members, channel };
-    const line = `${HOOK_INDEX[request.hook]}\t${request.now}\t${request.random}\t${membersText}\t${channelText}\t${JSON.stringify(request.arg)}`;
+    const line = `${HOOK_INDEX[request.hook]}\t${request.now}\t${request.random}\t${membersText}\t${channelText}\t${JSON.stringify(request.arg ?? null)}`;
     if (!this.batch) {
       this.batch = [];
       queueMicrotask(() => this.flush());

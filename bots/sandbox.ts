@@ -231,7 +231,7 @@ class QuickJSBot implements BotSandbox {
 
   step(input: StepInput): StepOutcome {
     const o = this.stepText({
-      hook: input.hook, now: input.now, rng: prngState(input.random), argText: JSON.stringify(input.arg), stateText: JSON.stringify(input.state ?? null), members: input.members, channel: input.channel,
+      hook: input.hook, now: input.now, rng: prngState(input.random), argText: JSON.stringify(input.arg ?? null), stateText: JSON.stringify(input.state ?? null), members: input.members, channel: input.channel,
     });
     if (o.status === 'unverifiable') return o;
     if (o.status === 'failed') return this.rollback(input, o.error);
