@@ -45,17 +45,19 @@ port.on('message', (m: ToWorker) => {
     const lines: string[] = [];
     for (const line of m.steps.split('\n')) {
       if (bot.closed) return;
-      // hook index, now, random, members or '', channel or '', argument JSON (see bots/replayer.ts).
-      const f = line.split('\t', 5);
-      const argText = line.slice(f[0].length + f[1].length + f[2].length + f[3].length + f[4].length + 5);
-      if (f[3] !== '') bot.members = JSON.parse(f[3]) as Json;
-      if (f[4] !== '') bot.channel = JSON.parse(f[4]) as Json;
+      // hook index, now, four PRNG words, members or '', channel or '', argument JSON (see bots/replayer.ts).
+      const f = line.split('\t', 8);
+      let at = 8;
+      for (const x of f) at += x.length;
+      const argText = line.slice(at);
+      if (f[6] !== '') bot.members = JSON.parse(f[6]) as Json;
+      if (f[7] !== '') bot.channel = JSON.parse(f[7]) as Json;
       if (!replay || broken) {
         lines.push(outcomeLine({ status: 'unverifiable', reason: broken ?? 'no sandbox' }, ''));
         continue;
       }
       try {
-        const r = replay.run(HOOK_NAMES[Number(f[0])], Number(f[1]), f[2], argText, bot.members, bot.channel);
+        const r = replay.run(HOOK_NAMES[Number(f[0])], Number(f[1]), [Number(f[2]), Number(f[3]), Number(f[4]), Number(f[5])], argText, bot.members, bot.channel);
         lines.push(outcomeLine(r.outcome, r.outputsText));
       } catch (err) {
         // The sandbox itself failed (not the bot): this and every later step of the bot cannot be replayed here.

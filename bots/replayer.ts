@@ -100,8 +100,8 @@ export class TextReplay {
   }
 
   /** Runs one step; `outputsText` is the outputs' JSON as the guest wrote it (or the error notice's). */
-  run(hook: StepInput['hook'], now: number, random: string, argText: string, members: Json, channel: Json): { outcome: StepOutcomeLite; outputsText: string } {
-    const o: TextOutcome = this.sandbox.stepText({ hook, now, rng: prngState(random), argText, stateText: this.stateText, members, channel });
+  run(hook: StepInput['hook'], now: number, rng: readonly number[], argText: string, members: Json, channel: Json): { outcome: StepOutcomeLite; outputsText: string } {
+    const o: TextOutcome = this.sandbox.stepText({ hook, now, rng, argText, stateText: this.stateText, members, channel });
     if (o.status === 'unverifiable') return { outcome: o, outputsText: '' };
     if (o.status === 'failed') {
       const outputs: BotOutput[] = [{ kind: 'error', body: o.error }];
@@ -144,7 +144,7 @@ class InlineReplayer implements Replayer {
 
   private run(r: StepRequest): void {
     if (this.broken || !this.replay) return this.owed.settle({ status: 'unverifiable', reason: this.broken ?? 'no sandbox' });
-    this.owed.settle(this.replay.run(r.hook, r.now, r.random, JSON.stringify(r.arg ?? null), r.members, r.channel).outcome);
+    this.owed.settle(this.replay.run(r.hook, r.now, prngState(r.random), JSON.stringify(r.arg ?? null), r.members, r.channel).outcome);
   }
 
   idle(): Promise<void> {
@@ -162,7 +162,8 @@ class InlineReplayer implements Replayer {
 /**
  * Steps travel to bots/replay-worker.ts as one text per batch, a line per step, fields split by tabs — V8 copies a
  * string across threads far faster than it clones objects, and JSON never holds a raw tab or newline:
- *   hook index, now, the step random (hex), members JSON or '' if unchanged, channel JSON or '', the argument's JSON.
+ *   hook index, now, the PRNG's four starting words (bots/seed.ts prngState), members JSON or '' if unchanged,
+ *   channel JSON or '', the argument's JSON.
  * Outcomes come back the same way, a line each:
  *   'o' or 'e', gas, state hash, the error as JSON or '', the outputs' JSON;  or  'u', the reason as JSON.
  */
@@ -261,7 +262,8 @@ class ThreadReplayer implements Replayer {
     const membersText = !this.sent || this.sent.members !== members ? JSON.stringify(members) : '';
     const channelText = !this.sent || this.sent.channel !== channel ? JSON.stringify(channel) : '';
     this.sent = { members, channel };
-    const line = `${HOOK_INDEX[request.hook]}\t${request.now}\t${request.random}\t${membersText}\t${channelText}\t${JSON.stringify(request.arg ?? null)}`;
+    const rng = prngState(request.random);
+    const line = `${HOOK_INDEX[request.hook]}\t${request.now}\t${rng[0]}\t${rng[1]}\t${rng[2]}\t${rng[3]}\t${membersText}\t${channelText}\t${JSON.stringify(request.arg ?? null)}`;
     if (!this.batch) {
       this.batch = [];
       queueMicrotask(() => this.flush());
