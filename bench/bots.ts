@@ -157,8 +157,8 @@ export async function main(args: string[]): Promise<void> {
     args,
     options: {
       moves: { type: 'string', default: '10000' },
-      rounds: { type: 'string', default: '5' },
-      budget: { type: 'string', default: '40' },
+      rounds: { type: 'string', default: '7' },
+      budget: { type: 'string', default: '60' },
       cases: { type: 'string', default: 'dice,tictactoe,dice-blind' },
     },
   });
