@@ -6,8 +6,8 @@
  */
 import { parentPort } from 'node:worker_threads';
 import type { Json } from '../protocol/canonical.js';
-import { loadBot } from './sandbox.js';
-import { HOOK_NAMES, TextReplay, outcomeLine, type FromWorker, type ToWorker } from './replayer.js';
+import { HOOKS, loadBot } from './sandbox.js';
+import { TextReplay, outcomeLine, type FromWorker, type ToWorker } from './replayer.js';
 
 interface Hosted {
   replay: Promise<TextReplay>;
@@ -57,7 +57,7 @@ port.on('message', (m: ToWorker) => {
         continue;
       }
       try {
-        const r = replay.run(HOOK_NAMES[Number(f[0])], Number(f[1]), [Number(f[2]), Number(f[3]), Number(f[4]), Number(f[5])], argText, bot.members, bot.channel);
+        const r = replay.run(HOOKS[Number(f[0])], Number(f[1]), [Number(f[2]), Number(f[3]), Number(f[4]), Number(f[5])], argText, bot.members, bot.channel);
         lines.push(outcomeLine(r.outcome, r.outputsText));
       } catch (err) {
         // The sandbox itself failed (not the bot): this and every later step of the bot cannot be replayed here.

@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Json } from '../protocol/canonical.js';
-import { loadBot, stateHash, type BotOutput, type BotSandbox, type StepInput, type StepOutcome, type TextOutcome } from './sandbox.js';
+import { HOOKS, loadBot, stateHash, type BotOutput, type BotSandbox, type StepInput, type StepOutcome, type TextOutcome } from './sandbox.js';
 import { prngState } from './seed.js';
 
 /** A step as the replayer takes it: the replayer keeps the bot's state itself. */
@@ -171,9 +171,6 @@ export type ToWorker = { t: 'open'; key: number; source: string; limits: unknown
 
 export type FromWorker = { t: 'outcomes'; key: number; outcomes: string };
 
-const HOOK_INDEX: Record<StepInput['hook'], number> = { init: 0, onJoin: 1, onMessage: 2 };
-export const HOOK_NAMES: StepInput['hook'][] = ['init', 'onJoin', 'onMessage'];
-
 /** The worker's half of the outcome format above. */
 export function outcomeLine(o: StepOutcomeLite, outputsText: string): string {
   if (o.status === 'unverifiable') return `u\t${JSON.stringify(o.reason)}`;
@@ -263,7 +260,7 @@ class ThreadReplayer implements Replayer {
     const channelText = !this.sent || this.sent.channel !== channel ? JSON.stringify(channel) : '';
     this.sent = { members, channel };
     const rng = prngState(request.random);
-    const line = `${HOOK_INDEX[request.hook]}\t${request.now}\t${rng[0]}\t${rng[1]}\t${rng[2]}\t${rng[3]}\t${membersText}\t${channelText}\t${JSON.stringify(request.arg ?? null)}`;
+    const line = `${HOOKS.indexOf(request.hook)}\t${request.now}\t${rng[0]}\t${rng[1]}\t${rng[2]}\t${rng[3]}\t${membersText}\t${channelText}\t${JSON.stringify(request.arg ?? null)}`;
     if (!this.batch) {
       this.batch = [];
       queueMicrotask(() => this.flush());

@@ -55,11 +55,11 @@ export function sanitizeLimits(requested: unknown): Limits {
   return out;
 }
 
-/** The hooks a step can call, in the order bots/prelude.ts numbers them. */
-const HOOKS = ['init', 'onJoin', 'onMessage'] as const;
+/** The hooks a step can call, in the order bots/prelude.ts numbers them (the replay thread's lines use it too). */
+export const HOOKS = ['init', 'onJoin', 'onMessage'] as const;
 
 export interface StepInput {
-  hook: 'init' | 'onJoin' | 'onMessage';
+  hook: (typeof HOOKS)[number];
   arg: Json;
   state: Json | null;
   now: number;
