@@ -6,14 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { EVENT_TYPES, EventBodySchema, MAX_DEPS } from '../../protocol/event.js';
 import { fastBody, isB64uOf } from '../../protocol/body-check.js';
 import { isB64u, toB64u } from '../../protocol/bytes.js';
+import { mulberry32 } from '../helpers/random.js';
 
-let s = 12345;
-const rnd = () => {
-  s = (s + 0x6d2b79f5) | 0;
-  let t = Math.imul(s ^ (s >>> 15), 1 | s);
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+const rnd = mulberry32(12345);
 const bytes = (n: number) => Uint8Array.from({ length: n }, () => Math.floor(rnd() * 256));
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
 

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalString, decodeCanonical } from '../../protocol/canonical.js';
 import { decodeCanonicalFast } from '../../protocol/canonical-fast.js';
+import { mulberry32 } from '../helpers/random.js';
 
 function outcome(decode: (input: string | Uint8Array) => unknown, input: string | Uint8Array): { ok: true; value: unknown } | { ok: false; error: string } {
   try {
@@ -67,14 +68,7 @@ describe('decodeCanonicalFast', () => {
   });
 
   it('agrees on random canonical texts and their mutations', () => {
-    let s = 0x9e3779b9;
-    const rnd = () => {
-      // mulberry32: deterministic, so a failure reproduces
-      s = (s + 0x6d2b79f5) | 0;
-      let t = Math.imul(s ^ (s >>> 15), 1 | s);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
+    const rnd = mulberry32(0x9e3779b9);
     const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)];
     const keyPool = ['a', 'b', 'Z', 'é', '0', '1', '9', '10', '01', '-1', '__proto__', 'toJSON', '', '\u2028', '\uD83D\uDE00', '\uFFFF', '"', '\\', 'k\u0001'];
     const numPool = [0, -0, 1, -1, 0.1, 1.5e-7, 123456.789e10 + 0.5, 123.456, 2 ** 53 - 1, -(2 ** 53 - 1), 5e-324];
