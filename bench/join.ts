@@ -17,6 +17,7 @@
  * samples taken between the join_channel call and the last delivery (self time by module and by function).
  */
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { ready } from '../protocol/sodium.js';
@@ -33,6 +34,7 @@ import { randomEntry } from './lib/entries.js';
 import { startNode } from './lib/mcp.js';
 import { relayLabel, startBenchRelay, type BenchRelay } from './lib/relays.js';
 import { printTable } from './lib/table.js';
+import { ownCpuMs, processCpuMs, threadCpuMs } from './lib/proc-cpu.js';
 import { connectYClient, type YClient } from './lib/yclient.js';
 
 const TIMEOUT_MS = 300_000;
@@ -64,18 +66,35 @@ async function push(client: YClient, entries: Iterable<{ key: string; value: Uin
   if (pending.length > 0) await flush();
 }
 
-/** Connect → synced for a fresh stock client; checks it got `expected` entries. */
-async function timeStockSync(url: string, room: string, key: Uint8Array | null, expected: number): Promise<number> {
+/** Wall time and the CPU time spent by the client and by the relay serving it. */
+interface Timed {
+  ms: number;
+  clientCpuMs: number | null;
+  relayCpuMs: number;
+}
+
+/** Connect → synced for a fresh stock client (in this process); checks it got `expected` entries. */
+async function timeStockSync(relay: BenchRelay, room: string, key: Uint8Array | null, expected: number): Promise<Timed> {
+  const relayCpu0 = (await relay.stats()).cpuMs;
+  const cpu0 = ownCpuMs();
   const t0 = performance.now();
-  const c = connectYClient(url, room, key);
+  const c = connectYClient(relay.url, room, key);
   try {
     await c.synced(TIMEOUT_MS);
     const ms = performance.now() - t0;
+    const clientCpuMs = ownCpuMs() - cpu0;
     if (c.log.size !== expected) throw new Error(`stock client synced ${c.log.size} entries, expected ${expected}`);
-    return ms;
+    return { ms, clientCpuMs, relayCpuMs: (await relay.stats()).cpuMs - relayCpu0 };
   } finally {
     c.close();
   }
+}
+
+/** The node's busiest threads over the window, by name ("node" is the main thread; libuv and V8 helpers are named). */
+function threadBreakdown(before: ReturnType<typeof threadCpuMs>, after: NonNullable<ReturnType<typeof threadCpuMs>>): string {
+  const used = [...after].map(([tid, t]) => ({ tid, name: t.name, ms: t.ms - (before?.get(tid)?.ms ?? 0) })).filter((t) => t.ms >= 10);
+  used.sort((a, b) => b.ms - a.ms);
+  return used.map((t) => `${t.name}#${t.tid} ${fmt(t.ms / 1000, 2)} s`).join(', ');
 }
 
 export async function main(args: string[]): Promise<void> {
@@ -167,8 +186,10 @@ export async function main(args: string[]): Promise<void> {
     );
 
     // 4. Baselines: stock Y.Doc clients, connect → synced.
-    const plainMs = await timeStockSync(plain.url, plainRoom, null, N);
-    const stockParleyMs = await timeStockSync(parley.url, room, epoch.key, N + 1);
+    const plainRun = await timeStockSync(plain, plainRoom, null, N);
+    const stockRun = await timeStockSync(parley, room, epoch.key, N + 1);
+    const plainMs = plainRun.ms;
+    const stockParleyMs = stockRun.ms;
 
     // 5. The joining node: started first (process start-up is not part of joining), then timed from join_channel.
     const profDir = o.flags.has('profile') ? cleanup.tempDir('parley-bench-prof-') : null;
@@ -177,9 +198,14 @@ export async function main(args: string[]): Promise<void> {
     cleanup.add(() => db.close());
     const maxDnum = db.prepare('SELECT COALESCE(MAX(dnum), 0) AS m FROM delivered');
     const messages = db.prepare(`SELECT COUNT(*) AS n FROM delivered WHERE ch = ? AND type = 'message'`);
+    const relayCpu0 = (await parley.stats()).cpuMs;
+    const nodeCpu0 = processCpuMs(joiner.pid);
+    const threads0 = threadCpuMs(joiner.pid);
+    let threadsAt: ReturnType<typeof threadCpuMs> = null;
     const t0 = performance.now();
     const t0Us = monotonicUs();
     let deliveredUs = 0;
+    let nodeCpuMs: number | null = null;
     let firstAt: number | null = null;
     let polling = true;
     cleanup.add(() => (polling = false));
@@ -190,6 +216,8 @@ export async function main(args: string[]): Promise<void> {
         if (m > 0 && firstAt === null) firstAt = performance.now();
         if (m >= N + 1 && (messages.get(epoch.ch) as { n: number }).n >= N) {
           deliveredUs = monotonicUs();
+          nodeCpuMs = nodeCpu0 === null ? null : (processCpuMs(joiner.pid) ?? NaN) - nodeCpu0;
+          threadsAt = threadCpuMs(joiner.pid);
           return performance.now();
         }
         await sleep(10);
@@ -198,6 +226,8 @@ export async function main(args: string[]): Promise<void> {
     })();
     const joined = joiner.call('join_channel', { invite_code: invite, display_name: 'joiner' }, TIMEOUT_MS).then(() => performance.now());
     const [deliveredAt, joinedAt] = await withTimeout(Promise.all([delivered, joined]), TIMEOUT_MS, 'the joining node did not deliver everything in time');
+    // Read after the join returned: the relay served the history well before the last delivery.
+    const joinRelayCpuMs = (await parley.stats()).cpuMs - relayCpu0;
 
     // 6. What an agent does next: read it all through sync_messages.
     const r0 = performance.now();
@@ -212,10 +242,10 @@ export async function main(args: string[]): Promise<void> {
       cursor = r.cursor;
     }
     const readMs = performance.now() - r0;
+    const deliveredMs = deliveredAt - t0;
     const verify = await joiner.call<{ ok: boolean; events: number; problems: string[] }>('verify_channel', { channel: epoch.ch }, TIMEOUT_MS);
     await joiner.close();
 
-    const deliveredMs = deliveredAt - t0;
     const rate = (ms: number) => fmt((N / ms) * 1000, 0);
     console.log('');
     printTable([
@@ -228,6 +258,13 @@ export async function main(args: string[]): Promise<void> {
       [`parley node: then read all via sync_messages (${pages} pages)`, fmt(readMs, 0), rate(readMs)],
       ['parley node: join_channel → agent has read everything', fmt(Math.max(joinedAt, deliveredAt) - t0 + readMs, 0), ''],
     ]);
+    const cores = (cpuMs: number, ms: number) => `${fmt(cpuMs / 1000, 2)} s (${fmt(cpuMs / ms, 1)} cores busy on average)`;
+    const cpu = (t: Timed) => (t.clientCpuMs === null ? '' : `client ${fmt(t.clientCpuMs / 1000, 2)} s + `) + `relay ${fmt(t.relayCpuMs / 1000, 2)} s`;
+    console.log(`CPU time: baseline ${cpu(plainRun)}; split ${cpu(stockRun)}`);
+    if (nodeCpuMs !== null) {
+      console.log(`CPU time to all delivered: node ${fmt(nodeCpuMs / 1000, 2)} s + relay ${fmt(joinRelayCpuMs / 1000, 2)} s = ${cores(nodeCpuMs + joinRelayCpuMs, deliveredMs)} on ${availableParallelism()} cores`);
+      if (threadsAt) console.log(`  node threads: ${threadBreakdown(threads0, threadsAt)}`);
+    }
     if (joinedAt < deliveredAt) {
       console.log('note: join_channel returned before the history was delivered: its wait for the relay sync (node/service.ts joinChannel, 10 s) ran out');
     }

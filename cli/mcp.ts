@@ -21,6 +21,9 @@ export const command: Command = {
     const { ParleyNode } = await import('../node/service.js');
     const { createMcpServer } = await import('../node/mcp.js');
     const { attachBotSupport } = await import('../node/bots.js');
+    const { startOpenThread } = await import('../node/opener.js');
+    // A long-lived node: start the open thread now, so the first large sync does not wait for it to boot.
+    startOpenThread();
     const node = await ParleyNode.open();
     const server = createMcpServer(node, attachBotSupport(node));
     const transport = new StdioServerTransport();

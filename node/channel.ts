@@ -7,7 +7,9 @@ import { EventEmitter } from 'node:events';
 import { signEvent, type EpochContext, type EventBody, type EventType, MAX_DEPS, sealEvent } from '../protocol/event.js';
 import { memberId, newEpochKey, openFromMember, sealToMember, type KeyPair } from '../protocol/keys.js';
 import { sealPresence, openPresence, type Presence } from '../protocol/presence.js';
-import { Ingestor, type IngestEvent } from './ingest.js';
+import { Ingestor, type IngestEntry, type IngestEvent } from './ingest.js';
+import { openBatch, type OpenedBatch } from './open-batch.js';
+import { openOnThread, startOpenThread } from './opener.js';
 import { Membership } from './membership.js';
 import { EpochReplica, type ReplicaEntry } from './replica.js';
 import type { ChannelRow, DeliveredRow, LocalStore } from './store.js';
@@ -44,6 +46,9 @@ export class Channel extends EventEmitter {
   private beaconTimer: NodeJS.Timeout | null = null;
   private readonly inbox = new Map<number, ReplicaEntry[]>();
   private flushScheduled = false;
+  /** Batches out on the open thread, and who waits for them to be admitted. */
+  private opening = 0;
+  private openingDone: { promise: Promise<void>; resolve: () => void } | null = null;
   private closedLocally = false;
   private readonly frontier = new FrontierWatch(withholdGraceMs());
 
@@ -128,6 +133,7 @@ export class Channel extends EventEmitter {
 
   /** Restores delivered state from the store, loads stored documents, connects to relays. */
   open(): void {
+    startOpenThread();
     for (const { ep, key } of this.store.epochKeys(this.ch)) this.keys.set(ep, key);
     const rows = this.store.deliveredAll(this.ch);
     this.ingestor.restore(
@@ -190,7 +196,9 @@ export class Channel extends EventEmitter {
   /**
    * Stores pending document updates and ingests pending entries in one transaction. Relay messages that arrived
    * together land in one transaction (a long join commits a few times instead of once per message, which matters:
-   * every commit rewrites the index pages its random event ids touched).
+   * every commit rewrites the index pages its random event ids touched). A large batch is opened on the open thread
+   * and admitted in a transaction of its own when it comes back (`admitLater`); its document update is already
+   * stored, so a crash in between loses nothing: the next start ingests the stored document again.
    */
   flush(): void {
     this.flushScheduled = false;
@@ -200,14 +208,47 @@ export class Channel extends EventEmitter {
       let n = 0;
       for (const [ep, entries] of this.inbox) {
         this.inbox.delete(ep);
-        n += this.ingestor.ingest(entries, this.epochContext(ep)).length;
+        const fresh = this.ingestor.claim(entries);
+        if (fresh.length === 0) continue;
+        const epoch = this.epochContext(ep);
+        const later = openOnThread(fresh, epoch);
+        if (later) this.admitLater(later, fresh);
+        else n += this.ingestor.admit(openBatch(fresh, epoch), fresh).length;
       }
       return n;
     });
-    if (delivered > 0) {
-      this.emit('delivered', delivered);
-      this.scheduleBeacon();
+    this.afterDelivery(delivered);
+  }
+
+  private admitLater(opened: Promise<OpenedBatch>, entries: IngestEntry[]): void {
+    this.opening++;
+    void opened.then((batch) => {
+      if (!this.closedLocally) this.afterDelivery(this.store.transaction(() => this.ingestor.admit(batch, entries).length));
+      if (--this.opening === 0) this.releaseOpening();
+    });
+  }
+
+  private afterDelivery(n: number): void {
+    if (n === 0) return;
+    this.emit('delivered', n);
+    this.scheduleBeacon();
+  }
+
+  private releaseOpening(): void {
+    this.openingDone?.resolve();
+    this.openingDone = null;
+  }
+
+  /** Resolves once every entry received so far has been opened and admitted (delivered, waiting, or refused). */
+  ingestIdle(): Promise<void> {
+    if (this.inbox.size > 0) this.flush();
+    if (this.opening === 0 || this.closedLocally) return Promise.resolve();
+    if (!this.openingDone) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.openingDone = { promise, resolve };
     }
+    return this.openingDone.promise;
   }
 
   private delivered(ev: IngestEvent): void {
@@ -411,6 +452,7 @@ export class Channel extends EventEmitter {
   close(): void {
     if (!this.closedLocally && (this.inbox.size > 0 || this.flushScheduled)) this.flush();
     this.closedLocally = true;
+    this.releaseOpening();
     if (this.heartbeat) clearInterval(this.heartbeat);
     if (this.beaconTimer) clearTimeout(this.beaconTimer);
     this.heartbeat = null;

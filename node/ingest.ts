@@ -1,23 +1,21 @@
 /**
  * The ingest pipeline of one channel: sealed entries in, delivered events out.
  *
- *   hash check (key == BLAKE2b(value)) → open (decrypt + parse) → signature → causal buffer → at release: membership,
- *   lamport and author-chain checks → delivered.
+ *   claim (skip entries seen before) → open and authenticate (node/open-batch.ts: hash, decrypt, canonical body,
+ *   signature; large batches on the open thread, node/opener.ts) → causal buffer → at release: membership, lamport
+ *   and author-chain checks → delivered.
  *
- * Signatures are amortised over hash chains: within one batch, an author's newest event is verified, and every
- * event reachable from it through `prev` links is authenticated by that one signature (each `prev` is the hash of
- * the sealed predecessor). Anything not covered is verified on its own. Rejected entries never reach delivery;
- * they are counted by reason for `verify_channel`.
+ * Rejected entries never reach delivery; they are counted by reason for `verify_channel`.
  */
-import { contentId } from '../protocol/hash.js';
-import { openEvent, verifyEventSignature, type EpochContext, type EventBody, type OpenedEvent } from '../protocol/event.js';
+import type { EventBody } from '../protocol/event.js';
 import { CausalBuffer } from '../protocol/causal.js';
 import { ChainTracker } from '../protocol/chain.js';
+import type { IngestEvent, OpenedBatch, SealedEntry } from './open-batch.js';
 
-export interface IngestEvent extends OpenedEvent {
-  lamport: number;
-  deps: string[];
-  prev: string | null;
+export type { IngestEvent };
+
+export interface IngestEntry extends SealedEntry {
+  relay: string | null;
 }
 
 export interface Refusal {
@@ -54,50 +52,21 @@ export class Ingestor {
     return this.seen.has(id);
   }
 
-  ingest(entries: { key: string; value: Uint8Array; relay: string | null }[], epoch: EpochContext): IngestEvent[] {
-    const opened: IngestEvent[] = [];
-    for (const { key, value, relay } of entries) {
-      if (this.seen.has(key)) continue;
-      this.seen.add(key);
-      if (contentId(value) !== key) {
-        this.problem(`entry whose key is not the hash of its value${from(relay)}`);
-        continue;
-      }
-      const r = openEvent(value, epoch, { verifySignature: false, id: key });
-      if (!r.ok) {
-        this.problem(`entry refused: ${r.reason}${from(relay)}`);
-        continue;
-      }
-      const e = r.event;
-      const b = e.body;
-      opened.push({ id: e.id, body: b, bodyBytes: e.bodyBytes, bodyText: e.bodyText, signature: e.signature, sealed: e.sealed, lamport: b.lamport, deps: b.deps, prev: b.prev });
+  /** The entries not seen before, which from now on count as seen (each entry is opened once). */
+  claim(entries: IngestEntry[]): IngestEntry[] {
+    const fresh: IngestEntry[] = [];
+    for (const e of entries) {
+      if (this.seen.has(e.key)) continue;
+      this.seen.add(e.key);
+      fresh.push(e);
     }
-    const authentic = this.authenticate(opened);
-    const delivered: IngestEvent[] = [];
-    for (const ev of this.causal.add(authentic)) delivered.push(ev);
-    return delivered;
+    return fresh;
   }
 
-  private authenticate(events: IngestEvent[]): IngestEvent[] {
-    const byId = new Map(events.map((e) => [e.id, e]));
-    const newest = new Map<string, IngestEvent>();
-    for (const e of events) {
-      const cur = newest.get(e.body.author);
-      if (!cur || cur.body.seq < e.body.seq) newest.set(e.body.author, e);
-    }
-    const covered = new Set<string>();
-    for (const head of newest.values()) {
-      if (!verifyEventSignature(head.bodyBytes, head.signature, head.body.author)) continue;
-      for (let e: IngestEvent | undefined = head; e && !covered.has(e.id); e = e.prev ? byId.get(e.prev) : undefined) {
-        if (e.body.author !== head.body.author) break;
-        covered.add(e.id);
-      }
-    }
-    return events.filter((e) => {
-      if (covered.has(e.id) || verifyEventSignature(e.bodyBytes, e.signature, e.body.author)) return true;
-      this.problem('entry with a bad signature');
-      return false;
-    });
+  /** Takes an opened batch of claimed `entries`: counts its refusals, delivers what causal order allows. */
+  admit(batch: OpenedBatch, entries: readonly IngestEntry[]): IngestEvent[] {
+    for (const r of batch.refused) this.problem(`${r.reason}${from(entries[r.index].relay)}`);
+    return this.causal.add(batch.events.map((e) => e.event));
   }
 
   private accept(ev: IngestEvent): boolean {

@@ -187,7 +187,7 @@ export class ParleyNode extends EventEmitter {
     let synced = await channel.waitSynced(deadline - Date.now());
     // Reachable but still downloading a long history: the slot check needs all of it, so keep waiting (bounded).
     if (!synced && channel.relays().some((r) => r.connected)) synced = await channel.waitSynced(JOIN_HISTORY_WAIT_MS);
-    channel.flush();
+    await channel.ingestIdle();
     const m = channel.membership;
     // A relay can be synced before the creator's first upload reaches it: give the history until the deadline.
     while (synced && m.owner === null && Date.now() < deadline) await sleep(100);
@@ -375,6 +375,7 @@ export class ParleyNode extends EventEmitter {
 
   async verifyChannel(args: { channel: string }) {
     const c = this.channel(args.channel);
+    await c.ingestIdle();
     await c.bots.idle();
     const bots = c.bots.report();
     const problems = [...c.ingestor.report(), ...bots.problems, ...c.withholding()];

@@ -123,7 +123,6 @@ export function verifyEventSignature(bodyBytes: Uint8Array, signature: Uint8Arra
   return pk !== null && verify(signature, concat(SIGN_CONTEXT, bodyBytes), pk);
 }
 
-/** Decrypts, parses and (by default) verifies one sealed event. Returns a reason instead of throwing. */
 /**
  * Decrypts, parses and (unless told not to) verifies a sealed event. `id` may pass the caller's already checked
  * contentId(sealed) to save hashing it twice.
