@@ -10,7 +10,10 @@
 import type { EventBody } from '../protocol/event.js';
 import { CausalBuffer } from '../protocol/causal.js';
 import { ChainTracker } from '../protocol/chain.js';
-import type { IngestEvent, OpenedBatch, SealedEntry } from './open-batch.js';
+import { NOT_THE_HASH, type IngestEvent, type OpenedBatch, type SealedEntry } from './open-batch.js';
+
+/** base64url of 32 bytes, as protocol/hash.ts contentId writes it. */
+const CONTENT_ID = /^[A-Za-z0-9_-]{43}$/;
 
 export type { IngestEvent };
 
@@ -52,13 +55,18 @@ export class Ingestor {
     return this.seen.has(id);
   }
 
-  /** The entries not seen before, which from now on count as seen (each entry is opened once). */
+  /**
+   * The entries not seen before, which from now on count as seen (each entry is opened once). A key that is not
+   * shaped like a content id cannot be the hash of its value: refused here, so that the open thread's line-based
+   * format (node/opener.ts) only ever carries well-formed keys.
+   */
   claim(entries: IngestEntry[]): IngestEntry[] {
     const fresh: IngestEntry[] = [];
     for (const e of entries) {
       if (this.seen.has(e.key)) continue;
       this.seen.add(e.key);
-      fresh.push(e);
+      if (CONTENT_ID.test(e.key)) fresh.push(e);
+      else this.problem(`${NOT_THE_HASH}${from(e.relay)}`);
     }
     return fresh;
   }

@@ -36,6 +36,7 @@ export interface OpenedBatch {
 }
 
 export const BAD_SIGNATURE = 'entry with a bad signature';
+export const NOT_THE_HASH = 'entry whose key is not the hash of its value';
 
 export function openBatch(entries: readonly SealedEntry[], epoch: EpochContext): OpenedBatch {
   const refused: OpenedBatch['refused'] = [];
@@ -43,7 +44,7 @@ export function openBatch(entries: readonly SealedEntry[], epoch: EpochContext):
   for (let index = 0; index < entries.length; index++) {
     const { key, value } = entries[index];
     if (contentId(value) !== key) {
-      refused.push({ index, reason: 'entry whose key is not the hash of its value' });
+      refused.push({ index, reason: NOT_THE_HASH });
       continue;
     }
     const r = openEvent(value, epoch, { verifySignature: false, id: key });

@@ -27,7 +27,7 @@ export interface OpenRequest {
   ch: string;
   ep: number;
   key: Uint8Array;
-  /** The entries' keys, one per line (base64url never holds a newline). */
+  /** The entries' keys, one per line (content ids are base64url, which never holds a newline). */
   keys: string;
   /** The values end to end; entry i is data[ends[i-1] .. ends[i]]. */
   data: Uint8Array;
@@ -180,6 +180,8 @@ function workerFile(): string | null {
  */
 export function openOnThread(entries: readonly SealedEntry[], epoch: EpochContext): Promise<OpenedBatch> | null {
   if (entries.length < THREAD_MIN_ENTRIES) return null;
+  // Keys travel one per line; Ingestor.claim already refused any that is not a content id, this only makes sure.
+  if (entries.some((e) => e.key.includes('\n'))) return null;
   return startOpenThread()?.open(entries, epoch) ?? null;
 }
 

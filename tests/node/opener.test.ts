@@ -14,6 +14,7 @@ import { memberId, newChannelId, newEpochKey, newIdentity, sign } from '../../pr
 import { sealEvent, signEvent, type EpochContext, type EventBody } from '../../protocol/event.js';
 import { concat, utf8 } from '../../protocol/bytes.js';
 import { BAD_SIGNATURE, openBatch, type OpenedBatch, type SealedEntry } from '../../node/open-batch.js';
+import { Ingestor } from '../../node/ingest.js';
 import { decodeResponse, encodeRequest, decodeRequest, encodeResponse, openThreadFor } from '../../node/opener.js';
 
 const WORKER = fileURLToPath(new URL('../../dist/node/open-worker.js', import.meta.url));
@@ -128,5 +129,20 @@ describe('open thread', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('keys that are not content ids are refused before any batch is built (they could not travel as lines)', () => {
+    const { entries } = hostileBatch();
+    const problems: string[] = [];
+    const ingestor = new Ingestor(() => null, () => undefined);
+    const odd = [
+      { key: `${entries[0].key.slice(0, 20)}\n${entries[0].key.slice(21)}`, value: entries[0].value, relay: 'ws://r' },
+      { key: entries[1].key + 'x', value: entries[1].value, relay: null },
+      { key: '', value: entries[2].value, relay: null },
+    ];
+    const fresh = ingestor.claim([...odd, { ...entries[3], relay: null }]);
+    expect(fresh.map((e) => e.key)).toEqual([entries[3].key]);
+    problems.push(...ingestor.report());
+    expect(problems).toEqual(['entry whose key is not the hash of its value (from ws://r)', '2× entry whose key is not the hash of its value']);
   });
 });
