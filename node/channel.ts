@@ -211,8 +211,8 @@ export class Channel extends EventEmitter {
         const fresh = this.ingestor.claim(entries);
         if (fresh.length === 0) continue;
         const epoch = this.epochContext(ep);
-        const later = openOnThread(fresh, epoch);
-        if (later) this.admitLater(later, fresh);
+        const parts = openOnThread(fresh, epoch);
+        if (parts) for (const p of parts) this.admitLater(p.opened, p.entries);
         else n += this.ingestor.admit(openBatch(fresh, epoch), fresh).length;
       }
       return n;

@@ -21,6 +21,13 @@ import { openBatch, type OpenedBatch, type SealedEntry } from './open-batch.js';
 
 /** Batches smaller than this are opened inline. */
 export const THREAD_MIN_ENTRIES = 64;
+/**
+ * Larger batches go to the thread in parts of at most this many entries (a node catching up may gather thousands
+ * into one batch). The node's thread then admits one part while the next is opened, and fewer objects are alive
+ * at once on the open thread: with whole batches of ~5,000 entries its young-generation collections took ~3 µs per
+ * entry (`npm run bench -- join`, measured with a perf_hooks GC observer), with parts of 512 about 1 µs.
+ */
+export const OPEN_PART = 512;
 
 export interface OpenRequest {
   id: number;
@@ -175,14 +182,21 @@ function workerFile(): string | null {
 }
 
 /**
- * Opens a batch on the open thread, or returns null when it should be opened inline (small batch, no thread).
- * Results come back in the order batches were sent.
+ * Opens a batch on the open thread, in parts of at most OPEN_PART entries, or returns null when it should be opened
+ * inline (small batch, no thread). Parts come back in the order they were sent.
  */
-export function openOnThread(entries: readonly SealedEntry[], epoch: EpochContext): Promise<OpenedBatch> | null {
+export function openOnThread<E extends SealedEntry>(entries: readonly E[], epoch: EpochContext): { entries: E[]; opened: Promise<OpenedBatch> }[] | null {
   if (entries.length < THREAD_MIN_ENTRIES) return null;
   // Keys travel one per line; Ingestor.claim already refused any that is not a content id, this only makes sure.
   if (entries.some((e) => e.key.includes('\n'))) return null;
-  return startOpenThread()?.open(entries, epoch) ?? null;
+  const t = startOpenThread();
+  if (!t) return null;
+  const parts: { entries: E[]; opened: Promise<OpenedBatch> }[] = [];
+  for (let i = 0; i < entries.length; i += OPEN_PART) {
+    const part = entries.slice(i, i + OPEN_PART);
+    parts.push({ entries: part, opened: t.open(part, epoch) });
+  }
+  return parts;
 }
 
 /**
