@@ -231,6 +231,7 @@ export async function main(args: string[]): Promise<void> {
 
     // 6. What an agent does next: read it all through sync_messages.
     const r0 = performance.now();
+    const r0Us = monotonicUs();
     let cursor = '0';
     let read = 0;
     let pages = 0;
@@ -242,6 +243,7 @@ export async function main(args: string[]): Promise<void> {
       cursor = r.cursor;
     }
     const readMs = performance.now() - r0;
+    const readUs = monotonicUs();
     const deliveredMs = deliveredAt - t0;
     const verify = await joiner.call<{ ok: boolean; events: number; problems: string[] }>('verify_channel', { channel: epoch.ch }, TIMEOUT_MS);
     await joiner.close();
@@ -272,7 +274,11 @@ export async function main(args: string[]): Promise<void> {
     const ratio = deliveredMs / plainMs;
     console.log(`\nratio parley/baseline (all delivered vs plaintext sync): ${fmt(ratio)}× (target ≤ 2×: ${ratio <= 2 ? 'meets' : 'MISSES'})`);
     console.log(`absolute: ${fmt(deliveredMs / 1000, 2)} s for ${N} events (target ≤ 4 s: ${deliveredMs <= 4000 ? 'meets' : 'MISSES'})`);
-    if (profDir) summarizeProfileDir(profDir, 25, { label: 'samples from join_channel to all delivered', fromUs: t0Us, toUs: deliveredUs });
+    if (profDir) {
+      summarizeProfileDir(profDir, 25, { label: 'samples from join_channel to all delivered', fromUs: t0Us, toUs: deliveredUs });
+      console.log('\n--- the read phase (sync_messages pages) ---');
+      summarizeProfileDir(profDir, 25, { label: 'samples while sync_messages read everything', fromUs: r0Us, toUs: readUs });
+    }
   } finally {
     await cleanup.run();
   }

@@ -465,6 +465,6 @@ export class Channel extends EventEmitter {
 }
 
 /** A body from this node's own store: it was checked to be canonical when it was delivered, so plain JSON.parse. */
-export function parseStoredBody(r: DeliveredRow): EventBody {
+export function parseStoredBody(r: Pick<DeliveredRow, 'body'>): EventBody {
   return JSON.parse(r.body) as EventBody;
 }

