@@ -159,7 +159,10 @@ class OpenThread {
 
   /** The thread is gone: later batches open inline, and so do the ones it held (in the order they were sent). */
   private fail(): void {
-    if (thread === this) thread = null;
+    if (thread === this) {
+      thread = null;
+      threadFile = null;
+    }
     for (const [id, p] of this.pending) {
       this.settle(id);
       p.resolve(openBatch(p.entries, p.epoch));
@@ -201,7 +204,7 @@ export function openOnThread<E extends SealedEntry>(entries: readonly E[], epoch
 
 /**
  * Starts the open thread if it can run and is not running yet. A channel calls this when it opens, so the thread's
- * start-up (loading the crypto library, ~0.2 s) overlaps connecting to the relays instead of delaying the first batch.
+ * start-up (loading its modules and the crypto library, ~0.1 s) overlaps connecting to the relays instead of delaying the first batch.
  */
 export function startOpenThread(): OpenThread | null {
   if (!thread) {
