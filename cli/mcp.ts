@@ -14,6 +14,8 @@ export const command: Command = {
     '  PARLEY_BOT_PAUSED_MS        a bot whose input waits this long is shown as paused (default 30000)',
     '  PARLEY_WITHHOLD_GRACE_MS    how long claimed events may stay missing before relays are named as',
     '                              withholding (default 15000)',
+    '  PARLEY_STORE_POLL_MS        how often to pick up what other parley mcp processes of this profile stored',
+    '                              (default 200)',
   ].join('\n'),
   async run(argv) {
     parseOptions(argv, {}, false);

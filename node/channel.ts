@@ -48,6 +48,7 @@ export class Channel extends EventEmitter {
   private flushScheduled = false;
   /** Batches out on the open thread, and who waits for them to be admitted. */
   private opening = 0;
+  private readonly onThread = new Set<{ entries: IngestEntry[]; epoch: EpochContext }>();
   private openingDone: { promise: Promise<void>; resolve: () => void } | null = null;
   private closedLocally = false;
   private readonly frontier = new FrontierWatch(withholdGraceMs());
@@ -212,7 +213,7 @@ export class Channel extends EventEmitter {
         if (fresh.length === 0) continue;
         const epoch = this.epochContext(ep);
         const parts = openOnThread(fresh, epoch);
-        if (parts) for (const p of parts) this.admitLater(p.opened, p.entries);
+        if (parts) for (const p of parts) this.admitLater(p.opened, p.entries, epoch);
         else n += this.ingestor.admit(openBatch(fresh, epoch), fresh).length;
       }
       return n;
@@ -220,12 +221,28 @@ export class Channel extends EventEmitter {
     this.afterDelivery(delivered);
   }
 
-  private admitLater(opened: Promise<OpenedBatch>, entries: IngestEntry[]): void {
+  private admitLater(opened: Promise<OpenedBatch>, entries: IngestEntry[], epoch: EpochContext): void {
+    const part = { entries, epoch };
+    this.onThread.add(part);
     this.opening++;
     void opened.then((batch) => {
-      if (!this.closedLocally) this.afterDelivery(this.store.transaction(() => this.ingestor.admit(batch, entries).length));
+      // Not if `settleOnThread` already admitted it inline.
+      if (this.onThread.delete(part) && !this.closedLocally) {
+        this.afterDelivery(this.store.transaction(() => this.ingestor.admit(batch, entries).length));
+      }
       if (--this.opening === 0) this.releaseOpening();
     });
+  }
+
+  /**
+   * Opens and admits, inline and now, every part still out on the open thread (their answers, when they come, are
+   * ignored). For `post`, which must continue this member's chain from an event it has delivered; see there.
+   */
+  private settleOnThread(): number {
+    let n = 0;
+    for (const part of this.onThread) n += this.ingestor.admit(openBatch(part.entries, part.epoch), part.entries).length;
+    this.onThread.clear();
+    return n;
   }
 
   private afterDelivery(n: number): void {
@@ -349,6 +366,9 @@ export class Channel extends EventEmitter {
       // Deps and lamport come from what is delivered: deliver whatever is pending first.
       this.flush();
       const head = this.store.myHead(this.ch);
+      // Our own last event, if another process of this profile posted it, may still be out on the open thread: its
+      // lamport clock is needed now, and this post is delivered only after it.
+      if (head && this.ingestor.lamportOf(head.id) === undefined && this.onThread.size > 0) this.afterDelivery(this.settleOnThread());
       const deps = (pinnedDeps ?? this.ingestor.currentHeads(MAX_DEPS)).filter((d) => d !== head?.id).sort();
       let lamport = 1;
       for (const d of [...deps, ...(head ? [head.id] : [])]) lamport = Math.max(lamport, (this.ingestor.lamportOf(d) ?? 0) + 1);

@@ -25,3 +25,12 @@ export function withholdGraceMs(env: NodeJS.ProcessEnv = process.env): number {
   const n = Number(env.PARLEY_WITHHOLD_GRACE_MS);
   return Number.isFinite(n) && n >= 0 && env.PARLEY_WITHHOLD_GRACE_MS !== '' && env.PARLEY_WITHHOLD_GRACE_MS !== undefined ? n : 15_000;
 }
+
+/**
+ * How often a node picks up what other `parley mcp` processes of its profile stored (PARLEY_STORE_POLL_MS, default
+ * 200 ms). A post always picks it up first, whatever the interval.
+ */
+export function storePollMs(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env.PARLEY_STORE_POLL_MS);
+  return env.PARLEY_STORE_POLL_MS && Number.isInteger(n) && n >= 10 ? n : 200;
+}

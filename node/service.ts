@@ -15,7 +15,7 @@ import { fromB64u, toB64u } from '../protocol/bytes.js';
 import { Channel, parseStoredBody } from './channel.js';
 import { LocalStore, type ChannelRow } from './store.js';
 import { loadOrCreateIdentity } from './identity.js';
-import { parleyHome, parseRelayList } from './config.js';
+import { parleyHome, parseRelayList, storePollMs } from './config.js';
 import { ToolError } from './errors.js';
 import { renderEvent, type Message, type Verification } from './messages.js';
 import { signSlotClaim } from './payloads.js';
@@ -32,7 +32,6 @@ export interface NodeOptions {
   joinSettleMs?: number;
 }
 
-const STORE_POLL_MS = 200;
 /** Folding each epoch's stored document updates into one row (node/replica.ts maybeCompact). */
 const MAINTENANCE_MS = 60_000;
 const MAX_WAIT_SECONDS = 50;
@@ -65,7 +64,7 @@ export class ParleyNode extends EventEmitter {
     this.bodyLimit = limits.bodyLimitBytes;
     this.lastDnum = store.maxDnum();
     for (const row of store.channels()) if (row.status === 'active') this.openChannel(row);
-    this.poller = setInterval(() => this.pollStore(), STORE_POLL_MS);
+    this.poller = setInterval(() => this.pollStore(), storePollMs());
     this.poller.unref();
     this.maintainer = setInterval(() => {
       for (const c of this.channels.values()) c.maintenance();

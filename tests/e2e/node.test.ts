@@ -171,6 +171,47 @@ describe('durability', () => {
   });
 });
 
+describe('one profile, two processes', () => {
+  it('two parley mcp processes of one user post side by side: one chain, accepted by peers, seen by both', async () => {
+    const dataDir = tempHome('parley-relay-');
+    const r = await relay(dataDir);
+    const env = { PARLEY_RATE_LIMIT_PER_MIN: '100000' };
+    const alice = await node([r.url], undefined, env);
+    const bob1 = await node([r.url], undefined, env);
+    const created = await alice.call('create_channel', { name: 'two hosts', slots: ['invite:bob'] });
+    const ch = created.channel as string;
+    await bob1.call('join_channel', { invite_code: created.invites['invite:bob'], display_name: 'Bob' });
+    // The second process does not poll the shared store on its own here, and with the relay down it hears of bob1's
+    // posts only from that store: it takes them in one batch when it next posts, more than a node opens inline, and
+    // its post must still continue the chain from them with the right lamport clock.
+    const bob2 = await node([r.url], bob1.home, { ...env, PARLEY_STORE_POLL_MS: '600000' });
+    await r.stop();
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 100; i++) await bob1.call('post_message', { channel: ch, body: `one ${round}:${i}` });
+      await bob2.call('post_message', { channel: ch, body: `two ${round}` });
+    }
+    const r2 = await spawnRelay({ dataDir, port: r.port });
+    cleanup.push(() => r2.stop());
+    await bob1.call('post_message', { channel: ch, body: 'one again' });
+    const expected = [...Array.from({ length: 100 }, (_, i) => `one 0:${i}`), 'two 0', ...Array.from({ length: 100 }, (_, i) => `one 1:${i}`), 'two 1', 'one again'];
+    // Read from the start with explicit cursors: the two processes share the profile's stored read position.
+    const readAll = async (n: TestNode) => {
+      const msgs: any[] = [];
+      for (let cursor = '0', more = true; more;) {
+        const r = await n.call('sync_messages', { channel: ch, cursor, limit: 500 });
+        msgs.push(...r.messages);
+        ({ cursor, more } = r);
+      }
+      return msgs.filter((m) => m.kind === 'chat').map((m) => m.body as string);
+    };
+    for (const n of [alice, bob1, bob2]) {
+      await expect.poll(async () => (await readAll(n)).includes('one again'), { timeout: 30_000, interval: 200 }).toBe(true);
+      expect(await readAll(n)).toEqual(expected);
+      expect((await n.call('verify_channel', { channel: ch })).problems).toEqual([]);
+    }
+  });
+});
+
 describe('membership races', () => {
   it('two joins racing for one invite slot: exactly one wins, on both nodes', async () => {
     const r = await relay();
