@@ -46,8 +46,7 @@ export class Channel extends EventEmitter {
   private beaconTimer: NodeJS.Timeout | null = null;
   private readonly inbox = new Map<number, ReplicaEntry[]>();
   private flushScheduled = false;
-  /** Batches out on the open thread, and who waits for them to be admitted. */
-  private opening = 0;
+  /** Parts out on the open thread and not admitted yet, and who waits for them. */
   private readonly onThread = new Set<{ entries: IngestEntry[]; epoch: EpochContext }>();
   private openingDone: { promise: Promise<void>; resolve: () => void } | null = null;
   private closedLocally = false;
@@ -224,13 +223,11 @@ export class Channel extends EventEmitter {
   private admitLater(opened: Promise<OpenedBatch>, entries: IngestEntry[], epoch: EpochContext): void {
     const part = { entries, epoch };
     this.onThread.add(part);
-    this.opening++;
     void opened.then((batch) => {
       // Not if `settleOnThread` already admitted it inline.
-      if (this.onThread.delete(part) && !this.closedLocally) {
-        this.afterDelivery(this.store.transaction(() => this.ingestor.admit(batch, entries).length));
-      }
-      if (--this.opening === 0) this.releaseOpening();
+      if (!this.onThread.delete(part)) return;
+      if (!this.closedLocally) this.afterDelivery(this.store.transaction(() => this.ingestor.admit(batch, entries).length));
+      if (this.onThread.size === 0) this.releaseOpening();
     });
   }
 
@@ -242,6 +239,7 @@ export class Channel extends EventEmitter {
     let n = 0;
     for (const part of this.onThread) n += this.ingestor.admit(openBatch(part.entries, part.epoch), part.entries).length;
     this.onThread.clear();
+    this.releaseOpening();
     return n;
   }
 
@@ -259,7 +257,7 @@ export class Channel extends EventEmitter {
   /** Resolves once every entry received so far has been opened and admitted (delivered, waiting, or refused). */
   ingestIdle(): Promise<void> {
     if (this.inbox.size > 0) this.flush();
-    if (this.opening === 0 || this.closedLocally) return Promise.resolve();
+    if (this.onThread.size === 0 || this.closedLocally) return Promise.resolve();
     if (!this.openingDone) {
       let resolve!: () => void;
       const promise = new Promise<void>((r) => (resolve = r));

@@ -10,10 +10,8 @@
 import type { EventBody } from '../protocol/event.js';
 import { CausalBuffer } from '../protocol/causal.js';
 import { ChainTracker } from '../protocol/chain.js';
+import { isB64uOf } from '../protocol/body-check.js';
 import { NOT_THE_HASH, type IngestEvent, type OpenedBatch, type SealedEntry } from './open-batch.js';
-
-/** base64url of 32 bytes, as protocol/hash.ts contentId writes it. */
-const CONTENT_ID = /^[A-Za-z0-9_-]{43}$/;
 
 export type { IngestEvent };
 
@@ -65,7 +63,7 @@ export class Ingestor {
     for (const e of entries) {
       if (this.seen.has(e.key)) continue;
       this.seen.add(e.key);
-      if (CONTENT_ID.test(e.key)) fresh.push(e);
+      if (isB64uOf(e.key, 32)) fresh.push(e);
       else this.problem(`${NOT_THE_HASH}${from(e.relay)}`);
     }
     return fresh;
