@@ -51,7 +51,7 @@ async function verifierPass(log: BotLog, bodies: EventBody[]): Promise<Run> {
   for (let i = 0; i < bodies.length; i++) {
     const b = bodies[i];
     const id = log.events[i].id;
-    membership.apply({ id, type: b.type, author: b.author, lamport: b.lamport, payload: b.payload });
+    membership.apply(id, b);
     bots.deliver({ id, body: b });
   }
   await settle(bots);

@@ -17,7 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import * as Y from 'yjs';
 import { ready } from '../protocol/sodium.js';
-import { memberId, newChannelId, newEpochKey, newIdentity } from '../protocol/keys.js';
+import { memberId, randomChannelId, newEpochKey, newIdentity } from '../protocol/keys.js';
 import { NONCE_BYTES, sealEvent, signEvent, type EventBody } from '../protocol/event.js';
 import { openBatch, type OpenedBatch } from '../node/open-batch.js';
 import { Ingestor, type IngestEntry } from '../node/ingest.js';
@@ -67,7 +67,7 @@ export async function main(args: string[]): Promise<void> {
   try {
     const identity = newIdentity();
     const author = memberId(identity.publicKey);
-    const epoch = { ch: newChannelId(), ep: 0, key: newEpochKey() };
+    const epoch = { ch: randomChannelId(), ep: 0, key: newEpochKey() };
     const sealed: IngestEntry[] = [];
     let prev: { id: string; seq: number } | null = null;
     const t = performance.now();

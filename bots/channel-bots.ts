@@ -2,8 +2,8 @@
  * Runner and verifier of a channel's bots, fed with delivered events in delivery order. The same code runs inside a
  * node (which also posts steps when it is the runner) and inside `parley verify` (offline, posting nothing).
  *
- * Inputs. After `bot.attach`, the bot's inputs are the channel's `message` events and winning `member.join`
- * claims whose lamport clock is above the attach's. The runner feeds them in its delivery order, one `bot.step`
+ * Inputs. After `bot.attach`, the bot's inputs are the channel's `message` events and effective `member.admit`
+ * events (a member joined) whose lamport clock is above the attach's. The runner feeds them in its delivery order, one `bot.step`
  * each, and pins each step's causal past to exactly {input, previous step} (`deps`), so a verifier can check:
  *   - the step is by the runner, numbered n+1, linked to the previous step, and names a delivered input whose
  *     content equals the recorded `arg`;
@@ -27,7 +27,8 @@ export interface MembershipView {
   owner: string | null;
   slotOf(author: string): string | undefined;
   nameOf(author: string): string;
-  holder(slot: string): { id: string } | undefined;
+  isEffective(id: string): boolean;
+  claim(id: string): { slot: string; author: string; name: string; entropy: string } | undefined;
 }
 
 export interface DeliveredInput {
@@ -329,7 +330,7 @@ export class ChannelBots {
         return this.reveal(bot, String(p.seed));
       }
       case 'message':
-      case 'member.join': {
+      case 'member.admit': {
         const mine: Bot[] = [];
         for (const bot of this.bots.values()) {
           if (!this.eligible(bot, ev)) continue;
@@ -376,7 +377,7 @@ export class ChannelBots {
     const b = ev.body;
     if (b.lamport <= bot.attachLamport) return false;
     if (b.type === 'message') return true;
-    return b.type === 'member.join' && this.membership.holder(String((b.payload as Record<string, unknown>).slot))?.id === ev.id;
+    return b.type === 'member.admit' && this.membership.isEffective(ev.id) && this.membership.claim(String(b.payload.claim)) !== undefined;
   }
 
   /** The recorded form of an input, derived identically by runner and verifiers. */
@@ -384,8 +385,9 @@ export class ChannelBots {
     const b = ev.body;
     const p = b.payload as Record<string, any>;
     if (b.type === 'bot.attach') return { hook: 'init', event: ev.id, arg: (p.params ?? {}) as Json };
-    if (b.type === 'member.join') {
-      return { hook: 'onJoin', event: ev.id, arg: { slot: p.slot, id: b.author, name: p.name, entropy: toHex(fromB64u(p.entropy, 32)!) } };
+    if (b.type === 'member.admit') {
+      const c = this.membership.claim(String(p.claim))!;
+      return { hook: 'onJoin', event: ev.id, arg: { slot: c.slot, id: c.author, name: c.name, entropy: toHex(fromB64u(c.entropy, 32)!) } };
     }
     const arg: Record<string, Json> = { id: ev.id, from: this.membership.slotOf(b.author) ?? 'unknown', name: this.membership.nameOf(b.author), author: b.author, kind: p.kind, body: p.body, ts: b.ts };
     if (typeof p.to === 'string') arg.to = p.to;

@@ -63,7 +63,7 @@ export class Channel extends EventEmitter {
     this.me = memberId(identity.publicKey);
     this.membership = new Membership(row.ch);
     this.ingestor = new Ingestor(
-      (ev) => this.membership.refusal({ id: ev.id, type: ev.body.type, author: ev.body.author, lamport: ev.body.lamport, payload: ev.body.payload }),
+      (ev) => this.membership.refusal(ev.id, ev.body),
       (ev) => this.delivered(ev),
     );
     this.bots = new ChannelBots(
@@ -139,13 +139,14 @@ export class Channel extends EventEmitter {
     this.ingestor.restore(
       rows.map((r) => ({ id: r.id, body: parseStoredBody(r) })),
       (id, body) => {
-        this.membership.apply({ id, type: body.type, author: body.author, lamport: body.lamport, payload: body.payload });
+        this.membership.apply(id, body);
         this.bots.deliver({ id, body }, true);
       },
     );
     this.bots.resume();
     for (const ep of this.keys.keys()) this.replica(ep).load();
     this.connect();
+    this.admitWaiting();
   }
 
   connect(): void {
@@ -268,36 +269,56 @@ export class Channel extends EventEmitter {
 
   private delivered(ev: IngestEvent): void {
     const b = ev.body;
-    this.membership.apply({ id: ev.id, type: b.type, author: b.author, lamport: b.lamport, payload: b.payload });
+    this.membership.apply(ev.id, b);
     this.store.deliver({
       ch: this.ch, ep: b.ep, id: ev.id, type: b.type, author: b.author, seq: b.seq, lamport: b.lamport, ts: b.ts,
       body: ev.bodyText, sig: ev.signature,
     });
     if (b.type === 'channel.close' && !this.row.closed) this.saveRow({ closed: true });
-    this.followEpochs(ev);
+    this.react(ev);
     this.bots.deliver({ id: ev.id, body: b });
     if (b.type === 'channel.update' && typeof b.payload.name === 'string') this.saveRow({ name: b.payload.name });
     this.emit('event', ev);
   }
 
   /**
-   * Epoch chain (DESIGN.md "Kick / leave with rotation"): pick up keys sealed to us, and, as the owner, rotate after
-   * a removal and hand current keys to members who joined with a pre-rotation invite. Deferred with setImmediate:
-   * this runs inside causal delivery, which must not be re-entered.
+   * What this node does about a delivered event beyond storing it (docs/membership.md): pick up epoch keys sealed to
+   * us by an effective rotation or key hand-out; as owner or admin, admit the first valid claim of an open slot,
+   * rotate after a removal, and hand later epoch keys to a member admitted from an old epoch. Deferred with
+   * setImmediate: this runs inside causal delivery, which must not be re-entered.
    */
-  private followEpochs(ev: IngestEvent): void {
+  private react(ev: IngestEvent): void {
     const b = ev.body;
+    const m = this.membership;
     const p = b.payload as Record<string, unknown>;
-    if (b.type === 'epoch.rotate' || b.type === 'epoch.key') {
+    if ((b.type === 'epoch.rotate' || b.type === 'epoch.key') && m.isEffective(ev.id)) {
       const keys = (p.keys ?? {}) as Record<string, unknown>;
       const mine = keys[this.me];
       if (typeof mine === 'string' || (mine && typeof mine === 'object')) setImmediate(() => this.acceptKeys(b.type === 'epoch.rotate' ? { [String(p.next_ep)]: mine } : (mine as Record<string, unknown>)));
     }
-    if (this.membership.owner !== this.me || this.closedLocally) return;
-    if ((b.type === 'member.kick' || b.type === 'member.leave') && b.ep === this.epoch) setImmediate(() => this.rotate());
-    if (b.type === 'member.join' && b.ep < this.epoch && this.membership.holder(String(p.slot))?.author === b.author) {
-      setImmediate(() => this.shareKeys(b.author, b.ep));
-    }
+    if (this.closedLocally || !m.manages(this.me)) return;
+    if (b.type === 'member.join' && m.claim(ev.id)) setImmediate(() => this.admit(ev.id));
+    const removal = (b.type === 'member.kick' && b.author === this.me) || (b.type === 'member.leave' && m.owner === this.me);
+    if (removal && b.ep === this.epoch && m.isEffective(ev.id)) setImmediate(() => this.rotate());
+  }
+
+  /**
+   * Owner or admin: admits a claim if its slot is still open, so the first valid claim this node sees settles the
+   * slot. The claim is pinned among the admission's deps: no node can count the admission without the claim.
+   */
+  private admit(claimId: string): void {
+    const m = this.membership;
+    const c = m.claim(claimId);
+    if (this.closedLocally || !c || !m.manages(this.me) || !m.pendingClaims().some((x) => x.id === claimId)) return;
+    const deps = [...new Set([claimId, ...this.ingestor.currentHeads(MAX_DEPS - 1)])].sort();
+    this.post('member.admit', { slot: c.slot, member: c.author, claim: claimId }, this.epoch, deps);
+    if (c.ep < this.epoch && m.holder(c.slot)?.author === c.author) this.shareKeys(c.author, c.ep);
+  }
+
+  /** Owner or admin: admits the claims that arrived while this node was not running. */
+  private admitWaiting(): void {
+    if (!this.membership.manages(this.me)) return;
+    for (const c of this.membership.pendingClaims()) setImmediate(() => this.admit(c.id));
   }
 
   private acceptKeys(sealedByEpoch: Record<string, unknown>): void {
@@ -321,7 +342,7 @@ export class Channel extends EventEmitter {
     }
   }
 
-  /** Owner: start a new epoch whose key only the remaining members receive. */
+  /** Owner or admin: start a new epoch whose key only the remaining members receive. */
   rotate(): number {
     const old = this.epoch;
     const next = old + 1;
@@ -342,7 +363,7 @@ export class Channel extends EventEmitter {
     return next;
   }
 
-  /** Owner: seal every later epoch key to a member who joined in an old epoch. */
+  /** Owner or admin: seal every later epoch key to a member admitted from an old epoch. */
   private shareKeys(member: string, joinedEp: number): void {
     const pk = fromB64u(member, 32);
     if (!pk) return;

@@ -8,7 +8,7 @@ import { SubscribeRequestSchema, UnsubscribeRequestSchema } from '@modelcontextp
 import { z } from 'zod';
 import type { ParleyNode } from './service.js';
 import { ToolError } from './errors.js';
-import { SlotNameSchema, StatusSchema } from './payloads.js';
+import { RoleSchema, SlotNameSchema, StatusSchema } from './payloads.js';
 import { RelayUrlSchema } from '../protocol/invite.js';
 
 const VERSION = '0.1.0';
@@ -30,7 +30,7 @@ const MessageShape = z.object({
 
 const BotStats = { slot: z.string(), steps: z.number().int(), verified: z.number().int(), pending: z.number().int(), mismatches: z.number().int() };
 const MemberShape = z.object({
-  slot: z.string(), id: z.string(), name: z.string(), is_bot: z.boolean(), online: z.boolean(), status: z.string().optional(), note: z.string().optional(),
+  slot: z.string(), id: z.string(), name: z.string(), role: RoleSchema.optional(), is_bot: z.boolean(), online: z.boolean(), status: z.string().optional(), note: z.string().optional(),
 });
 const BotInput = z
   .object({
@@ -86,7 +86,7 @@ export function createMcpServer(node: ParleyNode, bots?: BotHooks): McpServer {
     'Create a new shared channel. Returns one invite code per invite slot: give each code to exactly one participant (a code is a secret capability). Add a bot slot like "bot:guess" with bot {preset:"guess"} to have a verifiable referee.',
     {
       name: z.string().min(1).max(200).describe('human-readable channel name'),
-      slots: z.array(SlotNameSchema).min(1).max(32).optional().describe('participant slots, default ["invite:guest"]; e.g. ["invite:alice","invite:bob","bot:guess"]'),
+      slots: z.array(SlotNameSchema).min(1).max(32).optional().describe('participant slots, default ["invite:guest"]; e.g. ["invite:alice","admin:ops","observer:audit","bot:guess"] (invite: a member, admin: may admit and remove members, observer: reads only)'),
       bot: BotInput.optional().describe('the bot for a bot:<name> slot'),
       relays: z.array(RelayUrlSchema).min(1).max(8).optional().describe('relay URLs (default: PARLEY_RELAY)'),
       expires_in_hours: z.number().positive().max(24 * 365).optional().describe('after this many hours nobody can post'),
@@ -111,9 +111,12 @@ export function createMcpServer(node: ParleyNode, bots?: BotHooks): McpServer {
 
   tool(
     'join_channel',
-    'Join a channel with an invite code ("parley:…") someone gave you. Returns the channel id to use with the other tools.',
+    'Join a channel with an invite code ("parley:…") someone gave you. Returns the channel id to use with the other tools. The owner\'s (or an admin\'s) node admits your claim; if it is offline the result says pending: true: you can read but not post until admitted (call join_channel again, or sync_messages with wait_seconds, to see when).',
     { invite_code: z.string().min(1).max(10_000), display_name: z.string().min(1).max(100).optional() },
-    { channel: z.string(), name: z.string(), slot: z.string(), members: z.array(z.object({ slot: z.string(), id: z.string(), name: z.string(), is_bot: z.boolean(), status: z.string().optional(), note: z.string().optional() })) },
+    {
+      channel: z.string(), name: z.string(), slot: z.string(), pending: z.boolean(),
+      members: z.array(z.object({ slot: z.string(), id: z.string(), name: z.string(), role: RoleSchema, is_bot: z.boolean(), status: z.string().optional(), note: z.string().optional() })),
+    },
     (args) => node.joinChannel(args),
   );
 
@@ -147,9 +150,9 @@ export function createMcpServer(node: ParleyNode, bots?: BotHooks): McpServer {
 
   tool(
     'who',
-    'List the members of a channel, whether they are online, and their status. `withholding` names relays that fail to deliver events a member has signed it holds.',
+    'List the members of a channel (slot, role, online, status). `waiting` lists claims the owner or an admin has not admitted yet; `withholding` names relays that fail to deliver events a member has signed it holds.',
     { channel: ChannelRef },
-    { members: z.array(MemberShape), withholding: z.array(z.string()) },
+    { members: z.array(MemberShape), waiting: z.array(z.object({ slot: z.string(), id: z.string(), name: z.string() })), withholding: z.array(z.string()) },
     (args) => node.who(args),
   );
 
@@ -178,8 +181,14 @@ export function createMcpServer(node: ParleyNode, bots?: BotHooks): McpServer {
 
   tool(
     'update_channel',
-    'Owner only: rename the channel, remove a member (kick: slot), or close it to new posts.',
-    { channel: ChannelRef, name: z.string().min(1).max(200).optional(), kick: SlotNameSchema.optional(), close: z.boolean().optional() },
+    'Owner or admin: rename the channel or remove a member (kick: slot; also revokes an unused invite). Owner only: change a member\'s role (role: {slot, role}; role "owner" hands the channel on) or close it to new posts.',
+    {
+      channel: ChannelRef,
+      name: z.string().min(1).max(200).optional(),
+      kick: SlotNameSchema.optional(),
+      role: z.object({ slot: SlotNameSchema, role: RoleSchema }).strict().optional().describe('give the holder of a slot the role admin, member or observer, or hand over ownership with "owner"'),
+      close: z.boolean().optional(),
+    },
     { channel: z.string(), name: z.string(), epoch: z.number().int(), closed: z.boolean() },
     (args) => node.updateChannel(args),
   );

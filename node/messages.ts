@@ -45,13 +45,20 @@ export function renderEvent(dnum: number, id: string, b: EventBody, ctx: RenderC
       return notice('system', `channel "${String(p.name)}" created`);
     case 'member.join': {
       const slot = String(p.slot);
-      const won = m.holder(slot)?.id === id;
-      return [{ ...base, from: slot, kind: 'join', body: won ? `${String(p.name)} joined as ${slot}` : `${String(p.name)} tried to claim ${slot}, which was already taken (claim rejected)` }];
+      const state = m.claim(id) ? (m.holder(slot)?.claim === id ? 'admitted' : m.pendingClaims().some((c) => c.id === id) ? 'waiting for admission' : 'not admitted') : 'refused';
+      return [{ ...base, from: slot, kind: 'join', body: `${String(p.name)} claimed ${slot} (${state})` }];
     }
+    case 'member.admit': {
+      const c = m.claim(String(p.claim));
+      const body = m.isEffective(id) && c ? `${c.name} joined as ${c.slot}` : `admission to ${String(p.slot)} without effect`;
+      return [{ ...base, from: String(p.slot), from_name: c?.name ?? base.from_name, kind: 'join', body }];
+    }
+    case 'member.role':
+      return notice('system', m.isEffective(id) ? `${String(p.slot)} is now ${String(p.role)}` : `role change of ${String(p.slot)} without effect`);
     case 'member.leave':
       return notice('leave', `${base.from_name} left`);
     case 'member.kick':
-      return notice('system', `${String(p.slot)} was removed by the owner`);
+      return notice('system', `${String(p.slot)} was closed by ${base.from_name}`);
     case 'member.status':
       return notice('status', `${String(p.status)}${p.note ? `: ${String(p.note)}` : ''}`);
     case 'channel.update':

@@ -30,7 +30,7 @@ export async function verifyTranscript(t: Transcript, onProgress?: Progress): Pr
   for (let i = 0; i < total; i++) {
     const ev = checked.events[i];
     const b = ev.body;
-    membership.apply({ id: ev.id, type: b.type, author: b.author, lamport: b.lamport, payload: b.payload });
+    membership.apply(ev.id, b);
     bots.deliver(ev);
     // Replay runs behind delivery; waiting every thousand events keeps the progress honest.
     if (onProgress && i % 1000 === 999) {

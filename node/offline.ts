@@ -33,7 +33,7 @@ export function channelView(store: LocalStore, ref: string): ChannelView {
   const membership = new Membership(row.ch);
   for (const r of rows) {
     const b = parseStoredBody(r);
-    membership.apply({ id: r.id, type: b.type, author: b.author, lamport: b.lamport, payload: b.payload });
+    membership.apply(r.id, b);
   }
   return { row, rows, membership };
 }

@@ -8,7 +8,19 @@ import { sign, verify } from '../protocol/keys.js';
 
 const b64 = (n: number) => z.string().refine((s) => isB64u(s, n), `must be ${n} bytes of base64url`);
 
-export const SlotNameSchema = z.string().regex(/^(owner|invite:[A-Za-z0-9_.-]{1,32}|bot:[A-Za-z0-9_.-]{1,32})$/, 'slots look like "invite:<label>" or "bot:<name>"');
+export const SlotNameSchema = z
+  .string()
+  .regex(/^(owner|(invite|admin|observer|bot):[A-Za-z0-9_.-]{1,32})$/, 'slots look like "invite:<label>", "admin:<label>", "observer:<label>" or "bot:<name>"');
+export const RoleSchema = z.enum(['owner', 'admin', 'member', 'observer']);
+export type Role = z.infer<typeof RoleSchema>;
+
+/** The role a slot's holder starts with, from the slot's prefix; null for bot slots and "owner". */
+export function slotRole(slot: string): Exclude<Role, 'owner'> | null {
+  if (slot.startsWith('invite:')) return 'member';
+  if (slot.startsWith('admin:')) return 'admin';
+  if (slot.startsWith('observer:')) return 'observer';
+  return null;
+}
 export const StatusSchema = z.enum(['working', 'waiting', 'blocked', 'complete']);
 
 export const CreatePayload = z.object({
@@ -17,6 +29,8 @@ export const CreatePayload = z.object({
   relays: z.array(z.string().max(2048)).max(8),
   expires_at: z.number().int().nullable(),
   owner_name: z.string().max(100).optional(),
+  /** With the owner's key, proves the channel id (protocol/keys.ts ownedChannelId). */
+  salt: b64(16),
 });
 
 export const JoinPayload = z.object({ slot: SlotNameSchema, name: z.string().max(100), slot_sig: b64(64), entropy: b64(32) });
@@ -29,6 +43,11 @@ export const MessagePayload = z.object({
 export const StatusPayload = z.object({ status: StatusSchema, note: z.string().max(500).optional() });
 export const UpdatePayload = z.object({ name: z.string().min(1).max(200).optional() });
 export const KickPayload = z.object({ slot: SlotNameSchema });
+export const AdmitPayload = z.object({ slot: SlotNameSchema, member: b64(32), claim: b64(32) });
+export const RolePayload = z.object({ slot: SlotNameSchema, role: RoleSchema });
+export const SealedKeys = z.record(z.string(), z.string().max(200));
+export const RotatePayload = z.object({ next_ep: z.number().int().min(1).max(0xffffffff), keys: SealedKeys.refine((k) => Object.keys(k).length <= 256) }).passthrough();
+export const EpochKeyPayload = z.object({ keys: z.record(z.string(), SealedKeys) });
 export const EmptyPayload = z.object({});
 
 const joinMessage = (ch: string, slot: string, author: string) => utf8(`parley-join|${ch}|${slot}|${author}`);

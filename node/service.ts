@@ -18,7 +18,7 @@ import { loadOrCreateIdentity } from './identity.js';
 import { parleyHome, parseRelayList, storePollMs } from './config.js';
 import { ToolError } from './errors.js';
 import { renderEvent, type Message, type Verification } from './messages.js';
-import { signSlotClaim } from './payloads.js';
+import { signSlotClaim, slotRole, type Role } from './payloads.js';
 import { redactJson, redactSecrets } from './redact.js';
 import { checkBodySize, limitsFromEnv, RateLimiter } from './limits.js';
 
@@ -28,8 +28,8 @@ export interface NodeOptions {
   env?: NodeJS.ProcessEnv;
   /** How long join_channel waits for a relay before giving up. */
   joinTimeoutMs?: number;
-  /** How long join_channel waits after claiming a slot for competing claims to arrive. */
-  joinSettleMs?: number;
+  /** How long join_channel waits for the owner's (or an admin's) node to admit its claim before returning pending. */
+  joinAdmitMs?: number;
 }
 
 /** Folding each epoch's stored document updates into one row (node/replica.ts maybeCompact). */
@@ -37,6 +37,8 @@ const MAINTENANCE_MS = 60_000;
 const MAX_WAIT_SECONDS = 50;
 /** After a relay answered, how long join_channel also waits for a long history (under the usual 60 s tool timeout). */
 const JOIN_HISTORY_WAIT_MS = 45_000;
+/** How long join_channel waits for admission before it returns `pending: true` (the owner's node may be offline). */
+const JOIN_ADMIT_WAIT_MS = 10_000;
 
 export class ParleyNode extends EventEmitter {
   readonly channels = new Map<string, Channel>();
@@ -135,12 +137,12 @@ export class ParleyNode extends EventEmitter {
     if (new Set(slots).size !== slots.length) throw new ToolError('Each slot may appear only once.');
     const relays = args.relays && args.relays.length > 0 ? [...new Set(args.relays.map((r) => r.replace(/\/+$/, '')))] : this.defaultRelays;
     if (relays.length === 0) throw new ToolError('No relay configured: set PARLEY_RELAY for the node or pass relays to create_channel.');
-    const ch = newChannelId();
+    const { ch, salt } = newChannelId(this.me);
     const key = newEpochKey();
     const expiresAt = args.expires_in_hours ? Date.now() + Math.round(args.expires_in_hours * 3_600_000) : null;
     const slotSeeds = new Map<string, Uint8Array>();
     const slotList = slots.map((slot) => {
-      if (!slot.startsWith('invite:')) return { slot };
+      if (slotRole(slot) === null) return { slot };
       const seed = randomBytes(32);
       slotSeeds.set(slot, seed);
       return { slot, pubkey: toB64u(newIdentity(seed).publicKey) };
@@ -151,7 +153,7 @@ export class ParleyNode extends EventEmitter {
     this.store.saveChannel(row);
     this.store.saveEpochKey(ch, 0, key);
     const channel = this.openChannel(row);
-    channel.post('channel.create', { name: args.name, slots: slotList, relays, expires_at: expiresAt, owner_name: args.display_name ?? 'owner' });
+    channel.post('channel.create', { name: args.name, slots: slotList, relays, expires_at: expiresAt, owner_name: args.display_name ?? 'owner', salt });
     const invites: Record<string, string> = {};
     for (const [slot, seed] of slotSeeds) {
       const code = encodeInvite({ v: 1, relays, ch, ep: 0, key: toB64u(key), slot, slotSeed: toB64u(seed), name: args.name });
@@ -171,7 +173,7 @@ export class ParleyNode extends EventEmitter {
     const existing = this.channels.get(invite.ch);
     if (existing) {
       const slot = existing.membership.slotOf(this.me);
-      if (slot) return { channel: invite.ch, name: existing.row.name, slot, members: existing.membership.members() };
+      if (slot) return { channel: invite.ch, name: existing.row.name, slot, members: existing.membership.members(), pending: false };
     }
     const key = fromB64u(invite.key, 32)!;
     const row: ChannelRow = {
@@ -189,49 +191,61 @@ export class ParleyNode extends EventEmitter {
     await channel.ingestIdle();
     const m = channel.membership;
     // A relay can be synced before the creator's first upload reaches it: give the history until the deadline.
-    while (synced && m.owner === null && Date.now() < deadline) await sleep(100);
+    if (synced && m.owner === null) await waitFor(channel, () => m.owner !== null, deadline - Date.now());
     const fail = (message: string): never => {
       if (!existing) {
         channel.close();
         this.store.saveChannel({ ...row, status: 'rejected' });
+      } else if (!existing.membership.isMember(this.me)) {
+        this.channels.delete(invite.ch);
+        existing.close();
+        this.store.saveChannel({ ...existing.row, status: 'rejected' });
       }
       throw new ToolError(message);
     };
     if (!synced && m.owner === null) fail(`Could not reach any relay of this channel (${invite.relays.join(', ')}); check that the relay is running and try again.`);
-    if (m.owner === null) fail('The channel history from the relay could not be verified (no valid channel.create); the relay may be misbehaving.');
+    if (m.owner === null) fail('No valid channel.create for this invite arrived from its relays (the channel may not exist, or the relays may be misbehaving); check the code and try again.');
     if (m.expiresAt !== null && Date.now() > m.expiresAt) fail('This channel has expired; it no longer accepts new members.');
     if (m.closed) fail('This channel is closed; it no longer accepts new members.');
-    const holder = m.holder(invite.slot);
-    if (holder && holder.author !== this.me) fail(`The slot ${invite.slot} was already claimed by another member; ask the owner for a new invite.`);
+    if (m.isRemoved(this.me)) fail('You were removed from this channel (or left it); ask the owner for a new invite.');
+    if (!m.hasSlot(invite.slot)) fail(`This channel has no slot ${invite.slot}; the invite code does not belong to it.`);
+    if (m.isClosed(invite.slot)) fail(`The slot ${invite.slot} is closed (its member left or was removed), so this invite code no longer works; ask the owner for a new invite.`);
+    const taken = (): boolean => {
+      const holder = m.holder(invite.slot);
+      return !!holder && holder.author !== this.me;
+    };
+    if (taken()) fail(`The slot ${invite.slot} was already claimed by another member; ask the owner for a new invite.`);
     if (!existing) {
       this.channels.set(invite.ch, channel);
       this.watch(channel);
     }
     channel.saveRow({ name: m.name, owner: m.owner!, expires_at: m.expiresAt, closed: m.closed, relays: invite.relays });
-    if (!holder) {
+    if (!m.pendingClaimOf(this.me) && !m.holder(invite.slot)) {
       const slotSecret = newIdentity(fromB64u(invite.slotSeed, 32)!).secretKey;
       channel.post('member.join', {
         slot: invite.slot,
-        name: args.display_name ?? invite.slot.slice('invite:'.length),
+        name: args.display_name ?? invite.slot.slice(invite.slot.indexOf(':') + 1),
         slot_sig: toB64u(signSlotClaim(invite.ch, invite.slot, this.me, slotSecret)),
         entropy: toB64u(randomBytes(32)),
       });
-      await sleep(this.opts.joinSettleMs ?? 750);
-      if (m.holder(invite.slot)?.author !== this.me) {
-        this.channels.delete(invite.ch);
-        channel.close();
-        this.store.saveChannel({ ...channel.row, status: 'rejected' });
-        throw new ToolError(`The slot ${invite.slot} was claimed by another member at the same time; ask the owner for a new invite.`);
-      }
     }
-    return { channel: invite.ch, name: m.name, slot: invite.slot, members: m.members() };
+    // The owner's (or an admin's) node admits the first claim it sees; wait for that, or for a rival's admission.
+    await waitFor(channel, () => m.holder(invite.slot) !== undefined || m.isClosed(invite.slot), this.opts.joinAdmitMs ?? JOIN_ADMIT_WAIT_MS);
+    if (taken() || m.isClosed(invite.slot)) fail(`The slot ${invite.slot} was claimed by another member at the same time; ask the owner for a new invite.`);
+    const pending = m.holder(invite.slot)?.author !== this.me;
+    return { channel: invite.ch, name: m.name, slot: invite.slot, members: m.members(), pending };
   }
 
   private checkPostable(channel: Channel): void {
     const m = channel.membership;
     if (m.closed || channel.row.closed) throw new ToolError(`Channel "${channel.row.name}" is closed; no new messages can be posted.`);
     if (m.expiresAt !== null && Date.now() > m.expiresAt) throw new ToolError(`Channel "${channel.row.name}" expired at ${new Date(m.expiresAt).toISOString()}; no new messages can be posted.`);
-    if (!m.canPost(this.me)) throw new ToolError(`You are not a member of channel "${channel.row.name}" any more.`);
+    if (!m.canPost(this.me)) {
+      const claim = m.pendingClaimOf(this.me);
+      if (claim) throw new ToolError(`Your claim on ${claim.slot} in "${channel.row.name}" waits for the owner or an admin to admit you; you can read but not post until then (join_channel again to check).`);
+      if (m.roleOf(this.me) === 'observer') throw new ToolError(`You are an observer in "${channel.row.name}": you can read but not post.`);
+      throw new ToolError(`You are not a member of channel "${channel.row.name}" any more.`);
+    }
   }
 
   postMessage(args: { channel: string; body: string; kind?: string; to?: string; meta?: Record<string, unknown> }) {
@@ -314,14 +328,15 @@ export class ParleyNode extends EventEmitter {
       const live = online.get(m.id);
       const status = live?.status ?? m.status;
       return {
-        slot: m.slot, id: m.id, name: m.name, is_bot: false,
+        slot: m.slot, id: m.id, name: m.name, role: m.role, is_bot: false,
         online: m.id === this.me || online.has(m.id),
         ...(status ? { status } : {}),
         ...((live?.note ?? m.note) ? { note: live?.note ?? m.note } : {}),
       };
     });
-    for (const slot of c.membership.botSlots()) members.push({ slot, id: slot, name: slot.slice(4), is_bot: true, online: true });
-    return { members, withholding: c.withholding() };
+    for (const slot of c.membership.botSlots()) members.push({ slot, id: slot, name: slot.slice(4), role: 'member', is_bot: true, online: true });
+    const waiting = c.membership.pendingClaims().map((cl) => ({ slot: cl.slot, id: cl.author, name: cl.name }));
+    return { members, waiting, withholding: c.withholding() };
   }
 
   listChannels() {
@@ -343,19 +358,29 @@ export class ParleyNode extends EventEmitter {
     return { ok: true };
   }
 
-  async updateChannel(args: { channel: string; name?: string; kick?: string; close?: boolean }) {
+  async updateChannel(args: { channel: string; name?: string; kick?: string; close?: boolean; role?: { slot: string; role: Role } }) {
     const c = this.channel(args.channel);
     const m = c.membership;
-    if (args.name === undefined && args.kick === undefined && !args.close) throw new ToolError('Nothing to change: pass name, kick or close.');
-    if (m.owner !== this.me) throw new ToolError('Only the channel owner can rename, close or remove members.');
+    if (args.name === undefined && args.kick === undefined && !args.close && !args.role) throw new ToolError('Nothing to change: pass name, kick, role or close.');
+    if (!m.manages(this.me)) throw new ToolError('Only the channel owner or an admin can rename the channel or remove members.');
+    if ((args.close || args.role) && m.owner !== this.me) throw new ToolError('Only the channel owner can close the channel or change roles.');
     if (m.closed) throw new ToolError(`Channel "${c.row.name}" is already closed.`);
     if (args.kick !== undefined) {
-      const holder = m.holder(args.kick);
-      if (!holder) throw new ToolError(`No member holds the slot ${args.kick}.`);
+      if (!m.hasSlot(args.kick) || args.kick.startsWith('bot:')) throw new ToolError(`The channel has no member slot ${args.kick}.`);
+      if (m.isClosed(args.kick)) throw new ToolError(`The slot ${args.kick} is already closed.`);
+      if (m.holder(args.kick)?.role === 'admin' && m.owner !== this.me) throw new ToolError('Only the owner can remove an admin.');
+      const held = m.holder(args.kick) !== undefined;
       c.post('member.kick', { slot: args.kick });
-      // The owner's node rotates the epoch when it delivers the kick (deferred one tick): report the new epoch.
-      await new Promise((r) => setImmediate(r));
-      await new Promise((r) => setImmediate(r));
+      // Removing a holder rotates the epoch when the kick is delivered here (deferred one tick): report the new epoch.
+      if (held) {
+        await new Promise((r) => setImmediate(r));
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+    if (args.role) {
+      const holder = m.holder(args.role.slot);
+      if (!holder) throw new ToolError(`Nobody holds the slot ${args.role.slot}; a role can only be given to a member.`);
+      c.post('member.role', { slot: args.role.slot, role: args.role.role });
     }
     if (args.name !== undefined) c.post('channel.update', { name: args.name });
     if (args.close) c.post('channel.close', {});
@@ -364,7 +389,10 @@ export class ParleyNode extends EventEmitter {
 
   leaveChannel(args: { channel: string }) {
     const c = this.channel(args.channel);
-    if (c.membership.canPost(this.me) && c.membership.owner !== this.me) c.post('member.leave', {});
+    if (c.membership.owner === this.me && c.membership.members().length > 1) {
+      throw new ToolError('The owner cannot leave a channel with members: hand ownership on first (update_channel role {slot, role: "owner"}).');
+    }
+    if (c.membership.isMember(this.me) && c.membership.owner !== this.me) c.post('member.leave', {});
     c.saveRow({ status: 'left' });
     // Give the providers a moment to push the leave event before the replica closes.
     setTimeout(() => c.close(), 1000).unref();
@@ -377,7 +405,7 @@ export class ParleyNode extends EventEmitter {
     await c.ingestIdle();
     await c.bots.idle();
     const bots = c.bots.report();
-    const problems = [...c.ingestor.report(), ...bots.problems, ...c.withholding()];
+    const problems = [...c.ingestor.report(), ...c.membership.problems(), ...bots.problems, ...c.withholding()];
     const ok = problems.length === 0 && bots.bots.every((b) => b.mismatches === 0);
     return { ok, events: this.store.deliveredCount(c.ch), bots: bots.bots, problems };
   }
@@ -408,4 +436,17 @@ export class ParleyNode extends EventEmitter {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Resolves once `done()` holds after a delivery on the channel, or after `ms`. */
+function waitFor(channel: Channel, done: () => boolean, ms: number): Promise<void> {
+  if (done() || ms <= 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const finish = () => {
+      clearTimeout(timer);
+      channel.off('event', check);
+      resolve();
+    };
+    const check = () => done() && finish();
+    const timer = setTimeout(finish, ms);
+    channel.on('event', check);
+  });
+}

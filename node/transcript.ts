@@ -69,15 +69,16 @@ export function checkTranscriptEvents(t: Transcript, onProgress?: (done: number,
       expected = Math.max(expected, l + 1);
     }
     if (b.lamport !== expected) return problems.push(`${where}: wrong lamport clock`);
-    const refusal = membership.refusal({ id: e.id, type: b.type, author: b.author, lamport: b.lamport, payload: b.payload });
+    const refusal = membership.refusal(e.id, b);
     if (refusal) return problems.push(`${where}: ${refusal}`);
     const chain = chains.check({ id: e.id, author: b.author, seq: b.seq, prev: b.prev });
     if (chain !== 'ok') return problems.push(`${where}: ${chain === 'equivocation' ? 'equivocation' : 'broken author chain'}`);
-    membership.apply({ id: e.id, type: b.type, author: b.author, lamport: b.lamport, payload: b.payload });
+    membership.apply(e.id, b);
     lamports.set(e.id, b.lamport);
     events.push({ id: e.id, body: b });
   });
   onProgress?.(t.events.length, t.events.length);
+  problems.push(...membership.problems());
   return { events, problems };
 }
 

@@ -4,6 +4,8 @@ export const MAX_DEPS = 64;
 export const EVENT_TYPES = [
   'channel.create',
   'member.join',
+  'member.admit',
+  'member.role',
   'member.leave',
   'member.kick',
   'member.status',

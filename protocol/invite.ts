@@ -35,7 +35,7 @@ export const InviteSchema = z
     ch: z.string().refine((s) => isB64u(s, 16), 'bad channel id'),
     ep: z.number().int().min(0).max(0xffffffff),
     key: z.string().refine((s) => isB64u(s, 32), 'bad epoch key'),
-    slot: z.string().regex(/^invite:[A-Za-z0-9_.-]{1,32}$/),
+    slot: z.string().regex(/^(invite|admin|observer):[A-Za-z0-9_.-]{1,32}$/),
     slotSeed: z.string().refine((s) => isB64u(s, 32), 'bad slot seed'),
     name: z.string().max(200),
   })

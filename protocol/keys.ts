@@ -5,11 +5,13 @@
  * Room seed   = BLAKE2b-256(message "parley-room", key = epochKey); room key pair = crypto_sign_seed_keypair(seed);
  *               room name = base64url(room public key).
  * Relay auth  = URL params ts (unix milliseconds, decimal) and sig = base64url(Ed25519(roomSecret, "parley-relay|" ‖ room ‖ "|" ‖ ts)).
+ * Channel id  = base64url(BLAKE2b-256("parley-channel-v1" ‖ owner public key ‖ salt(16))[0..16]): the id commits to its
+ *               owner, so a `channel.create` by anyone else cannot match it (node/membership.ts).
  */
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import { sodium } from './sodium.js';
 import { blake2b256 } from './hash.js';
-import { fromB64u, toB64u, utf8 } from './bytes.js';
+import { concat, fromB64u, toB64u, utf8 } from './bytes.js';
 
 export interface KeyPair {
   publicKey: Uint8Array;
@@ -31,7 +33,24 @@ export const memberId = (publicKey: Uint8Array): string => toB64u(publicKey);
 /** The OS CSPRNG through node:crypto: libsodium's randombytes_buf costs ~100 µs per call under WebAssembly. */
 export const randomBytes = (n: number): Uint8Array => new Uint8Array(nodeRandomBytes(n));
 export const newEpochKey = (): Uint8Array => randomBytes(EPOCH_KEY_BYTES);
-export const newChannelId = (): string => toB64u(randomBytes(CHANNEL_ID_BYTES));
+export const CHANNEL_SALT_BYTES = 16;
+
+/** The id of a channel owned by `owner` (a member id); `salt` (base64url, 16 bytes) makes each channel distinct. */
+export function ownedChannelId(owner: string, salt: string): string | null {
+  const pk = fromB64u(owner, 32);
+  const s = fromB64u(salt, CHANNEL_SALT_BYTES);
+  if (!pk || !s) return null;
+  return toB64u(blake2b256(concat(utf8('parley-channel-v1'), pk, s)).subarray(0, CHANNEL_ID_BYTES));
+}
+
+/** A new channel id for `owner`, with the salt that proves it. */
+export function newChannelId(owner: string): { ch: string; salt: string } {
+  const salt = toB64u(randomBytes(CHANNEL_SALT_BYTES));
+  return { ch: ownedChannelId(owner, salt)!, salt };
+}
+
+/** A random id of channel-id shape, bound to no owner: for tests and benchmarks of the layers below membership. */
+export const randomChannelId = (): string => toB64u(randomBytes(CHANNEL_ID_BYTES));
 
 export function roomKeyPair(epochKey: Uint8Array): KeyPair & { room: string } {
   const seed = blake2b256(utf8('parley-room'), epochKey);

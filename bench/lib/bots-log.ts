@@ -29,7 +29,9 @@ export interface LoggedEvent {
 
 /** The event-building half of node/channel.ts `post`: same deps/lamport/seq/prev rules, same sign and seal. */
 export class SimChannel {
-  readonly ch = newChannelId();
+  readonly ch: string;
+  /** Proves the channel id with the owner's key (channel.create carries it). */
+  readonly salt: string;
   readonly key = newEpochKey();
   readonly events: LoggedEvent[] = [];
   private readonly heads = new Set<string>();
@@ -38,6 +40,10 @@ export class SimChannel {
   private ts = 1_750_000_000_000;
   /** Id of the newest event that is not a bot.step. */
   lastNonStep: string | null = null;
+
+  constructor(owner: KeyPair) {
+    ({ ch: this.ch, salt: this.salt } = newChannelId(memberId(owner.publicKey)));
+  }
 
   post(who: KeyPair, type: EventType, payload: Record<string, unknown>, pinnedDeps?: string[]): LoggedEvent {
     const author = memberId(who.publicKey);
@@ -108,8 +114,8 @@ export interface BotLog {
  */
 export async function buildBotLog(preset: string, pick: MovePicker, opts: { name?: string } = {}): Promise<BotLog> {
   const name = opts.name ?? `bench-${preset}`;
-  const sim = new SimChannel();
   const owner = newIdentity();
+  const sim = new SimChannel(owner);
   const players = [newIdentity(), newIdentity()];
   const slotSeeds = [randomBytes(32), randomBytes(32)];
   const slots = ['invite:a', 'invite:b'];
@@ -138,7 +144,7 @@ export async function buildBotLog(preset: string, pick: MovePicker, opts: { name
   // node/channel.ts `delivered`: membership first, then the bots.
   const deliver = (ev: LoggedEvent) => {
     const b = ev.body;
-    membership.apply({ id: ev.id, type: b.type, author: b.author, lamport: b.lamport, payload: b.payload });
+    membership.apply(ev.id, b);
     runner.deliver({ id: ev.id, body: b });
   };
 
@@ -148,13 +154,19 @@ export async function buildBotLog(preset: string, pick: MovePicker, opts: { name
     relays: ['ws://127.0.0.1:1'],
     expires_at: null,
     owner_name: 'owner',
+    salt: sim.salt,
   }));
-  players.forEach((p, i) => deliver(sim.post(p, 'member.join', {
-    slot: slots[i],
-    name: ['alice', 'bob'][i],
-    slot_sig: toB64u(signSlotClaim(sim.ch, slots[i], memberId(p.publicKey), newIdentity(slotSeeds[i]).secretKey)),
-    entropy: toB64u(randomBytes(32)),
-  })));
+  // Each player claims its slot and the owner's node admits the claim (node/channel.ts `admit`).
+  players.forEach((p, i) => {
+    const claim = sim.post(p, 'member.join', {
+      slot: slots[i],
+      name: ['alice', 'bob'][i],
+      slot_sig: toB64u(signSlotClaim(sim.ch, slots[i], memberId(p.publicKey), newIdentity(slotSeeds[i]).secretKey)),
+      entropy: toB64u(randomBytes(32)),
+    });
+    deliver(claim);
+    deliver(sim.post(owner, 'member.admit', { slot: slots[i], member: memberId(p.publicKey), claim: claim.id }));
+  });
   const { source, secret } = loadPreset(preset);
   // node/channel.ts `attachBot`: a bot without hidden information publishes its seed so steps verify on arrival.
   deliver(sim.post(owner, 'bot.attach', {

@@ -125,8 +125,8 @@ describe('hostile relay', () => {
         expect.stringMatching(new RegExp(`^event (by a non-member|before channel\\.create) \\(${memberId(mallory.publicKey).slice(0, 8)}\\)$`)),
         expect.stringMatching(/^39 event\(s\) wait for missing dependencies/),
       ]));
-      // channel.create, the history, bob's join, and carol's own.
-      expect(v.events).toBe(N + 2 + views.length);
+      // channel.create, the history, bob's claim and its admission, and carol's own.
+      expect(v.events).toBe(N + 3 + 2 * views.length);
       views.push({ bodies, problems: problems.map((p) => p.replace('before channel.create', 'by a non-member')) });
     }
     expect(views[1]).toEqual(views[0]);

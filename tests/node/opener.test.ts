@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ready } from '../../protocol/sodium.js';
-import { memberId, newChannelId, newEpochKey, newIdentity, sign } from '../../protocol/keys.js';
+import { memberId, randomChannelId, newEpochKey, newIdentity, sign } from '../../protocol/keys.js';
 import { sealEvent, signEvent, type EpochContext, type EventBody } from '../../protocol/event.js';
 import { concat, utf8 } from '../../protocol/bytes.js';
 import { BAD_SIGNATURE, openBatch, type OpenedBatch, type SealedEntry } from '../../node/open-batch.js';
@@ -26,7 +26,7 @@ beforeAll(async () => {
 
 /** Two authors' chains interleaved, with hostile entries of every kind mixed in. */
 function hostileBatch(): { entries: SealedEntry[]; epoch: EpochContext } {
-  const ch = newChannelId();
+  const ch = randomChannelId();
   const epoch = { ch, ep: 0, key: newEpochKey() };
   const alice = newIdentity();
   const bob = newIdentity();

@@ -1,13 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ready } from '../../protocol/sodium.js';
-import { newEpochKey, newIdentity, memberId, newChannelId } from '../../protocol/keys.js';
+import { newEpochKey, newIdentity, memberId, randomChannelId } from '../../protocol/keys.js';
 import { openEvent, sealEvent, signEvent, type EventBody, compareEvents, nextLamport } from '../../protocol/event.js';
 
 beforeAll(ready);
 
 function fixture() {
   const id = newIdentity();
-  const ch = newChannelId();
+  const ch = randomChannelId();
   const epoch = { ch, ep: 0, key: newEpochKey() };
   const body: EventBody = {
     v: 1, ch, ep: 0, type: 'message', author: memberId(id.publicKey), seq: 1, prev: null, deps: [], lamport: 1, ts: 1_700_000_000_000,
@@ -44,7 +44,7 @@ describe('events', () => {
     const { sealed } = sealEvent(signEvent(body, id.secretKey), epoch);
     expect(openEvent(sealed, { ...epoch, key: newEpochKey() })).toMatchObject({ ok: false, reason: 'decrypt' });
     expect(openEvent(sealed, { ...epoch, ep: 1 })).toMatchObject({ ok: false, reason: 'decrypt' });
-    expect(openEvent(sealed, { ...epoch, ch: newChannelId() })).toMatchObject({ ok: false, reason: 'decrypt' });
+    expect(openEvent(sealed, { ...epoch, ch: randomChannelId() })).toMatchObject({ ok: false, reason: 'decrypt' });
   });
 
   it('rejects a body signed by someone other than its author', () => {

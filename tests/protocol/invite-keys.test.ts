@@ -1,14 +1,14 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ready } from '../../protocol/sodium.js';
 import { decodeInvite, encodeInvite, InviteError, type Invite } from '../../protocol/invite.js';
-import { checkRelayAuth, memberId, newChannelId, newEpochKey, newIdentity, openFromMember, relayAuthParams, roomKeyPair, sealToMember } from '../../protocol/keys.js';
+import { checkRelayAuth, memberId, randomChannelId, newEpochKey, newIdentity, openFromMember, relayAuthParams, roomKeyPair, sealToMember } from '../../protocol/keys.js';
 import { toB64u } from '../../protocol/bytes.js';
 
 beforeAll(ready);
 
 function invite(): Invite {
   return {
-    v: 1, relays: ['ws://127.0.0.1:4455'], ch: newChannelId(), ep: 0, key: toB64u(newEpochKey()),
+    v: 1, relays: ['ws://127.0.0.1:4455'], ch: randomChannelId(), ep: 0, key: toB64u(newEpochKey()),
     slot: 'invite:bob', slotSeed: toB64u(newEpochKey()), name: 'game night',
   };
 }
