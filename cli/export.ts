@@ -12,7 +12,7 @@ export const command: Command = {
     const store = openStoreReadonly();
     try {
       const view = channelView(store, positionals[0]);
-      const text = JSON.stringify(buildTranscript(view.row.ch, view.row.name, view.rows), null, 1) + '\n';
+      const text = JSON.stringify(buildTranscript(view.row.ch, view.row.name, view.rows, store.refusedAll(view.row.ch)), null, 1) + '\n';
       if (values.output) {
         writeFileSync(values.output, text);
         console.error(`exported ${view.rows.length} events of "${view.row.name}" to ${values.output}`);

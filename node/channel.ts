@@ -65,6 +65,7 @@ export class Channel extends EventEmitter {
     this.ingestor = new Ingestor(
       (ev) => this.membership.refusal(ev.id, ev.body),
       (ev) => this.delivered(ev),
+      (ev, reason) => this.store.addRefused(this.ch, { id: ev.id, body: ev.bodyText, sig: ev.signature, reason }),
     );
     this.bots = new ChannelBots(
       row.ch,

@@ -19,8 +19,9 @@ export interface IngestEntry extends SealedEntry {
   relay: string | null;
 }
 
+/** Why an event may not be delivered, null if it may, or 'defer' if it cannot be judged yet. */
 export interface Refusal {
-  (ev: IngestEvent): string | null;
+  (ev: IngestEvent): string | null | 'defer';
 }
 
 export class Ingestor {
@@ -34,6 +35,8 @@ export class Ingestor {
   constructor(
     private readonly refuse: Refusal,
     private readonly onDeliver: (ev: IngestEvent) => void,
+    /** An authentic event that membership refused, with the reason (kept as evidence). */
+    private readonly onRefuse: (ev: IngestEvent, reason: string) => void = () => undefined,
   ) {
     this.causal = new CausalBuffer<IngestEvent>((ev) => this.accept(ev));
   }
@@ -72,17 +75,24 @@ export class Ingestor {
   /** Takes an opened batch of claimed `entries`: counts its refusals, delivers what causal order allows. */
   admit(batch: OpenedBatch, entries: readonly IngestEntry[]): IngestEvent[] {
     for (const r of batch.refused) this.problem(`${r.reason}${from(entries[r.index].relay)}`);
-    return this.causal.add(batch.events.map((e) => e.event));
+    const out = this.causal.add(batch.events.map((e) => e.event));
+    // Something delivered may be what deferred events waited for (the channel.create).
+    if (out.length > 0 && this.causal.deferredCount() > 0) out.push(...this.causal.retryDeferred());
+    return out;
   }
 
-  private accept(ev: IngestEvent): boolean {
+  private accept(ev: IngestEvent): boolean | 'defer' {
     const b = ev.body;
     let expected = 1;
     for (const d of b.deps) expected = Math.max(expected, (this.lamports.get(d) ?? 0) + 1);
     if (b.prev) expected = Math.max(expected, (this.lamports.get(b.prev) ?? 0) + 1);
     if (b.lamport !== expected) return this.refused(`event with a wrong lamport clock by ${short(b.author)}`);
     const reason = this.refuse(ev);
-    if (reason) return this.refused(`${reason} (${short(b.author)})`);
+    if (reason === 'defer') return 'defer';
+    if (reason) {
+      this.onRefuse(ev, reason);
+      return this.refused(`${reason} (${short(b.author)})`);
+    }
     const verdict = this.chains.check({ id: ev.id, author: b.author, seq: b.seq, prev: b.prev });
     if (verdict === 'equivocation') return this.refused(`equivocation: two events with seq ${b.seq} by ${short(b.author)}`);
     if (verdict !== 'ok') return this.refused(`broken hash chain by ${short(b.author)}`);

@@ -14,7 +14,7 @@
  *   cannot post). A slot's prefix gives its holder's starting role; the owner can change roles and hand ownership on.
  *
  * Determinism. The authority events (above, plus renames, close and the key-carrying epoch events) are folded in
- * (lamport, id) order, which extends causal order; an event that arrives out of that order makes the fold run again
+ * (lamport, id) order after the create, which extends causal order; an event that arrives out of that order makes the fold run again
  * from the start. The result is therefore a function of the set of delivered events, whatever order they came in.
  * Authority events whose author had no right to them at their place in the fold are delivered but have no effect,
  * and are reported (`problems`). Ordinary events (messages, status, bot traffic) are checked against the state at
@@ -98,6 +98,8 @@ export class Membership {
   private createId: string | null = null;
   private slots = new Map<string, SlotState>();
   private claims = new Map<string, Claim>();
+  /** Claims that were admitted at some point of the fold (their holder may have left since). */
+  private admitted = new Set<string>();
   private slotByAuthor = new Map<string, string>();
   private removed = new Set<string>();
   private names = new Map<string, string>();
@@ -108,9 +110,10 @@ export class Membership {
   /** Every authority event delivered, in (lamport, id) order. */
   private readonly facts: Fact[] = [];
   private readonly factIds = new Set<string>();
-  /** Identities ever admitted (or the owner): who may author authority events at all. */
-  private readonly participants = new Set<string>();
+  /** Who made a delivered claim: with the creator, who may author authority events at all (an order-free test). */
+  private readonly claimants = new Set<string>();
   private readonly claimed = new Set<string>();
+  private creator: string | null = null;
   private readonly statuses = new Map<string, { status: string; note?: string }>();
 
   constructor(readonly ch: string) {}
@@ -119,7 +122,7 @@ export class Membership {
    * Why this event may not be delivered at all, or null if it may. Only checks that give the same verdict whatever
    * else has arrived (signatures, shapes, the channel id binding), or that concern ordinary posts.
    */
-  refusal(id: string, ev: EventLike): string | null {
+  refusal(id: string, ev: EventLike): string | null | 'defer' {
     const p = ev.payload;
     if (ev.type === 'channel.create') {
       const c = CreatePayload.safeParse(p);
@@ -127,7 +130,8 @@ export class Membership {
       if (ownedChannelId(ev.author, c.data.salt) !== this.ch) return 'forged channel.create: the channel id does not commit to its author';
       return this.createId !== null && this.createId !== id ? 'second channel.create' : null;
     }
-    if (this.owner === null) return 'event before channel.create';
+    // Nothing can be judged before the channel exists; the node holds such events until it does.
+    if (this.owner === null) return 'defer';
     if (ev.type === 'member.join') {
       const j = JoinPayload.safeParse(p);
       if (!j.success) return 'malformed member.join';
@@ -138,7 +142,7 @@ export class Membership {
       return this.claimed.has(`${ev.author}|${slot}`) ? `second claim of ${slot}` : null;
     }
     if (AUTHORITY.has(ev.type)) {
-      if (!this.participants.has(ev.author)) return `${ev.type} by a non-member`;
+      if (ev.author !== this.creator && !this.claimants.has(ev.author)) return `${ev.type} by a non-member`;
       return shapeProblem(ev);
     }
     if (this.isRemoved(ev.author)) return 'event by a removed member';
@@ -157,16 +161,19 @@ export class Membership {
     if (this.factIds.has(id)) return;
     this.factIds.add(id);
     const fact: Fact = { id, ep: ev.ep, type: ev.type, author: ev.author, lamport: ev.lamport, deps: ev.deps, payload: ev.payload };
-    if (ev.type === 'member.join') this.claimed.add(`${ev.author}|${String(ev.payload.slot)}`);
+    if (ev.type === 'member.join') {
+      this.claimed.add(`${ev.author}|${String(ev.payload.slot)}`);
+      this.claimants.add(ev.author);
+    }
     const last = this.facts.at(-1);
-    if (!last || compareEvents(last, fact) < 0) {
+    if (!last || foldOrder(last, fact) < 0) {
       this.facts.push(fact);
       this.fold(fact);
       return;
     }
     // Out of (lamport, id) order: insert and fold everything again, so the outcome does not depend on arrival order.
     let i = this.facts.length;
-    while (i > 0 && compareEvents(this.facts[i - 1], fact) > 0) i--;
+    while (i > 0 && foldOrder(this.facts[i - 1], fact) > 0) i--;
     this.facts.splice(i, 0, fact);
     this.reset();
     for (const f of this.facts) this.fold(f);
@@ -182,6 +189,7 @@ export class Membership {
     this.createId = null;
     this.slots = new Map();
     this.claims = new Map();
+    this.admitted = new Set();
     this.slotByAuthor = new Map();
     this.removed = new Set();
     this.names = new Map();
@@ -202,7 +210,7 @@ export class Membership {
       const c = CreatePayload.parse(p);
       this.owner = f.author;
       this.createId = f.id;
-      this.participants.add(f.author);
+      this.creator = f.author;
       this.name = c.name;
       this.expiresAt = c.expires_at;
       this.relays = c.relays;
@@ -226,17 +234,17 @@ export class Membership {
       case 'member.admit': {
         const { slot, member, claim } = AdmitPayload.parse(p);
         if (!this.manages(f.author)) return 'only the owner or an admin may admit';
+        if (!f.deps.includes(claim)) return 'the claim is not among its dependencies';
         const c = this.claims.get(claim);
         if (!c || c.slot !== slot || c.author !== member) return `it does not name a valid claim of ${slot}`;
-        if (!f.deps.includes(claim)) return 'the claim is not among its dependencies';
         const s = this.slots.get(slot)!;
         if (s.holder) return s.holder.author === member ? null : `rival admission: ${slot} is held by ${s.holder.name}`;
         if (s.closed) return `${slot} is closed`;
         if (this.removed.has(member)) return 'the claimant was removed from this channel';
         if (this.slotOf(member) !== undefined) return 'the claimant already holds a slot';
         s.holder = { author: member, name: c.name, role: slotRole(slot) ?? 'member', claim, admit: f.id, entropy: c.entropy };
+        this.admitted.add(claim);
         this.slotByAuthor.set(member, slot);
-        this.participants.add(member);
         return null;
       }
       case 'member.kick': {
@@ -314,9 +322,20 @@ export class Membership {
     return this.factIds.has(id) && !this.refused.has(id);
   }
 
-  /** Every authority event without effect and every effective one with a problem, one sentence each. */
+  /**
+   * Every authority event without effect, every effective one with a problem, and every valid claim that lost its
+   * slot to another member (a rival: it sorts before the admission, so it was not late, but it was never admitted),
+   * one sentence each.
+   */
   problems(): string[] {
-    return [...this.refused.values(), ...this.flagged.values()];
+    const rivals: string[] = [];
+    for (const c of this.claims.values()) {
+      const s = this.slots.get(c.slot)!;
+      if (this.admitted.has(c.id) || (!s.holder && !s.closed) || s.holder?.author === c.author) continue;
+      const outcome = s.holder ? `${s.holder.name} holds the slot` : 'the slot is closed';
+      rivals.push(`rival claim on ${c.slot} by ${this.describe(c.author)} was never admitted: ${outcome}`);
+    }
+    return [...this.refused.values(), ...this.flagged.values(), ...rivals];
   }
 
   /** The holder of a slot, if it is settled and open. */
@@ -405,6 +424,16 @@ export class Membership {
   openSlots(): string[] {
     return [...this.slots].filter(([slot, s]) => !slot.startsWith('bot:') && !s.holder && !s.closed).map(([slot]) => slot);
   }
+}
+
+/**
+ * The fold's order: the channel.create first (it has no deps, so this still extends causal order; a claim with no deps
+ * is lamport 1 too, and must not be judged before the channel exists by the luck of its id), then (lamport, id).
+ */
+function foldOrder(a: Fact, b: Fact): number {
+  const ca = a.type === 'channel.create' ? 0 : 1;
+  const cb = b.type === 'channel.create' ? 0 : 1;
+  return ca - cb || compareEvents(a, b);
 }
 
 /** Payload checks of authority events that do not depend on state (a malformed one is refused before delivery). */

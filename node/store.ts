@@ -38,6 +38,17 @@ export interface DeliveredRow {
   sig: Uint8Array;
 }
 
+/** An authentic event (its signature holds) that membership refused: kept as evidence for export. */
+export interface RefusedRow {
+  id: string;
+  body: string;
+  sig: Uint8Array;
+  reason: string;
+}
+
+/** Evidence kept per channel; beyond this a flood of refused events is only counted (verify_channel). */
+export const MAX_REFUSED_ROWS = 1000;
+
 export interface AuditRow {
   at: number;
   tool: string;
@@ -64,6 +75,8 @@ CREATE TABLE IF NOT EXISTS my_heads (ch TEXT PRIMARY KEY, seq INTEGER NOT NULL, 
 CREATE TABLE IF NOT EXISTS cursors (scope TEXT PRIMARY KEY, dnum INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS secrets (ch TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (ch, name));
 CREATE TABLE IF NOT EXISTS marks (ch TEXT NOT NULL, step TEXT NOT NULL, status TEXT NOT NULL, PRIMARY KEY (ch, step));
+CREATE TABLE IF NOT EXISTS refused (ch TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, sig BLOB NOT NULL,
+  reason TEXT NOT NULL, PRIMARY KEY (ch, id));
 CREATE TABLE IF NOT EXISTS audit (row INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, tool TEXT NOT NULL,
   channel TEXT, outcome TEXT NOT NULL);
 `;
@@ -249,6 +262,17 @@ export class LocalStore {
 
   mark(step: string): string | undefined {
     return (this.sql(`SELECT status FROM marks WHERE step = ?`).get(step) as { status: string } | undefined)?.status;
+  }
+
+  // refused events (evidence)
+
+  addRefused(ch: string, r: RefusedRow): void {
+    const { n } = this.sql(`SELECT COUNT(*) AS n FROM refused WHERE ch = ?`).get(ch) as { n: number };
+    if (n < MAX_REFUSED_ROWS) this.sql(`INSERT OR IGNORE INTO refused (ch, id, body, sig, reason) VALUES (?, ?, ?, ?, ?)`).run(ch, r.id, r.body, r.sig, r.reason);
+  }
+
+  refusedAll(ch: string): RefusedRow[] {
+    return this.sql(`SELECT id, body, sig, reason FROM refused WHERE ch = ? ORDER BY rowid`).all(ch) as RefusedRow[];
   }
 
   // cursors and audit

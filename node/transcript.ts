@@ -1,19 +1,22 @@
 /**
  * Exported transcripts: the signed, decrypted history of a channel, verifiable offline without any key.
  *
- *   { format: "parley-transcript", v: 1, channel, name, exported_at, events: [{ id, dnum, body, sig }] }
+ *   { format: "parley-transcript", v: 1, channel, name, exported_at, events: [{ id, dnum, body, sig }],
+ *     refused?: [{ id, body, sig, reason }] }
  *
  * `body` is the exact canonical JSON that was signed and `sig` its base64url Ed25519 signature, so a verifier
  * checks every signature, every author chain, lamport clocks, causal order and membership rules from the file
  * alone. Event ids are hashes of the *sealed* bytes, which a transcript does not carry; chains link by those ids,
  * so they are checked as given (a changed body breaks its signature, a dropped event breaks its successor's chain).
+ * `refused` carries the authentic events the exporting node refused (a forged channel.create, a non-member's post):
+ * evidence the verifier re-checks and reports, never delivers.
  */
 import { z } from 'zod';
 import { fromB64u, toB64u, utf8 } from '../protocol/bytes.js';
 import { parseBody, verifyEventSignature, type EventBody } from '../protocol/event.js';
 import { ChainTracker } from '../protocol/chain.js';
 import { Membership } from './membership.js';
-import type { DeliveredRow } from './store.js';
+import { MAX_REFUSED_ROWS, type DeliveredRow, type RefusedRow } from './store.js';
 
 export const TranscriptSchema = z.object({
   format: z.literal('parley-transcript'),
@@ -22,10 +25,11 @@ export const TranscriptSchema = z.object({
   name: z.string(),
   exported_at: z.string(),
   events: z.array(z.object({ id: z.string(), dnum: z.number().int(), body: z.string(), sig: z.string() })),
+  refused: z.array(z.object({ id: z.string(), body: z.string(), sig: z.string(), reason: z.string().max(500) })).max(MAX_REFUSED_ROWS).optional(),
 });
 export type Transcript = z.infer<typeof TranscriptSchema>;
 
-export function buildTranscript(ch: string, name: string, rows: DeliveredRow[]): Transcript {
+export function buildTranscript(ch: string, name: string, rows: DeliveredRow[], refused: RefusedRow[] = []): Transcript {
   return {
     format: 'parley-transcript',
     v: 1,
@@ -33,6 +37,7 @@ export function buildTranscript(ch: string, name: string, rows: DeliveredRow[]):
     name,
     exported_at: new Date().toISOString(),
     events: rows.map((r) => ({ id: r.id, dnum: r.dnum, body: r.body, sig: toB64u(r.sig) })),
+    ...(refused.length > 0 ? { refused: refused.map((r) => ({ id: r.id, body: r.body, sig: toB64u(r.sig), reason: r.reason })) } : {}),
   };
 }
 
@@ -70,7 +75,7 @@ export function checkTranscriptEvents(t: Transcript, onProgress?: (done: number,
     }
     if (b.lamport !== expected) return problems.push(`${where}: wrong lamport clock`);
     const refusal = membership.refusal(e.id, b);
-    if (refusal) return problems.push(`${where}: ${refusal}`);
+    if (refusal) return problems.push(`${where}: ${refusal === 'defer' ? 'comes before channel.create' : refusal}`);
     const chain = chains.check({ id: e.id, author: b.author, seq: b.seq, prev: b.prev });
     if (chain !== 'ok') return problems.push(`${where}: ${chain === 'equivocation' ? 'equivocation' : 'broken author chain'}`);
     membership.apply(e.id, b);
@@ -79,6 +84,16 @@ export function checkTranscriptEvents(t: Transcript, onProgress?: (done: number,
   });
   onProgress?.(t.events.length, t.events.length);
   problems.push(...membership.problems());
+  for (const e of t.refused ?? []) {
+    const parsed = parseBody(utf8(e.body));
+    const sig = fromB64u(e.sig, 64);
+    // Only authentic evidence counts: anyone could write an unsigned line into a file.
+    if (!parsed.ok || !sig || !verifyEventSignature(utf8(e.body), sig, parsed.body.author) || parsed.body.ch !== t.channel) continue;
+    const b = parsed.body;
+    const verdict = membership.refusal(e.id, b);
+    const now = verdict === 'defer' ? 'there is no channel.create' : verdict;
+    problems.push(`refused ${b.type} (${e.id.slice(0, 8)}) by ${b.author.slice(0, 8)}: ${now ?? `${e.reason} (according to the exporting node)`}`);
+  }
   return { events, problems };
 }
 

@@ -2,7 +2,9 @@
  * Causal delivery: buffers events until everything they depend on (their `deps` and their author's `prev`) has
  * been delivered, then releases them in (lamport, id) order among those ready. A validation callback may refuse an
  * event at release time (bad chain, non-member, bad lamport); a refused event is never delivered, so neither is
- * anything that depends on it. Pure: no I/O, no clocks.
+ * anything that depends on it. It may also defer one (it cannot be judged yet, e.g. it came before the event that
+ * gives it meaning): a deferred event waits, with everything that depends on it, until `retryDeferred`.
+ * Pure: no I/O, no clocks.
  */
 import { compareEvents } from './event.js';
 
@@ -19,15 +21,29 @@ export class CausalBuffer<T extends CausalItem> {
   private readonly pending = new Map<string, { item: T; missing: number }>();
   private readonly waiters = new Map<string, string[]>();
   private readonly ready: T[] = [];
+  private readonly deferred = new Map<string, T>();
 
-  constructor(private readonly accept: (item: T) => boolean = () => true) {}
+  /** `accept` returns true to deliver, false to refuse for good, or 'defer' to hold the item for `retryDeferred`. */
+  constructor(private readonly accept: (item: T) => boolean | 'defer' = () => true) {}
 
   isDelivered(id: string): boolean {
     return this.delivered.has(id);
   }
 
   isKnown(id: string): boolean {
-    return this.delivered.has(id) || this.pending.has(id) || this.refused.has(id);
+    return this.delivered.has(id) || this.pending.has(id) || this.refused.has(id) || this.deferred.has(id);
+  }
+
+  deferredCount(): number {
+    return this.deferred.size;
+  }
+
+  /** Judges the deferred items again; returns what is delivered as a result, in delivery order. */
+  retryDeferred(): T[] {
+    const items = [...this.deferred.values()];
+    this.deferred.clear();
+    for (const item of items) this.push(item);
+    return this.drain();
   }
 
   /** Marks ids as already delivered (e.g. restored from the local store) without running `accept`. */
@@ -69,7 +85,7 @@ export class CausalBuffer<T extends CausalItem> {
   }
 
   pendingCount(): number {
-    return this.pending.size;
+    return this.pending.size + this.deferred.size;
   }
 
   refusedIds(): string[] {
@@ -81,7 +97,12 @@ export class CausalBuffer<T extends CausalItem> {
     while (this.ready.length > 0) {
       const item = this.pop();
       this.pending.delete(item.id);
-      if (!this.accept(item)) {
+      const verdict = this.accept(item);
+      if (verdict === 'defer') {
+        this.deferred.set(item.id, item);
+        continue;
+      }
+      if (!verdict) {
         this.refused.add(item.id);
         continue;
       }

@@ -86,6 +86,22 @@ describe('causal delivery', () => {
     expect(buf.isDelivered('child')).toBe(false);
   });
 
+  it('holds a deferred event and its dependents until retried, then delivers them', () => {
+    let open = false;
+    const buf = new CausalBuffer<CausalItem>((e) => (e.id === 'early' && !open ? 'defer' : true));
+    const out = buf.add([
+      { id: 'early', lamport: 1, deps: [], prev: null },
+      { id: 'child', lamport: 2, deps: ['early'], prev: null },
+    ]);
+    expect(out).toEqual([]);
+    expect(buf.isKnown('early')).toBe(true);
+    expect(buf.pendingCount()).toBe(2);
+    expect(buf.add([{ id: 'early', lamport: 1, deps: [], prev: null }])).toEqual([]);
+    open = true;
+    expect(buf.retryDeferred().map((e) => e.id)).toEqual(['early', 'child']);
+    expect(buf.pendingCount()).toBe(0);
+  });
+
   it('ignores duplicates', () => {
     const buf = new CausalBuffer<CausalItem>();
     const e = { id: 'x', lamport: 1, deps: [], prev: null };

@@ -1,0 +1,209 @@
+/**
+ * Membership authority against a member or a leaked invite (docs/membership.md, docs/SECURITY.md). Each attack is
+ * made by hand: the attacker signs and seals the event the rules forbid and pushes it into the real relay, as any
+ * holder of the epoch key can. Real relay, real `parley mcp` nodes over MCP stdio.
+ */
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { spawnRelay } from '../helpers/relay.js';
+import { CLI, collectUntil, errorText, startNode, tempHome, type TestNode } from '../helpers/mcp.js';
+import { fetchRoom } from '../helpers/doc.js';
+import { epochKeysOf } from '../helpers/profile.js';
+import { craft, headOf, identityOf, pushEntries } from '../helpers/forge.js';
+import { ready } from '../../protocol/sodium.js';
+import { openEvent } from '../../protocol/event.js';
+import { decodeInvite } from '../../protocol/invite.js';
+import { fromB64u, toB64u } from '../../protocol/bytes.js';
+import { memberId, newIdentity, randomBytes, type KeyPair } from '../../protocol/keys.js';
+import { signSlotClaim } from '../../node/payloads.js';
+
+const cleanup: (() => Promise<unknown> | unknown)[] = [];
+beforeAll(ready);
+afterEach(async () => {
+  while (cleanup.length) await cleanup.pop()!();
+});
+
+async function relay() {
+  const r = await spawnRelay();
+  cleanup.push(() => r.stop());
+  return r;
+}
+
+async function node(url: string): Promise<TestNode> {
+  const n = await startNode({ relays: [url] });
+  cleanup.push(() => n.close());
+  return n;
+}
+
+async function until<T>(f: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  let v = await f();
+  while (!ok(v) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 150));
+    v = await f();
+  }
+  if (!ok(v)) throw new Error(`condition not met: ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** A slot claim made by hand with an invite code's slot secret: deps [] and lamport 1 unless told otherwise. */
+function forgedClaim(code: string, who: KeyPair, name: string, extra: { deps?: string[]; lamport?: number } = {}) {
+  const inv = decodeInvite(code);
+  const slotSecret = newIdentity(fromB64u(inv.slotSeed, 32)!).secretKey;
+  const epoch = { ch: inv.ch, ep: inv.ep, key: fromB64u(inv.key, 32)! };
+  const payload = { slot: inv.slot, name, slot_sig: toB64u(signSlotClaim(inv.ch, inv.slot, memberId(who.publicKey), slotSecret)), entropy: toB64u(randomBytes(32)) };
+  return { epoch, event: craft(who, epoch, { type: 'member.join', payload, ...extra }) };
+}
+
+/** Everyone an epoch key was ever sealed to, read from the relay's stored bytes with every key Alice holds. */
+async function keyRecipients(relayUrl: string, ch: string, keys: Map<number, Uint8Array>): Promise<Map<string, number[]>> {
+  const out = new Map<string, number[]>();
+  for (const [ep, key] of keys) {
+    for (const [, sealed] of await fetchRoom(relayUrl, key)) {
+      const opened = openEvent(sealed, { ch, ep, key });
+      if (!opened.ok) continue;
+      const { type, payload } = opened.event.body;
+      const keysField = payload.keys as Record<string, unknown> | undefined;
+      if ((type !== 'epoch.rotate' && type !== 'epoch.key') || !keysField) continue;
+      for (const [member, sealedKeys] of Object.entries(keysField)) {
+        const eps = type === 'epoch.rotate' ? [Number(payload.next_ep)] : Object.keys(sealedKeys as object).map(Number);
+        out.set(member, [...(out.get(member) ?? []), ...eps]);
+      }
+    }
+  }
+  return out;
+}
+
+/** `parley export` from a node's profile, then `parley verify --json` on the file: the offline verdict. */
+function verifyOffline(home: string, ch: string): { ok: boolean; problems: string[] } {
+  const exported = spawnSync(process.execPath, [CLI, 'export', ch], { env: { ...process.env, PARLEY_HOME: home }, encoding: 'utf8' });
+  expect(exported.status).toBe(0);
+  const file = join(tempHome('parley-export-'), 'transcript.json');
+  writeFileSync(file, exported.stdout);
+  const verified = spawnSync(process.execPath, [CLI, 'verify', file, '--json'], { encoding: 'utf8' });
+  return JSON.parse(verified.stdout);
+}
+
+const problemsOf = async (n: TestNode, ch: string): Promise<string[]> => (await n.call('verify_channel', { channel: ch })).problems;
+const slotsOf = async (n: TestNode, ch: string) => Object.fromEntries((await n.call('who', { channel: ch })).members.filter((m: any) => !m.is_bot).map((m: any) => [m.slot, m.id]));
+
+describe('membership authority', () => {
+  it('a kicked member\'s slot stays closed: no new identity gets in with the old code, and no key is sealed to one', async () => {
+    const r = await relay();
+    const [alice, bob, carol] = [await node(r.url), await node(r.url), await node(r.url)];
+    const created = await alice.call('create_channel', { name: 'kick', slots: ['invite:bob', 'invite:carol'], display_name: 'Alice' });
+    const ch = created.channel;
+    const carolCode = created.invites['invite:carol'];
+    await bob.call('join_channel', { invite_code: created.invites['invite:bob'], display_name: 'Bob' });
+    await carol.call('join_channel', { invite_code: carolCode, display_name: 'Carol' });
+    // A rival claim made while Carol holds the slot: it must not become the holder once Carol is gone.
+    const rival = newIdentity();
+    const early = forgedClaim(carolCode, rival, 'rival');
+    await pushEntries(r.url, early.epoch.key, [early.event]);
+    await until(() => problemsOf(alice, ch), (p) => p.some((x) => /rival claim on invite:carol by rival .* Carol holds the slot/.test(x)));
+
+    expect((await alice.call('update_channel', { channel: ch, kick: 'invite:carol' })).epoch).toBe(1);
+    await until(() => bob.call('list_channels'), (l) => l.channels[0].epoch === 1);
+
+    // 1. A fresh profile with Carol's old code is turned away.
+    const mallory = await node(r.url);
+    const res = await mallory.raw('join_channel', { invite_code: carolCode });
+    expect(res.isError).toBe(true);
+    expect(errorText(res)).toMatch(/invite:carol is closed/);
+
+    // 2. A hand-made claim of the closed slot, in epoch 0, with no deps and lamport 1.
+    const eve = newIdentity();
+    const late = forgedClaim(carolCode, eve, 'eve');
+    await pushEntries(r.url, late.epoch.key, [late.event]);
+    await until(() => problemsOf(alice, ch), (p) => p.some((x) => /rival claim on invite:carol by eve .* the slot is closed/.test(x)));
+    await alice.call('post_message', { channel: ch, body: 'after the kick' });
+    await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'after the kick'));
+    for (const n of [alice, bob]) {
+      const who = await n.call('who', { channel: ch });
+      expect(who.members.map((m: any) => m.id)).not.toContain(memberId(eve.publicKey));
+      expect(who.members.map((m: any) => m.id)).not.toContain(memberId(rival.publicKey));
+      expect(who.waiting).toEqual([]);
+    }
+
+    // Nobody but current members ever received a key: not Eve, not the rival, and not Carol after epoch 0.
+    const recipients = await keyRecipients(r.url, ch, epochKeysOf(alice.home, ch));
+    expect(recipients.has(memberId(eve.publicKey))).toBe(false);
+    expect(recipients.has(memberId(rival.publicKey))).toBe(false);
+    expect(recipients.has(memberId(identityOf(carol.home).publicKey))).toBe(false);
+    expect(recipients.get(memberId(identityOf(bob.home).publicKey))).toEqual([1]);
+
+    const offline = verifyOffline(alice.home, ch);
+    expect(offline.ok).toBe(false);
+    expect(offline.problems).toEqual(expect.arrayContaining([expect.stringMatching(/rival claim on invite:carol by eve .* the slot is closed/), expect.stringMatching(/rival claim on invite:carol by rival .* the slot is closed/)]));
+  });
+
+  it('a leaked invite cannot take a held slot, not even with a lamport-1 claim', async () => {
+    const r = await relay();
+    const [alice, bob] = [await node(r.url), await node(r.url)];
+    const created = await alice.call('create_channel', { name: 'held', slots: ['invite:bob'] });
+    const ch = created.channel;
+    const code = created.invites['invite:bob'];
+    const joined = await bob.call('join_channel', { invite_code: code, display_name: 'Bob' });
+    expect(joined.pending).toBe(false);
+    await bob.call('post_message', { channel: ch, body: 'hello from bob' });
+    await collectUntil(alice, ch, (all) => all.some((m) => m.body === 'hello from bob'));
+    const bobId = memberId(identityOf(bob.home).publicKey);
+
+    const thief = await node(r.url);
+    const res = await thief.raw('join_channel', { invite_code: code });
+    expect(res.isError).toBe(true);
+    expect(errorText(res)).toMatch(/already claimed/);
+
+    const mallory = newIdentity();
+    const claim = forgedClaim(code, mallory, 'mallory');
+    await pushEntries(r.url, claim.epoch.key, [claim.event]);
+    for (const n of [alice, bob]) await until(() => problemsOf(n, ch), (p) => p.some((x) => /rival claim on invite:bob by mallory .* Bob holds the slot/.test(x)));
+    // An admission of the thief's claim by someone who may not admit (the thief itself) changes nothing either.
+    const admit = craft(mallory, claim.epoch, { type: 'member.admit', seq: 2, prev: claim.event.id, deps: [claim.event.id], lamport: 2, payload: { slot: 'invite:bob', member: memberId(mallory.publicKey), claim: claim.event.id } });
+    await pushEntries(r.url, claim.epoch.key, [admit]);
+    await until(() => problemsOf(alice, ch), (p) => p.some((x) => /member\.admit by mallory .* only the owner or an admin may admit/.test(x)));
+
+    for (const n of [alice, bob]) expect((await slotsOf(n, ch))['invite:bob']).toBe(bobId);
+    await bob.call('post_message', { channel: ch, body: 'still mine' });
+    await collectUntil(alice, ch, (all) => all.some((m) => m.body === 'still mine'));
+    const offline = verifyOffline(bob.home, ch);
+    expect(offline.problems).toEqual(expect.arrayContaining([expect.stringMatching(/rival claim on invite:bob/), expect.stringMatching(/member\.admit by mallory .* only the owner or an admin may admit/)]));
+  });
+
+  it('a member\'s forged channel.create changes nothing: a later joiner sees the real owner and the real history', async () => {
+    const r = await relay();
+    const [alice, bob] = [await node(r.url), await node(r.url)];
+    const created = await alice.call('create_channel', { name: 'real', slots: ['invite:bob', 'invite:carol'], display_name: 'Alice' });
+    const ch = created.channel;
+    await bob.call('join_channel', { invite_code: created.invites['invite:bob'], display_name: 'Bob' });
+    await alice.call('post_message', { channel: ch, body: 'alice was here' });
+    await bob.call('post_message', { channel: ch, body: 'bob was here' });
+    await collectUntil(alice, ch, (all) => all.some((m) => m.body === 'bob was here'));
+
+    // Bob continues his own chain with a second channel.create naming himself owner, written as Yjs client 0.
+    const bobKeys = identityOf(bob.home);
+    const head = headOf(bob.home, ch);
+    const inv = decodeInvite(created.invites['invite:bob']);
+    const epoch = { ch, ep: 0, key: fromB64u(inv.key, 32)! };
+    const forged = craft(bobKeys, epoch, {
+      type: 'channel.create', seq: head.seq + 1, prev: head.id, lamport: head.lamport + 1,
+      payload: { name: 'bob owns this', slots: [{ slot: 'invite:carol', pubkey: toB64u(newIdentity().publicKey) }], relays: [r.url], expires_at: null, owner_name: 'Bob', salt: toB64u(randomBytes(16)) },
+    });
+    const lone = craft(newIdentity(), epoch, { type: 'channel.create', payload: { name: 'fork', slots: [], relays: [r.url], expires_at: null, salt: toB64u(randomBytes(16)) } });
+    await pushEntries(r.url, epoch.key, [forged, lone], 0);
+    await until(() => problemsOf(alice, ch), (p) => p.filter((x) => /forged channel\.create/.test(x)).length === 2);
+
+    const carol = await node(r.url);
+    const joined = await carol.call('join_channel', { invite_code: created.invites['invite:carol'], display_name: 'Carol' });
+    expect(joined.name).toBe('real');
+    const who = await carol.call('who', { channel: ch });
+    expect(who.members.find((m: any) => m.slot === 'owner').id).toBe(memberId(identityOf(alice.home).publicKey));
+    const history = await carol.call('sync_messages', { channel: ch, cursor: '0', limit: 500 });
+    expect(history.messages.map((m: any) => m.body)).toEqual(expect.arrayContaining(['alice was here', 'bob was here']));
+    for (const n of [alice, bob, carol]) expect((await problemsOf(n, ch)).some((p) => /forged channel\.create/.test(p))).toBe(true);
+    const offline = verifyOffline(carol.home, ch);
+    expect(offline.problems).toEqual(expect.arrayContaining([expect.stringMatching(/forged channel\.create/)]));
+  });
+});

@@ -1,0 +1,82 @@
+/**
+ * The attacker's tools for tests: craft signed, sealed events by hand (any author, deps, lamport and payload the
+ * attacker likes) and push them into a relay room as a stock y-websocket client, under a chosen Yjs client id.
+ */
+import * as Y from 'yjs';
+import { WebsocketProvider } from 'y-websocket';
+import WebSocket from 'ws';
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { sealEvent, signEvent, type EpochContext, type EventType } from '../../protocol/event.js';
+import { memberId, relayAuthParams, type KeyPair } from '../../protocol/keys.js';
+import { readIdentity } from '../../node/identity.js';
+import { fetchRoom } from './doc.js';
+
+export interface Crafted {
+  id: string;
+  sealed: Uint8Array;
+}
+
+export interface CraftFields {
+  type: EventType;
+  payload: Record<string, unknown>;
+  seq?: number;
+  prev?: string | null;
+  deps?: string[];
+  lamport?: number;
+}
+
+/** A well-signed event with whatever fields the attacker chose (default: a first event with no deps, lamport 1). */
+export function craft(who: KeyPair, epoch: EpochContext, f: CraftFields): Crafted {
+  const body = {
+    v: 1 as const, ch: epoch.ch, ep: epoch.ep, type: f.type, author: memberId(who.publicKey), seq: f.seq ?? 1, prev: f.prev ?? null,
+    deps: [...(f.deps ?? [])].sort(), lamport: f.lamport ?? 1, ts: Date.now(), payload: f.payload,
+  };
+  return sealEvent(signEvent(body, who.secretKey), epoch);
+}
+
+/** Writes entries into a relay room as a stock client would, and resolves once the relay serves them back. */
+export async function pushEntries(relayUrl: string, epochKey: Uint8Array, entries: Crafted[], clientID?: number): Promise<void> {
+  const doc = new Y.Doc();
+  if (clientID !== undefined) doc.clientID = clientID;
+  const { room, ts, sig } = relayAuthParams(epochKey);
+  const provider = new WebsocketProvider(relayUrl, room, doc, {
+    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+    disableBc: true,
+    params: { ts, sig },
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('relay did not sync')), 10_000);
+      provider.on('sync', (s: boolean) => s && (clearTimeout(timer), resolve()));
+    });
+    doc.transact(() => {
+      for (const e of entries) doc.getMap<Uint8Array>('log').set(e.id, e.sealed);
+    });
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const stored = await fetchRoom(relayUrl, epochKey);
+      if (entries.every((e) => stored.has(e.id))) return;
+      if (Date.now() > deadline) throw new Error('the relay did not store the pushed entries');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    provider.destroy();
+    doc.destroy();
+  }
+}
+
+/** The identity of a node's profile (the attacker is a member who reads its own key file). */
+export const identityOf = (home: string): KeyPair => readIdentity(join(home, 'identity.json'));
+
+/** A profile's own chain head in a channel, with its lamport clock: what a member's next event must continue. */
+export function headOf(home: string, ch: string): { seq: number; id: string; lamport: number } {
+  const db = new Database(join(home, 'node.sqlite'), { readonly: true, fileMustExist: true });
+  try {
+    const head = db.prepare('SELECT seq, id FROM my_heads WHERE ch = ?').get(ch) as { seq: number; id: string };
+    const { lamport } = db.prepare('SELECT lamport FROM delivered WHERE id = ?').get(head.id) as { lamport: number };
+    return { ...head, lamport };
+  } finally {
+    db.close();
+  }
+}
