@@ -41,7 +41,7 @@ export function attachBotSupport(node: ParleyNode): BotHooks {
   return {
     attachBot(args) {
       const c = node.channel(args.channel);
-      if (c.membership.owner !== node.me) throw new ToolError('Only the channel owner can attach a bot.');
+      if (!c.membership.manages(node.me)) throw new ToolError('Only the channel owner or an admin can attach a bot.');
       if (!args.slot.startsWith('bot:')) throw new ToolError('Bot slots look like "bot:<name>".');
       if (c.bots.slots().includes(args.slot)) throw new ToolError(`The slot ${args.slot} already has a bot.`);
       const { source, secret } = resolveBotSource(args);

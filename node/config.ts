@@ -34,3 +34,12 @@ export function storePollMs(env: NodeJS.ProcessEnv = process.env): number {
   const n = Number(env.PARLEY_STORE_POLL_MS);
   return env.PARLEY_STORE_POLL_MS && Number.isInteger(n) && n >= 10 ? n : 200;
 }
+
+/**
+ * How long join_channel waits for the owner's (or an admin's) node to admit a claim before it returns
+ * `pending: true` (PARLEY_JOIN_ADMIT_MS, default 10 s). The claim stands; a later join_channel call finds it admitted.
+ */
+export function joinAdmitMs(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env.PARLEY_JOIN_ADMIT_MS);
+  return env.PARLEY_JOIN_ADMIT_MS && Number.isInteger(n) && n >= 0 ? n : 10_000;
+}

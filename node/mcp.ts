@@ -206,7 +206,7 @@ export function createMcpServer(node: ParleyNode, bots?: BotHooks): McpServer {
   if (bots) {
     tool(
       'attach_bot',
-      'Owner only: attach a bot to a bot:<name> slot, from a preset or your own JavaScript. Every member replays it to verify its outputs.',
+      'Owner or admin: attach a bot to a bot:<name> slot, from a preset or your own JavaScript. Every member replays it to verify its outputs.',
       { channel: ChannelRef, slot: SlotNameSchema, preset: z.string().max(64).optional(), code: z.string().max(256 * 1024).optional(), params: z.record(z.string(), z.unknown()).optional() },
       { slot: z.string(), code_hash: z.string() },
       (args) => bots.attachBot(args),

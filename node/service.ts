@@ -15,7 +15,7 @@ import { fromB64u, toB64u } from '../protocol/bytes.js';
 import { Channel, parseStoredBody } from './channel.js';
 import { LocalStore, type ChannelRow } from './store.js';
 import { loadOrCreateIdentity } from './identity.js';
-import { parleyHome, parseRelayList, storePollMs } from './config.js';
+import { joinAdmitMs, parleyHome, parseRelayList, storePollMs } from './config.js';
 import { ToolError } from './errors.js';
 import { renderEvent, type Message, type Verification } from './messages.js';
 import { signSlotClaim, slotRole, type Role } from './payloads.js';
@@ -37,8 +37,6 @@ const MAINTENANCE_MS = 60_000;
 const MAX_WAIT_SECONDS = 50;
 /** After a relay answered, how long join_channel also waits for a long history (under the usual 60 s tool timeout). */
 const JOIN_HISTORY_WAIT_MS = 45_000;
-/** How long join_channel waits for admission before it returns `pending: true` (the owner's node may be offline). */
-const JOIN_ADMIT_WAIT_MS = 10_000;
 
 export class ParleyNode extends EventEmitter {
   readonly channels = new Map<string, Channel>();
@@ -230,7 +228,7 @@ export class ParleyNode extends EventEmitter {
       });
     }
     // The owner's (or an admin's) node admits the first claim it sees; wait for that, or for a rival's admission.
-    await waitFor(channel, () => m.holder(invite.slot) !== undefined || m.isClosed(invite.slot), this.opts.joinAdmitMs ?? JOIN_ADMIT_WAIT_MS);
+    await waitFor(channel, () => m.holder(invite.slot) !== undefined || m.isClosed(invite.slot), this.opts.joinAdmitMs ?? joinAdmitMs(this.opts.env ?? process.env));
     if (taken() || m.isClosed(invite.slot)) fail(`The slot ${invite.slot} was claimed by another member at the same time; ask the owner for a new invite.`);
     const pending = m.holder(invite.slot)?.author !== this.me;
     return { channel: invite.ch, name: m.name, slot: invite.slot, members: m.members(), pending };

@@ -4,7 +4,7 @@
  * holder of the epoch key can. Real relay, real `parley mcp` nodes over MCP stdio.
  */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawnRelay } from '../helpers/relay.js';
@@ -207,3 +207,80 @@ describe('membership authority', () => {
     expect(offline.problems).toEqual(expect.arrayContaining([expect.stringMatching(/forged channel\.create/)]));
   });
 });
+
+describe('roles and admission', () => {
+  it('an observer reads but cannot post (its forged posts are refused everywhere); an admin kicks; ownership outlives the old owner\'s profile', async () => {
+    const r = await relay();
+    const [alice, dave, olga, bob] = [await node(r.url), await node(r.url), await node(r.url), await node(r.url)];
+    const created = await alice.call('create_channel', { name: 'roles', slots: ['admin:ops', 'observer:audit', 'invite:bob'], display_name: 'Alice' });
+    const ch = created.channel;
+    await dave.call('join_channel', { invite_code: created.invites['admin:ops'], display_name: 'Dave' });
+    await olga.call('join_channel', { invite_code: created.invites['observer:audit'], display_name: 'Olga' });
+    await bob.call('join_channel', { invite_code: created.invites['invite:bob'], display_name: 'Bob' });
+    const roles = Object.fromEntries((await alice.call('who', { channel: ch })).members.filter((m: any) => !m.is_bot).map((m: any) => [m.slot, m.role]));
+    expect(roles).toEqual({ owner: 'owner', 'admin:ops': 'admin', 'observer:audit': 'observer', 'invite:bob': 'member' });
+
+    const denied = await olga.raw('post_message', { channel: ch, body: 'may I?' });
+    expect(denied.isError).toBe(true);
+    expect(errorText(denied)).toMatch(/observer/);
+    // Olga's node would not post, so she signs the message herself, continuing her own chain.
+    const head = headOf(olga.home, ch);
+    const epoch0 = { ch, ep: 0, key: epochKeysOf(alice.home, ch).get(0)! };
+    const forged = craft(identityOf(olga.home), epoch0, { type: 'message', seq: head.seq + 1, prev: head.id, lamport: head.lamport + 1, payload: { kind: 'chat', body: 'observer speaks' } });
+    await pushEntries(r.url, epoch0.key, [forged]);
+    for (const n of [alice, dave, bob]) await until(() => problemsOf(n, ch), (p) => p.some((x) => /event by an observer/.test(x)));
+    await alice.call('post_message', { channel: ch, body: 'owner speaks' });
+    for (const n of [dave, olga, bob]) {
+      const seen = await collectUntil(n, ch, (all) => all.some((m) => m.body === 'owner speaks'));
+      expect(seen.map((m) => m.body)).not.toContain('observer speaks');
+    }
+
+    // The admin removes a member: the epoch rotates, and the admin's node hands the new key to everyone but Bob.
+    expect((await dave.call('update_channel', { channel: ch, kick: 'invite:bob' })).epoch).toBe(1);
+    const notMine = await dave.raw('update_channel', { channel: ch, role: { slot: 'observer:audit', role: 'member' } });
+    expect(errorText(notMine)).toMatch(/Only the channel owner/);
+    for (const n of [alice, olga]) await until(() => n.call('list_channels'), (l) => l.channels[0].epoch === 1);
+    expect(epochKeysOf(bob.home, ch).has(1)).toBe(false);
+
+    // Alice hands the channel to Dave and deletes her profile; Dave acts as owner, and everyone agrees who that is.
+    await alice.call('update_channel', { channel: ch, role: { slot: 'admin:ops', role: 'owner' } });
+    const daveId = memberId(identityOf(dave.home).publicKey);
+    for (const n of [dave, olga]) await until(() => slotsOf(n, ch), (s) => s.owner === daveId);
+    await alice.close();
+    rmSync(alice.home, { recursive: true, force: true });
+    await dave.call('update_channel', { channel: ch, name: 'roles, carried on', role: { slot: 'observer:audit', role: 'member' } });
+    await until(() => olga.call('list_channels'), (l) => l.channels[0].name === 'roles, carried on');
+    await until(() => olga.call('who', { channel: ch }), (w) => w.members.some((m: any) => m.slot === 'observer:audit' && m.role === 'member'));
+    await olga.call('post_message', { channel: ch, body: 'promoted' });
+    await collectUntil(dave, ch, (all) => all.some((m) => m.body === 'promoted'));
+    expect((await problemsOf(dave, ch)).filter((p) => !/observer/.test(p))).toEqual([]);
+  });
+
+  it('a claim waits while the owner is away (pending, read-only) and is admitted when the owner\'s node comes back', async () => {
+    const r = await relay();
+    const home = tempHome();
+    let alice = await startNode({ relays: [r.url], home });
+    const created = await alice.call('create_channel', { name: 'later', slots: ['invite:bob'] });
+    const ch = created.channel;
+    await alice.call('post_message', { channel: ch, body: 'welcome' });
+    // Alice goes away once the relay holds what she wrote.
+    const key = fromB64u(decodeInvite(created.invites['invite:bob']).key, 32)!;
+    await until(async () => (await fetchRoom(r.url, key)).size, (n) => n >= 2);
+    await alice.close();
+    const bob = await startNode({ relays: [r.url], env: { PARLEY_JOIN_ADMIT_MS: '1500' } });
+    cleanup.push(() => bob.close());
+    const first = await bob.call('join_channel', { invite_code: created.invites['invite:bob'], display_name: 'Bob' });
+    expect(first).toMatchObject({ channel: ch, pending: true });
+    const early = await bob.raw('post_message', { channel: ch, body: 'hello?' });
+    expect(errorText(early)).toMatch(/waits for the owner or an admin to admit you/);
+    expect((await bob.call('sync_messages', { channel: ch, cursor: '0' })).messages.map((m: any) => m.body)).toContain('welcome');
+
+    alice = await startNode({ relays: [r.url], home });
+    cleanup.push(() => alice.close());
+    const again = await until(() => bob.call('join_channel', { invite_code: created.invites['invite:bob'] }), (j) => j.pending === false);
+    expect(again.slot).toBe('invite:bob');
+    await bob.call('post_message', { channel: ch, body: 'admitted' });
+    await collectUntil(alice, ch, (all) => all.some((m) => m.body === 'admitted'));
+  });
+});
+

@@ -1,12 +1,13 @@
 /**
  * Known-answer vectors: fixed keys, body and nonce → exact bytes. Any change to the wire format (canonical JSON,
- * signing context, AD layout, nonce placement, id hash, room derivation, invite encoding) fails here.
+ * signing context, AD layout, nonce placement, id hash, room derivation, invite encoding, owner-bound channel ids)
+ * fails here.
  * Regenerate deliberately with UPDATE_VECTORS=1 only when a format version changes.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { ready } from '../../protocol/sodium.js';
-import { newIdentity, memberId, relayAuthParams, roomKeyPair } from '../../protocol/keys.js';
+import { newIdentity, memberId, ownedChannelId, relayAuthParams, roomKeyPair } from '../../protocol/keys.js';
 import { openEvent, sealEvent, signEvent, type EventBody } from '../../protocol/event.js';
 import { encodeInvite } from '../../protocol/invite.js';
 import { canonicalBytes } from '../../protocol/canonical.js';
@@ -40,6 +41,7 @@ function compute() {
     room: roomKeyPair(epochKey).room,
     relayAuth: auth,
     invite,
+    ownedChannel: ownedChannelId(memberId(author.publicKey), toB64u(filled(16, 8))),
   };
 }
 
