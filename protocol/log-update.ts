@@ -1,9 +1,11 @@
 /**
- * Validation of the Yjs updates a client sends to the relay, and the encoder for the updates the relay sends back.
+ * Validation of the Yjs updates of a channel document, and the encoder of `log` entries as an update. One validator
+ * for both sides: the relay checks what a client sends it (relay/room.ts, RoomView = the room), and a node checks
+ * what a relay sends it before the update touches its Y.Doc (node/replica.ts, RoomView = its own document).
  * Pure: bytes in, verdicts out; no sockets, no files.
  *
  * A channel document may only grow: its one root type is the map `log`, and every entry is a new key whose value is
- * a sealed event (binary) and whose key is contentId(value) = base64url(BLAKE2b-256(value)). The relay therefore
+ * a sealed event (binary) and whose key is contentId(value) = base64url(BLAKE2b-256(value)). The validator therefore
  * accepts exactly one shape of Yjs item. In the V1 update format (yjs 13.6 `Item.write`) that item is
  *
  *   info      uint8     0x23 = content ref 3 (ContentBinary) | BIT6 (parentSub present); BIT7/BIT8 (right origin /
@@ -27,7 +29,7 @@
  */
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
-import { contentId } from '../protocol/hash.js';
+import { contentId } from './hash.js';
 
 export const LOG_MAP = 'log';
 const ITEM_INFO = 0x23;
@@ -70,9 +72,9 @@ export type Verdict =
     }
   | { ok: false; reason: RefusalReason };
 
-/** What the validator needs to know about the room. */
+/** What the validator needs to know about the room (the relay's room, or a node's own document). */
 export interface RoomView {
-  /** The relay's next expected clock for a Yjs client id (0 if unknown). */
+  /** The next expected clock for a Yjs client id (0 if unknown). */
   clock(client: number): number;
   /** Whether the room already holds an entry under this key. */
   hasKey(key: string): boolean;
