@@ -11,7 +11,7 @@
  * There is no server-side Y.Doc (see notes/yjs-update-validation.md: applying updates to a big document costs
  * 0.35-0.6 ms each, validating them about 7 µs). Because the relay accepts only new `log` entries with consecutive
  * clocks, its state is exactly "entries per Yjs client, clocks 0..n-1", and any part of it can be re-encoded as a
- * Yjs update with protocol/log-update.ts `encodeEntries`.
+ * Yjs update with relay/validate.ts `encodeEntries`.
  *
  * Order for an update: validate → store (committed) → remember → forward to the other connections.
  * The answer to a sync step 1 is sent as update messages of bounded size followed by a sync step 2 carrying the
@@ -19,7 +19,7 @@
  */
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
-import { encodeEntries, validateUpdate, type LogEntry, type RefusalReason } from '../protocol/log-update.js';
+import { encodeEntries, validateUpdate, type LogEntry, type RefusalReason } from './validate.js';
 import type { RelayStorage } from './storage.js';
 import type { RelayMetrics } from './metrics.js';
 

@@ -5,7 +5,7 @@
  *                                                    created under, so the exact items can be re-encoded
  *   rooms   (room, last_seen)                        for the disk TTL
  *
- * Entries rather than raw Yjs updates: a room's state is rebuilt by encoding its rows (protocol/log-update.ts
+ * Entries rather than raw Yjs updates: a room's state is rebuilt by encoding its rows (relay/validate.ts
  * `encodeEntries`), duplicates never reach the disk, and there is nothing to merge. `append` commits before it
  * returns (the caller broadcasts only after it). `synchronous = NORMAL` in WAL mode keeps every committed
  * transaction across a killed process; only an OS crash or power loss can lose the last few.
@@ -13,7 +13,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LogEntry } from '../protocol/log-update.js';
+import type { LogEntry } from './validate.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS entries (
