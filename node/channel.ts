@@ -12,6 +12,7 @@ import { openBatch, type OpenedBatch } from './open-batch.js';
 import { openOnThread, startOpenThread } from './opener.js';
 import { Membership } from './membership.js';
 import { EpochReplica, type ReplicaEntry } from './replica.js';
+import { describeRefusal } from './relay-guard.js';
 import type { ChannelRow, DeliveredRow, LocalStore } from './store.js';
 import { fromB64u, fromUtf8, toB64u, toHex, utf8 } from '../protocol/bytes.js';
 import { sha256Hex } from '../protocol/hash.js';
@@ -170,7 +171,10 @@ export class Channel extends EventEmitter {
     if (!r) {
       const key = this.keys.get(ep);
       if (!key) throw new Error(`no key for epoch ${ep}`);
-      const replica = new EpochReplica(this.store, this.ch, ep, key, this.writer, (entries) => this.onEntries(ep, entries), () => this.scheduleFlush());
+      const replica = new EpochReplica(
+        this.store, this.ch, ep, key, this.writer, (entries) => this.onEntries(ep, entries), () => this.scheduleFlush(),
+        (relay, reason) => this.ingestor.problem(describeRefusal(relay, reason)),
+      );
       this.replicas.set(ep, replica);
       replica.awareness.on('change', () => this.emit('presence'));
       replica.awareness.on('update', (changes: { added: number[]; updated: number[] }, origin: unknown) => {
@@ -459,6 +463,18 @@ export class Channel extends EventEmitter {
   /** Withholding findings, one sentence each (empty when every claimed event arrived or relays are unreachable). */
   withholding(): string[] {
     return this.frontier.check(this.localSeq, this.relays(), Date.now()).map((w) => describeWithholding(w, (id) => this.membership.nameOf(id)));
+  }
+
+  /** Relay updates refused before they reached a replica (any epoch), one line per relay and reason. */
+  refusedRelays(): string[] {
+    const counts = new Map<string, number>();
+    for (const r of this.replicas.values()) {
+      for (const { relay, reason, count } of r.refusals()) {
+        const line = describeRefusal(relay, reason);
+        counts.set(line, (counts.get(line) ?? 0) + count);
+      }
+    }
+    return [...counts].map(([line, n]) => (n > 1 ? `${n}× ${line}` : line));
   }
 
   /** Peers currently online (valid presence in the current epoch's awareness), by member id. */

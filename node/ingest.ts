@@ -113,7 +113,8 @@ export class Ingestor {
     return false;
   }
 
-  private problem(reason: string): void {
+  /** Counts a problem for `verify_channel` (also relay updates the replica refused, node/relay-guard.ts). */
+  problem(reason: string): void {
     this.problems.set(reason, (this.problems.get(reason) ?? 0) + 1);
   }
 

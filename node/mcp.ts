@@ -150,9 +150,9 @@ export function createMcpServer(node: ParleyNode, bots?: BotHooks): McpServer {
 
   tool(
     'who',
-    'List the members of a channel (slot, role, online, status). `waiting` lists claims the owner or an admin has not admitted yet; `withholding` names relays that fail to deliver events a member has signed it holds.',
+    'List the members of a channel (slot, role, online, status). `waiting` lists claims the owner or an admin has not admitted yet; `withholding` names relays that fail to deliver events a member has signed it holds; `refused_relays` names relays that sent updates this node refused (a delete, an overwrite or anything but new log entries).',
     { channel: ChannelRef },
-    { members: z.array(MemberShape), waiting: z.array(z.object({ slot: z.string(), id: z.string(), name: z.string() })), withholding: z.array(z.string()) },
+    { members: z.array(MemberShape), waiting: z.array(z.object({ slot: z.string(), id: z.string(), name: z.string() })), withholding: z.array(z.string()), refused_relays: z.array(z.string()) },
     (args) => node.who(args),
   );
 

@@ -5,12 +5,20 @@
  * Every update the doc sees (local post or from a relay) is written to the store, in the owner's transaction together
  * with the deliveries it carries (`flushUpdates`); updates written by other processes on the same profile are pulled
  * in by `pollStore()`. New log keys are handed to `onEntries`.
+ *
+ * What a relay sends is checked before it reaches the doc (node/relay-guard.ts): a refused update is dropped, so it
+ * is neither applied, stored nor forwarded to the other relays, and is counted per relay and reason (`refusals()`).
  */
 import * as Y from 'yjs';
 import { Awareness } from 'y-protocols/awareness';
-import { WebsocketProvider } from 'y-websocket';
+import { WebsocketProvider, messageSync } from 'y-websocket';
+import * as syncProtocol from 'y-protocols/sync';
+import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
 import WebSocket from 'ws';
 import { relayAuthParams } from '../protocol/keys.js';
+import type { RefusalReason } from '../protocol/log-update.js';
+import { checkRelayUpdate, docView } from './relay-guard.js';
 import type { LocalStore } from './store.js';
 
 const FROM_STORE = Symbol('from-store');
@@ -25,6 +33,12 @@ export interface ReplicaEntry {
   relay: string | null;
 }
 
+export interface RelayRefusal {
+  relay: string;
+  reason: RefusalReason;
+  count: number;
+}
+
 export class EpochReplica {
   readonly doc = new Y.Doc();
   readonly log: Y.Map<Uint8Array>;
@@ -35,6 +49,8 @@ export class EpochReplica {
   private rowsSinceCompact = 0;
   private closed = false;
   private readonly pending: Uint8Array[] = [];
+  /** Refused relay updates, by relay URL and reason. */
+  private readonly refused = new Map<string, RelayRefusal>();
 
   constructor(
     private readonly store: LocalStore,
@@ -45,6 +61,8 @@ export class EpochReplica {
     private readonly onEntries: (entries: ReplicaEntry[]) => void,
     /** Called when something waits to be written: the owner calls `flushUpdates()` soon, in its transaction. */
     private readonly onPending: () => void = () => undefined,
+    /** Called for each relay update refused and dropped. */
+    private readonly onRefused: (relay: string, reason: RefusalReason) => void = () => undefined,
   ) {
     this.log = this.doc.getMap('log');
     this.awareness = new Awareness(this.doc);
@@ -101,7 +119,7 @@ export class EpochReplica {
   connect(relays: string[]): void {
     for (const url of relays) {
       if (this.providers.has(url)) continue;
-      const provider = new AuthedProvider(this.key, url, this.room, this.doc, {
+      const provider = new AuthedProvider(this.key, (reason) => this.refuse(url, reason), url, this.room, this.doc, {
         WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
         disableBc: true,
         awareness: this.awareness,
@@ -113,6 +131,20 @@ export class EpochReplica {
       this.providers.set(url, provider);
       provider.connect();
     }
+  }
+
+  private refuse(relay: string, reason: RefusalReason): void {
+    if (this.closed) return;
+    const key = `${reason} ${relay}`;
+    const r = this.refused.get(key);
+    if (r) r.count++;
+    else this.refused.set(key, { relay, reason, count: 1 });
+    this.onRefused(relay, reason);
+  }
+
+  /** Relay updates refused so far (this process), by relay and reason. */
+  refusals(): RelayRefusal[] {
+    return [...this.refused.values()].map((r) => ({ ...r }));
   }
 
   relays(): { url: string; connected: boolean; synced: boolean }[] {
@@ -156,10 +188,45 @@ export class EpochReplica {
   }
 }
 
-/** A provider whose URL carries fresh relay auth: y-websocket reads `url` on every (re)connect. */
+/**
+ * A provider whose URL carries fresh relay auth (y-websocket reads `url` on every (re)connect), and whose sync
+ * messages go through the relay guard: the stock handler (y-protocols `readSyncMessage`) applies any update as is.
+ */
 class AuthedProvider extends WebsocketProvider {
-  constructor(private readonly epochKey: Uint8Array, ...args: ConstructorParameters<typeof WebsocketProvider>) {
+  constructor(
+    private readonly epochKey: Uint8Array,
+    onRefused: (reason: RefusalReason) => void,
+    ...args: ConstructorParameters<typeof WebsocketProvider>
+  ) {
     super(...args);
+    const view = docView(this.doc, this.doc.getMap('log'));
+    this.messageHandlers[messageSync] = (encoder, decoder, provider, emitSynced) => {
+      encoding.writeVarUint(encoder, messageSync);
+      let step: number;
+      let update: Uint8Array;
+      try {
+        step = decoding.readVarUint(decoder);
+        if (step === syncProtocol.messageYjsSyncStep1) return syncProtocol.readSyncStep1(decoder, encoder, provider.doc);
+        if (step !== syncProtocol.messageYjsSyncStep2 && step !== syncProtocol.messageYjsUpdate) return onRefused('undecodable');
+        update = decoding.readVarUint8Array(decoder);
+      } catch {
+        // Stock y-protocols would throw out of the socket's message handler.
+        return onRefused('undecodable');
+      }
+      const check = checkRelayUpdate(update, view);
+      if (!check.ok) return onRefused(check.reason);
+      if (check.apply) {
+        try {
+          Y.applyUpdate(provider.doc, check.apply, provider);
+        } catch (error) {
+          // As y-protocols does: an observer's error must not break the connection.
+          console.error('Caught error while handling a Yjs update', error);
+        }
+      }
+      if (check.gap) syncProtocol.writeSyncStep1(encoder, provider.doc);
+      // A refused step 2 never marks the provider synced: that relay has not given a usable state.
+      if (emitSynced && step === syncProtocol.messageYjsSyncStep2 && !provider.synced) provider.synced = true;
+    };
   }
 
   override get url(): string {

@@ -334,7 +334,7 @@ export class ParleyNode extends EventEmitter {
     });
     for (const slot of c.membership.botSlots()) members.push({ slot, id: slot, name: slot.slice(4), role: 'member', is_bot: true, online: true });
     const waiting = c.membership.pendingClaims().map((cl) => ({ slot: cl.slot, id: cl.author, name: cl.name }));
-    return { members, waiting, withholding: c.withholding() };
+    return { members, waiting, withholding: c.withholding(), refused_relays: c.refusedRelays() };
   }
 
   listChannels() {

@@ -57,11 +57,13 @@ describe('hostile relay', () => {
     );
     relay.inject(room, [
       [contentId(garbage), garbage],
-      ['A'.repeat(43), flipped],
       [contentId(flipped), flipped],
       ...foreign,
       [forged.id, forged.sealed],
     ]);
+    // An entry under a key that is not its hash is refused by the node's replica before it reaches the document,
+    // with the rest of its update and whatever the same Yjs client writes after it (node/relay-guard.ts): last.
+    relay.inject(room, [['A'.repeat(43), flipped]]);
     await alice.call('post_message', { channel: ch, body: 'after the attack' });
     const seen = await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'after the attack'));
     expect(seen.some((m) => m.body === 'forged')).toBe(false);
@@ -69,7 +71,7 @@ describe('hostile relay', () => {
       const v = await n.call('verify_channel', { channel: ch });
       expect(v.ok).toBe(false);
       const text = v.problems.join('\n');
-      expect(text).toMatch(/not the hash of its value/);
+      expect(text).toContain(`relay update refused (bad-key) from ${relay.url}`);
       expect(text).toMatch(/decrypt/);
       expect(text).toMatch(/non-member/);
       const sync = await n.call('sync_messages', { channel: ch, cursor: '0', limit: 500 });

@@ -9,6 +9,8 @@
  *   replay     resend the whole room state with every update (old updates again and again)
  *   withhold   hide the items of some Yjs clients from every connection except the one that wrote them, or
  *              from selected connections only (a forked view: two members see different histories)
+ *   poison     send raw Yjs updates (a delete set, an overwrite) to every connection of a room, now and after each
+ *              later connection's initial sync
  *
  * Honest nodes must deliver nothing forged, lose nothing once an honest relay or the peer is reachable, and report
  * what they can detect.
@@ -39,6 +41,12 @@ export interface HostileRelay {
   docs: Map<string, Y.Doc>;
   inject(room: string, entries: [string, Uint8Array][]): void;
   setPolicy(room: string, policy: Policy): void;
+  /**
+   * Sends `updates` as raw sync updates to every open connection of a room, and to each later connection after its
+   * initial sync. Resolves once every open connection has answered a sync step 1 sent after them: a client handles
+   * messages in order, so by then it has handled the updates.
+   */
+  poison(room: string, updates: Uint8Array[]): Promise<void>;
   /** Connections of a room, in order (including closed ones). */
   conns(room: string): Conn[];
   close(): Promise<void>;
@@ -51,12 +59,15 @@ interface Live extends Conn {
   /** What this connection is known to have (its step 1 plus everything sent to it). */
   known: Map<number, number>;
   received: number;
+  /** Called on the connection's next sync step 2 (the `poison` barrier). */
+  onStep2?: () => void;
 }
 
 interface RoomState {
   doc: Y.Doc;
   conns: Live[];
   policy: Policy;
+  poison: Uint8Array[];
 }
 
 export async function startHostileRelay(): Promise<HostileRelay> {
@@ -69,7 +80,7 @@ export async function startHostileRelay(): Promise<HostileRelay> {
     let room = rooms.get(name);
     if (!room) {
       const doc = new Y.Doc();
-      room = { doc, conns: [], policy: {} };
+      room = { doc, conns: [], policy: {}, poison: [] };
       rooms.set(name, room);
       docs.set(name, doc);
       doc.on('update', () => flushAll(room!));
@@ -119,7 +130,14 @@ export async function startHostileRelay(): Promise<HostileRelay> {
           const payload = decoding.readVarUint8Array(d);
           if (step === SYNC_STEP1) {
             conn.known = Y.decodeStateVector(payload);
-            return flush(room, conn, true);
+            flush(room, conn, true);
+            for (const u of room.poison) ws.send(syncMessage(SYNC_UPDATE, u));
+            return;
+          }
+          if (step === SYNC_STEP2 && conn.onStep2) {
+            const answered = conn.onStep2;
+            conn.onStep2 = undefined;
+            answered();
           }
           for (const s of Y.decodeUpdate(payload).structs) conn.writers.add(s.id.client);
           conn.received++;
@@ -151,6 +169,22 @@ export async function startHostileRelay(): Promise<HostileRelay> {
       const room = roomFor(name);
       room.policy = policy;
       flushAll(room);
+    },
+    poison(name, updates) {
+      const room = roomFor(name);
+      room.poison = updates;
+      const open = room.conns.filter((c) => c.ws.readyState === c.ws.OPEN);
+      return Promise.all(
+        open.map(
+          (c) =>
+            new Promise<void>((resolve) => {
+              c.onStep2 = resolve;
+              c.ws.once('close', () => resolve());
+              for (const u of updates) c.ws.send(syncMessage(SYNC_UPDATE, u));
+              c.ws.send(syncMessage(SYNC_STEP1, Y.encodeStateVector(room.doc)));
+            }),
+        ),
+      ).then(() => undefined);
     },
     conns: (name) => (rooms.get(name)?.conns ?? []).map(({ index, writers }) => ({ index, writers })),
     close: () =>

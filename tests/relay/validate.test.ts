@@ -4,7 +4,7 @@ import * as Y from 'yjs';
 import { randomBytes } from 'node:crypto';
 import { ready } from '../../protocol/sodium.js';
 import { contentId } from '../../protocol/hash.js';
-import { encodeEntries, validateUpdate, type RoomView, type Verdict } from '../../relay/validate.js';
+import { encodeEntries, validateUpdate, type RoomView, type Verdict } from '../../protocol/log-update.js';
 
 beforeAll(ready);
 
