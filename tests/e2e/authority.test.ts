@@ -8,6 +8,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawnRelay } from '../helpers/relay.js';
+import { until } from '../helpers/until.js';
 import { CLI, collectUntil, errorText, startNode, tempHome, type TestNode } from '../helpers/mcp.js';
 import { fetchRoom } from '../helpers/doc.js';
 import { epochKeysOf } from '../helpers/profile.js';
@@ -35,17 +36,6 @@ async function node(url: string): Promise<TestNode> {
   const n = await startNode({ relays: [url] });
   cleanup.push(() => n.close());
   return n;
-}
-
-async function until<T>(f: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let v = await f();
-  while (!ok(v) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 150));
-    v = await f();
-  }
-  if (!ok(v)) throw new Error(`condition not met: ${JSON.stringify(v)}`);
-  return v;
 }
 
 /** A slot claim made by hand with an invite code's slot secret: deps [] and lamport 1 unless told otherwise. */

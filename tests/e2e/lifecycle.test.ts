@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { spawnRelay } from '../helpers/relay.js';
+import { until } from '../helpers/until.js';
 import { CLI, collectUntil, errorText, startNode, type TestNode } from '../helpers/mcp.js';
 import { fetchRoom } from '../helpers/doc.js';
 import { epochKeysOf } from '../helpers/profile.js';
@@ -29,17 +30,6 @@ async function node(url: string): Promise<TestNode> {
   const n = await startNode({ relays: [url] });
   cleanup.push(() => n.close());
   return n;
-}
-
-async function until<T>(f: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let v = await f();
-  while (!ok(v) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 150));
-    v = await f();
-  }
-  if (!ok(v)) throw new Error(`condition not met: ${JSON.stringify(v)}`);
-  return v;
 }
 
 /** Closes with the relay's close code, or 'open' if the relay let the socket in and kept it for 1.5 s. */

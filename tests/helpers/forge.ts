@@ -3,14 +3,13 @@
  * attacker likes) and push them into a relay room as a stock y-websocket client, under a chosen Yjs client id.
  */
 import * as Y from 'yjs';
-import { WebsocketProvider } from 'y-websocket';
-import WebSocket from 'ws';
+import type { WebsocketProvider } from 'y-websocket';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { sealEvent, signEvent, type EpochContext, type EventType } from '../../protocol/event.js';
-import { memberId, relayAuthParams, type KeyPair } from '../../protocol/keys.js';
+import { memberId, type KeyPair } from '../../protocol/keys.js';
 import { readIdentity } from '../../node/identity.js';
-import { fetchRoom } from './doc.js';
+import { fetchRoom, openRoom } from './doc.js';
 
 export interface Crafted {
   id: string;
@@ -39,17 +38,9 @@ export function craft(who: KeyPair, epoch: EpochContext, f: CraftFields): Crafte
 export async function pushEntries(relayUrl: string, epochKey: Uint8Array, entries: Crafted[], clientID?: number): Promise<void> {
   const doc = new Y.Doc();
   if (clientID !== undefined) doc.clientID = clientID;
-  const { room, ts, sig } = relayAuthParams(epochKey);
-  const provider = new WebsocketProvider(relayUrl, room, doc, {
-    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
-    disableBc: true,
-    params: { ts, sig },
-  });
+  let provider: WebsocketProvider | undefined;
   try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('relay did not sync')), 10_000);
-      provider.on('sync', (s: boolean) => s && (clearTimeout(timer), resolve()));
-    });
+    provider = await openRoom(relayUrl, epochKey, doc);
     doc.transact(() => {
       for (const e of entries) doc.getMap<Uint8Array>('log').set(e.id, e.sealed);
     });
@@ -61,7 +52,7 @@ export async function pushEntries(relayUrl: string, epochKey: Uint8Array, entrie
       await new Promise((r) => setTimeout(r, 100));
     }
   } finally {
-    provider.destroy();
+    provider?.destroy();
     doc.destroy();
   }
 }
