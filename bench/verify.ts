@@ -2,7 +2,7 @@
  * `npm run bench -- verify [--events N] [--rounds R] [--budget S] [--dag paced|blind] [--keep]`
  *
  * `parley verify` throughput (events/s) on an N-event export. The export is built in-process (bench/lib/bots-log.ts):
- * real signed and sealed events — channel.create with two invite slots, two slot-signed joins, a dice bot attached
+ * real signed and sealed events — channel.create with two invite slots, two slot-signed claims and their admissions, a dice bot attached
  * by the owner and run by the product's own runner (bots/channel-bots.ts), then chat messages, rolls, malformed rolls
  * and member.status updates, each message answered by a bot.step — written in the node/transcript.ts format exactly
  * as cli/export.ts writes it. (Driving `parley mcp` nodes through a relay gives the same bytes but takes minutes
@@ -33,10 +33,10 @@ const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const SIGN_CONTEXT = Buffer.from('parley-event-v1');
 const WORDS = 'the bot rolled again and we should check whether the plan still holds before the next step of the review so please confirm'.split(' ');
 
-/** The messages and statuses that bring the export to exactly `events` events (5 fixed + 2 per message + 1 per status). */
+/** The messages and statuses that bring the export to exactly `events` events (7 fixed: create, two claims and their admissions, attach, init step; + 2 per message + 1 per status). */
 function plan(events: number, blind: boolean): Move[] {
-  const rest = events - 5;
-  if (rest < 2) throw new Error('--events must be at least 7');
+  const rest = events - 7;
+  if (rest < 2) throw new Error('--events must be at least 9');
   let statuses = Math.floor(rest / 250);
   if ((rest - statuses) % 2 === 1) statuses++;
   const messages = (rest - statuses) / 2;
