@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { parseOptions, UsageError, type Command } from './command.js';
 import { channelView, openStoreReadonly } from '../node/offline.js';
 import { buildTranscript } from '../node/transcript.js';
@@ -14,7 +14,9 @@ export const command: Command = {
       const view = channelView(store, positionals[0]);
       const text = JSON.stringify(buildTranscript(view.row.ch, view.row.name, view.rows, store.refusedAll(view.row.ch)), null, 1) + '\n';
       if (values.output) {
-        writeFileSync(values.output, text);
+        // A decrypted transcript is as private as the channel: only its owner may read the file.
+        writeFileSync(values.output, text, { mode: 0o600 });
+        chmodSync(values.output, 0o600);
         console.error(`exported ${view.rows.length} events of "${view.row.name}" to ${values.output}`);
       } else process.stdout.write(text);
       return 0;

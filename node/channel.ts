@@ -4,7 +4,9 @@
  * through the replica's observer, so a local post and a remote one take the same path.
  */
 import { EventEmitter } from 'node:events';
-import { signEvent, type EpochContext, type EventBody, type EventType, MAX_DEPS, sealEvent } from '../protocol/event.js';
+import { MAX_DEPS, MAX_SEALED_BYTES, nextLamport, sealEvent, signEvent, type EpochContext, type EventBody, type EventType } from '../protocol/event.js';
+import { EventTooLargeError } from './errors.js';
+import { failIfPlanned } from './fault.js';
 import { memberId, newEpochKey, openFromMember, sealToMember, type KeyPair } from '../protocol/keys.js';
 import { sealPresence, openPresence, type Presence } from '../protocol/presence.js';
 import { Ingestor, type IngestEntry, type IngestEvent } from './ingest.js';
@@ -196,7 +198,7 @@ export class Channel extends EventEmitter {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(() => this.flush());
+    this.later(() => this.flush());
   }
 
   /**
@@ -232,7 +234,7 @@ export class Channel extends EventEmitter {
     void opened.then((batch) => {
       // Not if `settleOnThread` already admitted it inline.
       if (!this.onThread.delete(part)) return;
-      if (!this.closedLocally) this.afterDelivery(this.store.transaction(() => this.ingestor.admit(batch, entries).length));
+      if (!this.closedLocally) this.guarded(() => this.afterDelivery(this.store.transaction(() => this.ingestor.admit(batch, entries).length)));
       if (this.onThread.size === 0) this.releaseOpening();
     });
   }
@@ -247,6 +249,24 @@ export class Channel extends EventEmitter {
     this.onThread.clear();
     this.releaseOpening();
     return n;
+  }
+
+  /** Runs deferred work on the next turn; see `guarded`. */
+  private later(job: () => void): void {
+    setImmediate(() => this.guarded(job));
+  }
+
+  /**
+   * Runs work that writes to the store outside any tool call. If the store fails (a full disk), what was delivered
+   * in memory may not be stored: the channel reports a 'fault', and its node reloads it from the store.
+   */
+  private guarded(job: () => void): void {
+    if (this.closedLocally) return;
+    try {
+      job();
+    } catch (err) {
+      this.emit('fault', err);
+    }
   }
 
   private afterDelivery(n: number): void {
@@ -299,12 +319,12 @@ export class Channel extends EventEmitter {
     if ((b.type === 'epoch.rotate' || b.type === 'epoch.key') && m.isEffective(ev.id)) {
       const keys = (p.keys ?? {}) as Record<string, unknown>;
       const mine = keys[this.me];
-      if (typeof mine === 'string' || (mine && typeof mine === 'object')) setImmediate(() => this.acceptKeys(b.type === 'epoch.rotate' ? { [String(p.next_ep)]: mine } : (mine as Record<string, unknown>)));
+      if (typeof mine === 'string' || (mine && typeof mine === 'object')) this.later(() => this.acceptKeys(b.type === 'epoch.rotate' ? { [String(p.next_ep)]: mine } : (mine as Record<string, unknown>)));
     }
     if (this.closedLocally || !m.manages(this.me)) return;
-    if (b.type === 'member.join' && m.claim(ev.id)) setImmediate(() => this.admit(ev.id));
+    if (b.type === 'member.join' && m.claim(ev.id)) this.later(() => this.admit(ev.id));
     const removal = (b.type === 'member.kick' && b.author === this.me) || (b.type === 'member.leave' && m.owner === this.me);
-    if (removal && b.ep === this.epoch && m.isEffective(ev.id)) setImmediate(() => this.rotate());
+    if (removal && b.ep === this.epoch && m.isEffective(ev.id)) this.later(() => this.rotate());
   }
 
   /**
@@ -323,7 +343,7 @@ export class Channel extends EventEmitter {
   /** Owner or admin: admits the claims that arrived while this node was not running. */
   private admitWaiting(): void {
     if (!this.membership.manages(this.me)) return;
-    for (const c of this.membership.pendingClaims()) setImmediate(() => this.admit(c.id));
+    for (const c of this.membership.pendingClaims()) this.later(() => this.admit(c.id));
   }
 
   private acceptKeys(sealedByEpoch: Record<string, unknown>): void {
@@ -382,31 +402,47 @@ export class Channel extends EventEmitter {
     this.store.saveChannel(this.row);
   }
 
-  /** Builds, signs, seals and stores one event of ours in the current epoch; returns its id. */
+  /**
+   * Builds, signs, seals and stores one event of ours in the current epoch; returns its id. Write-ahead: the event,
+   * our new chain head and its document update commit together before any byte leaves for a relay (`replica.put`),
+   * so a failed commit sends nothing and the next post cannot reuse its `seq`. An event over the size relays accept
+   * is refused before anything is signed into our chain.
+   */
   post(type: EventType, payload: Record<string, unknown>, ep = this.epoch, pinnedDeps?: string[]): string {
     const replica = this.replica(ep);
     return this.store.transaction(() => {
       replica.pollStore();
       // Deps and lamport come from what is delivered: deliver whatever is pending first.
       this.flush();
-      const head = this.store.myHead(this.ch);
+      const head = this.ownHead();
       // Our own last event, if another process of this profile posted it, may still be out on the open thread: its
       // lamport clock is needed now, and this post is delivered only after it.
       if (head && this.ingestor.lamportOf(head.id) === undefined && this.onThread.size > 0) this.afterDelivery(this.settleOnThread());
       const deps = (pinnedDeps ?? this.ingestor.currentHeads(MAX_DEPS)).filter((d) => d !== head?.id).sort();
-      let lamport = 1;
-      for (const d of [...deps, ...(head ? [head.id] : [])]) lamport = Math.max(lamport, (this.ingestor.lamportOf(d) ?? 0) + 1);
       const body: EventBody = {
-        v: 1, ch: this.ch, ep, type, author: this.me, seq: (head?.seq ?? 0) + 1, prev: head?.id ?? null, deps, lamport,
-        ts: Date.now(), payload,
+        v: 1, ch: this.ch, ep, type, author: this.me, seq: (head?.seq ?? 0) + 1, prev: head?.id ?? null, deps,
+        lamport: nextLamport([...deps, ...(head ? [head.id] : [])].map((d) => this.ingestor.lamportOf(d) ?? 0)), ts: Date.now(), payload,
       };
       const { id, sealed } = sealEvent(signEvent(body, this.identity.secretKey), this.epochContext(ep));
+      if (sealed.length > MAX_SEALED_BYTES) throw new EventTooLargeError(type, sealed.length);
       this.store.setMyHead(this.ch, body.seq, id);
       replica.put(id, sealed);
       // A local post is delivered before post returns, as callers (and the next post's lamport) expect.
+      this.onEntries(ep, [{ key: id, value: sealed, relay: null }]);
       this.flush();
+      failIfPlanned();
       return id;
     });
+  }
+
+  /**
+   * Our chain head in this channel: the one this profile stored, or, if the channel's history holds a later event
+   * of ours (an identity restored into a new profile), that one, so a restored identity never reuses a `seq`.
+   */
+  private ownHead(): { id: string; seq: number } | undefined {
+    const stored = this.store.myHead(this.ch);
+    const seen = this.ingestor.chains.head(this.me);
+    return seen && (!stored || seen.seq > stored.seq) ? seen : stored;
   }
 
   pollStore(): void {
@@ -506,7 +542,13 @@ export class Channel extends EventEmitter {
   }
 
   close(): void {
-    if (!this.closedLocally && (this.inbox.size > 0 || this.flushScheduled)) this.flush();
+    if (!this.closedLocally && (this.inbox.size > 0 || this.flushScheduled)) {
+      try {
+        this.flush();
+      } catch {
+        // A failing store: what was not stored comes again from the relays at the next open.
+      }
+    }
     this.closedLocally = true;
     this.releaseOpening();
     if (this.heartbeat) clearInterval(this.heartbeat);

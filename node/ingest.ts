@@ -7,7 +7,7 @@
  *
  * Rejected entries never reach delivery; they are counted by reason for `verify_channel`.
  */
-import type { EventBody } from '../protocol/event.js';
+import { nextLamport, type EventBody } from '../protocol/event.js';
 import { CausalBuffer } from '../protocol/causal.js';
 import { ChainTracker } from '../protocol/chain.js';
 import { isB64uOf } from '../protocol/body-check.js';
@@ -83,9 +83,8 @@ export class Ingestor {
 
   private accept(ev: IngestEvent): boolean | 'defer' {
     const b = ev.body;
-    let expected = 1;
-    for (const d of b.deps) expected = Math.max(expected, (this.lamports.get(d) ?? 0) + 1);
-    if (b.prev) expected = Math.max(expected, (this.lamports.get(b.prev) ?? 0) + 1);
+    const known = (d: string) => this.lamports.get(d) ?? 0;
+    const expected = nextLamport(b.prev ? [...b.deps.map(known), known(b.prev)] : b.deps.map(known));
     if (b.lamport !== expected) return this.refused(`event with a wrong lamport clock by ${short(b.author)}`);
     const reason = this.refuse(ev);
     if (reason === 'defer') return 'defer';

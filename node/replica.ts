@@ -16,13 +16,15 @@ import * as syncProtocol from 'y-protocols/sync';
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import WebSocket from 'ws';
+import { randomBytes } from 'node:crypto';
 import { relayAuthParams } from '../protocol/keys.js';
-import type { RefusalReason } from '../protocol/log-update.js';
+import { encodeEntries, type RefusalReason } from '../protocol/log-update.js';
 import { checkRelayUpdate, docView } from './relay-guard.js';
 import type { LocalStore } from './store.js';
 
 const FROM_STORE = Symbol('from-store');
-const LOCAL = Symbol('local');
+/** This node's own events, already stored by `put`. */
+const STORED = Symbol('stored');
 /** Merge a document's stored updates into one row once it has this many. */
 const COMPACT_AFTER_ROWS = 500;
 const MAX_BACKOFF_MS = 3000;
@@ -49,6 +51,13 @@ export class EpochReplica {
   private rowsSinceCompact = 0;
   private closed = false;
   private readonly pending: Uint8Array[] = [];
+  /** Own items staged by `put` but perhaps not applied yet: the next one continues after them. */
+  private nextLocalClock = 0;
+  /**
+   * The Yjs client id our events are written under. Not the document's own clientID: an applied update carrying
+   * that id makes Yjs pick a new one for the document, and every post would then start a new client.
+   */
+  private readonly writerClient: number;
   /** Refused relay updates, by relay URL and reason. */
   private readonly refused = new Map<string, RelayRefusal>();
 
@@ -65,10 +74,12 @@ export class EpochReplica {
     private readonly onRefused: (relay: string, reason: RefusalReason) => void = () => undefined,
   ) {
     this.log = this.doc.getMap('log');
+    do this.writerClient = randomBytes(4).readUInt32LE(0) >>> 1;
+    while (this.writerClient === this.doc.clientID);
     this.awareness = new Awareness(this.doc);
     this.room = relayAuthParams(key).room;
     this.doc.on('update', (update: Uint8Array, origin: unknown) => {
-      if (origin === FROM_STORE || this.closed) return;
+      if (origin === FROM_STORE || origin === STORED || this.closed) return;
       this.pending.push(update);
       this.onPending();
     });
@@ -108,8 +119,21 @@ export class EpochReplica {
     if (foreign.length > 0) Y.applyUpdate(this.doc, Y.mergeUpdates(foreign), FROM_STORE);
   }
 
+  /**
+   * Adds one of this node's own events, write-ahead: the Yjs update that adds it is built and stored now (inside
+   * the caller's transaction), and applied to the document, which is what sends it to the relays, only once that
+   * transaction has committed. A failed commit therefore sends nothing, and a crash after it loses nothing: the
+   * stored update is loaded and synced at the next start.
+   */
   put(id: string, sealed: Uint8Array): void {
-    this.doc.transact(() => this.log.set(id, sealed), LOCAL);
+    const clock = Math.max(Y.getState(this.doc.store, this.writerClient), this.nextLocalClock);
+    const update = encodeEntries([{ client: this.writerClient, clock, key: id, value: sealed }]);
+    this.lastRow = Math.max(this.lastRow, this.store.addDocUpdate(this.ch, this.ep, this.writer, update));
+    this.rowsSinceCompact++;
+    this.nextLocalClock = clock + 1;
+    this.store.afterCommit(() => {
+      if (!this.closed) Y.applyUpdate(this.doc, update, STORED);
+    });
   }
 
   has(id: string): boolean {

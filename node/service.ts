@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { buildFraudProof, buildTranscript, type FraudProof } from './transcript.js';
 import { randomUUID } from 'node:crypto';
 import { ready } from '../protocol/sodium.js';
+import type { EventType } from '../protocol/event.js';
 import { memberId, newChannelId, newEpochKey, newIdentity, randomBytes, type KeyPair } from '../protocol/keys.js';
 import { decodeInvite, encodeInvite, InviteError } from '../protocol/invite.js';
 import { fromB64u, toB64u } from '../protocol/bytes.js';
@@ -91,7 +92,33 @@ export class ParleyNode extends EventEmitter {
 
   private watch(channel: Channel): void {
     channel.on('delivered', () => this.notify(channel.ch));
+    channel.on('fault', (err) => this.recover(channel, err));
     channel.on('mismatch', (claim) => setTimeout(() => this.writeFraudProof(channel, claim), 500).unref());
+  }
+
+  /**
+   * The store failed under a channel (a full disk): its in-memory state may be ahead of what was stored, so it is
+   * closed and opened again from the store. Nothing of ours was sent that is not stored (posts are write-ahead), and
+   * what came from relays and was not stored comes again.
+   */
+  private recover(channel: Channel, err: unknown): void {
+    if (this.closed || this.channels.get(channel.ch) !== channel) return;
+    console.error(`parley: the local store failed in channel "${channel.row.name}" (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); reloading the channel from the store`);
+    this.channels.delete(channel.ch);
+    channel.close();
+    const row = this.store.channels().find((r) => r.ch === channel.ch);
+    if (row?.status === 'active') this.openChannel(row);
+  }
+
+  /** Posts for a tool call; a failing store reloads the channel and becomes one sentence for the agent. */
+  private postAs(channel: Channel, type: EventType, payload: Record<string, unknown>): string {
+    try {
+      return channel.post(type, payload);
+    } catch (err) {
+      if (err instanceof ToolError) throw err;
+      this.recover(channel, err);
+      throw new ToolError(`Could not store the ${type === 'message' ? 'message' : 'change'} in the local store (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); nothing was sent. Try again once the problem (a full disk?) is fixed.`);
+    }
   }
 
   /** A self-contained proof that a runner posted a step that does not replay; `parley verify` checks it offline. */
@@ -234,6 +261,12 @@ export class ParleyNode extends EventEmitter {
     return { channel: invite.ch, name: m.name, slot: invite.slot, members: m.members(), pending };
   }
 
+  /** Messages and status changes share one per-channel rate limit: each is an event every member stores. */
+  private takeRate(channel: Channel): void {
+    const limited = this.rate.take(channel.ch);
+    if (!limited.ok) throw new ToolError(`Rate limit reached for this channel; try again in ${Math.ceil(limited.retryAfterMs / 1000)} s.`);
+  }
+
   private checkPostable(channel: Channel): void {
     const m = channel.membership;
     if (m.closed || channel.row.closed) throw new ToolError(`Channel "${channel.row.name}" is closed; no new messages can be posted.`);
@@ -251,8 +284,7 @@ export class ParleyNode extends EventEmitter {
     this.checkPostable(channel);
     const tooBig = checkBodySize(args.body, this.bodyLimit);
     if (tooBig) throw new ToolError(tooBig);
-    const limited = this.rate.take(channel.ch);
-    if (!limited.ok) throw new ToolError(`Rate limit reached for this channel; try again in ${Math.ceil(limited.retryAfterMs / 1000)} s.`);
+    this.takeRate(channel);
     const body = redactSecrets(args.body);
     const payload: Record<string, unknown> = { kind: args.kind ?? 'chat', body: body.text };
     const redacted = [...body.redacted];
@@ -262,7 +294,7 @@ export class ParleyNode extends EventEmitter {
       payload.meta = meta.value;
       for (const r of meta.redacted) if (!redacted.includes(r)) redacted.push(r);
     }
-    const id = channel.post('message', payload);
+    const id = this.postAs(channel, 'message', payload);
     return { id, redacted };
   }
 
@@ -351,8 +383,9 @@ export class ParleyNode extends EventEmitter {
   setStatus(args: { channel: string; status: 'working' | 'waiting' | 'blocked' | 'complete'; note?: string }) {
     const c = this.channel(args.channel);
     this.checkPostable(c);
+    this.takeRate(c);
     c.setPresence({ status: args.status, ...(args.note ? { note: args.note } : {}) });
-    c.post('member.status', { status: args.status, ...(args.note ? { note: args.note } : {}) });
+    this.postAs(c, 'member.status', { status: args.status, ...(args.note ? { note: args.note } : {}) });
     return { ok: true };
   }
 

@@ -85,6 +85,7 @@ export class LocalStore {
   readonly db: Database.Database;
   readonly checkpointer: Checkpointer;
   private closed = false;
+  private readonly afterCommitQueue: (() => void)[] = [];
 
   /** `checkpointWorker: false` for short-lived processes (CLI reads): no thread is started, SQLite checkpoints inline. */
   constructor(home: string, opts: { file?: string; checkpointWorker?: boolean } = {}) {
@@ -132,10 +133,30 @@ export class LocalStore {
     return st;
   }
 
+  /**
+   * Runs `fn` in a transaction (a savepoint when nested). Work queued with `afterCommit` inside it runs once the
+   * outermost transaction has committed, and is dropped with whatever part of it rolled back.
+   */
   transaction<T>(fn: () => T): T {
-    const result = this.db.transaction(fn).immediate();
-    if (!this.db.inTransaction) this.checkpointer.poke();
+    const mark = this.afterCommitQueue.length;
+    let result: T;
+    try {
+      result = this.db.transaction(fn).immediate();
+    } catch (err) {
+      this.afterCommitQueue.length = mark;
+      throw err;
+    }
+    if (!this.db.inTransaction) {
+      this.checkpointer.poke();
+      for (const job of this.afterCommitQueue.splice(0)) job();
+    }
     return result;
+  }
+
+  /** Runs `job` once what is being written now is durable: after the outermost commit, or at once outside one. */
+  afterCommit(job: () => void): void {
+    if (this.db.inTransaction) this.afterCommitQueue.push(job);
+    else job();
   }
 
   // channels

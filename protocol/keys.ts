@@ -21,6 +21,8 @@ export interface KeyPair {
 export const EPOCH_KEY_BYTES = 32;
 export const CHANNEL_ID_BYTES = 16;
 export const AUTH_WINDOW_MS = 5 * 60 * 1000;
+/** How far in the future a relay auth timestamp may be (clock skew), far less than the window into the past. */
+export const AUTH_FUTURE_SKEW_MS = 30 * 1000;
 
 export function newIdentity(seed?: Uint8Array): KeyPair {
   const s = sodium();
@@ -73,7 +75,7 @@ export function checkRelayAuth(room: string, ts: string | null, sig: string | nu
   if (!ts || !sig) return { ok: false, reason: 'missing' };
   const pk = fromB64u(room, 32);
   if (!pk) return { ok: false, reason: 'bad-room' };
-  if (!/^\d{1,16}$/.test(ts) || Math.abs(Number(ts) - now) > windowMs) return { ok: false, reason: 'stale' };
+  if (!/^\d{1,16}$/.test(ts) || now - Number(ts) > windowMs || Number(ts) - now > Math.min(windowMs, AUTH_FUTURE_SKEW_MS)) return { ok: false, reason: 'stale' };
   const sigBytes = fromB64u(sig, 64);
   if (!sigBytes) return { ok: false, reason: 'bad-signature' };
   let valid = false;

@@ -50,6 +50,10 @@ describe('keys and relay auth', () => {
     const p = relayAuthParams(key, now);
     expect(checkRelayAuth(p.room, p.ts, p.sig, now)).toEqual({ ok: true });
     expect(checkRelayAuth(p.room, p.ts, p.sig, now + 6 * 60_000)).toEqual({ ok: false, reason: 'stale' });
+    expect(checkRelayAuth(p.room, p.ts, p.sig, now + 4 * 60_000)).toEqual({ ok: true });
+    // Signed 2 minutes ahead of the relay's clock: more than the future skew allows, though within the window.
+    expect(checkRelayAuth(p.room, p.ts, p.sig, now - 2 * 60_000)).toEqual({ ok: false, reason: 'stale' });
+    expect(checkRelayAuth(p.room, p.ts, p.sig, now - 20_000)).toEqual({ ok: true });
     expect(checkRelayAuth(p.room, null, p.sig, now)).toEqual({ ok: false, reason: 'missing' });
     expect(checkRelayAuth(roomKeyPair(newEpochKey()).room, p.ts, p.sig, now)).toEqual({ ok: false, reason: 'bad-signature' });
     expect(checkRelayAuth('not-a-room', p.ts, p.sig, now)).toEqual({ ok: false, reason: 'bad-room' });

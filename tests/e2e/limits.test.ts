@@ -1,0 +1,127 @@
+/**
+ * Nothing wedged, nothing lost (docs/SECURITY.md): events relays would refuse are refused at the door, a post is
+ * durable before it is sent, a failed commit sends nothing, and a restored identity continues its own chain.
+ * Real relay, real `parley mcp` nodes over MCP stdio.
+ */
+import { spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { spawnRelay } from '../helpers/relay.js';
+import { CLI, collectUntil, errorText, startNode, tempHome, type TestNode } from '../helpers/mcp.js';
+
+const cleanup: (() => Promise<unknown> | unknown)[] = [];
+afterEach(async () => {
+  while (cleanup.length) await cleanup.pop()!();
+});
+
+async function relay() {
+  const r = await spawnRelay();
+  cleanup.push(() => r.stop());
+  return r;
+}
+
+async function node(url: string, opts: { home?: string; env?: Record<string, string> } = {}): Promise<TestNode> {
+  const n = await startNode({ relays: [url], ...opts });
+  cleanup.push(() => n.close());
+  return n;
+}
+
+/** Alice and Bob in one channel. */
+async function pair(url: string, aliceEnv?: Record<string, string>) {
+  const alice = await node(url, { env: aliceEnv });
+  const bob = await node(url);
+  const created = await alice.call('create_channel', { name: 'limits', slots: ['invite:bob'] });
+  await bob.call('join_channel', { invite_code: created.invites['invite:bob'], display_name: 'Bob' });
+  return { alice, bob, ch: created.channel as string, code: created.invites['invite:bob'] as string };
+}
+
+function identity(home: string, args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, 'identity', ...args], { env: { ...process.env, PARLEY_HOME: home, PARLEY_PASSPHRASE: 'correct horse' }, encoding: 'utf8' });
+  expect(r.status).toBe(0);
+}
+
+describe('limits at the door', () => {
+  it('an event relays would refuse is refused before it is signed, and the next post flows', async () => {
+    const r = await relay();
+    const { alice, bob, ch } = await pair(r.url);
+    const cases: [string, Record<string, unknown>][] = [
+      // 40,000 quotes are 40 KB of body but 80 KB once JSON-escaped inside the signed event.
+      ['escaped body', { body: '"'.repeat(40_000) }],
+      ['big meta', { body: 'x', meta: { b: 'y'.repeat(200_000) } }],
+    ];
+    for (const [what, args] of cases) {
+      const res = await alice.raw('post_message', { channel: ch, ...args });
+      expect(res.isError, what).toBe(true);
+      expect(errorText(res)).toMatch(/would be [\d,]+ bytes once signed and encrypted; relays accept at most 65,536 bytes per event/);
+      await alice.call('post_message', { channel: ch, body: `after the ${what}` });
+      await collectUntil(bob, ch, (all) => all.some((m) => m.body === `after the ${what}`), 10_000);
+    }
+    // Just under the limit is delivered whole.
+    const big = 'z'.repeat(49_000);
+    await alice.call('post_message', { channel: ch, body: big });
+    await collectUntil(bob, ch, (all) => all.some((m) => m.body === big), 10_000);
+    const v = await bob.call('verify_channel', { channel: ch });
+    expect(v.problems).toEqual([]);
+  });
+});
+
+describe('write-ahead posts', () => {
+  it('a post whose commit fails sends nothing; later posts and a restart never reuse its seq', async () => {
+    const r = await relay();
+    // Alice's 1st post is the channel.create, her 2nd Bob's admission; the 4th is her second message.
+    const { alice, bob, ch } = await pair(r.url, { PARLEY_FAULT_POSTS: '4' });
+    await alice.call('post_message', { channel: ch, body: 'one' });
+    const failed = await alice.raw('post_message', { channel: ch, body: 'two (fails)' });
+    expect(failed.isError).toBe(true);
+    expect(errorText(failed)).toMatch(/Could not store the message .*disk is full.*nothing was sent/);
+    await alice.call('post_message', { channel: ch, body: 'three' });
+    await alice.call('post_message', { channel: ch, body: 'four' });
+    const seen = await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'four'), 10_000);
+    expect(seen.filter((m) => m.kind === 'chat').map((m) => m.body)).toEqual(['one', 'three', 'four']);
+    const v = await bob.call('verify_channel', { channel: ch });
+    expect(v.problems).toEqual([]);
+    expect(v.ok).toBe(true);
+    expect((await alice.call('verify_channel', { channel: ch })).problems).toEqual([]);
+    // After a restart the stored head is the one that committed: no seq is used twice.
+    await alice.close();
+    const again = await node(r.url, { home: alice.home });
+    await again.call('post_message', { channel: ch, body: 'five' });
+    await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'five'), 10_000);
+    expect((await bob.call('verify_channel', { channel: ch })).problems).toEqual([]);
+  });
+
+  it('an identity restored into a new profile continues its chain instead of starting again at seq 1', async () => {
+    const r = await relay();
+    const { alice, bob, ch, code } = await pair(r.url);
+    for (const body of ['b1', 'b2', 'b3']) await bob.call('post_message', { channel: ch, body });
+    await collectUntil(alice, ch, (all) => all.some((m) => m.body === 'b3'));
+    const backup = join(tempHome('parley-backup-'), 'bob.parley');
+    identity(bob.home, ['export', '-o', backup]);
+    await bob.close();
+    const fresh = tempHome();
+    identity(fresh, ['import', backup]);
+    const restored = await node(r.url, { home: fresh });
+    const joined = await restored.call('join_channel', { invite_code: code });
+    expect(joined).toMatchObject({ slot: 'invite:bob', pending: false });
+    await restored.call('post_message', { channel: ch, body: 'back on a new machine' });
+    await collectUntil(alice, ch, (all) => all.some((m) => m.body === 'back on a new machine'));
+    expect((await alice.call('verify_channel', { channel: ch })).problems).toEqual([]);
+  });
+});
+
+describe('small ones', () => {
+  it('set_status counts toward the rate limit, and parley export -o writes a private file', async () => {
+    const r = await relay();
+    const { alice, ch } = await pair(r.url, { PARLEY_RATE_LIMIT_PER_MIN: '3' });
+    await alice.call('post_message', { channel: ch, body: 'one' });
+    await alice.call('set_status', { channel: ch, status: 'working' });
+    await alice.call('set_status', { channel: ch, status: 'waiting' });
+    const res = await alice.raw('set_status', { channel: ch, status: 'blocked' });
+    expect(errorText(res)).toMatch(/Rate limit reached/);
+    const file = join(tempHome('parley-export-'), 'out.json');
+    const exported = spawnSync(process.execPath, [CLI, 'export', ch, '-o', file], { env: { ...process.env, PARLEY_HOME: alice.home }, encoding: 'utf8' });
+    expect(exported.status).toBe(0);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+  });
+});
