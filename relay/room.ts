@@ -246,10 +246,11 @@ export class Room {
 
   /** Another process appended to this room up to `cursor` (a notification or a poll): read it back and forward it. */
   ring(cursor: number, sentAt = 0): void {
-    if (cursor <= this.head) return;
-    this.head = cursor;
-    this.headSentAt = sentAt;
-    if (this.readBackQueued || !this.loaded) return;
+    if (cursor > this.head) {
+      this.head = cursor;
+      this.headSentAt = sentAt;
+    }
+    if (this.head <= this.cursor || this.readBackQueued || !this.loaded) return;
     this.readBackQueued = true;
     this.enqueue(async () => {
       this.readBackQueued = false;
@@ -260,9 +261,8 @@ export class Room {
         if (fresh.length > 0) this.forward(fresh, null);
         if (sentAt > 0) this.metrics.observeNotifyLag(Date.now() - sentAt);
       } catch (err) {
-        // The poll rings again once the store is back.
+        // The next notification or poll rings again.
         if (!(err instanceof StoreUnavailableError)) throw err;
-        this.head = this.cursor;
       }
     });
   }

@@ -17,6 +17,8 @@ export interface TestPostgres {
   dir: string;
   /** Creates a fresh database and returns its URL. */
   createDatabase(name?: string): Promise<string>;
+  /** Drops a database made by createDatabase (disconnecting its clients) and creates it again, empty. */
+  wipeDatabase(url: string): Promise<void>;
   /** Stops the server (fast shutdown) and keeps its data. */
   stopServer(): Promise<void>;
   /** Starts the stopped server again on the same port. */
@@ -124,6 +126,17 @@ export async function startPostgres(opts: { fsync?: boolean } = {}): Promise<Tes
         await client.end();
       }
       return `postgres://parley@127.0.0.1:${port}/${name}`;
+    },
+    async wipeDatabase(dbUrl) {
+      const name = new URL(dbUrl).pathname.slice(1);
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE ${name} WITH (FORCE)`);
+        await client.query(`CREATE DATABASE ${name}`);
+      } finally {
+        await client.end();
+      }
     },
     stopServer: () => stopServer('fast'),
     startServer: start,
