@@ -6,7 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CLI } from '../helpers/mcp.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { openStore, parseStoreSpec, StoreUnavailableError, type RelayStore } from '../../relay/store.js';
 import type { LogEntry } from '../../relay/validate.js';
@@ -215,5 +217,34 @@ describe('--store URLs', () => {
       expect(message).not.toContain('secret');
       expect(message).not.toContain('\n');
     }
+  });
+});
+
+describe('parley relay --store', () => {
+  const relay = (args: string[], env: Record<string, string> = {}) =>
+    spawnSync(process.execPath, [CLI, 'relay', '--port', '0', ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, PARLEY_HOME: mkdtempSync(join(tmpdir(), 'parley-home-')), ...env },
+      timeout: 30_000,
+    });
+
+  it('a bad URL is one line and exit 2, from the flag or the environment', () => {
+    for (const r of [relay(['--store', 'mysql://u:secret@h/db']), relay([], { PARLEY_RELAY_STORE: 'postgres://u:secret@h' })]) {
+      expect(r.status).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/^parley relay: --store /);
+      expect(r.stderr).not.toContain('secret');
+    }
+  });
+
+  it('an unreachable database is one line and exit 1', async () => {
+    const closed = new URL(await pg.createDatabase());
+    // A port nothing listens on: the cluster's own port + 1 is not guaranteed free, so use port 1 (privileged, unused).
+    const url = `postgres://parley:secret@127.0.0.1:1${closed.pathname}`;
+    const r = relay(['--store', url]);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^parley relay: cannot use PostgreSQL at 127\.0\.0\.1:1\/parley_test_\w+: /);
+    expect(r.stderr).not.toContain('secret');
   });
 });
