@@ -91,6 +91,13 @@ describe('two relay instances on one PostgreSQL database', () => {
     expect(await metric(b, 'parley_relay_connections')).toBe(1);
     expect(await metric(a, 'parley_relay_entries_stored_total')).toBeGreaterThan(0);
     expect(await metric(b, 'parley_relay_entries_stored_total')).toBeGreaterThan(0);
+    // Per-instance metrics: each committed appends, and each forwarded what the other stored.
+    for (const r of [a, b]) {
+      expect(await metric(r, 'parley_relay_append_seconds_count')).toBeGreaterThan(0);
+      expect(await metric(r, 'parley_relay_notification_lag_seconds_count')).toBeGreaterThan(0);
+      expect(await metric(r, 'parley_relay_rooms')).toBe(1);
+      expect(await metric(r, 'parley_relay_store_up')).toBe(1);
+    }
   });
 
   it('kill -9 of one instance mid-stream: nodes reconnect through the proxy, every message arrives exactly once', async () => {
