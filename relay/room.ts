@@ -52,6 +52,8 @@ export interface Peer {
   refuse(reason: MessageRefusal): void;
   /** Closes the connection with 1013 (try again later): the store cannot take the write or serve the room now. */
   unavailable(): void;
+  /** True once the relay refused or closed this connection: its messages still queued are dropped. */
+  readonly refused: boolean;
 }
 
 export interface RoomLimits {
@@ -178,8 +180,9 @@ export class Room {
   /** Queues one message from a peer; malformed framing refuses the peer with 'bad-message'. */
   receive(peer: Peer, message: Uint8Array): void {
     this.enqueue(async () => {
-      // A peer whose join failed (store away) or that left has nothing more to say here.
-      if (!this.peers.has(peer)) return;
+      // A peer whose join failed (store away), that left, or that was refused has nothing more to say here: as with
+      // a synchronous store, nothing after a refused message counts (a peer's own close does not drop its messages).
+      if (!this.peers.has(peer) || peer.refused) return;
       try {
         await this.handle(peer, message);
       } catch (err) {

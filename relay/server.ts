@@ -83,19 +83,25 @@ export async function startRelay(
     const bucket = new TokenBucket(opts.messagesPerSecond, opts.messageBurst);
     let alive = true;
     let closed = false;
+    let refused = false;
     const peer: Peer = {
+      get refused() {
+        return refused;
+      },
       send(message) {
         if (ws.readyState !== WebSocket.OPEN) return;
         metrics.bytesOut += message.length;
         ws.send(message);
       },
       refuse(reason) {
+        refused = true;
         if (closed) return;
         metrics.refuse(reason);
         ws.close(CLOSE.refused, reasonText(reason));
         closed = true;
       },
       unavailable() {
+        refused = true;
         if (closed) return;
         ws.close(CLOSE.tryAgainLater, 'store-unavailable');
         closed = true;
@@ -113,6 +119,7 @@ export async function startRelay(
       if (!bucket.take()) {
         metrics.refuse('rate-limit');
         closed = true;
+        refused = true;
         return ws.close(CLOSE.rateLimit, 'rate-limit');
       }
       if (!isBinary) return peer.refuse('bad-message');
