@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- relay [--clients 16] [--rooms 4] [--entries 200] [--window 8] [--batch 1] [--repeat 3] [--profile]`
+ * `npm run bench -- relay [--clients 16] [--rooms 4] [--entries 200] [--window 8] [--batch 1] [--repeat 3] [--profile]
+ *                         [--store postgres]`
  *
  * Relay fan-out: K stock y-websocket clients push sealed-sized entries (300 random bytes, key = contentId(value))
  * into Y.Map('log'), first all in one room, then spread over M rooms; every client receives every other client's
@@ -13,6 +14,11 @@
  * the run measures sustained throughput with bounded queues, and latency under that load (not a burst's backlog).
  * Entries per client stay below the Parley relay's per-connection burst (2000 messages, 500/s sustained); larger
  * runs should raise --batch (entries per Yjs transaction = per message).
+ *
+ * --store postgres: the same run also measures the Parley relay on PostgreSQL (a throwaway cluster the bench starts,
+ * default durability settings, a fresh database per run), as one instance and as two instances on one database with
+ * client i connected to instance i mod 2 (what a round-robin balancer does), beside the SQLite relay; for the two
+ * instances it also reports cross-instance delivery latency (sender and receiver on different instances).
  */
 import { ready } from '../protocol/sodium.js';
 import { newEpochKey, roomKeyPair } from '../protocol/keys.js';
@@ -22,11 +28,24 @@ import { printTable } from './lib/table.js';
 import { Cleanup } from './lib/cleanup.js';
 import { monotonicUs, summarizeProfileDir, type Window } from './lib/cpuprof.js';
 import { readStamp, stampedEntry } from './lib/entries.js';
-import { relayLabel, startBenchRelay, type RelayKind } from './lib/relays.js';
+import { startBenchRelay, type BenchRelay } from './lib/relays.js';
+import { startPostgres, type TestPostgres } from './lib/postgres.js';
 import { connectYClient, type YClient } from './lib/yclient.js';
+
+/** What serves the clients: the plain baseline, the Parley relay on SQLite, on PostgreSQL, or two on one PostgreSQL. */
+type Setup = 'plain' | 'parley' | 'pg' | 'pg2';
+
+const LABELS: Record<Setup, string> = {
+  plain: 'plain y-protocols relay',
+  parley: 'parley relay (SQLite)',
+  pg: 'parley relay (PostgreSQL)',
+  pg2: 'parley relay ×2 (PostgreSQL)',
+};
 
 interface Options {
   flags: Set<string>;
+  /** Set with --store postgres: the cluster the PostgreSQL setups use. */
+  pg: TestPostgres | null;
   clients: number;
   rooms: number;
   entries: number;
@@ -36,13 +55,15 @@ interface Options {
 }
 
 interface RunResult {
-  kind: RelayKind;
+  kind: Setup;
   entries: number;
   deliveries: number;
   wallMs: number;
   eventsPerSec: number;
   p50: number;
   p99: number;
+  /** Deliveries between clients of different instances (pg2 only). */
+  cross: { p50: number; p99: number; n: number } | null;
   relayCpuMs: number;
   benchCpuMs: number;
   closes: number;
@@ -52,16 +73,26 @@ interface RunResult {
 
 const RUN_TIMEOUT_MS = 120_000;
 
-async function runWorkload(kind: RelayKind, rooms: number, entries: number, o: Options, profDir: string | null = null): Promise<RunResult> {
+async function startSetup(kind: Setup, o: Options, cleanup: Cleanup, profDir: string | null): Promise<BenchRelay[]> {
+  const execArgv = profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];
+  if (kind === 'plain' || kind === 'parley') return [await startBenchRelay(kind, cleanup, execArgv)];
+  const store = await o.pg!.createDatabase();
+  const first = await startBenchRelay('parley', cleanup, execArgv, store);
+  return kind === 'pg' ? [first] : [first, await startBenchRelay('parley', cleanup, [], store)];
+}
+
+async function runWorkload(kind: Setup, rooms: number, entries: number, o: Options, profDir: string | null = null): Promise<RunResult> {
   const cleanup = new Cleanup();
   try {
-    const relay = await startBenchRelay(kind, cleanup, profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []);
+    const relays = await startSetup(kind, o, cleanup, profDir);
+    const instanceOf = (i: number) => i % relays.length;
     const keys = Array.from({ length: rooms }, () => newEpochKey());
-    const roomOf = (i: number) => i % rooms;
+    // Clients alternate over rooms in blocks, so that with two instances each room has clients on both.
+    const roomOf = (i: number) => Math.floor(i / relays.length) % rooms;
     const clients: YClient[] = [];
     for (let i = 0; i < o.clients; i++) {
       const key = keys[roomOf(i)];
-      const c = connectYClient(relay.url, roomKeyPair(key).room, kind === 'parley' ? key : null);
+      const c = connectYClient(relays[instanceOf(i)].url, roomKeyPair(key).room, kind === 'plain' ? null : key);
       cleanup.add(() => c.close());
       clients.push(c);
     }
@@ -72,6 +103,7 @@ async function runWorkload(kind: RelayKind, rooms: number, entries: number, o: O
     const received = clients.map(() => new Array<number>(o.clients).fill(0));
     const expected = peers.reduce((n, p) => n + p.length * entries, 0);
     const latencies = new Float64Array(expected);
+    const crossLatencies: number[] = [];
     let total = 0;
     let finish!: () => void;
     const done = new Promise<void>((r) => (finish = r));
@@ -86,6 +118,7 @@ async function runWorkload(kind: RelayKind, rooms: number, entries: number, o: O
           if (!(value instanceof Uint8Array)) continue;
           const { stamp, sender } = readStamp(value);
           latencies[total++] = now - stamp;
+          if (instanceOf(sender) !== instanceOf(r)) crossLatencies.push(now - stamp);
           received[r][sender]++;
           const wake = wakers.get(sender);
           if (wake) {
@@ -121,7 +154,13 @@ async function runWorkload(kind: RelayKind, rooms: number, entries: number, o: O
       }
     };
 
-    const relayBefore = await relay.stats();
+    const stats = async () => {
+      const all = await Promise.all(relays.map((r) => r.stats()));
+      const refused: Record<string, number> = {};
+      for (const s of all) for (const [k, v] of Object.entries(s.refused)) refused[k] = (refused[k] ?? 0) + v;
+      return { cpuMs: all.reduce((n, s) => n + s.cpuMs, 0), refused };
+    };
+    const relayBefore = await stats();
     const cpuBefore = process.cpuUsage();
     const fromUs = monotonicUs();
     const start = performance.now();
@@ -137,8 +176,9 @@ async function runWorkload(kind: RelayKind, rooms: number, entries: number, o: O
     const wallMs = performance.now() - start;
     const window = { label: 'samples during the measured run', fromUs, toUs: monotonicUs() };
     const cpu = process.cpuUsage(cpuBefore);
-    const relayAfter = await relay.stats();
+    const relayAfter = await stats();
     const lat = summarize(Array.from(latencies));
+    const cross = crossLatencies.length > 0 ? { ...summarize(crossLatencies), n: crossLatencies.length } : null;
     return {
       kind,
       entries: entries * o.clients,
@@ -147,6 +187,7 @@ async function runWorkload(kind: RelayKind, rooms: number, entries: number, o: O
       eventsPerSec: (total / wallMs) * 1000,
       p50: lat.p50,
       p99: lat.p99,
+      cross,
       relayCpuMs: relayAfter.cpuMs - relayBefore.cpuMs,
       benchCpuMs: (cpu.user + cpu.system) / 1000,
       closes: clients.reduce((n, c) => n + c.closes.length, 0),
@@ -176,13 +217,24 @@ function pick(runs: RunResult[]): RunResult {
   return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
-/** Runs one scenario --repeat times against each relay, prints its table and ratios; returns the throughput ratio. */
-async function runScenario(sc: { label: string; rooms: number; entries: number }, o: Options, outer: Cleanup): Promise<number> {
+interface ScenarioResult {
+  label: string;
+  /** Parley (SQLite) / plain baseline. */
+  tput: number;
+  /** PostgreSQL setups / Parley on SQLite, paired per repetition (with --store postgres). */
+  pg?: number;
+  pg2?: number;
+  cross?: { p50: number; p99: number } | null;
+}
+
+/** Runs one scenario --repeat times against each setup, prints its table and ratios. */
+async function runScenario(sc: { label: string; rooms: number; entries: number }, o: Options, outer: Cleanup): Promise<ScenarioResult> {
   const profiles: (() => void)[] = [];
-  const runs: Record<RelayKind, RunResult[]> = { plain: [], parley: [] };
+  const setups: Setup[] = o.pg ? ['plain', 'parley', 'pg', 'pg2'] : ['plain', 'parley'];
+  const runs: Record<Setup, RunResult[]> = { plain: [], parley: [], pg: [], pg2: [] };
   for (let rep = 0; rep < o.repeat; rep++) {
-    // Alternate which relay goes first so warm-up and drift do not favour one of them.
-    const order: RelayKind[] = rep % 2 === 0 ? ['plain', 'parley'] : ['parley', 'plain'];
+    // Alternate the order so warm-up and drift do not favour one of them.
+    const order = rep % 2 === 0 ? setups : [...setups].reverse();
     for (const kind of order) {
       // --profile: the Parley relay process of the last repetition runs under --cpu-prof.
       const profDir = o.flags.has('profile') && kind === 'parley' && rep === o.repeat - 1 ? outer.tempDir('parley-bench-prof-') : null;
@@ -195,44 +247,137 @@ async function runScenario(sc: { label: string; rooms: number; entries: number }
   console.log(`\n${sc.label}: ${sc.entries} entries per client, ${base.entries} entries, ${base.deliveries} deliveries per run`);
   const head = ['', 'events/s', 'p50 ms', 'p99 ms', 'wall ms', 'relay CPU ms', 'relay CPU µs/entry', 'clients CPU ms'];
   const row = (r: RunResult) => [
-    relayLabel(r.kind), fmt(r.eventsPerSec, 0), fmt(r.p50), fmt(r.p99), fmt(r.wallMs, 0), fmt(r.relayCpuMs, 0),
+    LABELS[r.kind], fmt(r.eventsPerSec, 0), fmt(r.p50), fmt(r.p99), fmt(r.wallMs, 0), fmt(r.relayCpuMs, 0),
     fmt((r.relayCpuMs * 1000) / r.entries, 1), fmt(r.benchCpuMs, 0),
   ];
-  printTable([head, row(base), row(parley)]);
-  // Paired ratio per repetition (the two runs of a pair are adjacent in time, so they share the machine's mood),
+  printTable([head, ...setups.map((k) => row(pick(runs[k])))]);
+  // Paired ratio per repetition (the runs of a repetition are adjacent in time, so they share the machine's mood),
   // then the median: one noisy run cannot swing it.
-  const paired = runs.parley.map((r, i) => r.eventsPerSec / runs.plain[i].eventsPerSec);
-  const tput = median(paired);
+  const paired = (k: Setup, over: Setup) => runs[k].map((r, i) => r.eventsPerSec / runs[over][i].eventsPerSec);
+  const tputs = paired('parley', 'plain');
+  const tput = median(tputs);
   console.log(
-    `ratio parley/baseline: throughput ${fmt(tput)}× (median of per-run ratios ${paired.map((x) => fmt(x)).join(', ')}; target ≥ 0.80×), ` +
+    `ratio parley/baseline: throughput ${fmt(tput)}× (median of per-run ratios ${tputs.map((x) => fmt(x)).join(', ')}; target ≥ 0.80×), ` +
       `p50 ${fmt(parley.p50 / base.p50)}×, p99 ${fmt(parley.p99 / base.p99)}×, relay CPU per entry ${fmt(median(runs.parley.map((r) => r.relayCpuMs)) / median(runs.plain.map((r) => r.relayCpuMs)))}× (median of runs)`,
   );
-  const trouble = [...runs.parley, ...runs.plain].filter((r) => r.closes > 0 || Object.keys(r.refused).length > 0);
-  for (const r of trouble) console.log(`  note: ${relayLabel(r.kind)} closed ${r.closes} connection(s); refused ${JSON.stringify(r.refused)}`);
+  const result: ScenarioResult = { label: sc.label, tput };
+  if (o.pg) {
+    const pg = paired('pg', 'parley');
+    const pg2 = paired('pg2', 'parley');
+    result.pg = median(pg);
+    result.pg2 = median(pg2);
+    const two = pick(runs.pg2);
+    result.cross = two.cross;
+    console.log(
+      `ratio PostgreSQL/SQLite: one instance ${fmt(result.pg)}× (per run ${pg.map((x) => fmt(x)).join(', ')}; target ≥ 0.50×), ` +
+        `two instances ${fmt(result.pg2)}× (per run ${pg2.map((x) => fmt(x)).join(', ')})`,
+    );
+    if (two.cross) {
+      console.log(`cross-instance delivery under this load (post on A → receive on B): p50 ${fmt(two.cross.p50)} ms, p99 ${fmt(two.cross.p99)} ms over ${two.cross.n} deliveries`);
+    }
+  }
+  const trouble = setups.flatMap((k) => runs[k]).filter((r) => r.closes > 0 || Object.keys(r.refused).length > 0);
+  for (const r of trouble) console.log(`  note: ${LABELS[r.kind]} closed ${r.closes} connection(s); refused ${JSON.stringify(r.refused)}`);
   for (const show of profiles) show();
-  return tput;
+  return result;
+}
+
+const PROBES = 300;
+
+/**
+ * Delivery latency without load: a writer posts one entry at a time and waits until the reader has it. Writer and
+ * reader on the one SQLite relay, on one PostgreSQL instance, and on two PostgreSQL instances (post on A, receive on
+ * B: the commit, NOTIFY, read-back path).
+ */
+async function probeLatency(o: Options): Promise<{ label: string; p50: number; p99: number }[]> {
+  const out: { label: string; p50: number; p99: number }[] = [];
+  const cases: [string, Setup][] = [
+    ['SQLite relay, same instance', 'parley'],
+    ['PostgreSQL, same instance', 'pg'],
+    ['PostgreSQL, A → B', 'pg2'],
+  ];
+  for (const [label, kind] of cases) {
+    const cleanup = new Cleanup();
+    try {
+      const relays = await startSetup(kind, o, cleanup, null);
+      const key = newEpochKey();
+      const room = roomKeyPair(key).room;
+      const writer = connectYClient(relays[0].url, room, key);
+      const reader = connectYClient(relays[relays.length - 1].url, room, key);
+      cleanup.add(() => writer.close());
+      cleanup.add(() => reader.close());
+      await Promise.all([writer.synced(), reader.synced()]);
+      let arrived: (() => void) | null = null;
+      reader.log.observe(() => arrived?.());
+      const samples: number[] = [];
+      for (let i = 0; i < PROBES; i++) {
+        const { key: k, value } = stampedEntry(0);
+        const got = new Promise<void>((r) => (arrived = r));
+        const t0 = performance.now();
+        writer.log.set(k, value);
+        await got;
+        samples.push(performance.now() - t0);
+      }
+      const { p50, p99 } = summarize(samples.slice(20));
+      out.push({ label, p50, p99 });
+    } finally {
+      await cleanup.run();
+    }
+  }
+  console.log(`\ndelivery latency without load (${PROBES} entries one at a time, first 20 dropped as warm-up):`);
+  printTable([['', 'p50 ms', 'p99 ms'], ...out.map((r) => [r.label, fmt(r.p50), fmt(r.p99)])]);
+  return out;
+}
+
+/** `--store postgres` is the one non-integer option; the rest go to intOptions. */
+function storeOption(args: string[]): { store: string | null; rest: string[] } {
+  const rest: string[] = [];
+  let store: string | null = null;
+  for (let i = 0; i < args.length; i++) {
+    const m = /^--store(?:=(.*))?$/.exec(args[i]);
+    if (!m) rest.push(args[i]);
+    else store = m[1] ?? args[++i] ?? '';
+  }
+  if (store !== null && store !== 'postgres') throw new Error(`--store takes "postgres" (a throwaway cluster the bench starts), got "${store}"`);
+  return { store, rest };
 }
 
 export async function main(args: string[]): Promise<void> {
-  const o: Options = intOptions(args, { clients: 16, rooms: 4, entries: 200, window: 8, batch: 1, repeat: 3 }, ['profile']);
+  const { store, rest } = storeOption(args);
+  const o: Options = { ...intOptions(rest, { clients: 16, rooms: 4, entries: 200, window: 8, batch: 1, repeat: 3 }, ['profile']), pg: null };
   if (o.clients < 2 || o.clients > 200) throw new Error('--clients must be 2-200 (the Parley relay allows 256 connections per IP)');
   if (o.rooms < 1 || o.clients < 2 * o.rooms) throw new Error('--rooms must be at least 1 and leave at least 2 clients per room');
   if (o.entries < 1 || o.window < 1 || o.batch < 1 || o.repeat < 1) throw new Error('--entries, --window, --batch and --repeat must be positive');
   if (o.entries / o.batch > 1900) console.warn(`warning: ${Math.ceil(o.entries / o.batch)} messages per client exceeds the Parley relay's burst of 2000; raise --batch`);
   await ready();
 
-  console.log(`relay fan-out: ${o.clients} stock y-websocket clients, entries of 300 B (key = contentId), window ${o.window}, batch ${o.batch}, ${o.repeat} run(s) per relay (median shown)`);
-  const scenarios = [
-    { label: `${o.clients} clients in 1 room`, rooms: 1, entries: o.entries },
-    ...(o.rooms > 1 ? [{ label: `${o.clients} clients over ${o.rooms} rooms`, rooms: o.rooms, entries: spreadEntries(o) }] : []),
-  ];
-  const ratios: { label: string; tput: number }[] = [];
   const outer = new Cleanup();
   try {
-    for (const sc of scenarios) ratios.push({ label: sc.label, tput: await runScenario(sc, o, outer) });
+    if (store === 'postgres') {
+      o.pg = await startPostgres();
+      const pg = o.pg;
+      outer.add(() => pg.stop());
+    }
+    console.log(`relay fan-out: ${o.clients} stock y-websocket clients, entries of 300 B (key = contentId), window ${o.window}, batch ${o.batch}, ${o.repeat} run(s) per relay (median shown)`);
+    if (o.pg) console.log(`PostgreSQL: a throwaway cluster on 127.0.0.1:${o.pg.port}, default settings (fsync on, synchronous_commit on); SQLite: WAL, synchronous = NORMAL`);
+    const scenarios = [
+      { label: `${o.clients} clients in 1 room`, rooms: 1, entries: o.entries },
+      ...(o.rooms > 1 ? [{ label: `${o.clients} clients over ${o.rooms} rooms`, rooms: o.rooms, entries: spreadEntries(o) }] : []),
+    ];
+    const results: ScenarioResult[] = [];
+    for (const sc of scenarios) results.push(await runScenario(sc, o, outer));
+    const probes = o.pg ? await probeLatency(o) : [];
+    console.log('');
+    for (const r of results) {
+      console.log(`throughput parley/baseline, ${r.label}: ${fmt(r.tput)}× ${r.tput >= 0.8 ? '(meets ≥ 0.8×)' : '(BELOW the 0.8× target)'}`);
+      if (r.pg !== undefined) {
+        console.log(`throughput PostgreSQL/SQLite, ${r.label}: one instance ${fmt(r.pg)}× ${r.pg >= 0.5 ? '(meets ≥ 0.5×)' : '(BELOW the 0.5× target)'}, two instances ${fmt(r.pg2!)}×`);
+      }
+      if (r.cross) console.log(`cross-instance p99 under full load, ${r.label}: ${fmt(r.cross.p99)} ms`);
+    }
+    const cross = probes.find((p) => p.label.includes('A → B'));
+    if (cross) console.log(`cross-instance p99 without load: ${fmt(cross.p99)} ms ${cross.p99 <= 25 ? '(meets ≤ 25 ms)' : '(ABOVE the 25 ms target)'}`);
   } finally {
     await outer.run();
   }
-  console.log('');
-  for (const r of ratios) console.log(`throughput parley/baseline, ${r.label}: ${fmt(r.tput)}× ${r.tput >= 0.8 ? '(meets ≥ 0.8×)' : '(BELOW the 0.8× target)'}`);
 }

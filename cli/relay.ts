@@ -4,20 +4,34 @@ import { parseOptions, parsePort } from './command.js';
 export const command: Command = {
   summary: 'run a Parley relay: a dumb, self-hostable WebSocket relay that only sees ciphertext',
   usage: [
-    'usage: parley relay [--host 127.0.0.1] [--port 4455] [--data DIR]',
+    'usage: parley relay [--host 127.0.0.1] [--port 4455] [--data DIR | --store postgres://USER@HOST:PORT/DB]',
     '',
     '  --host   interface to listen on (default 127.0.0.1; 0.0.0.0 for all)',
     '  --port   TCP port (default 4455; 0 picks a free port)',
     '  --data   directory for relay.sqlite (default $PARLEY_HOME/relay)',
+    '  --store  a PostgreSQL URL instead of SQLite (also $PARLEY_RELAY_STORE): every relay started with the same',
+    '           URL serves the same rooms, so several can run behind one load balancer',
     '',
     'Prints "parley relay listening on ws://HOST:PORT" when ready. GET /healthz and /metrics on the same port.',
     'SIGTERM or Ctrl-C closes connections and the database cleanly. Details: docs/relay.md.',
   ].join('\n'),
   async run(argv) {
-    const { values } = parseOptions(argv, { host: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' } }, false);
+    const { values } = parseOptions(
+      argv,
+      { host: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, store: { type: 'string' } },
+      false,
+    );
     const { startRelay } = await import('../relay/server.js');
     const { relayOptions } = await import('../relay/options.js');
-    const opts = relayOptions({ host: values.host ?? '127.0.0.1', port: parsePort(values.port, 4455), ...(values.data ? { dataDir: values.data } : {}) });
+    const port = parsePort(values.port, 4455);
+    const store = values.store ?? process.env.PARLEY_RELAY_STORE ?? '';
+    let opts;
+    try {
+      opts = relayOptions({ host: values.host ?? '127.0.0.1', port, store, ...(values.data ? { dataDir: values.data } : {}) });
+    } catch (err) {
+      console.error(`parley relay: ${(err as Error).message}`);
+      return 2;
+    }
     let relay;
     try {
       relay = await startRelay(opts);

@@ -1,5 +1,29 @@
 /** Relay counters and gauges, rendered in the Prometheus text exposition format (version 0.0.4) for GET /metrics. */
 
+/** Bucket bounds of the latency histograms, in seconds. */
+const BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** A Prometheus histogram (cumulative buckets in seconds, sum, count). */
+export class Histogram {
+  readonly counts = new Array<number>(BUCKETS.length).fill(0);
+  count = 0;
+  sum = 0;
+
+  observe(ms: number): void {
+    const seconds = Math.max(0, ms) / 1000;
+    this.count++;
+    this.sum += seconds;
+    const i = BUCKETS.findIndex((b) => seconds <= b);
+    if (i >= 0) this.counts[i]++;
+  }
+
+  lines(name: string): string[] {
+    let cumulative = 0;
+    const buckets = BUCKETS.map((b, i) => `${name}_bucket{le="${b}"} ${(cumulative += this.counts[i])}`);
+    return [...buckets, `${name}_bucket{le="+Inf"} ${this.count}`, `${name}_sum ${this.sum}`, `${name}_count ${this.count}`];
+  }
+}
+
 export class RelayMetrics {
   /** Open WebSocket connections (gauge). */
   connections = 0;
@@ -13,6 +37,22 @@ export class RelayMetrics {
   readonly refused = new Map<string, number>();
   bytesIn = 0;
   bytesOut = 0;
+  /** 1 while the store takes writes, 0 while it is away (PostgreSQL restarting, network). */
+  storeUp = 1;
+  /** Transitions of the store to unavailable. */
+  storeOutages = 0;
+  /** Time to commit one append, from this process. */
+  readonly appendLatency = new Histogram();
+  /** Time from another process's append to its entries being forwarded here (shared store only). */
+  readonly notifyLag = new Histogram();
+
+  observeAppend(ms: number): void {
+    this.appendLatency.observe(ms);
+  }
+
+  observeNotifyLag(ms: number): void {
+    this.notifyLag.observe(ms);
+  }
 
   refuse(reason: string): void {
     this.refused.set(reason, (this.refused.get(reason) ?? 0) + 1);
@@ -26,7 +66,7 @@ export class RelayMetrics {
   }
 
   render(): string {
-    const metric = (name: string, type: 'gauge' | 'counter', help: string, lines: string[]) =>
+    const metric = (name: string, type: 'gauge' | 'counter' | 'histogram', help: string, lines: string[]) =>
       [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...lines];
     const refused = [...this.refused.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
@@ -43,6 +83,17 @@ export class RelayMetrics {
       ...metric('parley_relay_updates_refused_total', 'counter', 'Refused updates, messages and connections, by reason.', refused),
       ...metric('parley_relay_bytes_in_total', 'counter', 'WebSocket message bytes received.', [`parley_relay_bytes_in_total ${this.bytesIn}`]),
       ...metric('parley_relay_bytes_out_total', 'counter', 'WebSocket message bytes sent.', [`parley_relay_bytes_out_total ${this.bytesOut}`]),
+      ...metric('parley_relay_store_up', 'gauge', '1 while the store takes writes, 0 while it is unavailable.', [`parley_relay_store_up ${this.storeUp}`]),
+      ...metric('parley_relay_store_outages_total', 'counter', 'Times the store became unavailable.', [
+        `parley_relay_store_outages_total ${this.storeOutages}`,
+      ]),
+      ...metric('parley_relay_append_seconds', 'histogram', 'Time to commit one append.', this.appendLatency.lines('parley_relay_append_seconds')),
+      ...metric(
+        'parley_relay_notification_lag_seconds',
+        'histogram',
+        "Time from another instance's append to its entries being forwarded here.",
+        this.notifyLag.lines('parley_relay_notification_lag_seconds'),
+      ),
     ].join('\n') + '\n';
   }
 }

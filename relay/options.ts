@@ -5,14 +5,22 @@
 import { join } from 'node:path';
 import { parleyHome } from '../node/config.js';
 import { MAX_SEALED_BYTES } from '../protocol/event.js';
+import { parseStoreSpec } from './store.js';
 
 export interface RelayOptions {
   /** Interface to listen on. */
   host: string;
   /** TCP port; 0 picks a free one. */
   port: number;
-  /** Directory holding relay.sqlite (created if missing). */
+  /** Directory holding relay.sqlite (created if missing); unused with a PostgreSQL `store`. */
   dataDir: string;
+  /**
+   * '' = SQLite in `dataDir` (one process). A postgres:// URL = a log shared by every relay process given the same
+   * URL (relay/store-postgres.ts).
+   */
+  store: string;
+  /** With a shared store: how often to read the heads of loaded rooms, in case a notification was lost, ms. */
+  storePollMs: number;
   /**
    * Largest WebSocket message the relay reads, in bytes; a larger one is refused with 4413. Incoming messages are
    * bounded by what a stock y-websocket client sends in one piece: a node restoring a wiped relay sends its whole
@@ -46,6 +54,8 @@ export interface RelayOptions {
 export const RELAY_DEFAULTS: Omit<RelayOptions, 'dataDir'> = {
   host: '127.0.0.1',
   port: 4455,
+  store: '',
+  storePollMs: 2000,
   maxFrameBytes: 32 * 1024 * 1024,
   maxValueBytes: MAX_SEALED_BYTES,
   messagesPerSecond: 500,
@@ -73,13 +83,15 @@ export function relayOptions(overrides: Partial<RelayOptions> = {}): RelayOption
   if (typeof o.dataDir !== 'string' || o.dataDir === '') throw new TypeError('relay option dataDir must be a non-empty string');
   const positive: (keyof RelayOptions)[] = [
     'maxFrameBytes', 'maxValueBytes', 'messagesPerSecond', 'messageBurst', 'maxConnectionsPerIp', 'maxRooms',
-    'roomIdleTtlMs', 'compactionIntervalMs', 'syncChunkBytes', 'syncChunkEntries', 'pingIntervalMs',
+    'roomIdleTtlMs', 'compactionIntervalMs', 'syncChunkBytes', 'syncChunkEntries', 'pingIntervalMs', 'storePollMs',
   ];
   for (const k of positive) {
     const v = o[k];
     if (typeof v !== 'number' || !(v > 0)) throw new TypeError(`relay option ${k} must be a positive number, got ${String(v)}`);
   }
   if (!(o.diskTtlMs >= 0)) throw new TypeError(`relay option diskTtlMs must be >= 0, got ${o.diskTtlMs}`);
+  if (typeof o.store !== 'string') throw new TypeError('relay option store must be a string');
+  parseStoreSpec(o.store, o.dataDir);
   if (o.maxValueBytes >= o.maxFrameBytes) throw new TypeError('relay option maxValueBytes must be smaller than maxFrameBytes');
   return o;
 }
@@ -92,5 +104,7 @@ export const CLOSE = {
   tooLarge: 4413,
   tooManyConnections: 4429,
   tooManyRooms: 4503,
+  /** The store cannot take writes right now (PostgreSQL away); clients reconnect and resend. */
+  tryAgainLater: 1013,
   shutdown: 1001,
 } as const;

@@ -14,13 +14,17 @@
  * Yjs update with relay/validate.ts `encodeEntries`.
  *
  * Order for an update: validate → store (committed) → remember → forward to the other connections.
+ * Storage is asynchronous (relay/store.ts), so a room handles its joins, messages, leaves and read-backs one at a
+ * time, in arrival order: the validator must see the room as every earlier update left it.
+ * With a shared store, entries other relay processes appended are read back by cursor (`ring`) and forwarded to
+ * this process's connections; they were committed before anyone rang.
  * The answer to a sync step 1 is sent as update messages of bounded size followed by a sync step 2 carrying the
  * last part (a stock WebsocketProvider marks itself synced on step 2, after applying all the earlier parts).
  */
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import { encodeEntries, validateUpdate, type LogEntry, type RefusalReason } from './validate.js';
-import type { RelayStorage } from './storage.js';
+import { StoreUnavailableError, type RelayStore } from './store.js';
 import type { RelayMetrics } from './metrics.js';
 
 export const MESSAGE_SYNC = 0;
@@ -36,6 +40,9 @@ export const AWARENESS_TIMEOUT_MS = 30_000;
 /** Awareness states kept per room; further new clients are forwarded but not remembered. */
 export const MAX_AWARENESS_STATES = 1024;
 
+/** Rows read per query when reading back other processes' entries. */
+const READ_BACK_ROWS = 5000;
+
 export type MessageRefusal = RefusalReason | 'bad-message';
 
 /** What a room needs from a connection. */
@@ -43,6 +50,10 @@ export interface Peer {
   send(message: Uint8Array): void;
   /** Closes the connection with 4400 and the reason, and counts the refusal. */
   refuse(reason: MessageRefusal): void;
+  /** Closes the connection with 1013 (try again later): the store cannot take the write or serve the room now. */
+  unavailable(): void;
+  /** True once the relay refused or closed this connection: its messages still queued are dropped. */
+  readonly refused: boolean;
 }
 
 export interface RoomLimits {
@@ -70,23 +81,73 @@ export class Room {
   idleSince = Date.now();
   /** Last time the room was recorded as used in storage (for the disk TTL). */
   private touchedAt = 0;
+  private loaded = false;
+  private joining = 0;
+  /** Everything of this room in the store up to here is in memory. */
+  private cursor = 0;
+  /** Highest cursor another process announced; a read-back is due while it is ahead of `cursor`. */
+  private head = 0;
+  private headSentAt = 0;
+  private readBackQueued = false;
+  /** The room's work, one task at a time (see the header). */
+  private tail: Promise<void> = Promise.resolve();
 
   constructor(
     readonly name: string,
-    private readonly storage: RelayStorage,
+    private readonly store: RelayStore,
     private readonly metrics: RelayMetrics,
     private readonly limits: RoomLimits,
-  ) {
-    for (const e of storage.load(name)) this.remember(e);
+    private readonly log: (line: string) => void = () => undefined,
+  ) {}
+
+  /** Resolves when every task queued so far has run. */
+  idle(): Promise<void> {
+    return this.tail;
+  }
+
+  private enqueue(task: () => void | Promise<void>): void {
+    this.tail = this.tail.then(task).catch((err: unknown) => this.log(`room ${this.name}: ${(err as Error).message}`));
+  }
+
+  /** Loads the room from the store once; false (and the room stays unloaded, to retry later) if the store is away. */
+  private async ensureLoaded(): Promise<boolean> {
+    if (this.loaded) return true;
+    try {
+      const { entries, cursor } = await this.store.load(this.name);
+      for (const e of entries) this.remember(e);
+      this.cursor = cursor;
+      this.loaded = true;
+      return true;
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) return false;
+      throw err;
+    }
   }
 
   get size(): number {
     return this.entryCount;
   }
 
+  /** True while the room has connections or joins still queued: it must not be unloaded. */
+  get busy(): boolean {
+    return this.peers.size > 0 || this.joining > 0;
+  }
+
   join(peer: Peer, now = Date.now()): void {
-    this.peers.add(peer);
-    this.touch(now, true);
+    this.joining++;
+    this.enqueue(async () => {
+      this.joining--;
+      if (!(await this.ensureLoaded())) {
+        if (!this.busy) this.idleSince = Date.now();
+        return peer.unavailable();
+      }
+      this.peers.add(peer);
+      await this.touch(now, true);
+      this.greet(peer);
+    });
+  }
+
+  private greet(peer: Peer): void {
     const e = encoding.createEncoder();
     encoding.writeVarUint(e, MESSAGE_SYNC);
     encoding.writeVarUint(e, SYNC_STEP1);
@@ -97,6 +158,10 @@ export class Room {
   }
 
   leave(peer: Peer): void {
+    this.enqueue(() => this.forget(peer));
+  }
+
+  private forget(peer: Peer): void {
     if (!this.peers.delete(peer)) return;
     const gone: number[] = [];
     for (const [client, s] of this.awareness) {
@@ -109,11 +174,28 @@ export class Room {
     const message = this.awarenessUpdate(gone);
     if (message) this.broadcast(message, null);
     for (const client of gone) this.awareness.delete(client);
-    if (this.peers.size === 0) this.idleSince = Date.now();
+    if (!this.busy) this.idleSince = Date.now();
   }
 
-  /** Handles one message from a peer. Malformed framing throws; the caller refuses the peer with 'bad-message'. */
+  /** Queues one message from a peer; malformed framing refuses the peer with 'bad-message'. */
   receive(peer: Peer, message: Uint8Array): void {
+    this.enqueue(async () => {
+      // A peer whose join failed (store away), that left, or that was refused has nothing more to say here: as with
+      // a synchronous store, nothing after a refused message counts (a peer's own close does not drop its messages).
+      if (!this.peers.has(peer) || peer.refused) return;
+      try {
+        await this.handle(peer, message);
+      } catch (err) {
+        if (err instanceof StoreUnavailableError) {
+          this.metrics.refuse('store-unavailable');
+          return peer.unavailable();
+        }
+        peer.refuse('bad-message');
+      }
+    });
+  }
+
+  private handle(peer: Peer, message: Uint8Array): void | Promise<void> {
     const d = decoding.createDecoder(message);
     const type = decoding.readVarUint(d);
     if (type === MESSAGE_SYNC) {
@@ -132,44 +214,112 @@ export class Room {
     peer.refuse('bad-message');
   }
 
-  private applyUpdate(peer: Peer, update: Uint8Array): void {
+  private async applyUpdate(peer: Peer, update: Uint8Array): Promise<void> {
     const verdict = validateUpdate(update, this.view, this.limits.maxValueBytes);
     if (!verdict.ok) return peer.refuse(verdict.reason);
     this.metrics.updatesAccepted++;
     const { entries, duplicates, gap } = verdict;
     if (entries.length > 0) {
       const owned = entries.map((e) => ({ ...e, value: e.value.slice() }));
-      this.storage.append(this.name, owned);
-      for (const e of owned) this.remember(e);
-      this.metrics.entriesStored += owned.length;
-      this.touch(Date.now(), false);
-      // Forward the client's own bytes when they were accepted whole; otherwise re-encode the accepted part.
-      const forward = duplicates === 0 && !gap ? update : encodeEntries(owned);
-      this.broadcast(syncMessage(SYNC_UPDATE, forward), peer);
+      const started = performance.now();
+      const result = await this.store.append(this.name, owned, this.cursor, Date.now());
+      this.metrics.observeAppend(performance.now() - started);
+      this.metrics.entriesStored += result.stored.length;
+      if (result.cursor !== null) {
+        // Nothing else reached the room meanwhile, so nothing conflicted: stored = owned.
+        for (const e of owned) this.remember(e);
+        this.cursor = result.cursor;
+        // Forward the client's own bytes when they were accepted whole; otherwise re-encode the accepted part.
+        const forward = duplicates === 0 && !gap ? update : encodeEntries(owned);
+        this.broadcast(syncMessage(SYNC_UPDATE, forward), peer);
+      } else {
+        // Other processes appended first: read everything back in cursor order, own entries included.
+        const mine = new Set(result.stored.map((e) => e.key));
+        const fresh = await this.readBack();
+        const own = fresh.filter((e) => mine.has(e.key));
+        const others = fresh.filter((e) => !mine.has(e.key));
+        if (own.length > 0) this.forward(own, peer);
+        if (others.length > 0) this.forward(others, null);
+      }
+      await this.touch(Date.now(), false);
     }
     // Items past a gap: ask the client for everything this relay lacks (it answers with a sync step 2).
     if (gap) peer.send(syncMessage(SYNC_STEP1, this.stateVector()));
   }
 
+  /** Another process appended to this room up to `cursor` (a notification or a poll): read it back and forward it. */
+  ring(cursor: number, sentAt = 0): void {
+    if (cursor > this.head) {
+      this.head = cursor;
+      this.headSentAt = sentAt;
+    }
+    if (this.head <= this.cursor || this.readBackQueued || !this.loaded) return;
+    this.readBackQueued = true;
+    this.enqueue(async () => {
+      this.readBackQueued = false;
+      if (!this.loaded || this.head <= this.cursor) return;
+      const sentAt = this.headSentAt;
+      try {
+        const fresh = await this.readBack();
+        if (fresh.length > 0) this.forward(fresh, null);
+        if (sentAt > 0) this.metrics.observeNotifyLag(Date.now() - sentAt);
+      } catch (err) {
+        // The next notification or poll rings again.
+        if (!(err instanceof StoreUnavailableError)) throw err;
+      }
+    });
+  }
+
+  /** Reads the store after `cursor` and remembers what is new; returns the new entries in cursor order. */
+  private async readBack(): Promise<LogEntry[]> {
+    const fresh: LogEntry[] = [];
+    for (;;) {
+      const { entries, cursor } = await this.store.since(this.name, this.cursor, READ_BACK_ROWS);
+      for (const e of entries) {
+        if (this.keys.has(e.key)) continue;
+        // Clocks stay consecutive in cursor order; anything else would be a second item at a taken Yjs id: skip it.
+        if (e.clock !== (this.byClient.get(e.client)?.length ?? 0)) continue;
+        this.remember(e);
+        fresh.push(e);
+      }
+      this.cursor = cursor;
+      if (entries.length < READ_BACK_ROWS) return fresh;
+    }
+  }
+
+  /** Sends entries to every connection but `except`, in messages of bounded size. */
+  private forward(entries: readonly LogEntry[], except: Peer | null): void {
+    for (const chunk of this.chunks(entries)) this.broadcast(syncMessage(SYNC_UPDATE, encodeEntries(chunk)), except);
+  }
+
+  private *chunks(entries: Iterable<LogEntry>): Generator<LogEntry[]> {
+    let chunk: LogEntry[] = [];
+    let bytes = 0;
+    for (const e of entries) {
+      const size = e.value.length + e.key.length + 16;
+      if (chunk.length > 0 && (bytes + size > this.limits.syncChunkBytes || chunk.length >= this.limits.syncChunkEntries)) {
+        yield chunk;
+        chunk = [];
+        bytes = 0;
+      }
+      chunk.push(e);
+      bytes += size;
+    }
+    if (chunk.length > 0) yield chunk;
+  }
+
   /** Sends what the peer's state vector lacks: update messages of bounded size, the last part as sync step 2. */
   private answerStep1(peer: Peer, encodedSv: Uint8Array): void {
     const sv = decodeStateVector(encodedSv);
-    let chunk: LogEntry[] = [];
-    let bytes = 0;
-    for (const [client, list] of this.byClient) {
-      for (let clock = sv.get(client) ?? 0; clock < list.length; clock++) {
-        const e = list[clock];
-        const size = e.value.length + e.key.length + 16;
-        if (chunk.length > 0 && (bytes + size > this.limits.syncChunkBytes || chunk.length >= this.limits.syncChunkEntries)) {
-          peer.send(syncMessage(SYNC_UPDATE, encodeEntries(chunk)));
-          chunk = [];
-          bytes = 0;
-        }
-        chunk.push(e);
-        bytes += size;
-      }
+    const missing = function* (byClient: Map<number, LogEntry[]>) {
+      for (const [client, list] of byClient) for (let clock = sv.get(client) ?? 0; clock < list.length; clock++) yield list[clock];
+    };
+    let last: LogEntry[] = [];
+    for (const chunk of this.chunks(missing(this.byClient))) {
+      if (last.length > 0) peer.send(syncMessage(SYNC_UPDATE, encodeEntries(last)));
+      last = chunk;
     }
-    peer.send(syncMessage(SYNC_STEP2, encodeEntries(chunk)));
+    peer.send(syncMessage(SYNC_STEP2, encodeEntries(last)));
   }
 
   /** Keeps the latest state per awareness client (opaque JSON text) and forwards the message to every connection. */
@@ -242,11 +392,16 @@ export class Room {
     return encoding.toUint8Array(e);
   }
 
-  /** Records use for the disk TTL: always on join, at most once a minute otherwise. */
-  private touch(now: number, force: boolean): void {
+  /** Records use for the disk TTL on join (appends record it themselves); the relay's maintenance pass renews it. */
+  private async touch(now: number, force: boolean): Promise<void> {
     if (!force && now - this.touchedAt < 60_000) return;
     this.touchedAt = now;
-    this.storage.touch(this.name, now);
+    try {
+      await this.store.touch([this.name], now);
+    } catch (err) {
+      // The maintenance pass records it later; a join is not refused for want of a timestamp.
+      if (!(err instanceof StoreUnavailableError)) throw err;
+    }
   }
 }
 

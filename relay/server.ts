@@ -1,7 +1,8 @@
 /**
  * The Parley relay: a y-websocket-compatible WebSocket server that only ever sees ciphertext. It authenticates
  * each connection to a room, validates every update before storing it, stores before forwarding, and serves
- * /healthz and /metrics on the same port.
+ * /healthz and /metrics on the same port. With a shared store (PostgreSQL) several relay processes are one service:
+ * each reads back and forwards what the others stored, when the store rings and by a slow poll.
  */
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,7 +13,7 @@ import { RelayMetrics } from './metrics.js';
 import { CLOSE, relayOptions, type RelayOptions } from './options.js';
 import { TokenBucket } from './rate.js';
 import { Room, type Peer } from './room.js';
-import { RelayStorage } from './storage.js';
+import { openStore, parseStoreSpec } from './store.js';
 
 export interface RunningRelay {
   url: string;
@@ -25,10 +26,13 @@ export interface RunningRelay {
 /** Close reasons must fit a control frame (123 bytes). */
 const reasonText = (r: string) => r.slice(0, 120);
 
-export async function startRelay(overrides: Partial<RelayOptions> = {}): Promise<RunningRelay> {
+export async function startRelay(
+  overrides: Partial<RelayOptions> = {},
+  log: (line: string) => void = (line) => console.error(`parley relay: ${line}`),
+): Promise<RunningRelay> {
   await ready();
   const opts = relayOptions(overrides);
-  const storage = new RelayStorage(opts.dataDir);
+  const store = await openStore(parseStoreSpec(opts.store, opts.dataDir));
   const metrics = new RelayMetrics();
   const rooms = new Map<string, Room>();
   const perIp = new Map<string, number>();
@@ -48,7 +52,7 @@ export async function startRelay(overrides: Partial<RelayOptions> = {}): Promise
   /** Frees a slot by unloading the longest-idle room without connections; false if every room is in use. */
   const unloadIdleRoom = (): boolean => {
     let oldest: Room | null = null;
-    for (const room of rooms.values()) if (room.peers.size === 0 && (!oldest || room.idleSince < oldest.idleSince)) oldest = room;
+    for (const room of rooms.values()) if (!room.busy && (!oldest || room.idleSince < oldest.idleSince)) oldest = room;
     if (oldest) rooms.delete(oldest.name);
     return oldest !== null;
   };
@@ -57,7 +61,7 @@ export async function startRelay(overrides: Partial<RelayOptions> = {}): Promise
     let room = rooms.get(name);
     if (room) return room;
     if (rooms.size >= opts.maxRooms && !unloadIdleRoom()) return null;
-    room = new Room(name, storage, metrics, opts);
+    room = new Room(name, store, metrics, opts, log);
     rooms.set(name, room);
     return room;
   };
@@ -79,16 +83,27 @@ export async function startRelay(overrides: Partial<RelayOptions> = {}): Promise
     const bucket = new TokenBucket(opts.messagesPerSecond, opts.messageBurst);
     let alive = true;
     let closed = false;
+    let refused = false;
     const peer: Peer = {
+      get refused() {
+        return refused;
+      },
       send(message) {
         if (ws.readyState !== WebSocket.OPEN) return;
         metrics.bytesOut += message.length;
         ws.send(message);
       },
       refuse(reason) {
+        refused = true;
         if (closed) return;
         metrics.refuse(reason);
         ws.close(CLOSE.refused, reasonText(reason));
+        closed = true;
+      },
+      unavailable() {
+        refused = true;
+        if (closed) return;
+        ws.close(CLOSE.tryAgainLater, 'store-unavailable');
         closed = true;
       },
     };
@@ -104,14 +119,11 @@ export async function startRelay(overrides: Partial<RelayOptions> = {}): Promise
       if (!bucket.take()) {
         metrics.refuse('rate-limit');
         closed = true;
+        refused = true;
         return ws.close(CLOSE.rateLimit, 'rate-limit');
       }
       if (!isBinary) return peer.refuse('bad-message');
-      try {
-        room.receive(peer, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-      } catch {
-        peer.refuse('bad-message');
-      }
+      room.receive(peer, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     });
     ws.on('error', () => undefined);
     ws.on('close', () => {
@@ -129,24 +141,73 @@ export async function startRelay(overrides: Partial<RelayOptions> = {}): Promise
   // ws emits 'error' with code WS_ERR_UNSUPPORTED_MESSAGE_LENGTH etc. on the socket and closes it with 1009.
   wss.on('error', () => undefined);
 
-  const maintenance = setInterval(() => {
-    const now = Date.now();
-    for (const [name, room] of rooms) {
-      if (room.peers.size === 0 && now - room.idleSince > opts.roomIdleTtlMs) rooms.delete(name);
-      else room.expireAwareness(now);
+  /** Reads the heads of the loaded rooms and rings those another process moved (a lost notification only delays). */
+  let polling = false;
+  const poll = async () => {
+    if (polling || rooms.size === 0) return;
+    polling = true;
+    try {
+      for (const [name, head] of await store.heads([...rooms.keys()])) rooms.get(name)?.ring(head);
+    } catch {
+      // Store away: the status log line says so; the next poll tries again.
+    } finally {
+      polling = false;
     }
-    if (opts.diskTtlMs > 0) storage.expire(now - opts.diskTtlMs, new Set(rooms.keys()));
-    storage.compact();
-  }, opts.compactionIntervalMs);
+  };
+  await store.watch({
+    appended: (name, cursor, sentAt) => rooms.get(name)?.ring(cursor, sentAt),
+    status(up, why) {
+      metrics.storeUp = up ? 1 : 0;
+      if (up) {
+        log(`store available again (${store.description}); taking writes`);
+        void poll();
+      } else {
+        metrics.storeOutages++;
+        log(`store unavailable (${store.description}: ${why}); refusing writes with 1013 until it is back`);
+      }
+    },
+    missed: () => void poll(),
+  });
+  const poller = store.shared ? setInterval(() => void poll(), opts.storePollMs) : null;
+  poller?.unref();
+
+  let maintaining = false;
+  const maintain = async () => {
+    if (maintaining) return;
+    maintaining = true;
+    try {
+      const now = Date.now();
+      for (const [name, room] of rooms) {
+        if (!room.busy && now - room.idleSince > opts.roomIdleTtlMs) rooms.delete(name);
+        else room.expireAwareness(now);
+      }
+      // Other processes expire rooms too: renew the ones in use here so none of them deletes a room this one serves.
+      if (store.shared) await store.touch([...rooms.values()].filter((r) => r.busy).map((r) => r.name), now);
+      if (opts.diskTtlMs > 0) await store.expire(now - opts.diskTtlMs, new Set(rooms.keys()));
+      await store.maintain();
+    } catch (err) {
+      log(`maintenance: ${(err as Error).message}`);
+    } finally {
+      maintaining = false;
+    }
+  };
+  const maintenance = setInterval(() => void maintain(), opts.compactionIntervalMs);
   maintenance.unref();
 
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(opts.port, opts.host, () => {
-      http.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(opts.port, opts.host, () => {
+        http.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    clearInterval(maintenance);
+    if (poller) clearInterval(poller);
+    await store.close();
+    throw err;
+  }
   const address = http.address() as AddressInfo;
   const hostForUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
@@ -159,12 +220,17 @@ export async function startRelay(overrides: Partial<RelayOptions> = {}): Promise
     close() {
       closing ??= new Promise<void>((resolve) => {
         clearInterval(maintenance);
+        if (poller) clearInterval(poller);
         for (const ws of wss.clients) ws.close(CLOSE.shutdown, 'relay shutting down');
         wss.close(() => {
           http.close(() => {
-            rooms.clear();
-            storage.close();
-            resolve();
+            // Let queued appends finish before the store closes under them.
+            void Promise.all([...rooms.values()].map((r) => r.idle()))
+              .then(() => {
+                rooms.clear();
+                return store.close();
+              })
+              .finally(resolve);
           });
           http.closeAllConnections();
         });

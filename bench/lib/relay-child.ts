@@ -1,6 +1,7 @@
 /**
- * Child-process entry that runs one relay for a benchmark: `node relay-child.js parley <dataDir>` runs the real
- * Parley relay (relay/server.ts startRelay, as `parley relay` does), `node relay-child.js plain` the baseline.
+ * Child-process entry that runs one relay for a benchmark: `node relay-child.js parley <dataDir> [postgres://…]` runs
+ * the real Parley relay (relay/server.ts startRelay, as `parley relay` does; on SQLite in dataDir, or on the given
+ * PostgreSQL store), `node relay-child.js plain` the baseline.
  * A separate process keeps the relay's CPU off the benchmark's event loop (the clients would otherwise compete
  * with it on one thread) and lets the parent read the relay's own CPU time. Talks to the parent over IPC
  * (see bench/lib/relays.ts).
@@ -11,13 +12,13 @@ import { startPlainRelay } from './plain-relay.js';
 type Request = { cmd: 'stats'; id: number } | { cmd: 'close' };
 
 async function run(): Promise<void> {
-  const [kind, dataDir] = process.argv.slice(2);
+  const [kind, dataDir, store] = process.argv.slice(2);
   let url: string;
   let close: () => Promise<void>;
   let stats: () => { entries: number; refused: Record<string, number> };
   if (kind === 'parley') {
     if (!dataDir) throw new Error('usage: relay-child.js parley <dataDir>');
-    const relay = await startRelay({ port: 0, host: '127.0.0.1', dataDir });
+    const relay = await startRelay({ port: 0, host: '127.0.0.1', dataDir, store: store ?? '' });
     url = relay.url;
     close = () => relay.close();
     stats = () => ({ entries: relay.metrics.entriesStored, refused: Object.fromEntries(relay.metrics.refused) });

@@ -26,9 +26,12 @@ const CHILD = fileURLToPath(new URL('./relay-child.js', import.meta.url));
 
 export const relayLabel = (kind: RelayKind) => (kind === 'parley' ? 'parley relay' : 'plain y-protocols relay');
 
-/** `execArgv` e.g. ['--cpu-prof', '--cpu-prof-dir', dir] to profile the relay process. */
-export async function startBenchRelay(kind: RelayKind, cleanup: Cleanup, execArgv: string[] = []): Promise<BenchRelay> {
-  const args = kind === 'parley' ? [kind, cleanup.tempDir('parley-bench-relay-')] : [kind];
+/**
+ * `execArgv` e.g. ['--cpu-prof', '--cpu-prof-dir', dir] to profile the relay process; `store` a postgres:// URL for
+ * a Parley relay on PostgreSQL instead of SQLite.
+ */
+export async function startBenchRelay(kind: RelayKind, cleanup: Cleanup, execArgv: string[] = [], store?: string): Promise<BenchRelay> {
+  const args = kind === 'parley' ? [kind, cleanup.tempDir('parley-bench-relay-'), ...(store ? [store] : [])] : [kind];
   const child = fork(CHILD, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let nextId = 1;

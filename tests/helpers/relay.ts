@@ -1,4 +1,7 @@
-/** Starts a real `parley relay` process for a test (127.0.0.1, port 0 unless given) and stops it. */
+/**
+ * Starts a real `parley relay` process for a test (127.0.0.1, port 0 unless given) and stops it. With `store` (a
+ * postgres:// URL) it uses that shared store instead of SQLite in `dataDir`.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,18 +13,22 @@ export interface SpawnedRelay {
   url: string;
   port: number;
   dataDir: string;
+  store?: string;
   process: ChildProcess;
+  /** What the relay wrote to stderr so far (its log lines). */
+  stderr(): string;
   /** Sends a signal (default SIGKILL) and waits for the process to exit. */
   kill(signal?: NodeJS.Signals): Promise<void>;
   /** SIGTERM and wait; safe to call twice. */
   stop(): Promise<void>;
 }
 
-export function spawnRelay(opts: { dataDir?: string; port?: number } = {}): Promise<SpawnedRelay> {
+export function spawnRelay(opts: { dataDir?: string; port?: number; store?: string; env?: Record<string, string> } = {}): Promise<SpawnedRelay> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'parley-relay-'));
   const home = mkdtempSync(join(tmpdir(), 'parley-relay-home-'));
-  const child = spawn(process.execPath, [CLI, 'relay', '--port', String(opts.port ?? 0), '--data', dataDir], {
-    env: { ...process.env, PARLEY_HOME: home },
+  const args = [CLI, 'relay', '--port', String(opts.port ?? 0), '--data', dataDir, ...(opts.store ? ['--store', opts.store] : [])];
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, PARLEY_HOME: home, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -44,7 +51,7 @@ export function spawnRelay(opts: { dataDir?: string; port?: number } = {}): Prom
       const m = /^parley relay listening on (ws:\/\/[^:]+:(\d+))$/.exec(line);
       if (!m) return;
       clearTimeout(timer);
-      resolve({ url: m[1], port: Number(m[2]), dataDir, process: child, kill, stop: () => kill('SIGTERM') });
+      resolve({ url: m[1], port: Number(m[2]), dataDir, store: opts.store, process: child, stderr: () => stderr, kill, stop: () => kill('SIGTERM') });
     });
   });
 }

@@ -1,7 +1,8 @@
 /**
  * Fuzz: 10,000 random and mutated frames (valid y-protocol framing with hostile contents, truncated varints, huge
  * lengths, flipped bytes of valid updates) against a real relay process, while an honest client keeps syncing.
- * The relay must not crash, its memory must stay bounded, and the honest client must be unaffected.
+ * The relay must not crash, its memory must stay bounded, and the honest client must be unaffected. Run against
+ * both stores (SQLite; PostgreSQL in a cluster this file starts).
  */
 import { prng } from '../../bench/util.js';
 import { readFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import * as syncProtocol from 'y-protocols/sync';
 import { spawnRelay } from '../helpers/relay.js';
+import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { fetchRoom } from '../helpers/doc.js';
 import { ready } from '../../protocol/sodium.js';
 import { newEpochKey, relayAuthParams } from '../../protocol/keys.js';
@@ -18,11 +20,12 @@ import { contentId } from '../../protocol/hash.js';
 
 const FRAMES = 10_000;
 let relay: Awaited<ReturnType<typeof spawnRelay>>;
+let pg: TestPostgres;
 beforeAll(async () => {
   await ready();
-  relay = await spawnRelay();
-});
-afterAll(() => relay?.stop());
+  pg = await startPostgres({ fsync: false });
+}, 60_000);
+afterAll(() => pg?.stop());
 
 
 function validUpdate(rand: () => number): Uint8Array {
@@ -93,7 +96,12 @@ function open(key: Uint8Array): Promise<WebSocket | null> {
   });
 }
 
-describe('relay fuzz', () => {
+describe.each(['sqlite', 'postgres'] as const)('relay fuzz, %s store', (kind) => {
+  beforeAll(async () => {
+    relay = await spawnRelay(kind === 'postgres' ? { store: await pg.createDatabase() } : {});
+  }, 60_000);
+  afterAll(() => relay?.stop());
+
   it(`survives ${FRAMES} hostile frames with bounded memory while an honest client syncs`, { timeout: 120_000 }, async () => {
     const rand = prng(0xfa22);
     const key = newEpochKey();
