@@ -23,7 +23,7 @@
  */
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
-import { encodeEntries, validateUpdate, type LogEntry, type RefusalReason } from './validate.js';
+import { encodeEntries, validateUpdate, type LogEntry, type RefusalReason } from '../protocol/log-update.js';
 import { StoreUnavailableError, type RelayStore } from './store.js';
 import type { RelayMetrics } from './metrics.js';
 

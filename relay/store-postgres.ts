@@ -13,7 +13,7 @@
  */
 import pg from 'pg';
 import { StoreUnavailableError, type AppendResult, type RelayStore, type StoreEvents, type StoredRows } from './store.js';
-import type { LogEntry } from './validate.js';
+import type { LogEntry } from '../protocol/log-update.js';
 
 const CHANNEL = 'parley_relay';
 

@@ -17,7 +17,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AppendResult, RelayStore, StoredRows } from './store.js';
-import type { LogEntry } from './validate.js';
+import type { LogEntry } from '../protocol/log-update.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS entries (

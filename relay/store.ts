@@ -6,7 +6,7 @@
  * read up to cursor n has seen every entry of that room committed before it; entries other processes appended are
  * read back with `since` when the store rings (`watch`) or when the relay polls `heads`.
  */
-import type { LogEntry } from './validate.js';
+import type { LogEntry } from '../protocol/log-update.js';
 
 export interface StoredRows {
   /** Entries in an order that keeps each Yjs client's clocks consecutive. */

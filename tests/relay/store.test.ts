@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CLI } from '../helpers/mcp.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { openStore, parseStoreSpec, StoreUnavailableError, type RelayStore } from '../../relay/store.js';
-import type { LogEntry } from '../../relay/validate.js';
+import type { LogEntry } from '../../protocol/log-update.js';
 
 let pg: TestPostgres;
 beforeAll(async () => {
