@@ -30,6 +30,8 @@ import { withholdGraceMs } from './config.js';
 const BEACON_AUTHORS = 128;
 /** A delivery republishes the beacon at most this often; the heartbeat covers quiet times. */
 const BEACON_THROTTLE_MS = 1000;
+/** How long a removal waits for a relay before its rotation is reconsidered (the next removal or start retries). */
+const ROTATE_SYNC_WAIT_MS = 60_000;
 
 export interface DeliveredEvent {
   dnum: number | null;
@@ -324,7 +326,24 @@ export class Channel extends EventEmitter {
     if (this.closedLocally || !m.manages(this.me)) return;
     if (b.type === 'member.join' && m.claim(ev.id)) this.later(() => this.admit(ev.id));
     const removal = (b.type === 'member.kick' && b.author === this.me) || (b.type === 'member.leave' && m.owner === this.me);
-    if (removal && b.ep === this.epoch && m.isEffective(ev.id)) this.later(() => this.rotate());
+    if (removal && b.ep === this.epoch && m.isEffective(ev.id)) void this.ingestIdle().then(() => this.later(() => this.rotateIfNeeded()));
+  }
+
+  /**
+   * Rotates after a removal unless the history already holds the rotation: a node catching up on its own old kick
+   * (a profile rebuilt from an identity backup) must not start a second, different key for the same epoch. Only once
+   * a relay has served the history and ingest has settled, so the rotation, if there is one, has been delivered.
+   */
+  private rotateIfNeeded(): void {
+    if (!this.membership.needsRotation(this.epoch)) return;
+    if (this.isSynced()) this.rotate();
+    else {
+      void this.waitSynced(ROTATE_SYNC_WAIT_MS).then(async (ok) => {
+        if (!ok) return;
+        await this.ingestIdle();
+        this.later(() => this.rotateIfNeeded());
+      });
+    }
   }
 
   /**

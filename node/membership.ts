@@ -105,6 +105,9 @@ export class Membership {
   private names = new Map<string, string>();
   /** Authority events by id whose fold left them without effect, with the reason. */
   private refused = new Map<string, string>();
+  /** Epochs in which someone was removed, and epochs that were rotated away from (an epoch.rotate with next_ep). */
+  private removalEpochs = new Set<number>();
+  private rotatedEpochs = new Set<number>();
   /** Problems found in effective events (a key sealed to a non-member). */
   private flagged = new Map<string, string>();
   /** Every authority event delivered, in (lamport, id) order. */
@@ -195,6 +198,8 @@ export class Membership {
     this.names = new Map();
     this.refused = new Map();
     this.flagged = new Map();
+    this.removalEpochs = new Set();
+    this.rotatedEpochs = new Set();
   }
 
   private fold(f: Fact): void {
@@ -254,6 +259,7 @@ export class Membership {
         if (!s || slot.startsWith('bot:')) return `${slot} is not a member slot`;
         if (s.closed) return `${slot} is already closed`;
         if (s.holder && s.holder.role === 'admin' && f.author !== this.owner) return 'only the owner may remove an admin';
+        if (s.holder) this.removalEpochs.add(f.ep);
         this.close(slot, s);
         return null;
       }
@@ -261,6 +267,7 @@ export class Membership {
         if (f.author === this.owner) return 'the owner cannot leave (hand ownership on first)';
         const slot = this.slotOf(f.author);
         if (slot === undefined) return 'the author holds no slot';
+        this.removalEpochs.add(f.ep);
         this.close(slot, this.slots.get(slot)!);
         return null;
       }
@@ -296,6 +303,7 @@ export class Membership {
       case 'epoch.rotate':
       case 'epoch.key': {
         if (!this.manages(f.author)) return 'only the owner or an admin may hand out epoch keys';
+        if (f.type === 'epoch.rotate' && typeof p.next_ep === 'number') this.rotatedEpochs.add(f.ep);
         const strangers = keyRecipients(f).filter((r) => r !== f.author && !this.isMember(r));
         if (strangers.length > 0) this.flagged.set(f.id, `${f.type} by ${this.describe(f.author)} seals a key to a non-member: ${strangers.map(short).join(', ')}`);
         return null;
@@ -315,6 +323,11 @@ export class Membership {
   private describe(author: string): string {
     const name = this.names.get(author);
     return name ? `${name} (${short(author)})` : short(author);
+  }
+
+  /** Whether someone was removed in epoch `ep` and nobody has rotated away from it yet. */
+  needsRotation(ep: number): boolean {
+    return this.removalEpochs.has(ep) && !this.rotatedEpochs.has(ep);
   }
 
   /** Whether an authority event took effect (delivered and not refused by the fold). */

@@ -38,6 +38,8 @@ const MAINTENANCE_MS = 60_000;
 const MAX_WAIT_SECONDS = 50;
 /** After a relay answered, how long join_channel also waits for a long history (under the usual 60 s tool timeout). */
 const JOIN_HISTORY_WAIT_MS = 45_000;
+/** How long update_channel waits for the rotation after a kick before it reports the epoch it has. */
+const ROTATION_WAIT_MS = 5_000;
 
 export class ParleyNode extends EventEmitter {
   readonly channels = new Map<string, Channel>();
@@ -232,6 +234,20 @@ export class ParleyNode extends EventEmitter {
     if (m.owner === null) fail('No valid channel.create for this invite arrived from its relays (the channel may not exist, or the relays may be misbehaving); check the code and try again.');
     if (m.expiresAt !== null && Date.now() > m.expiresAt) fail('This channel has expired; it no longer accepts new members.');
     if (m.closed) fail('This channel is closed; it no longer accepts new members.');
+    const register = () => {
+      if (!existing) {
+        this.channels.set(invite.ch, channel);
+        this.watch(channel);
+      }
+      channel.saveRow({ name: m.name, owner: m.owner!, expires_at: m.expiresAt, closed: m.closed, relays: invite.relays, slot: m.slotOf(this.me) ?? invite.slot });
+    };
+    // Already a member (an identity restored into a new profile, or the owner coming back through any invite of
+    // the channel): the history says so, nothing is claimed, and later epochs' keys come from the rotations.
+    const mine = m.slotOf(this.me);
+    if (mine) {
+      register();
+      return { channel: invite.ch, name: m.name, slot: mine, members: m.members(), pending: false };
+    }
     if (m.isRemoved(this.me)) fail('You were removed from this channel (or left it); ask the owner for a new invite.');
     if (!m.hasSlot(invite.slot)) fail(`This channel has no slot ${invite.slot}; the invite code does not belong to it.`);
     if (m.isClosed(invite.slot)) fail(`The slot ${invite.slot} is closed (its member left or was removed), so this invite code no longer works; ask the owner for a new invite.`);
@@ -240,11 +256,7 @@ export class ParleyNode extends EventEmitter {
       return !!holder && holder.author !== this.me;
     };
     if (taken()) fail(`The slot ${invite.slot} was already claimed by another member; ask the owner for a new invite.`);
-    if (!existing) {
-      this.channels.set(invite.ch, channel);
-      this.watch(channel);
-    }
-    channel.saveRow({ name: m.name, owner: m.owner!, expires_at: m.expiresAt, closed: m.closed, relays: invite.relays });
+    register();
     if (!m.pendingClaimOf(this.me) && !m.holder(invite.slot)) {
       const slotSecret = newIdentity(fromB64u(invite.slotSeed, 32)!).secretKey;
       channel.post('member.join', {
@@ -401,12 +413,10 @@ export class ParleyNode extends EventEmitter {
       if (m.isClosed(args.kick)) throw new ToolError(`The slot ${args.kick} is already closed.`);
       if (m.holder(args.kick)?.role === 'admin' && m.owner !== this.me) throw new ToolError('Only the owner can remove an admin.');
       const held = m.holder(args.kick) !== undefined;
-      c.post('member.kick', { slot: args.kick });
-      // Removing a holder rotates the epoch when the kick is delivered here (deferred one tick): report the new epoch.
-      if (held) {
-        await new Promise((r) => setImmediate(r));
-        await new Promise((r) => setImmediate(r));
-      }
+      // Removing a holder rotates the epoch once the kick is delivered here (deferred): report the new epoch.
+      const rotated = held ? nextEpoch(c, ROTATION_WAIT_MS) : Promise.resolve();
+      this.postAs(c, 'member.kick', { slot: args.kick });
+      await rotated;
     }
     if (args.role) {
       const holder = m.holder(args.role.slot);
@@ -465,6 +475,19 @@ export class ParleyNode extends EventEmitter {
     this.channels.clear();
     this.store.close();
   }
+}
+
+/** Resolves when the channel moves to a new epoch, or after `ms`. */
+function nextEpoch(channel: Channel, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const finish = () => {
+      clearTimeout(timer);
+      channel.off('epoch', finish);
+      resolve();
+    };
+    const timer = setTimeout(finish, ms);
+    channel.on('epoch', finish);
+  });
 }
 
 /** Resolves once `done()` holds after a delivery on the channel, or after `ms`. */

@@ -81,6 +81,32 @@ CREATE TABLE IF NOT EXISTS audit (row INTEGER PRIMARY KEY AUTOINCREMENT, at INTE
   channel TEXT, outcome TEXT NOT NULL);
 `;
 
+/** A store that SQLite cannot read: one sentence saying what to do, instead of a driver error. */
+export class DamagedStoreError extends Error {
+  override name = 'DamagedStoreError';
+}
+
+/**
+ * Opens the store and reads its header (SQLite opens lazily, so a damaged file only shows on the first read). Keys
+ * and history are recoverable from the network, the identity is a separate file: moving the file away loses
+ * nothing that cannot be had again (docs/recovery.md).
+ */
+function openDatabase(path: string): Database.Database {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path);
+    db.pragma('schema_version');
+    return db;
+  } catch (err) {
+    db?.close();
+    const code = (err as { code?: string }).code ?? '';
+    if (!/^SQLITE_(NOTADB|CORRUPT)/.test(code)) throw err;
+    throw new DamagedStoreError(
+      `The local store ${path} is damaged (${(err as Error).message}). Move it away (mv ${path} ${path}.damaged) and start again: your identity is kept, and joining each channel again with its invite code brings back its history and every epoch key (docs/recovery.md).`,
+    );
+  }
+}
+
 export class LocalStore {
   readonly db: Database.Database;
   readonly checkpointer: Checkpointer;
@@ -90,7 +116,7 @@ export class LocalStore {
   /** `checkpointWorker: false` for short-lived processes (CLI reads): no thread is started, SQLite checkpoints inline. */
   constructor(home: string, opts: { file?: string; checkpointWorker?: boolean } = {}) {
     const path = join(home, opts.file ?? 'node.sqlite');
-    this.db = new Database(path);
+    this.db = openDatabase(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');

@@ -4,10 +4,11 @@
  * Real relay, real `parley mcp` nodes over MCP stdio.
  */
 import { spawnSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawnRelay } from '../helpers/relay.js';
+import { until } from '../helpers/until.js';
 import { CLI, collectUntil, errorText, startNode, tempHome, type TestNode } from '../helpers/mcp.js';
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
@@ -125,3 +126,41 @@ describe('small ones', () => {
     expect(statSync(file).mode & 0o777).toBe(0o600);
   });
 });
+
+describe('recovery', () => {
+  it('a damaged store is one clear sentence; moved away, the owner gets back in through any invite with every epoch key', async () => {
+    const r = await relay();
+    const alice = await node(r.url);
+    const [bob, carol] = [await node(r.url), await node(r.url)];
+    const created = await alice.call('create_channel', { name: 'recover', slots: ['invite:bob', 'invite:carol'] });
+    const ch = created.channel;
+    await bob.call('join_channel', { invite_code: created.invites['invite:bob'] });
+    await carol.call('join_channel', { invite_code: created.invites['invite:carol'] });
+    expect((await alice.call('update_channel', { channel: ch, kick: 'invite:carol' })).epoch).toBe(1);
+    await alice.call('post_message', { channel: ch, body: 'in epoch one' });
+    await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'in epoch one'));
+    await alice.close();
+
+    const store = join(alice.home, 'node.sqlite');
+    for (const f of [store, `${store}-wal`, `${store}-shm`]) rmSync(f, { force: true });
+    writeFileSync(store, 'this is not a database, it was damaged by a bad disk '.repeat(100));
+    for (const cmd of [['channels'], ['mcp']]) {
+      const res = spawnSync(process.execPath, [CLI, ...cmd], { env: { ...process.env, PARLEY_HOME: alice.home, PARLEY_RELAY: r.url }, encoding: 'utf8', input: '' });
+      expect(res.status, cmd.join(' ')).toBe(1);
+      expect(res.stderr).toMatch(/The local store .*node\.sqlite is damaged .*Move it away/);
+      expect(res.stderr).not.toMatch(/\n\s+at /);
+    }
+    renameSync(store, `${store}.damaged`);
+
+    const back = await node(r.url, { home: alice.home });
+    const joined = await back.call('join_channel', { invite_code: created.invites['invite:bob'] });
+    expect(joined).toMatchObject({ slot: 'owner', pending: false });
+    await until(() => back.call('list_channels'), (l) => l.channels[0]?.epoch === 1);
+    const history = await collectUntil(back, ch, (all) => all.some((m) => m.body === 'in epoch one'));
+    expect(history.length).toBeGreaterThan(0);
+    await back.call('post_message', { channel: ch, body: 'the owner is back' });
+    await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'the owner is back'));
+    expect((await bob.call('verify_channel', { channel: ch })).problems).toEqual([]);
+  });
+});
+
