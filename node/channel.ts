@@ -178,6 +178,7 @@ export class Channel extends EventEmitter {
       const replica = new EpochReplica(
         this.store, this.ch, ep, key, this.writer, (entries) => this.onEntries(ep, entries), () => this.scheduleFlush(),
         (relay, reason) => this.ingestor.problem(describeRefusal(relay, reason)),
+        (relay, limit) => this.ingestor.problem(`${relay} refused an update of ours for its size: entries over ${limit} bytes are no longer sent to it`),
       );
       this.replicas.set(ep, replica);
       replica.awareness.on('change', () => this.emit('presence'));

@@ -164,7 +164,7 @@ export function createMcpServer(node: ParleyNode, bots?: BotHooks): McpServer {
       channels: z.array(
         z.object({
           channel: z.string(), name: z.string(), slot: z.string(), epoch: z.number().int(), closed: z.boolean(), expires_at: z.string().optional(),
-          relays: z.array(z.object({ url: z.string(), connected: z.boolean() })),
+          relays: z.array(z.object({ url: z.string(), connected: z.boolean(), value_limit: z.number().int().optional() })),
         }),
       ),
     },

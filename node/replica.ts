@@ -18,7 +18,7 @@ import * as encoding from 'lib0/encoding';
 import WebSocket from 'ws';
 import { randomBytes } from 'node:crypto';
 import { relayAuthParams } from '../protocol/keys.js';
-import { encodeEntries, type RefusalReason } from '../protocol/log-update.js';
+import { encodeEntries, parseLogUpdate, type LogEntry, type RefusalReason } from '../protocol/log-update.js';
 import { checkRelayUpdate, docView } from './relay-guard.js';
 import type { LocalStore } from './store.js';
 
@@ -28,6 +28,18 @@ const STORED = Symbol('stored');
 /** Merge a document's stored updates into one row once it has this many. */
 const COMPACT_AFTER_ROWS = 500;
 const MAX_BACKOFF_MS = 3000;
+/** The relay's close code for a refused update (relay/server.ts). */
+const REFUSED_CODE = 4400;
+/** Own entries larger than this are written under a Yjs client of their own (see `put`). */
+export const ISOLATE_BYTES = 8 * 1024;
+
+/** A random Yjs client id (31 bits, as Yjs makes them) other than `taken`. */
+function newClientId(taken: number): number {
+  let id: number;
+  do id = randomBytes(4).readUInt32LE(0) >>> 1;
+  while (id === taken);
+  return id;
+}
 
 export interface ReplicaEntry {
   key: string;
@@ -46,7 +58,7 @@ export class EpochReplica {
   readonly log: Y.Map<Uint8Array>;
   readonly awareness: Awareness;
   readonly room: string;
-  private readonly providers = new Map<string, WebsocketProvider>();
+  private readonly providers = new Map<string, AuthedProvider>();
   private lastRow = 0;
   private rowsSinceCompact = 0;
   private closed = false;
@@ -72,10 +84,11 @@ export class EpochReplica {
     private readonly onPending: () => void = () => undefined,
     /** Called for each relay update refused and dropped. */
     private readonly onRefused: (relay: string, reason: RefusalReason) => void = () => undefined,
+    /** Called when a relay refused one of our updates for its size, with the value limit now applied to it. */
+    private readonly onLimited: (relay: string, limit: number) => void = () => undefined,
   ) {
     this.log = this.doc.getMap('log');
-    do this.writerClient = randomBytes(4).readUInt32LE(0) >>> 1;
-    while (this.writerClient === this.doc.clientID);
+    this.writerClient = newClientId(this.doc.clientID);
     this.awareness = new Awareness(this.doc);
     this.room = relayAuthParams(key).room;
     this.doc.on('update', (update: Uint8Array, origin: unknown) => {
@@ -126,11 +139,15 @@ export class EpochReplica {
    * stored update is loaded and synced at the next start.
    */
   put(id: string, sealed: Uint8Array): void {
-    const clock = Math.max(Y.getState(this.doc.store, this.writerClient), this.nextLocalClock);
-    const update = encodeEntries([{ client: this.writerClient, clock, key: id, value: sealed }]);
+    // A large entry gets a Yjs client of its own: a relay that refuses it for its size (smaller limits than ours)
+    // then blocks nothing after it, since a relay takes each client's items in order only.
+    const isolated = sealed.length > ISOLATE_BYTES;
+    const client = isolated ? newClientId(this.doc.clientID) : this.writerClient;
+    const clock = isolated ? 0 : Math.max(Y.getState(this.doc.store, client), this.nextLocalClock);
+    const update = encodeEntries([{ client, clock, key: id, value: sealed }]);
     this.lastRow = Math.max(this.lastRow, this.store.addDocUpdate(this.ch, this.ep, this.writer, update));
     this.rowsSinceCompact++;
-    this.nextLocalClock = clock + 1;
+    if (!isolated) this.nextLocalClock = clock + 1;
     this.store.afterCommit(() => {
       if (!this.closed) Y.applyUpdate(this.doc, update, STORED);
     });
@@ -143,7 +160,7 @@ export class EpochReplica {
   connect(relays: string[]): void {
     for (const url of relays) {
       if (this.providers.has(url)) continue;
-      const provider = new AuthedProvider(this.key, (reason) => this.refuse(url, reason), url, this.room, this.doc, {
+      const provider = new AuthedProvider(this.key, (reason) => this.refuse(url, reason), (limit) => this.onLimited(url, limit), url, this.room, this.doc, {
         WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
         disableBc: true,
         awareness: this.awareness,
@@ -171,8 +188,10 @@ export class EpochReplica {
     return [...this.refused.values()].map((r) => ({ ...r }));
   }
 
-  relays(): { url: string; connected: boolean; synced: boolean }[] {
-    return [...this.providers.entries()].map(([url, p]) => ({ url, connected: p.wsconnected, synced: p.synced }));
+  relays(): { url: string; connected: boolean; synced: boolean; value_limit?: number }[] {
+    return [...this.providers.entries()].map(([url, p]) => ({
+      url, connected: p.wsconnected, synced: p.synced, ...(Number.isFinite(p.valueLimit) ? { value_limit: p.valueLimit } : {}),
+    }));
   }
 
   isSynced(): boolean {
@@ -220,6 +239,7 @@ class AuthedProvider extends WebsocketProvider {
   constructor(
     private readonly epochKey: Uint8Array,
     onRefused: (reason: RefusalReason) => void,
+    onLimited: (limit: number) => void,
     ...args: ConstructorParameters<typeof WebsocketProvider>
   ) {
     super(...args);
@@ -230,7 +250,12 @@ class AuthedProvider extends WebsocketProvider {
       let update: Uint8Array;
       try {
         step = decoding.readVarUint(decoder);
-        if (step === syncProtocol.messageYjsSyncStep1) return syncProtocol.readSyncStep1(decoder, encoder, provider.doc);
+        if (step === syncProtocol.messageYjsSyncStep1) {
+          const answer = Y.encodeStateAsUpdate(provider.doc, decoding.readVarUint8Array(decoder));
+          encoding.writeVarUint(encoder, syncProtocol.messageYjsSyncStep2);
+          encoding.writeVarUint8Array(encoder, this.outgoing(answer) ?? encodeEntries([]));
+          return;
+        }
         if (step !== syncProtocol.messageYjsSyncStep2 && step !== syncProtocol.messageYjsUpdate) return onRefused('undecodable');
         update = decoding.readVarUint8Array(decoder);
       } catch {
@@ -251,6 +276,53 @@ class AuthedProvider extends WebsocketProvider {
       // A refused step 2 never marks the provider synced: that relay has not given a usable state.
       if (emitSynced && step === syncProtocol.messageYjsSyncStep2 && !provider.synced) provider.synced = true;
     };
+    // What we send goes through `outgoing`, so entries this relay refused for their size are not sent again.
+    this.doc.off('update', this._updateHandler);
+    this._updateHandler = (update: Uint8Array, origin: unknown) => {
+      if (origin === this) return;
+      const out = this.outgoing(update);
+      if (!out) return;
+      const enc = encoding.createEncoder();
+      encoding.writeVarUint(enc, messageSync);
+      syncProtocol.writeUpdate(enc, out);
+      if (this.wsconnected && this.ws) this.ws.send(encoding.toUint8Array(enc));
+    };
+    this.doc.on('update', this._updateHandler);
+    this.on('connection-close', (event: CloseEvent | null) => {
+      if (event?.code === REFUSED_CODE && event.reason === 'oversize') this.lowerLimit(onLimited);
+    });
+  }
+
+  /** Largest `log` value this relay is sent; lowered each time it refuses one of ours for its size. */
+  valueLimit = Infinity;
+
+  /**
+   * This relay refused an update for its size: it takes less than we sent. Nothing here knows its limit, so it is
+   * set just below the largest value in the document under the current one; a relay with a lower limit refuses
+   * again and the limit steps down, until what is sent fits. Entries above the limit stay with the other relays.
+   */
+  private lowerLimit(onLimited: (limit: number) => void): void {
+    let largest = 0;
+    for (const v of this.doc.getMap<Uint8Array>('log').values()) if (v.length < this.valueLimit && v.length > largest) largest = v.length;
+    if (largest === 0) return;
+    this.valueLimit = largest - 1;
+    onLimited(this.valueLimit);
+  }
+
+  /** An update as this relay may be sent it: as is while it has no limit, else without the entries over it. */
+  private outgoing(update: Uint8Array): Uint8Array | null {
+    if (!Number.isFinite(this.valueLimit)) return update;
+    const parsed = parseLogUpdate(update);
+    if (!parsed.ok) return update;
+    const blocked = new Set<number>();
+    const keep: LogEntry[] = [];
+    for (const item of parsed.items) {
+      if ('skip' in item) continue;
+      // A relay takes a client's items in order: after a held-back item, nothing more of that client can land.
+      if (blocked.has(item.client) || item.value.length > this.valueLimit) blocked.add(item.client);
+      else keep.push(item);
+    }
+    return keep.length > 0 ? encodeEntries(keep) : null;
   }
 
   override get url(): string {

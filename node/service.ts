@@ -387,7 +387,7 @@ export class ParleyNode extends EventEmitter {
         channel: c.ch, name: c.row.name, slot: c.membership.slotOf(this.me) ?? c.row.slot, epoch: c.epoch,
         closed: c.row.closed || c.membership.closed,
         ...(c.membership.expiresAt !== null ? { expires_at: new Date(c.membership.expiresAt).toISOString() } : {}),
-        relays: c.relays().map((r) => ({ url: r.url, connected: r.connected })),
+        relays: c.relays().map((r) => ({ url: r.url, connected: r.connected, ...(r.value_limit !== undefined ? { value_limit: r.value_limit } : {}) })),
       })),
     };
   }

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawnRelay } from '../helpers/relay.js';
 import { until } from '../helpers/until.js';
+import { startRelay } from '../../relay/server.js';
+import { decodeInvite, encodeInvite } from '../../protocol/invite.js';
 import { CLI, collectUntil, errorText, startNode, tempHome, type TestNode } from '../helpers/mcp.js';
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
@@ -64,6 +66,38 @@ describe('limits at the door', () => {
     await collectUntil(bob, ch, (all) => all.some((m) => m.body === big), 10_000);
     const v = await bob.call('verify_channel', { channel: ch });
     expect(v.problems).toEqual([]);
+  });
+});
+
+describe('a relay with smaller limits', () => {
+  it('refuses one of our events once: the node stops sending it there and the connection keeps carrying the rest', async () => {
+    const big = await relay();
+    const small = await startRelay({ port: 0, dataDir: tempHome('parley-small-relay-'), maxValueBytes: 4000 }, () => undefined);
+    cleanup.push(() => small.close());
+    const refusals = () => Number(/parley_relay_updates_refused_total\{reason="oversize"\} (\d+)/.exec(small.metrics.render())?.[1] ?? 0);
+    const stored = () => Number(/parley_relay_entries_stored_total (\d+)/.exec(small.metrics.render())?.[1] ?? 0);
+    const alice = await node(big.url);
+    const created = await alice.call('create_channel', { name: 'two relays', slots: ['invite:bob'], relays: [big.url, small.url] });
+    const ch = created.channel;
+    // Bob reaches the channel only through the small relay.
+    const bob = await node(small.url);
+    const inv = decodeInvite(created.invites['invite:bob']);
+    await bob.call('join_channel', { invite_code: encodeInvite({ ...inv, relays: [small.url] }) });
+    const before = stored();
+    await alice.call('post_message', { channel: ch, body: 'w'.repeat(10_000) });
+    for (let i = 1; i <= 3; i++) await alice.call('post_message', { channel: ch, body: `small ${i}` });
+    // The three small posts land on the small relay; the big one was refused once and is not sent again.
+    await until(async () => stored(), (n) => n >= before + 3);
+    await bob.call('post_message', { channel: ch, body: 'bob through the small relay' });
+    await collectUntil(alice, ch, (all) => all.some((m) => m.body === 'bob through the small relay'));
+    expect(refusals()).toBe(1);
+    const relays = (await alice.call('list_channels')).channels[0].relays;
+    expect(relays.find((r: any) => r.url === small.url)).toMatchObject({ connected: true });
+    expect(relays.find((r: any) => r.url === small.url).value_limit).toBeLessThan(11_000);
+    expect((await alice.call('verify_channel', { channel: ch })).problems.join('\n')).toMatch(/refused an update of ours for its size/);
+    // Alice's later posts continue her chain from the big one, which cannot reach Bob through this relay: Bob's node
+    // says what it waits for rather than delivering out of order.
+    expect((await bob.call('verify_channel', { channel: ch })).problems.join('\n')).toMatch(/wait for missing dependencies/);
   });
 });
 
