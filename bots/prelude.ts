@@ -57,6 +57,7 @@ export const PRELUDE = String.raw`
   };
 
   let maxOutputBytes = 0;
+  let maxStateBytes = 0;
   let members = freeze([]);
   let channel = freeze({});
   // The step being run: its ctx and outputs. Outputs are kept as the JSON text they were checked as, and joined at
@@ -79,12 +80,17 @@ export const PRELUDE = String.raw`
     if (outBytes > maxOutputBytes) throw new RangeError('outputs exceed ' + maxOutputBytes + ' bytes');
     outputs.push(text);
   };
+  // Set when the host refused a call for lack of gas (or time): later calls this step fail before doing any work,
+  // so a bot that catches the refusal cannot keep the engine serialising big values until the next interrupt poll.
+  let spent = false;
   const commit = (value) => {
+    if (spent) throw new RangeError('out of gas');
     if (ctx.state === null || typeof ctx.state !== 'object') ctx.state = {};
     const salt = hex(16);
     const text = stringify({ salt, value });
     if (text === undefined) throw new TypeError('ctx.commit: value must be JSON');
-    const h = hash(text);
+    let h;
+    try { h = hash(text); } catch (e) { spent = true; throw e; }
     if (!ctx.state.__commits) ctx.state.__commits = {};
     ctx.state.__commits[h] = { salt, value };
     return h;
@@ -100,7 +106,7 @@ export const PRELUDE = String.raw`
   // Called once by the host before the bot loads, then gone: a bot must not raise its own output limit.
   Object.defineProperty(globalThis, '__parley_configure', {
     writable: false, configurable: true,
-    value: (limit) => { maxOutputBytes = limit; delete globalThis.__parley_configure; },
+    value: (outputLimit, stateLimit) => { maxOutputBytes = outputLimit; maxStateBytes = stateLimit; delete globalThis.__parley_configure; },
   });
 
   Object.defineProperty(globalThis, '__parley_step', {
@@ -115,10 +121,13 @@ export const PRELUDE = String.raw`
       a = s0; b = s1; c = s2; d = s3;
       outputs = [];
       outBytes = 0;
+      spent = false;
       ctx = { state: input[1], now, members, channel, random, post, commit, reveal };
       const name = HOOKS[hook];
       if (bot && typeof bot[name] === 'function') bot[name](ctx, input[0]);
       const state = stringify(ctx.state === undefined ? null : ctx.state);
+      // Checked here, before the host copies the text out: the host's own check (on canonical JSON) comes after.
+      if (state !== undefined && state.length > maxStateBytes) throw new RangeError('state exceeds ' + maxStateBytes + ' bytes');
       return '[' + outputs.join(',') + ']\n' + (state === undefined ? 'null' : state);
     },
   });
