@@ -21,7 +21,7 @@ export const ENGINE = 'quickjs-emscripten@0.32.0/release-sync';
 /**
  * Gas rules besides QuickJS's own interrupt rhythm: a host function the guest calls (today only the hash behind
  * ctx.commit) costs HOST_CALL_GAS plus one unit per HOST_GAS_BYTES string units it is handed, charged before any
- * work is done. One unit of bytecode (≈10k operations) takes about as long as hashing 16 KiB here.
+ * work is done. A unit of hashing (~0.2 ms here) costs less time than a unit of bytecode (~0.8 ms): docs/bots.md.
  */
 export const HOST_CALL_GAS = 1;
 export const HOST_GAS_BYTES = 16 * 1024;
