@@ -218,7 +218,12 @@ class QuickJSBot implements BotSandbox {
     const len = this.vm.getProp(text, 'length');
     const units = this.vm.typeof(len) === 'number' ? this.vm.getNumber(len) : 0;
     len.dispose();
-    this.gasUsed += hostGas(units);
+    this.spend(hostGas(units));
+  }
+
+  /** Adds `gas` to the step's use; throws (and flags the step) past the budget or the wall-clock backstop. */
+  private spend(gas: number): void {
+    this.gasUsed += gas;
     if (this.gasUsed > this.limits.gas) this.overGas = true;
     else if (Date.now() > this.deadline) this.overTime = true;
     if (this.overGas || this.overTime) throw new Error('out of gas');
@@ -246,6 +251,15 @@ class QuickJSBot implements BotSandbox {
     });
     this.vm.setProp(this.vm.global, '__parley_hash', hashFn);
     hashFn.dispose();
+    // Charges a metered built-in (bots/prelude.ts) that will process, or just did, `n` units: floor(n / 16 KiB) gas.
+    const meterFn = this.vm.newFunction('__parley_meter', (n) => {
+      if (this.overGas || this.overTime) throw new Error('out of gas');
+      const units = this.vm.typeof(n) === 'number' ? this.vm.getNumber(n) : 0;
+      this.spend(Math.floor(units / HOST_GAS_BYTES));
+      return this.vm.undefined;
+    });
+    this.vm.setProp(this.vm.global, '__parley_meter', meterFn);
+    meterFn.dispose();
     this.vm.unwrapResult(this.vm.evalCode(PRELUDE, 'parley-prelude.js')).dispose();
     this.stepFn = this.vm.getProp(this.vm.global, '__parley_step');
     this.emptyText = this.vm.newString('');

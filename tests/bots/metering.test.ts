@@ -65,8 +65,9 @@ describe('the memory limit bounds real bytes', () => {
 
   it('a bot keeping 30 MB strings fails with out of memory within the limit, at the same step in a fresh sandbox', async () => {
     const steps = ['a', 'b', 'c', 'd', 'e', 'f'];
-    const first = await runSteps(BIG_STRINGS, steps);
-    const second = await runSteps(BIG_STRINGS, steps);
+    // Making a 30 MB string is charged ~1,800 gas (1 per 16 KiB): the most gas a manifest may grant.
+    const first = await runSteps(BIG_STRINGS, steps, { gas: 20_000 });
+    const second = await runSteps(BIG_STRINGS, steps, { gas: 20_000 });
     expect(first.map(brief)).toEqual(second.map(brief));
     const at = firstFailure(first);
     // Default limit 32 MiB: the first 30 MB string fits, the second does not.
@@ -78,7 +79,7 @@ describe('the memory limit bounds real bytes', () => {
 
   it('a larger memory limit (a manifest may ask up to 128 MiB) holds more, and still fails at one step everywhere', async () => {
     const steps = ['a', 'b', 'c', 'd', 'e', 'f'];
-    const limits = { memoryBytes: 96 * 1024 * 1024 };
+    const limits = { memoryBytes: 96 * 1024 * 1024, gas: 20_000 };
     const first = await runSteps(BIG_STRINGS, steps, limits);
     expect(peakMemory).toBeLessThanOrEqual(WASM_BASE_BYTES + limits.memoryBytes);
     const second = await runSteps(BIG_STRINGS, steps, limits);

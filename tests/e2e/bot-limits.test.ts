@@ -88,7 +88,7 @@ describe('metered bots over MCP', () => {
     await bob.call('post_message', { channel: ch, kind: 'done', body: '' });
     await until(() => messages(bob, ch), (all) => all.some((m) => m.from === 'bot:hash' && m.kind === 'reveal'), 60_000);
     for (const n of [alice, bob]) {
-      const r = await settled(n, ch, 3);
+      const r = await settled(n, ch, 4);
       expect(r.bots[0]).toMatchObject({ mismatches: 0, pending: 0, verified: r.bots[0].steps });
       expect(r.problems).toEqual([]);
     }
@@ -99,9 +99,11 @@ describe('metered bots over MCP', () => {
   });
 
   it('30 MB strings and millions of small objects each fail with out of memory at the same step everywhere, RSS bounded', async () => {
-    const created = await alice.call('create_channel', { name: 'hoarders', slots: ['invite:bob', 'bot:big'], bot: { code: BIG_STRINGS }, display_name: 'Alice' });
+    const created = await alice.call('create_channel', { name: 'hoarders', slots: ['invite:bob'], display_name: 'Alice' });
     const ch = created.channel;
-    // attach_bot with limits: the small-object bot needs more gas than the default to fill its memory.
+    // attach_bot with limits: both bots need more gas than the default to fill their memory (making a 30 MB
+    // string is charged ~1,800 gas, 250,000 objects take thousands of bytecode units).
+    await alice.call('attach_bot', { channel: ch, slot: 'bot:big', code: BIG_STRINGS, limits: { gas: 20_000 } });
     const refused = await alice.raw('attach_bot', { channel: ch, slot: 'bot:objs', code: SMALL_OBJECTS, limits: { gas: 50_000 } });
     expect(refused.isError).toBe(true);
     expect((refused.content[0] as any).text).toMatch(/gas must be an integer from 1 to 20000/);
@@ -109,8 +111,9 @@ describe('metered bots over MCP', () => {
     await join2(created);
     const inputs = 6;
     for (let i = 0; i < inputs; i++) await bob.call('post_message', { channel: ch, kind: 'grow', body: String(i) });
+    // Steps: init, Bob's join (onJoin), then one per message.
     for (const n of [alice, bob]) {
-      const r = await settled(n, ch, inputs);
+      const r = await settled(n, ch, inputs + 2);
       for (const b of r.bots) expect(b).toMatchObject({ mismatches: 0, pending: 0, verified: b.steps });
       expect(r.problems).toEqual([]);
     }
@@ -147,9 +150,10 @@ describe('engine versions over MCP', () => {
       expect(bot.engine).toMatch(/^qjs-[0-9a-f]{16}$/);
       await carol.call('join_channel', { invite_code: created.invites['invite:carol'], display_name: 'Carol' });
       for (let i = 0; i < 3; i++) await carol.call('post_message', { channel: ch, kind: 'roll', body: '2d6' });
+      // Steps: init, Carol's join (onJoin), three rolls.
       const r = await until(
         () => carol.call('verify_channel', { channel: ch }),
-        (v) => v.bots.length > 0 && v.bots[0].steps >= 4 && v.bots[0].pending === 0,
+        (v) => v.bots.length > 0 && v.bots[0].steps >= 5 && v.bots[0].pending === 0,
         60_000,
       );
       expect(r.bots[0]).toMatchObject({ mismatches: 0, verified: 0, unverifiable: r.bots[0].steps, needsEngine: bot.engine });
@@ -160,7 +164,7 @@ describe('engine versions over MCP', () => {
       const proofs = join(carol.home, 'proofs');
       expect(existsSync(proofs) ? readdirSync(proofs) : []).toEqual([]);
       // The runner's own engine verifies everything.
-      const a = await settled(alice, ch, 4);
+      const a = await settled(alice, ch, 5);
       expect(a.bots[0]).toMatchObject({ mismatches: 0, verified: a.bots[0].steps });
       const file = join(scratch, 'dice-engines.json');
       expect(parley(carol.home, ['export', ch, '-o', file]).code).toBe(0);
