@@ -20,6 +20,7 @@ import type { EventBody } from '../protocol/event.js';
 import { IDLE, openReplayer, type Replayer, type StepOutcomeLite } from './replayer.js';
 import { entropyStart, mixEntropy, seedCommitment, stepRandoms } from './seed.js';
 import { jsonEqual } from './json.js';
+import { ENGINE_ID } from './sandbox.js';
 
 export type StepStatus = 'verified' | 'pending' | 'mismatch' | 'unverifiable';
 
@@ -74,6 +75,9 @@ export interface BotReport {
   verified: number;
   pending: number;
   mismatches: number;
+  unverifiable: number;
+  /** The engine the bot was attached under, when this node runs another (its steps are unverifiable here). */
+  needsEngine?: string;
 }
 
 /** What a node needs to act as runner; absent offline. */
@@ -114,6 +118,8 @@ class Bot {
   seed: string | null;
   revealed = false;
   broken: string | null = null;
+  /** The engine id the bot was attached under, when this node's differs: its steps cannot be replayed here. */
+  readonly needsEngine: string | null;
   /** Eligible inputs in this node's delivery order (what the runner feeds, and resumes after a restart). */
   readonly inputs: Seen[] = [];
   readonly handOvers: HandOver[] = [];
@@ -129,6 +135,8 @@ class Bot {
     private readonly owner: { id: string; name: string },
   ) {
     this.seed = typeof payload.seed === 'string' ? payload.seed : null;
+    const engine = String(payload.manifest?.engine ?? '');
+    this.needsEngine = engine === ENGINE_ID ? null : engine;
     this.acc = entropyStart(ch);
     this.members = Bot.initialMembers(payload, owner);
   }
@@ -349,7 +357,7 @@ export class ChannelBots {
 
   /** Whether this node posts the bot's next steps. */
   private runs(bot: Bot): boolean {
-    return !!this.runner && bot.runner === this.runner.me && bot.seed !== null && !bot.broken;
+    return !!this.runner && bot.runner === this.runner.me && bot.seed !== null && !bot.broken && !bot.needsEngine;
   }
 
   private async attach(seen: Seen, restoring: boolean): Promise<void> {
@@ -363,6 +371,11 @@ export class ChannelBots {
     if (bot.seed !== null && seedCommitment(bot.seed) !== p.seed_commitment) {
       bot.broken = 'published seed does not match its commitment';
       this.problems.push(`bot ${slot}: ${bot.broken}`);
+    }
+    if (bot.needsEngine !== null) {
+      this.problems.push(
+        `bot ${slot}: attached under engine ${bot.needsEngine || '(none)'}, this node runs engine ${ENGINE_ID}: its steps are unverifiable here (engine); verify them with a Parley whose engine is ${bot.needsEngine || '(none)'}`,
+      );
     }
     this.bots.set(slot, bot);
     if (this.runner && bot.runner === this.runner.me) {
@@ -427,7 +440,7 @@ export class ChannelBots {
    * (at once inline, a little later from the replay thread).
    */
   private catchUp(bot: Bot): void {
-    while (bot.replayedCount < bot.steps.length && bot.seed !== null) {
+    while (bot.replayedCount < bot.steps.length && bot.seed !== null && bot.needsEngine === null) {
       const rec = bot.steps[bot.replayedCount];
       const ctx = bot.contextFor(rec.payload)!;
       bot.run(rec.payload, ctx, (outcome) => {
@@ -493,6 +506,8 @@ export class ChannelBots {
     markFed(input, bot);
     // Everything in this step's causal past is now known to be fed: later walks stop here (keeps them short).
     markFed(seen, bot);
+    // Another engine may stop a step elsewhere (gas, memory): replaying here proves nothing either way.
+    if (bot.needsEngine !== null) return this.mark(bot, rec, 'unverifiable', `engine: attached under ${bot.needsEngine}, this node runs ${ENGINE_ID}`);
     if (bot.seed === null) {
       bot.contextFor(p);
       this.onMark?.(ev.id, 'pending');
@@ -585,6 +600,8 @@ export class ChannelBots {
       verified: b.steps.filter((s) => s.status === 'verified').length,
       pending: b.steps.filter((s) => s.status === 'pending').length,
       mismatches: b.steps.filter((s) => s.status === 'mismatch').length,
+      unverifiable: b.steps.filter((s) => s.status === 'unverifiable').length,
+      ...(b.needsEngine !== null ? { needsEngine: b.needsEngine } : {}),
     }));
     return { bots, problems: [...this.problems] };
   }

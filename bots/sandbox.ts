@@ -7,7 +7,9 @@
  * every machine. A wall-clock backstop stops a step that is merely slow *here* and calls it unverifiable.
  */
 import { createHash } from 'node:crypto';
-import { newQuickJSWASMModule, RELEASE_SYNC, DefaultIntrinsics, type QuickJSContext, type QuickJSHandle, type QuickJSRuntime, type QuickJSWASMModule } from 'quickjs-emscripten';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { newQuickJSWASMModule, newVariant, RELEASE_SYNC, DefaultIntrinsics, type QuickJSContext, type QuickJSHandle, type QuickJSRuntime, type QuickJSWASMModule } from 'quickjs-emscripten';
 import { canonicalString, type Json } from '../protocol/canonical.js';
 import { sha256Hex } from '../protocol/hash.js';
 import { PRELUDE } from './prelude.js';
@@ -15,6 +17,27 @@ import { prngState } from './seed.js';
 import { encodable } from '../protocol/canonical-fast.js';
 
 export const ENGINE = 'quickjs-emscripten@0.32.0/release-sync';
+
+/**
+ * Gas rules besides QuickJS's own interrupt rhythm: a host function the guest calls (today only the hash behind
+ * ctx.commit) costs HOST_CALL_GAS plus one unit per HOST_GAS_BYTES string units it is handed, charged before any
+ * work is done. A unit of hashing (~0.2 ms here) costs less time than a unit of bytecode (~0.8 ms): docs/bots.md.
+ */
+export const HOST_CALL_GAS = 1;
+export const HOST_GAS_BYTES = 16 * 1024;
+
+/** Gas for a host call handed `units` string units. */
+export const hostGas = (units: number): number => HOST_CALL_GAS + Math.ceil(units / HOST_GAS_BYTES);
+
+/**
+ * The bot's WebAssembly memory: the engine starts with WASM_BASE_BYTES (Emscripten's initial memory, which holds
+ * QuickJS's own data, stack and first heap) and may grow by the memory limit, rounded up to 64 KiB pages, and no
+ * further. Growth past that fails inside the allocator, which QuickJS reports as `InternalError: out of memory`.
+ * The allocator, its growth policy and every allocation the step makes are the same on every machine, so the same
+ * step fails at the same point everywhere.
+ */
+export const WASM_PAGE = 64 * 1024;
+export const WASM_BASE_BYTES = 16 * 1024 * 1024;
 
 export interface Limits {
   memoryBytes: number;
@@ -36,7 +59,7 @@ export const DEFAULT_LIMITS: Limits = {
 };
 
 /** Upper bounds a bot's manifest may ask for: the manifest comes from the channel, so it is untrusted input. */
-const MAX_LIMITS: Limits = {
+export const MAX_LIMITS: Limits = {
   memoryBytes: 128 * 1024 * 1024,
   stackBytes: 4 * 1024 * 1024,
   gas: 20_000,
@@ -44,6 +67,49 @@ const MAX_LIMITS: Limits = {
   maxOutputBytes: 256 * 1024,
   maxStateBytes: 1024 * 1024,
 };
+
+/** The engine's WebAssembly file: hashed into ENGINE_ID, compiled once per process and instantiated per bot. */
+const WASM_FILE = createRequire(import.meta.url).resolve('@jitl/quickjs-wasmfile-release-sync/wasm');
+
+/**
+ * Everything that decides where a step stops, besides the bot and its inputs: the QuickJS build (its WebAssembly
+ * bytes), the prelude (its bytecode counts toward gas), the gas and memory rules and the limits' defaults and
+ * maxima. `bot.attach` records it; a node whose engine differs cannot replay the bot's steps faithfully and reports
+ * them unverifiable, never as a mismatch. PARLEY_TEST_ENGINE_ID stands in for it in tests of that case.
+ */
+export const ENGINE_ID: string =
+  process.env.PARLEY_TEST_ENGINE_ID ||
+  'qjs-' +
+    sha256Hex(
+      canonicalString({
+        build: ENGINE,
+        wasm: createHash('sha256').update(readFileSync(WASM_FILE)).digest('hex'),
+        prelude: sha256Hex(PRELUDE),
+        gas: { interrupt: 'one unit per interrupt-handler call', hostCall: HOST_CALL_GAS, hostBytes: HOST_GAS_BYTES },
+        memory: { base: WASM_BASE_BYTES, page: WASM_PAGE, rule: 'linear memory capped at base + limit' },
+        defaults: DEFAULT_LIMITS as unknown as Json,
+        maxima: MAX_LIMITS as unknown as Json,
+      }),
+    ).slice(0, 16);
+
+/**
+ * The limits an owner asks for in attach_bot ({memory, gas}, the rest default), or a RangeError naming the bound:
+ * asked-for values are refused, not clamped, so the owner knows what the bot gets.
+ */
+export function requestLimits(req: { memory?: number; gas?: number } = {}): Limits {
+  const out = { ...DEFAULT_LIMITS };
+  const check = (name: string, v: number | undefined, min: number, max: number): number | undefined => {
+    if (v === undefined) return undefined;
+    if (!Number.isSafeInteger(v) || v < min || v > max) throw new RangeError(`limits.${name} must be an integer from ${min} to ${max} (got ${v}).`);
+    return v;
+  };
+  out.memoryBytes = check('memory', req.memory, MIN_MEMORY_BYTES, MAX_LIMITS.memoryBytes) ?? out.memoryBytes;
+  out.gas = check('gas', req.gas, 1, MAX_LIMITS.gas) ?? out.gas;
+  return out;
+}
+
+/** The least memory attach_bot grants: below this even small bots cannot load. */
+export const MIN_MEMORY_BYTES = 1024 * 1024;
 
 export function sanitizeLimits(requested: unknown): Limits {
   const r = (requested && typeof requested === 'object' ? requested : {}) as Record<string, unknown>;
@@ -99,6 +165,8 @@ export type TextOutcome =
 export interface BotSandbox {
   step(input: StepInput): StepOutcome;
   stepText(step: TextStep): TextOutcome;
+  /** Bytes of WebAssembly memory the bot's instance holds now (never more than WASM_BASE_BYTES + its limit). */
+  memoryBytes(): number;
   close(): void;
 }
 
@@ -136,6 +204,31 @@ class QuickJSBot implements BotSandbox {
     this.build();
   }
 
+  memoryBytes(): number {
+    return this.mod.getWasmMemory().buffer.byteLength;
+  }
+
+  /**
+   * Charges a host call handed `text` (a guest string) before doing its work: out of gas or past the wall-clock
+   * backstop, it throws instead. The guest may catch that, but the flags stay set: the next interrupt poll stops
+   * the step, and withBudget reports it as out of gas (or unverifiable) even if the guest returns first.
+   */
+  private charge(text: QuickJSHandle): void {
+    if (this.overGas || this.overTime) throw new Error('out of gas');
+    const len = this.vm.getProp(text, 'length');
+    const units = this.vm.typeof(len) === 'number' ? this.vm.getNumber(len) : 0;
+    len.dispose();
+    this.spend(hostGas(units));
+  }
+
+  /** Adds `gas` to the step's use; throws (and flags the step) past the budget or the wall-clock backstop. */
+  private spend(gas: number): void {
+    this.gasUsed += gas;
+    if (this.gasUsed > this.limits.gas) this.overGas = true;
+    else if (Date.now() > this.deadline) this.overTime = true;
+    if (this.overGas || this.overTime) throw new Error('out of gas');
+  }
+
   private build(): void {
     this.gasUsed = 0;
     this.overGas = false;
@@ -149,14 +242,29 @@ class QuickJSBot implements BotSandbox {
       return this.overGas || this.overTime;
     });
     this.vm = this.runtime.newContext({ intrinsics: { ...DefaultIntrinsics, Date: false } });
-    const hashFn = this.vm.newFunction('__parley_hash', (h) => this.vm.newString(createHash('sha256').update(this.vm.getString(h)).digest('hex')));
+    const hashFn = this.vm.newFunction('__parley_hash', (h) => {
+      this.charge(h);
+      const out = this.vm.newString(createHash('sha256').update(this.vm.getString(h)).digest('hex'));
+      // The backstop also covers the host's own work: a step stuck in host calls stops at the next one.
+      if (Date.now() > this.deadline) this.overTime = true;
+      return out;
+    });
     this.vm.setProp(this.vm.global, '__parley_hash', hashFn);
     hashFn.dispose();
+    // Charges a metered built-in (bots/prelude.ts) that will process, or just did, `n` units: floor(n / 16 KiB) gas.
+    const meterFn = this.vm.newFunction('__parley_meter', (n) => {
+      if (this.overGas || this.overTime) throw new Error('out of gas');
+      const units = this.vm.typeof(n) === 'number' ? this.vm.getNumber(n) : 0;
+      this.spend(Math.floor(units / HOST_GAS_BYTES));
+      return this.vm.undefined;
+    });
+    this.vm.setProp(this.vm.global, '__parley_meter', meterFn);
+    meterFn.dispose();
     this.vm.unwrapResult(this.vm.evalCode(PRELUDE, 'parley-prelude.js')).dispose();
     this.stepFn = this.vm.getProp(this.vm.global, '__parley_step');
     this.emptyText = this.vm.newString('');
     const configure = this.vm.getProp(this.vm.global, '__parley_configure');
-    this.vm.unwrapResult(this.vm.callFunction(configure, this.vm.undefined, this.vm.newNumber(this.limits.maxOutputBytes))).dispose();
+    this.vm.unwrapResult(this.vm.callFunction(configure, this.vm.undefined, this.vm.newNumber(this.limits.maxOutputBytes), this.vm.newNumber(this.limits.maxStateBytes))).dispose();
     configure.dispose();
     this.loadError = this.withBudget(() => this.loadModule());
     if (this.loadError) this.failed = true;
@@ -196,14 +304,16 @@ class QuickJSBot implements BotSandbox {
     this.overGas = false;
     this.overTime = false;
     this.deadline = Date.now() + this.limits.wallMs;
+    let error: string | null = null;
     try {
       f();
-      return null;
     } catch (err) {
-      if (this.overTime) throw new Interrupted();
-      if (this.overGas) return `out of gas (more than ${this.limits.gas} units)`;
-      return describe(err);
+      error = describe(err);
     }
+    // Checked after a normal return too: a guest that caught a host call's refusal still ran out.
+    if (this.overTime) throw new Interrupted();
+    if (this.overGas) return `out of gas (more than ${this.limits.gas} units)`;
+    return error;
   }
 
   /** A step that failed: its outputs are the error notice and the state stays as it was. */
@@ -322,6 +432,12 @@ function describe(err: unknown): string {
   return `${name}: ${message}`.slice(0, 500);
 }
 
+let compiled: Promise<WebAssembly.Module> | null = null;
+
 export async function loadBot(source: string, limits: unknown = {}): Promise<BotSandbox> {
-  return new QuickJSBot(await newQuickJSWASMModule(RELEASE_SYNC), source, sanitizeLimits(limits));
+  const l = sanitizeLimits(limits);
+  compiled ??= WebAssembly.compile(readFileSync(WASM_FILE));
+  const wasmModule = await compiled;
+  const wasmMemory = new WebAssembly.Memory({ initial: WASM_BASE_BYTES / WASM_PAGE, maximum: (WASM_BASE_BYTES + Math.ceil(l.memoryBytes / WASM_PAGE) * WASM_PAGE) / WASM_PAGE });
+  return new QuickJSBot(await newQuickJSWASMModule(newVariant(RELEASE_SYNC, { wasmModule, wasmMemory })), source, l);
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseOptions, UsageError, type Command } from './command.js';
 import { ready } from '../protocol/sodium.js';
 import { verifyFile, type Progress } from '../node/offline-verify.js';
+import { ENGINE_ID } from '../bots/sandbox.js';
 
 /** A progress bar on stderr for big files, per phase: redrawn in place on a terminal, a line per quarter otherwise. */
 function progress(total: number): Progress {
@@ -51,9 +52,15 @@ export const command: Command = {
     }
     console.log(`${report.kind === 'fraud-proof' ? 'fraud proof for' : 'transcript of'} "${report.name}" (${report.channel})`);
     console.log(`  events authenticated: ${report.events}`);
-    for (const b of report.bots) console.log(`  bot ${b.slot}: ${b.steps} steps replayed — ${b.verified} verified, ${b.pending} pending, ${b.mismatches} mismatches`);
+    for (const b of report.bots) {
+      console.log(`  bot ${b.slot}: ${b.steps} steps replayed — ${b.verified} verified, ${b.pending} pending, ${b.mismatches} mismatches${b.unverifiable ? `, ${b.unverifiable} unverifiable` : ''}`);
+      if (b.needsEngine !== undefined) console.log(`  bot ${b.slot} needs engine ${b.needsEngine || '(none recorded)'}; this parley runs engine ${ENGINE_ID}: its steps are unverifiable here`);
+    }
     for (const p of report.problems) console.log(`  problem: ${p}`);
-    if (report.kind === 'fraud-proof') {
+    const claimed = report.kind === 'fraud-proof' ? report.bots.find((b) => b.slot === report.claim!.bot) : undefined;
+    if (claimed?.needsEngine !== undefined) {
+      console.log(`fraud proof CANNOT BE CHECKED here: ${claimed.slot} needs engine ${claimed.needsEngine || '(none recorded)'}, this parley runs engine ${ENGINE_ID}`);
+    } else if (report.kind === 'fraud-proof') {
       console.log(report.proofHolds ? `FRAUD PROOF HOLDS: step ${report.claim!.n} of ${report.claim!.bot} does not replay (${report.claim!.reason})` : 'fraud proof does NOT hold: the claimed step replays correctly');
     } else console.log(report.ok ? 'OK: everything verifies' : 'FAILED: see problems above');
     return report.ok ? 0 : 1;

@@ -7,6 +7,7 @@ import type { Verification } from './messages.js';
 import { ToolError } from './errors.js';
 import { fromB64u } from '../protocol/bytes.js';
 import { loadPreset, PRESET_NAMES } from '../bots/presets.js';
+import { requestLimits } from '../bots/sandbox.js';
 
 /** How long a runner may leave an input unanswered before get_bot calls the bot paused (PARLEY_BOT_PAUSED_MS). */
 const PAUSED_AFTER_MS = Number(process.env.PARLEY_BOT_PAUSED_MS) > 0 ? Number(process.env.PARLEY_BOT_PAUSED_MS) : 30_000;
@@ -45,7 +46,13 @@ export function attachBotSupport(node: ParleyNode): BotHooks {
       if (!args.slot.startsWith('bot:')) throw new ToolError('Bot slots look like "bot:<name>".');
       if (c.bots.slots().includes(args.slot)) throw new ToolError(`The slot ${args.slot} already has a bot.`);
       const { source, secret } = resolveBotSource(args);
-      const code_hash = c.attachBot(args.slot, source, args.params ?? {}, secret);
+      let limits;
+      try {
+        limits = requestLimits(args.limits);
+      } catch (err) {
+        throw new ToolError((err as Error).message);
+      }
+      const code_hash = c.attachBot(args.slot, source, args.params ?? {}, secret, limits);
       return { slot: args.slot, code_hash };
     },
     handOverBot(args) {

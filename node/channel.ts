@@ -21,7 +21,7 @@ import { sha256Hex } from '../protocol/hash.js';
 import { randomBytes } from '../protocol/keys.js';
 import { ChannelBots, type StepPayload } from '../bots/channel-bots.js';
 import { seedCommitment } from '../bots/seed.js';
-import { ENGINE, DEFAULT_LIMITS } from '../bots/sandbox.js';
+import { ENGINE_ID, DEFAULT_LIMITS, type Limits } from '../bots/sandbox.js';
 import { WebsocketProvider } from 'y-websocket';
 import { FrontierWatch, describeWithholding } from './withholding.js';
 import { withholdGraceMs } from './config.js';
@@ -96,14 +96,14 @@ export class Channel extends EventEmitter {
 
   /** Owner: attach a bot. The runner seed stays in the local store; only its commitment (or, for a bot without
    * hidden information, the seed itself) goes into the channel. */
-  attachBot(slot: string, source: string, params: Record<string, unknown>, secret: boolean): string {
+  attachBot(slot: string, source: string, params: Record<string, unknown>, secret: boolean, limits: Limits = DEFAULT_LIMITS): string {
     const seed = toHex(randomBytes(32));
     this.store.setSecret(this.ch, `bot-seed:${slot}`, seed);
     const codeHash = sha256Hex(source);
     this.post('bot.attach', {
       bot: slot, source, code_hash: codeHash, params, runner: this.me, seed_commitment: seedCommitment(seed),
       members: this.membership.members().map((m) => ({ slot: m.slot, id: m.id, name: m.name })),
-      manifest: { engine: ENGINE, limits: DEFAULT_LIMITS, secret, hooks: ['init', 'onJoin', 'onMessage'] },
+      manifest: { engine: ENGINE_ID, limits, secret, hooks: ['init', 'onJoin', 'onMessage'] },
       ...(secret ? {} : { seed }),
     });
     return codeHash;

@@ -39,10 +39,17 @@ const BotInput = z
     params: z.record(z.string(), z.unknown()).optional().describe('parameters passed to the bot\'s init'),
   })
   .strict();
+const BotLimitsInput = z
+  .object({
+    memory: z.number().int().positive().optional().describe('bytes of memory the bot may use beyond the engine\'s own (default 32 MiB, at most 128 MiB; docs/bots.md)'),
+    gas: z.number().int().positive().optional().describe('gas per step, units of about 10k operations (default 400, at most 20000; docs/bots.md)'),
+  })
+  .strict()
+  .optional();
 const ChannelRef = z.string().min(1).max(200).describe('channel id (or exact channel name)');
 
 export type BotHooks = {
-  attachBot(args: { channel: string; slot: string; preset?: string; code?: string; params?: Record<string, unknown> }): { slot: string; code_hash: string };
+  attachBot(args: { channel: string; slot: string; preset?: string; code?: string; params?: Record<string, unknown>; limits?: { memory?: number; gas?: number } }): { slot: string; code_hash: string };
   getBot(args: { channel: string; slot: string }): Record<string, unknown>;
   handOverBot(args: { channel: string; slot: string; to?: string }): { slot: string; runner: string; runner_slot: string; from_step: number };
 };
@@ -207,7 +214,7 @@ export function createMcpServer(node: ParleyNode, bots?: BotHooks): McpServer {
     tool(
       'attach_bot',
       'Owner or admin: attach a bot to a bot:<name> slot, from a preset or your own JavaScript. Every member replays it to verify its outputs.',
-      { channel: ChannelRef, slot: SlotNameSchema, preset: z.string().max(64).optional(), code: z.string().max(256 * 1024).optional(), params: z.record(z.string(), z.unknown()).optional() },
+      { channel: ChannelRef, slot: SlotNameSchema, preset: z.string().max(64).optional(), code: z.string().max(256 * 1024).optional(), params: z.record(z.string(), z.unknown()).optional(), limits: BotLimitsInput },
       { slot: z.string(), code_hash: z.string() },
       (args) => bots.attachBot(args),
     );

@@ -15,7 +15,7 @@ import { signSlotClaim } from '../../node/payloads.js';
 import { Membership } from '../../node/membership.js';
 import { ChannelBots, type StepPayload } from '../../bots/channel-bots.js';
 import { seedCommitment } from '../../bots/seed.js';
-import { DEFAULT_LIMITS, ENGINE } from '../../bots/sandbox.js';
+import { DEFAULT_LIMITS, ENGINE_ID } from '../../bots/sandbox.js';
 import { loadPreset } from '../../bots/presets.js';
 import type { Transcript } from '../../node/transcript.js';
 
@@ -171,7 +171,7 @@ export async function buildBotLog(preset: string, pick: MovePicker, opts: { name
   // node/channel.ts `attachBot`: a bot without hidden information publishes its seed so steps verify on arrival.
   deliver(sim.post(owner, 'bot.attach', {
     bot: slot, source, code_hash: sha256Hex(source), params: {}, runner: memberId(owner.publicKey), seed_commitment: seedCommitment(seed),
-    manifest: { engine: ENGINE, limits: DEFAULT_LIMITS, secret, hooks: ['init', 'onJoin', 'onMessage'] },
+    manifest: { engine: ENGINE_ID, limits: DEFAULT_LIMITS, secret, hooks: ['init', 'onJoin', 'onMessage'] },
     ...(secret ? {} : { seed }),
   }));
   await settle(runner);

@@ -7,7 +7,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ready } from '../../protocol/sodium.js';
-import { loadBot } from '../../bots/sandbox.js';
+import { ENGINE_ID, loadBot } from '../../bots/sandbox.js';
 import { loadPreset } from '../../bots/presets.js';
 import { entropyStart, mixEntropy, seedCommitment, stepRandom } from '../../bots/seed.js';
 import { canonicalString, type Json } from '../../protocol/canonical.js';
@@ -75,6 +75,9 @@ describe('determinism known-answer', () => {
 
   it('a fixed bot, seed and inputs replay to the committed fixture, twice', async () => {
     const actual = {
+      // The engine id covers the QuickJS build, the prelude and the gas and memory rules: a change of any of them
+      // must come with a deliberately regenerated fixture (and is a protocol change: docs/bots.md).
+      engine: ENGINE_ID,
       commitment: seedCommitment(SEED),
       mixer: await replay(MIXER),
       dice: await replay(loadPreset('dice').source.replace("msg.kind !== 'roll'", "msg.kind === 'boom'")),

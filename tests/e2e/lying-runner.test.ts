@@ -16,7 +16,7 @@ import type { Channel } from '../../node/channel.js';
 import type { RunnerHooks, StepPayload } from '../../bots/channel-bots.js';
 import { seedCommitment } from '../../bots/seed.js';
 import { sha256Hex } from '../../protocol/hash.js';
-import { ENGINE, DEFAULT_LIMITS } from '../../bots/sandbox.js';
+import { ENGINE_ID, DEFAULT_LIMITS } from '../../bots/sandbox.js';
 
 const ROLLER = `export default {
   init(ctx) { ctx.state = { n: 0 }; },
@@ -172,7 +172,7 @@ describe('a lying runner is caught by an honest node', () => {
     channel.post('bot.attach', {
       bot: 'bot:seed', source: ROLLER, code_hash: sha256Hex(ROLLER), params: {}, runner: runner.me,
       seed_commitment: seedCommitment('cd'.repeat(32)), seed,
-      manifest: { engine: ENGINE, limits: DEFAULT_LIMITS, secret: false, hooks: ['init', 'onJoin', 'onMessage'] },
+      manifest: { engine: ENGINE_ID, limits: DEFAULT_LIMITS, secret: false, hooks: ['init', 'onJoin', 'onMessage'] },
     });
     await bob.call('join_channel', { invite_code: created.invites['invite:bob'], display_name: 'Bob' });
     await roll(created.channel, 'x');
