@@ -1,0 +1,261 @@
+/**
+ * Relay backpressure, quotas and store failures, with a real relay process: a client that never reads cannot make
+ * the relay queue a big room thousands of times, oversized awareness is refused, quotas refuse with their reasons,
+ * and a store that cannot write refuses writers while readers stay connected, until writes succeed again.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import * as Y from 'yjs';
+import * as encoding from 'lib0/encoding';
+import * as syncProtocol from 'y-protocols/sync';
+import { WebsocketProvider } from 'y-websocket';
+import { spawnRelay, type SpawnedRelay } from '../helpers/relay.js';
+import { ready } from '../../protocol/sodium.js';
+import { contentId } from '../../protocol/hash.js';
+import { newEpochKey, relayAuthParams } from '../../protocol/keys.js';
+import { SqliteStore } from '../../relay/store-sqlite.js';
+import type { LogEntry } from '../../protocol/log-update.js';
+
+const cleanup: (() => unknown)[] = [];
+beforeAll(() => ready());
+afterEach(async () => {
+  while (cleanup.length) await cleanup.pop()!();
+});
+
+const MiB = 1024 * 1024;
+
+const until = async (ok: () => boolean, ms = 20_000) => {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+async function untilAsync<T>(f: () => Promise<T>, ok: (v: T) => boolean, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (ok(v)) return v;
+    if (Date.now() > deadline) throw new Error(`condition not met: ${String(v).slice(0, 200)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const entry = (n = 300): [string, Uint8Array] => {
+  const v = new Uint8Array(randomBytes(n));
+  return [contentId(v), v];
+};
+
+function provider(url: string, key: Uint8Array, doc = new Y.Doc()) {
+  const { room, ts, sig } = relayAuthParams(key);
+  const p = new WebsocketProvider(url, room, doc, { WebSocketPolyfill: WebSocket as never, disableBc: true, params: { ts, sig } });
+  cleanup.push(() => {
+    p.destroy();
+    doc.destroy();
+  });
+  return { p, doc, log: doc.getMap<Uint8Array>('log') };
+}
+
+function authedUrl(url: string, key: Uint8Array): string {
+  const { room, ts, sig } = relayAuthParams(key);
+  return `${url}/${room}?ts=${ts}&sig=${sig}`;
+}
+
+/** A raw authed socket; `closed` resolves with the close code and reason. */
+function raw(url: string, key: Uint8Array) {
+  const ws = new WebSocket(authedUrl(url, key));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  const opened = new Promise<void>((resolve) => ws.on('open', () => resolve()));
+  ws.on('error', () => undefined);
+  cleanup.push(() => ws.terminate());
+  return { ws, closed, opened };
+}
+
+function step1Message(): Uint8Array {
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, 0);
+  syncProtocol.writeSyncStep1(e, new Y.Doc());
+  return encoding.toUint8Array(e);
+}
+
+function awarenessMessage(client: number, clock: number, state: string): Uint8Array {
+  const inner = encoding.createEncoder();
+  encoding.writeVarUint(inner, 1);
+  encoding.writeVarUint(inner, client);
+  encoding.writeVarUint(inner, clock);
+  encoding.writeVarString(inner, state);
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, 1);
+  encoding.writeVarUint8Array(e, encoding.toUint8Array(inner));
+  return encoding.toUint8Array(e);
+}
+
+async function metrics(r: SpawnedRelay): Promise<string> {
+  return (await fetch(r.url.replace('ws://', 'http://') + '/metrics')).text();
+}
+
+const refusedCount = (text: string, reason: string): number =>
+  Number(new RegExp(`parley_relay_updates_refused_total\\{reason="${reason}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+
+/** Resident set size of a process, in bytes (Linux). */
+function rss(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m![1]) * 1024;
+}
+
+/** Writes `bytes` of valid entries (one Yjs client, consecutive clocks) into a room of a SQLite relay directory. */
+async function bigRoom(dataDir: string, room: string, bytes: number): Promise<number> {
+  const store = new SqliteStore(dataDir);
+  const size = 60 * 1024;
+  const entries: LogEntry[] = [];
+  for (let clock = 0; clock * size < bytes; clock++) {
+    const [key, value] = entry(size);
+    entries.push({ key, client: 1, clock, value });
+  }
+  for (let i = 0; i < entries.length; i += 100) await store.append(room, entries.slice(i, i + 100), 0, Date.now());
+  await store.close();
+  return entries.length;
+}
+
+/** Spawns a relay on a 52 MB room and has an honest reader load it; returns the relay, the room key and its RSS then. */
+async function relayWithBigRoom() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'parley-relay-big-'));
+  const key = newEpochKey();
+  const count = await bigRoom(dataDir, relayAuthParams(key).room, 52 * 1000 * 1000);
+  const r = await spawnRelay({ dataDir });
+  cleanup.push(() => r.stop());
+  const reader = provider(r.url, key);
+  await until(() => reader.p.synced && reader.log.size === count, 60_000);
+  return { r, key, pid: r.process.pid! };
+}
+
+/** Samples the RSS of `pid` until stopped; `peak` is the highest seen. */
+function sampleRss(pid: number) {
+  const s = { before: rss(pid), peak: 0 };
+  s.peak = s.before;
+  const timer = setInterval(() => (s.peak = Math.max(s.peak, rss(pid))), 25);
+  cleanup.push(() => clearInterval(timer));
+  return { s, stop: () => clearInterval(timer) };
+}
+
+/** Another room is served: a client joins and writes, and a second client syncs what was written. */
+async function otherRoomServed(url: string): Promise<void> {
+  const other = newEpochKey();
+  const a = provider(url, other);
+  await until(() => a.p.synced, 30_000);
+  const [k, v] = entry();
+  a.log.set(k, v);
+  const b = provider(url, other);
+  await until(() => b.p.synced && b.log.has(k), 30_000);
+}
+
+describe('relay backpressure', () => {
+  it('2,000 sync step 1 requests from one client that never reads, on a 52 MB room: RSS growth < 64 MiB, other rooms served', async () => {
+    const { r, key, pid } = await relayWithBigRoom();
+    const { s, stop } = sampleRss(pid);
+    const attacker = raw(r.url, key);
+    await attacker.opened;
+    // Never read: the socket stops pulling bytes from the kernel, so the relay's send buffer can only grow.
+    attacker.ws.pause();
+    const step1 = step1Message();
+    for (let i = 0; i < 2000 && attacker.ws.readyState === WebSocket.OPEN; i++) attacker.ws.send(step1);
+    await otherRoomServed(r.url);
+    // The relay refused the attacker for the rate of its sync requests.
+    await untilAsync(() => metrics(r), (m) => refusedCount(m, 'sync-rate-limit') > 0);
+    stop();
+    const growth = s.peak - s.before;
+    console.log(`one client: relay RSS before ${(s.before / MiB).toFixed(0)} MiB, peak ${(s.peak / MiB).toFixed(0)} MiB, growth ${(growth / MiB).toFixed(0)} MiB`);
+    expect(growth).toBeLessThan(64 * MiB);
+  }, 180_000);
+
+  it('2,000 sync step 1 requests within the rate, from 200 connections that never read: RSS growth < 256 MiB, other rooms served', async () => {
+    const { r, key, pid } = await relayWithBigRoom();
+    const { s, stop } = sampleRss(pid);
+    const step1 = step1Message();
+    const attackers = Array.from({ length: 200 }, () => raw(r.url, key));
+    for (const a of attackers) {
+      await a.opened;
+      a.ws.pause();
+      for (let i = 0; i < 10; i++) a.ws.send(step1);
+    }
+    await otherRoomServed(r.url);
+    // Each connection's answer streams one part at a time: the relay holds at most a part per connection.
+    await untilAsync(() => metrics(r), (m) => Number(/parley_relay_bytes_out_total (\d+)/.exec(m)![1]) > 200 * 256 * 1024);
+    await otherRoomServed(r.url);
+    stop();
+    const text = await metrics(r);
+    expect(refusedCount(text, 'sync-rate-limit')).toBe(0);
+    const growth = s.peak - s.before;
+    console.log(`200 connections: relay RSS before ${(s.before / MiB).toFixed(0)} MiB, peak ${(s.peak / MiB).toFixed(0)} MiB, growth ${(growth / MiB).toFixed(0)} MiB`);
+    expect(growth).toBeLessThan(256 * MiB);
+  }, 180_000);
+});
+
+describe('a reader that does not read', () => {
+  it('is no longer fed once its send buffer passes the bound, and is closed with 4509; the others get everything', async () => {
+    const r = await spawnRelay();
+    cleanup.push(() => r.stop());
+    const key = newEpochKey();
+    const writer = provider(r.url, key);
+    const reader = provider(r.url, key);
+    await until(() => writer.p.synced && reader.p.synced);
+    const stuck = raw(r.url, key);
+    await stuck.opened;
+    stuck.ws.pause();
+
+    // 24 MB of updates: more than the kernel's socket buffers and the relay's 4 MiB bound together.
+    const N = 400;
+    for (let i = 0; i < N; i += 10) writer.doc.transact(() => Array.from({ length: 10 }, () => entry(60 * 1024)).forEach(([k, v]) => writer.log.set(k, v)));
+    await until(() => reader.log.size === N, 60_000);
+    // (A reader in this busy test process may itself fall 4 MiB behind for a moment: it is closed too, reconnects
+    // and resyncs, which is why it still ends up with every entry.)
+    await untilAsync(() => metrics(r), (m) => refusedCount(m, 'backpressure') >= 1);
+    // The stuck socket was closed: reading again, it finds the end of the connection.
+    stuck.ws.resume();
+    await stuck.closed;
+    const [k, v] = entry();
+    writer.log.set(k, v);
+    await until(() => reader.log.has(k));
+  }, 120_000);
+});
+
+describe('awareness limits', () => {
+  it('an oversized awareness update is refused with 4413 awareness-oversize; others keep their presence', async () => {
+    const r = await spawnRelay();
+    cleanup.push(() => r.stop());
+    const key = newEpochKey();
+    const a = provider(r.url, key);
+    const b = provider(r.url, key);
+    await until(() => a.p.synced && b.p.synced);
+
+    const big = raw(r.url, key);
+    await big.opened;
+    big.ws.send(awarenessMessage(4242, 1, JSON.stringify({ p: 'x'.repeat(70_000) })));
+    expect(await big.closed).toEqual({ code: 4413, reason: 'awareness-oversize' });
+    expect(refusedCount(await metrics(r), 'awareness-oversize')).toBe(1);
+    expect(b.p.awareness.getStates().has(4242)).toBe(false);
+
+    a.p.awareness.setLocalState({ p: 'sealed-presence-a' });
+    await until(() => [...b.p.awareness.getStates().values()].some((s) => s.p === 'sealed-presence-a'));
+  });
+
+  it('awareness updates over the per-connection rate are dropped and counted, the connection stays open', async () => {
+    const r = await spawnRelay();
+    cleanup.push(() => r.stop());
+    const key = newEpochKey();
+    const c = raw(r.url, key);
+    await c.opened;
+    for (let clock = 1; clock <= 500; clock++) c.ws.send(awarenessMessage(777, clock, JSON.stringify({ p: `s${clock}` })));
+    await untilAsync(() => metrics(r), (m) => refusedCount(m, 'awareness-rate-limit') > 0);
+    // Still served: a sync step 1 is answered on the same connection.
+    const answered = new Promise<void>((resolve) => c.ws.on('message', (d: Buffer) => d[0] === 0 && d[1] === 1 && resolve()));
+    c.ws.send(step1Message());
+    await answered;
+    expect(c.ws.readyState).toBe(WebSocket.OPEN);
+  });
+});
