@@ -4,7 +4,7 @@
  * and a store that cannot write refuses writers while readers stay connected, until writes succeed again.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import * as encoding from 'lib0/encoding';
 import * as syncProtocol from 'y-protocols/sync';
 import { WebsocketProvider } from 'y-websocket';
 import { spawnRelay, type SpawnedRelay } from '../helpers/relay.js';
+import { captureUpdate } from '../helpers/doc.js';
 import { ready } from '../../protocol/sodium.js';
 import { contentId } from '../../protocol/hash.js';
 import { newEpochKey, relayAuthParams } from '../../protocol/keys.js';
@@ -80,6 +81,13 @@ function step1Message(): Uint8Array {
   const e = encoding.createEncoder();
   encoding.writeVarUint(e, 0);
   syncProtocol.writeSyncStep1(e, new Y.Doc());
+  return encoding.toUint8Array(e);
+}
+
+function updateMessage(update: Uint8Array): Uint8Array {
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, 0);
+  syncProtocol.writeUpdate(e, update);
   return encoding.toUint8Array(e);
 }
 
@@ -258,4 +266,45 @@ describe('awareness limits', () => {
     await answered;
     expect(c.ws.readyState).toBe(WebSocket.OPEN);
   });
+});
+
+describe('store write failures', () => {
+  it('disk full (injected SQLITE_FULL): writers refused with 4507 disk-full, readers stay connected and served, writes resume', async () => {
+    const fault = join(mkdtempSync(join(tmpdir(), 'parley-fault-')), 'disk-full');
+    const r = await spawnRelay({ env: { PARLEY_RELAY_FAULT_APPEND: fault } });
+    cleanup.push(() => r.stop());
+    const key = newEpochKey();
+    const writer = provider(r.url, key);
+    const reader = provider(r.url, key);
+    let readerDrops = 0;
+    reader.p.on('connection-close', () => readerDrops++);
+    await until(() => writer.p.synced && reader.p.synced);
+    const [k1, v1] = entry();
+    writer.log.set(k1, v1);
+    await until(() => reader.log.has(k1));
+
+    writeFileSync(fault, '');
+    const refusal = raw(r.url, key);
+    await refusal.opened;
+    const doc = new Y.Doc();
+    const [k2, v2] = entry();
+    refusal.ws.send(updateMessage(captureUpdate(doc, () => doc.getMap('log').set(k2, v2))));
+    expect(await refusal.closed).toEqual({ code: 4507, reason: 'disk-full' });
+    const [k3, v3] = entry();
+    writer.log.set(k3, v3);
+    await untilAsync(() => metrics(r), (m) => refusedCount(m, 'disk-full') >= 2 && /parley_relay_store_writes_failing 1/.test(m));
+    // A reader joining now (its join cannot record the room's use either) is served what is stored.
+    const late = provider(r.url, key);
+    await until(() => late.p.synced && late.log.has(k1));
+    expect(late.log.has(k3)).toBe(false);
+
+    rmSync(fault);
+    // The writer reconnects and resends what the relay lacks; everyone gets it.
+    await until(() => reader.log.has(k3) && late.log.has(k3), 30_000);
+    expect(/parley_relay_store_writes_failing 0/.test(await metrics(r))).toBe(true);
+    expect(readerDrops).toBe(0);
+    expect(r.process.exitCode).toBe(null);
+    expect(r.stderr()).toMatch(/store write failed \(database or disk is full/);
+    expect(r.stderr()).toMatch(/store writes succeed again/);
+  }, 60_000);
 });
