@@ -4,7 +4,8 @@
  * and a store that cannot write refuses writers while readers stay connected, until writes succeed again.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -268,7 +269,58 @@ describe('awareness limits', () => {
   });
 });
 
+/** Mounts a tmpfs of `size` at a new directory (root only); null where that is not possible. */
+function smallFilesystem(size: string): { dir: string; resize(size: string): void; unmount(): void } | null {
+  if (process.getuid?.() !== 0) return null;
+  const dir = mkdtempSync(join(tmpdir(), 'parley-small-fs-'));
+  if (spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]).status !== 0) return null;
+  return {
+    dir,
+    resize: (to) => void spawnSync('mount', ['-o', `remount,size=${to}`, dir]),
+    unmount: () => {
+      spawnSync('umount', [dir]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const probe = smallFilesystem('1m');
+probe?.unmount();
+
 describe('store write failures', () => {
+  it.skipIf(probe === null)('disk full on a real 3 MiB filesystem: writers refused, readers stay, writes resume once it grows (root only)', async () => {
+    const fs = smallFilesystem('3m')!;
+    cleanup.push(() => fs.unmount());
+    const dataDir = join(fs.dir, 'relay');
+    mkdirSync(dataDir);
+    const r = await spawnRelay({ dataDir });
+    cleanup.push(() => r.stop());
+    const key = newEpochKey();
+    const writer = provider(r.url, key);
+    const reader = provider(r.url, key);
+    let readerDrops = 0;
+    reader.p.on('connection-close', () => readerDrops++);
+    await until(() => writer.p.synced && reader.p.synced);
+
+    let text = '';
+    for (let batch = 0; batch < 200 && refusedCount(text, 'disk-full') === 0; batch++) {
+      writer.doc.transact(() => Array.from({ length: 5 }, () => entry(60 * 1024)).forEach(([k, v]) => writer.log.set(k, v)));
+      await until(() => reader.log.size === writer.log.size || refusedCount(text, 'disk-full') > 0, 5_000).catch(() => undefined);
+      text = await metrics(r);
+    }
+    expect(refusedCount(text, 'disk-full')).toBeGreaterThan(0);
+    expect(reader.log.size).toBeLessThan(writer.log.size);
+    const late = provider(r.url, key);
+    await until(() => late.p.synced && late.log.size === reader.log.size);
+
+    fs.resize('64m');
+    await until(() => reader.log.size === writer.log.size && late.log.size === writer.log.size, 30_000);
+    expect(/parley_relay_store_writes_failing 0/.test(await metrics(r))).toBe(true);
+    expect(readerDrops).toBe(0);
+    expect(r.process.exitCode).toBe(null);
+  }, 90_000);
+
+
   it('disk full (injected SQLITE_FULL): writers refused with 4507 disk-full, readers stay connected and served, writes resume', async () => {
     const fault = join(mkdtempSync(join(tmpdir(), 'parley-fault-')), 'disk-full');
     const r = await spawnRelay({ env: { PARLEY_RELAY_FAULT_APPEND: fault } });
