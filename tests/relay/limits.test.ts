@@ -8,14 +8,16 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import * as syncProtocol from 'y-protocols/sync';
 import { WebsocketProvider } from 'y-websocket';
 import { spawnRelay, type SpawnedRelay } from '../helpers/relay.js';
-import { captureUpdate } from '../helpers/doc.js';
+import { captureUpdate, fetchRoom } from '../helpers/doc.js';
+import { CLI } from '../helpers/mcp.js';
+import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { ready } from '../../protocol/sodium.js';
 import { contentId } from '../../protocol/hash.js';
 import { newEpochKey, relayAuthParams } from '../../protocol/keys.js';
@@ -359,4 +361,69 @@ describe('store write failures', () => {
     expect(r.stderr()).toMatch(/store write failed \(database or disk is full/);
     expect(r.stderr()).toMatch(/store writes succeed again/);
   }, 60_000);
+});
+
+describe.each(['sqlite', 'postgres'] as const)('quotas (%s store)', (kind) => {
+  let pg: TestPostgres | undefined;
+  beforeAll(async () => {
+    if (kind === 'postgres') pg = await startPostgres({ fsync: false });
+  }, 60_000);
+  afterAll(() => pg?.stop());
+
+  const relay = async (args: string[], again?: SpawnedRelay) => {
+    const store = kind === 'postgres' ? (again?.store ?? (await pg!.createDatabase())) : undefined;
+    const r = await spawnRelay({ store, dataDir: again?.dataDir, args });
+    cleanup.push(() => r.stop());
+    return r;
+  };
+
+  /** Sends one update per value on a raw socket (consecutive clocks of one Yjs client). */
+  async function write(url: string, key: Uint8Array, values: Uint8Array[]) {
+    const c = raw(url, key);
+    await c.opened;
+    const doc = new Y.Doc();
+    for (const v of values) c.ws.send(updateMessage(captureUpdate(doc, () => doc.getMap('log').set(contentId(v), v))));
+    return c;
+  }
+  const values = (n: number) => Array.from({ length: n }, () => entry(60_000)[1]);
+  const stored = async (url: string, key: Uint8Array, n: number) => {
+    await untilAsync(() => fetchRoom(url, key), (m) => m.size === n);
+  };
+
+  it('--room-quota: an update that would pass it is refused with 4520 room-quota; other rooms still take writes', async () => {
+    const r = await relay(['--room-quota', '200KiB']);
+    const key = newEpochKey();
+    const c = await write(r.url, key, values(4));
+    expect(await c.closed).toEqual({ code: 4520, reason: 'room-quota' });
+    await stored(r.url, key, 3);
+    expect(refusedCount(await metrics(r), 'room-quota')).toBe(1);
+    const other = newEpochKey();
+    await write(r.url, other, values(3));
+    await stored(r.url, other, 3);
+  });
+
+  it('--disk-quota: counts every room and what was stored before a restart; refused with 4521 disk-quota', async () => {
+    const r = await relay(['--disk-quota', '300KiB']);
+    const a = newEpochKey();
+    await write(r.url, a, values(3));
+    await stored(r.url, a, 3);
+    const b = newEpochKey();
+    const c = await write(r.url, b, values(3));
+    expect(await c.closed).toEqual({ code: 4521, reason: 'disk-quota' });
+    await stored(r.url, b, 2);
+    expect(refusedCount(await metrics(r), 'disk-quota')).toBe(1);
+    expect(await metrics(r)).toMatch(/parley_relay_stored_bytes 300000\n/);
+
+    await r.stop();
+    const again = await relay(['--disk-quota', '300KiB'], r);
+    const d = await write(again.url, newEpochKey(), values(1));
+    expect(await d.closed).toEqual({ code: 4521, reason: 'disk-quota' });
+    await stored(again.url, a, 3);
+  });
+
+  it.runIf(kind === 'sqlite')('a bad quota is one line and exit 2', () => {
+    const run = spawnSync(process.execPath, [CLI, 'relay', '--port', '0', '--room-quota', '10GB'], { encoding: 'utf8' });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toBe('parley relay: --room-quota must be a number of bytes (e.g. 1073741824 or 1GiB), got "10GB"\n');
+  });
 });
