@@ -22,7 +22,7 @@
  * last part (a stock WebsocketProvider marks itself synced on step 2, after applying all the earlier parts). It is
  * streamed outside the room's queue, one part at a time, the next only once the previous one has left the process
  * (`Peer.stream`), so a client that does not read holds at most one part in the relay's memory; a request while an
- * answer is still streaming is covered by that answer (it was computed from an older state vector).
+ * answer is still streaming is covered by that answer (everything after its snapshot was broadcast to the peer).
  */
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
@@ -363,9 +363,11 @@ export class Room {
    * part at a time (see the header). Entry lists only grow, so the ranges taken now stay valid while streaming.
    */
   private answerStep1(peer: Peer, encodedSv: Uint8Array): void {
-    if (!peer.take('sync-step1')) return peer.refuse('sync-rate-limit');
     const sv = decodeStateVector(encodedSv);
+    // Covered by the answer still streaming, so free: a node asks again on every clock gap, and updates broadcast
+    // meanwhile arrive ahead of the parts that precede them.
     if (this.answering.has(peer)) return;
+    if (!peer.take('sync-step1')) return peer.refuse('sync-rate-limit');
     const ranges: [LogEntry[], number, number][] = [];
     for (const [client, list] of this.byClient) {
       const from = sv.get(client) ?? 0;
