@@ -217,9 +217,10 @@ export async function startRelay(
       }
       // Other processes expire rooms too: renew the ones in use here so none of them deletes a room this one serves.
       if (store.shared) await store.touch([...rooms.values()].filter((r) => r.busy).map((r) => r.name), now);
-      if (opts.diskTtlMs > 0) await store.expire(now - opts.diskTtlMs, new Set(rooms.keys()));
-      // Expiry frees bytes, and with a shared store other processes add some: recount for the disk quota.
-      usage.bytes = await store.usage();
+      const expired = opts.diskTtlMs > 0 ? await store.expire(now - opts.diskTtlMs, new Set(rooms.keys())) : [];
+      // Expiry frees bytes, and with a shared store other processes add some: recount for the disk quota (a single
+      // SQLite process otherwise knows its total from its own appends, and the recount is a scan).
+      if (store.shared || expired.length > 0) usage.bytes = await store.usage();
       await store.maintain();
     } catch (err) {
       log(`maintenance: ${(err as Error).message}`);
