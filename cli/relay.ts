@@ -5,12 +5,15 @@ export const command: Command = {
   summary: 'run a Parley relay: a dumb, self-hostable WebSocket relay that only sees ciphertext',
   usage: [
     'usage: parley relay [--host 127.0.0.1] [--port 4455] [--data DIR | --store postgres://USER@HOST:PORT/DB]',
+    '                    [--room-quota BYTES] [--disk-quota BYTES]',
     '',
     '  --host   interface to listen on (default 127.0.0.1; 0.0.0.0 for all)',
     '  --port   TCP port (default 4455; 0 picks a free port)',
     '  --data   directory for relay.sqlite (default $PARLEY_HOME/relay)',
     '  --store  a PostgreSQL URL instead of SQLite (also $PARLEY_RELAY_STORE): every relay started with the same',
     '           URL serves the same rooms, so several can run behind one load balancer',
+    '  --room-quota  bytes of entries one room may hold (default 1GiB; suffixes KiB, MiB, GiB, TiB)',
+    '  --disk-quota  bytes of entries the whole store may hold (default 64GiB)',
     '',
     'Prints "parley relay listening on ws://HOST:PORT" when ready. GET /healthz and /metrics on the same port.',
     'SIGTERM or Ctrl-C closes connections and the database cleanly. Details: docs/relay.md.',
@@ -18,16 +21,30 @@ export const command: Command = {
   async run(argv) {
     const { values } = parseOptions(
       argv,
-      { host: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, store: { type: 'string' } },
+      {
+        host: { type: 'string' },
+        port: { type: 'string' },
+        data: { type: 'string' },
+        store: { type: 'string' },
+        'room-quota': { type: 'string' },
+        'disk-quota': { type: 'string' },
+      },
       false,
     );
     const { startRelay } = await import('../relay/server.js');
-    const { relayOptions } = await import('../relay/options.js');
+    const { relayOptions, parseBytes } = await import('../relay/options.js');
     const port = parsePort(values.port, 4455);
     const store = values.store ?? process.env.PARLEY_RELAY_STORE ?? '';
     let opts;
     try {
-      opts = relayOptions({ host: values.host ?? '127.0.0.1', port, store, ...(values.data ? { dataDir: values.data } : {}) });
+      opts = relayOptions({
+        host: values.host ?? '127.0.0.1',
+        port,
+        store,
+        ...(values.data ? { dataDir: values.data } : {}),
+        roomQuotaBytes: values['room-quota'] === undefined ? undefined : parseBytes('--room-quota', values['room-quota']),
+        diskQuotaBytes: values['disk-quota'] === undefined ? undefined : parseBytes('--disk-quota', values['disk-quota']),
+      });
     } catch (err) {
       console.error(`parley relay: ${(err as Error).message}`);
       return 2;

@@ -41,6 +41,10 @@ export class RelayMetrics {
   storeUp = 1;
   /** Transitions of the store to unavailable. */
   storeOutages = 0;
+  /** 1 while the last append failed with a write error (disk full, I/O), 0 once one succeeds. */
+  writesFailing = 0;
+  /** Bytes of entry values in the store, as the disk quota sees them (gauge). */
+  storedBytes = 0;
   /** Time to commit one append, from this process. */
   readonly appendLatency = new Histogram();
   /** Time from another process's append to its entries being forwarded here (shared store only). */
@@ -86,6 +90,12 @@ export class RelayMetrics {
       ...metric('parley_relay_store_up', 'gauge', '1 while the store takes writes, 0 while it is unavailable.', [`parley_relay_store_up ${this.storeUp}`]),
       ...metric('parley_relay_store_outages_total', 'counter', 'Times the store became unavailable.', [
         `parley_relay_store_outages_total ${this.storeOutages}`,
+      ]),
+      ...metric('parley_relay_store_writes_failing', 'gauge', '1 while appends fail with a write error (disk full), 0 once one succeeds.', [
+        `parley_relay_store_writes_failing ${this.writesFailing}`,
+      ]),
+      ...metric('parley_relay_stored_bytes', 'gauge', 'Bytes of entry values stored, as the disk quota counts them.', [
+        `parley_relay_stored_bytes ${this.storedBytes}`,
       ]),
       ...metric('parley_relay_append_seconds', 'histogram', 'Time to commit one append.', this.appendLatency.lines('parley_relay_append_seconds')),
       ...metric(

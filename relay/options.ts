@@ -49,6 +49,27 @@ export interface RelayOptions {
   syncChunkEntries: number;
   /** WebSocket ping interval, ms; a socket that has not answered the previous ping is terminated. */
   pingIntervalMs: number;
+  /**
+   * Bytes a connection's send buffer (ws `bufferedAmount`) may hold before the relay stops feeding it: the message
+   * is dropped and the connection closed with 4509 (it missed an update, and only a reconnect resyncs it).
+   */
+  maxBufferedBytes: number;
+  /** A connection closed for backpressure that has not completed the close within this many ms is terminated. */
+  backpressureGraceMs: number;
+  /** Per-connection token bucket for sync step 1 requests (each answered with the room): per second … */
+  syncStep1PerSecond: number;
+  /** … and burst, in requests. */
+  syncStep1Burst: number;
+  /** Per-connection token bucket for awareness updates and queries (over it they are dropped, counted): per second … */
+  awarenessPerSecond: number;
+  /** … and burst, in messages. */
+  awarenessBurst: number;
+  /** Largest awareness update a connection may send (all its states together), in bytes. */
+  maxAwarenessBytes: number;
+  /** Bytes of entry values one room may hold; an update that would pass it is refused (4520 `room-quota`). */
+  roomQuotaBytes: number;
+  /** Bytes of entry values the whole store may hold; an update that would pass it is refused (4521 `disk-quota`). */
+  diskQuotaBytes: number;
 }
 
 export const RELAY_DEFAULTS: Omit<RelayOptions, 'dataDir'> = {
@@ -68,6 +89,15 @@ export const RELAY_DEFAULTS: Omit<RelayOptions, 'dataDir'> = {
   syncChunkBytes: 256 * 1024,
   syncChunkEntries: 2000,
   pingIntervalMs: 15_000,
+  maxBufferedBytes: 4 * 1024 * 1024,
+  backpressureGraceMs: 10_000,
+  syncStep1PerSecond: 1,
+  syncStep1Burst: 10,
+  awarenessPerSecond: 20,
+  awarenessBurst: 100,
+  maxAwarenessBytes: 64 * 1024,
+  roomQuotaBytes: 1024 ** 3,
+  diskQuotaBytes: 64 * 1024 ** 3,
 };
 
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -84,6 +114,8 @@ export function relayOptions(overrides: Partial<RelayOptions> = {}): RelayOption
   const positive: (keyof RelayOptions)[] = [
     'maxFrameBytes', 'maxValueBytes', 'messagesPerSecond', 'messageBurst', 'maxConnectionsPerIp', 'maxRooms',
     'roomIdleTtlMs', 'compactionIntervalMs', 'syncChunkBytes', 'syncChunkEntries', 'pingIntervalMs', 'storePollMs',
+    'maxBufferedBytes', 'backpressureGraceMs', 'syncStep1PerSecond', 'syncStep1Burst', 'awarenessPerSecond', 'awarenessBurst',
+    'maxAwarenessBytes', 'roomQuotaBytes', 'diskQuotaBytes',
   ];
   for (const k of positive) {
     const v = o[k];
@@ -93,7 +125,22 @@ export function relayOptions(overrides: Partial<RelayOptions> = {}): RelayOption
   if (typeof o.store !== 'string') throw new TypeError('relay option store must be a string');
   parseStoreSpec(o.store, o.dataDir);
   if (o.maxValueBytes >= o.maxFrameBytes) throw new TypeError('relay option maxValueBytes must be smaller than maxFrameBytes');
+  // A bound below one chunk would close every joiner of a big room: the initial sync itself must fit.
+  if (o.maxBufferedBytes < 2 * o.syncChunkBytes) throw new TypeError('relay option maxBufferedBytes must be at least twice syncChunkBytes');
+  if (o.maxAwarenessBytes > o.maxBufferedBytes) throw new TypeError('relay option maxAwarenessBytes must not exceed maxBufferedBytes');
   return o;
+}
+
+/**
+ * Parses a byte count for the command line: an integer, optionally with KiB, MiB, GiB or TiB. Throws TypeError with
+ * a one-line message naming the option.
+ */
+export function parseBytes(option: string, text: string): number {
+  const m = /^(\d+)\s*(KiB|MiB|GiB|TiB)?$/.exec(text.trim());
+  if (!m) throw new TypeError(`${option} must be a number of bytes (e.g. 1073741824 or 1GiB), got ${JSON.stringify(text)}`);
+  const n = Number(m[1]) * 1024 ** ['', 'KiB', 'MiB', 'GiB', 'TiB'].indexOf(m[2] ?? '');
+  if (!Number.isSafeInteger(n) || n <= 0) throw new TypeError(`${option} must be a positive number of bytes, got ${JSON.stringify(text)}`);
+  return n;
 }
 
 /** WebSocket close codes sent by the relay (4xxx = application range; 1001 = going away). */
@@ -104,7 +151,41 @@ export const CLOSE = {
   tooLarge: 4413,
   tooManyConnections: 4429,
   tooManyRooms: 4503,
+  /** The store failed to write (disk full, I/O error): the writer reconnects and resends later. */
+  storeWriteFailed: 4507,
+  /** The connection's send buffer passed maxBufferedBytes: it was not fed, and reconnecting resyncs it. */
+  backpressure: 4509,
+  roomQuota: 4520,
+  diskQuota: 4521,
   /** The store cannot take writes right now (PostgreSQL away); clients reconnect and resend. */
   tryAgainLater: 1013,
   shutdown: 1001,
 } as const;
+
+/** Reasons the relay refuses a connection's message with, besides the validator's (which close with 4400). */
+export type RelayRefusal =
+  | 'sync-rate-limit'
+  | 'awareness-oversize'
+  | 'disk-full'
+  | 'store-error'
+  | 'room-quota'
+  | 'disk-quota';
+
+/** The close code of a refusal reason; every reason not listed here is a refused update (4400). */
+export function closeCodeFor(reason: string): number {
+  switch (reason) {
+    case 'sync-rate-limit':
+      return CLOSE.rateLimit;
+    case 'awareness-oversize':
+      return CLOSE.tooLarge;
+    case 'disk-full':
+    case 'store-error':
+      return CLOSE.storeWriteFailed;
+    case 'room-quota':
+      return CLOSE.roomQuota;
+    case 'disk-quota':
+      return CLOSE.diskQuota;
+    default:
+      return CLOSE.refused;
+  }
+}

@@ -19,13 +19,17 @@
  * With a shared store, entries other relay processes appended are read back by cursor (`ring`) and forwarded to
  * this process's connections; they were committed before anyone rang.
  * The answer to a sync step 1 is sent as update messages of bounded size followed by a sync step 2 carrying the
- * last part (a stock WebsocketProvider marks itself synced on step 2, after applying all the earlier parts).
+ * last part (a stock WebsocketProvider marks itself synced on step 2, after applying all the earlier parts). It is
+ * streamed outside the room's queue, one part at a time, the next only once the previous one has left the process
+ * (`Peer.stream`), so a client that does not read holds at most one part in the relay's memory; a request while an
+ * answer is still streaming is covered by that answer (everything after its snapshot was broadcast to the peer).
  */
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import { encodeEntries, validateUpdate, type LogEntry, type RefusalReason } from '../protocol/log-update.js';
-import { StoreUnavailableError, type RelayStore } from './store.js';
+import { StoreUnavailableError, storeFailureReason, type RelayStore } from './store.js';
 import type { RelayMetrics } from './metrics.js';
+import type { RelayRefusal } from './options.js';
 
 export const MESSAGE_SYNC = 0;
 export const MESSAGE_AWARENESS = 1;
@@ -43,12 +47,17 @@ export const MAX_AWARENESS_STATES = 1024;
 /** Rows read per query when reading back other processes' entries. */
 const READ_BACK_ROWS = 5000;
 
-export type MessageRefusal = RefusalReason | 'bad-message';
+export type MessageRefusal = RefusalReason | 'bad-message' | RelayRefusal;
 
 /** What a room needs from a connection. */
 export interface Peer {
+  /** Sends now; a connection whose send buffer is past its bound is not fed but closed (backpressure). */
   send(message: Uint8Array): void;
-  /** Closes the connection with 4400 and the reason, and counts the refusal. */
+  /** Sends and calls `sent` once the bytes have left the process; false (and no call) if the connection is gone. */
+  stream(message: Uint8Array, sent: () => void): boolean;
+  /** Takes a token from the connection's bucket for this kind of message; false = over its rate. */
+  take(kind: 'sync-step1' | 'awareness'): boolean;
+  /** Closes the connection with the reason's close code (options.ts closeCodeFor), and counts the refusal. */
   refuse(reason: MessageRefusal): void;
   /** Closes the connection with 1013 (try again later): the store cannot take the write or serve the room now. */
   unavailable(): void;
@@ -60,6 +69,14 @@ export interface RoomLimits {
   maxValueBytes: number;
   syncChunkBytes: number;
   syncChunkEntries: number;
+  maxAwarenessBytes: number;
+  roomQuotaBytes: number;
+  diskQuotaBytes: number;
+}
+
+/** Bytes of entry values in the whole store, shared by the rooms of one relay (for the disk quota). */
+export interface StoreUsage {
+  bytes: number;
 }
 
 interface AwarenessState {
@@ -77,6 +94,10 @@ export class Room {
   private readonly keys = new Set<string>();
   private readonly awareness = new Map<number, AwarenessState>();
   private entryCount = 0;
+  /** Bytes of entry values in the room (for the room quota). */
+  private valueBytes = 0;
+  /** Connections whose answer to a sync step 1 is still streaming. */
+  private readonly answering = new Set<Peer>();
   /** When the last connection left (for idle unloading). */
   idleSince = Date.now();
   /** Last time the room was recorded as used in storage (for the disk TTL). */
@@ -97,6 +118,7 @@ export class Room {
     private readonly store: RelayStore,
     private readonly metrics: RelayMetrics,
     private readonly limits: RoomLimits,
+    private readonly usage: StoreUsage,
     private readonly log: (line: string) => void = () => undefined,
   ) {}
 
@@ -109,7 +131,7 @@ export class Room {
     this.tail = this.tail.then(task).catch((err: unknown) => this.log(`room ${this.name}: ${(err as Error).message}`));
   }
 
-  /** Loads the room from the store once; false (and the room stays unloaded, to retry later) if the store is away. */
+  /** Loads the room from the store once; false (and the room stays unloaded, to retry later) if the store fails. */
   private async ensureLoaded(): Promise<boolean> {
     if (this.loaded) return true;
     try {
@@ -119,9 +141,18 @@ export class Room {
       this.loaded = true;
       return true;
     } catch (err) {
-      if (err instanceof StoreUnavailableError) return false;
-      throw err;
+      if (!(err instanceof StoreUnavailableError)) this.log(`room ${this.name}: cannot load: ${(err as Error).message}`);
+      this.reset();
+      return false;
     }
+  }
+
+  /** Forgets a partial load, so the next join loads the room again from the start. */
+  private reset(): void {
+    this.byClient.clear();
+    this.keys.clear();
+    this.entryCount = 0;
+    this.valueBytes = 0;
   }
 
   get size(): number {
@@ -153,8 +184,7 @@ export class Room {
     encoding.writeVarUint(e, SYNC_STEP1);
     encoding.writeVarUint8Array(e, this.stateVector());
     peer.send(encoding.toUint8Array(e));
-    const states = this.awarenessUpdate([...this.awareness.keys()]);
-    if (states) peer.send(states);
+    for (const states of this.awarenessUpdates([...this.awareness.keys()])) peer.send(states);
   }
 
   leave(peer: Peer): void {
@@ -162,6 +192,7 @@ export class Room {
   }
 
   private forget(peer: Peer): void {
+    this.answering.delete(peer);
     if (!this.peers.delete(peer)) return;
     const gone: number[] = [];
     for (const [client, s] of this.awareness) {
@@ -171,8 +202,7 @@ export class Room {
       s.owner = null;
       gone.push(client);
     }
-    const message = this.awarenessUpdate(gone);
-    if (message) this.broadcast(message, null);
+    for (const message of this.awarenessUpdates(gone)) this.broadcast(message, null);
     for (const client of gone) this.awareness.delete(client);
     if (!this.busy) this.idleSince = Date.now();
   }
@@ -207,8 +237,9 @@ export class Room {
     }
     if (type === MESSAGE_AWARENESS) return this.applyAwareness(peer, message, decoding.readVarUint8Array(d));
     if (type === MESSAGE_QUERY_AWARENESS) {
-      const states = this.awarenessUpdate([...this.awareness.keys()]);
-      if (states) peer.send(states);
+      // Every state of the room for one byte: metered like awareness updates.
+      if (!peer.take('awareness')) return this.metrics.refuse('awareness-rate-limit');
+      for (const states of this.awarenessUpdates([...this.awareness.keys()])) peer.send(states);
       return;
     }
     peer.refuse('bad-message');
@@ -217,21 +248,40 @@ export class Room {
   private async applyUpdate(peer: Peer, update: Uint8Array): Promise<void> {
     const verdict = validateUpdate(update, this.view, this.limits.maxValueBytes);
     if (!verdict.ok) return peer.refuse(verdict.reason);
-    this.metrics.updatesAccepted++;
     const { entries, duplicates, gap } = verdict;
+    if (entries.length > 0) {
+      const bytes = entries.reduce((n, e) => n + e.value.length, 0);
+      // Quotas count entry value bytes: what a writer controls and what the store must keep.
+      if (this.valueBytes + bytes > this.limits.roomQuotaBytes) return peer.refuse('room-quota');
+      if (this.usage.bytes + bytes > this.limits.diskQuotaBytes) return peer.refuse('disk-quota');
+    }
+    this.metrics.updatesAccepted++;
     if (entries.length > 0) {
       const owned = entries.map((e) => ({ ...e, value: e.value.slice() }));
       const started = performance.now();
-      const result = await this.store.append(this.name, owned, this.cursor, Date.now());
+      let result;
+      try {
+        result = await this.store.append(this.name, owned, this.cursor, Date.now());
+      } catch (err) {
+        if (err instanceof StoreUnavailableError) throw err;
+        // Disk full or another write error: refuse this writer only; readers keep being served from memory.
+        if (this.metrics.writesFailing === 0) this.log(`store write failed (${(err as Error).message}); refusing writes until one succeeds`);
+        this.metrics.writesFailing = 1;
+        return peer.refuse(storeFailureReason(err));
+      }
+      if (this.metrics.writesFailing === 1) this.log('store writes succeed again');
+      this.metrics.writesFailing = 0;
       this.metrics.observeAppend(performance.now() - started);
       this.metrics.entriesStored += result.stored.length;
+      this.usage.bytes += result.stored.reduce((n, e) => n + e.value.length, 0);
       if (result.cursor !== null) {
         // Nothing else reached the room meanwhile, so nothing conflicted: stored = owned.
         for (const e of owned) this.remember(e);
         this.cursor = result.cursor;
-        // Forward the client's own bytes when they were accepted whole; otherwise re-encode the accepted part.
-        const forward = duplicates === 0 && !gap ? update : encodeEntries(owned);
-        this.broadcast(syncMessage(SYNC_UPDATE, forward), peer);
+        // Forward the client's own bytes when they were accepted whole and are small; otherwise re-encode the
+        // accepted part in chunks, so no message the relay sends exceeds a sync chunk (the backpressure bound).
+        if (duplicates === 0 && !gap && update.length <= this.limits.syncChunkBytes) this.broadcast(syncMessage(SYNC_UPDATE, update), peer);
+        else this.forward(owned, peer);
       } else {
         // Other processes appended first: read everything back in cursor order, own entries included.
         const mine = new Set(result.stored.map((e) => e.key));
@@ -308,22 +358,49 @@ export class Room {
     if (chunk.length > 0) yield chunk;
   }
 
-  /** Sends what the peer's state vector lacks: update messages of bounded size, the last part as sync step 2. */
+  /**
+   * Sends what the peer's state vector lacks: update messages of bounded size, the last part as sync step 2, one
+   * part at a time (see the header). Entry lists only grow, so the ranges taken now stay valid while streaming.
+   */
   private answerStep1(peer: Peer, encodedSv: Uint8Array): void {
     const sv = decodeStateVector(encodedSv);
-    const missing = function* (byClient: Map<number, LogEntry[]>) {
-      for (const [client, list] of byClient) for (let clock = sv.get(client) ?? 0; clock < list.length; clock++) yield list[clock];
-    };
-    let last: LogEntry[] = [];
-    for (const chunk of this.chunks(missing(this.byClient))) {
-      if (last.length > 0) peer.send(syncMessage(SYNC_UPDATE, encodeEntries(last)));
-      last = chunk;
+    // Covered by the answer still streaming, so free: a node asks again on every clock gap, and updates broadcast
+    // meanwhile arrive ahead of the parts that precede them.
+    if (this.answering.has(peer)) return;
+    if (!peer.take('sync-step1')) return peer.refuse('sync-rate-limit');
+    const ranges: [LogEntry[], number, number][] = [];
+    for (const [client, list] of this.byClient) {
+      const from = sv.get(client) ?? 0;
+      if (from < list.length) ranges.push([list, from, list.length]);
     }
-    peer.send(syncMessage(SYNC_STEP2, encodeEntries(last)));
+    const missing = function* () {
+      for (const [list, from, to] of ranges) for (let clock = from; clock < to; clock++) yield list[clock];
+    };
+    const parts = this.chunks(missing());
+    let next = parts.next();
+    this.answering.add(peer);
+    const pump = (): void => {
+      if (!this.answering.has(peer) || peer.refused) return void this.answering.delete(peer);
+      const part = next.done ? [] : next.value;
+      next = parts.next();
+      if (next.done) {
+        this.answering.delete(peer);
+        return peer.send(syncMessage(SYNC_STEP2, encodeEntries(part)));
+      }
+      if (!peer.stream(syncMessage(SYNC_UPDATE, encodeEntries(part)), pump)) this.answering.delete(peer);
+    };
+    pump();
   }
 
   /** Keeps the latest state per awareness client (opaque JSON text) and forwards the message to every connection. */
   private applyAwareness(peer: Peer, message: Uint8Array, update: Uint8Array): void {
+    if (update.length > this.limits.maxAwarenessBytes) {
+      this.log(`room ${this.name}: awareness update of ${update.length} bytes refused (limit ${this.limits.maxAwarenessBytes})`);
+      return peer.refuse('awareness-oversize');
+    }
+    // Over the rate the update is dropped, not the connection: a burst of presence must not cut a node off, and
+    // clients renew their state every 10-15 s anyway.
+    if (!peer.take('awareness')) return this.metrics.refuse('awareness-rate-limit');
     const d = decoding.createDecoder(update);
     const n = decoding.readVarUint(d);
     if (n > update.length) return peer.refuse('bad-message');
@@ -348,20 +425,31 @@ export class Room {
     for (const [client, s] of this.awareness) if (now - s.updated > AWARENESS_TIMEOUT_MS) this.awareness.delete(client);
   }
 
-  private awarenessUpdate(clients: number[]): Uint8Array | null {
-    if (clients.length === 0) return null;
-    const inner = encoding.createEncoder();
-    encoding.writeVarUint(inner, clients.length);
-    for (const client of clients) {
-      const s = this.awareness.get(client)!;
-      encoding.writeVarUint(inner, client);
-      encoding.writeVarUint(inner, s.clock);
-      encoding.writeVarString(inner, s.state);
+  /** Awareness messages carrying these clients' states, each of at most about maxAwarenessBytes. */
+  private *awarenessUpdates(clients: number[]): Generator<Uint8Array> {
+    for (let i = 0; i < clients.length; ) {
+      const part: AwarenessState[] = [];
+      const ids: number[] = [];
+      let bytes = 0;
+      for (; i < clients.length; i++) {
+        const s = this.awareness.get(clients[i])!;
+        if (part.length > 0 && bytes + s.state.length > this.limits.maxAwarenessBytes) break;
+        part.push(s);
+        ids.push(clients[i]);
+        bytes += s.state.length + 16;
+      }
+      const inner = encoding.createEncoder();
+      encoding.writeVarUint(inner, part.length);
+      part.forEach((s, j) => {
+        encoding.writeVarUint(inner, ids[j]);
+        encoding.writeVarUint(inner, s.clock);
+        encoding.writeVarString(inner, s.state);
+      });
+      const e = encoding.createEncoder();
+      encoding.writeVarUint(e, MESSAGE_AWARENESS);
+      encoding.writeVarUint8Array(e, encoding.toUint8Array(inner));
+      yield encoding.toUint8Array(e);
     }
-    const e = encoding.createEncoder();
-    encoding.writeVarUint(e, MESSAGE_AWARENESS);
-    encoding.writeVarUint8Array(e, encoding.toUint8Array(inner));
-    return encoding.toUint8Array(e);
   }
 
   private broadcast(message: Uint8Array, except: Peer | null): void {
@@ -380,6 +468,7 @@ export class Room {
     list.push(e);
     this.keys.add(e.key);
     this.entryCount++;
+    this.valueBytes += e.value.length;
   }
 
   private stateVector(): Uint8Array {
@@ -398,9 +487,9 @@ export class Room {
     this.touchedAt = now;
     try {
       await this.store.touch([this.name], now);
-    } catch (err) {
-      // The maintenance pass records it later; a join is not refused for want of a timestamp.
-      if (!(err instanceof StoreUnavailableError)) throw err;
+    } catch {
+      // Store away or disk full: the next join or append records it; a reader is not refused for want of a timestamp.
+      this.touchedAt = 0;
     }
   }
 }

@@ -10,9 +10,9 @@ import { WebSocketServer, WebSocket } from 'ws';
 import { ready } from '../protocol/sodium.js';
 import { authorize } from './auth.js';
 import { RelayMetrics } from './metrics.js';
-import { CLOSE, relayOptions, type RelayOptions } from './options.js';
+import { CLOSE, closeCodeFor, relayOptions, type RelayOptions } from './options.js';
 import { TokenBucket } from './rate.js';
-import { Room, type Peer } from './room.js';
+import { Room, type Peer, type StoreUsage } from './room.js';
 import { openStore, parseStoreSpec } from './store.js';
 
 export interface RunningRelay {
@@ -36,12 +36,20 @@ export async function startRelay(
   const metrics = new RelayMetrics();
   const rooms = new Map<string, Room>();
   const perIp = new Map<string, number>();
+  let usage: StoreUsage;
+  try {
+    usage = { bytes: await store.usage() };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
 
   const http = createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else if (req.method === 'GET' && req.url === '/metrics') {
       metrics.rooms = rooms.size;
+      metrics.storedBytes = usage.bytes;
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics.render());
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('Parley relay: connect with a WebSocket to /<room>?ts=…&sig=…\n');
@@ -61,7 +69,7 @@ export async function startRelay(
     let room = rooms.get(name);
     if (room) return room;
     if (rooms.size >= opts.maxRooms && !unloadIdleRoom()) return null;
-    room = new Room(name, store, metrics, opts, log);
+    room = new Room(name, store, metrics, opts, usage, log);
     rooms.set(name, room);
     return room;
   };
@@ -81,23 +89,49 @@ export async function startRelay(
     perIp.set(ip, (perIp.get(ip) ?? 0) + 1);
     metrics.connections++;
     const bucket = new TokenBucket(opts.messagesPerSecond, opts.messageBurst);
+    const buckets = {
+      'sync-step1': new TokenBucket(opts.syncStep1PerSecond, opts.syncStep1Burst),
+      awareness: new TokenBucket(opts.awarenessPerSecond, opts.awarenessBurst),
+    };
     let alive = true;
     let closed = false;
     let refused = false;
+    /** Not fed any more: close, and terminate a peer that does not read its way to the close frame. */
+    const overflow = () => {
+      refused = true;
+      closed = true;
+      metrics.refuse('backpressure');
+      ws.close(CLOSE.backpressure, 'backpressure');
+      setTimeout(() => ws.terminate(), opts.backpressureGraceMs).unref();
+    };
     const peer: Peer = {
       get refused() {
         return refused;
       },
       send(message) {
-        if (ws.readyState !== WebSocket.OPEN) return;
+        if (ws.readyState !== WebSocket.OPEN || closed) return;
+        if (ws.bufferedAmount > opts.maxBufferedBytes) return overflow();
         metrics.bytesOut += message.length;
         ws.send(message);
       },
+      stream(message, sent) {
+        if (ws.readyState !== WebSocket.OPEN || closed) return false;
+        if (ws.bufferedAmount > opts.maxBufferedBytes) {
+          overflow();
+          return false;
+        }
+        metrics.bytesOut += message.length;
+        ws.send(message, (err) => {
+          if (!err) sent();
+        });
+        return true;
+      },
+      take: (kind) => buckets[kind].take(),
       refuse(reason) {
         refused = true;
         if (closed) return;
         metrics.refuse(reason);
-        ws.close(CLOSE.refused, reasonText(reason));
+        ws.close(closeCodeFor(reason), reasonText(reason));
         closed = true;
       },
       unavailable() {
@@ -183,7 +217,10 @@ export async function startRelay(
       }
       // Other processes expire rooms too: renew the ones in use here so none of them deletes a room this one serves.
       if (store.shared) await store.touch([...rooms.values()].filter((r) => r.busy).map((r) => r.name), now);
-      if (opts.diskTtlMs > 0) await store.expire(now - opts.diskTtlMs, new Set(rooms.keys()));
+      const expired = opts.diskTtlMs > 0 ? await store.expire(now - opts.diskTtlMs, new Set(rooms.keys())) : [];
+      // Expiry frees bytes, and with a shared store other processes add some: recount for the disk quota (a single
+      // SQLite process otherwise knows its total from its own appends, and the recount is a scan).
+      if (store.shared || expired.length > 0) usage.bytes = await store.usage();
       await store.maintain();
     } catch (err) {
       log(`maintenance: ${(err as Error).message}`);

@@ -201,6 +201,11 @@ export class PostgresStore implements RelayStore {
     return rows.map((r) => r.room);
   }
 
+  async usage(): Promise<number> {
+    const { rows } = await this.query<{ bytes: string }>('SELECT coalesce(sum(octet_length(value)), 0) AS bytes FROM parley_relay_entries');
+    return Number(rows[0].bytes);
+  }
+
   /** PostgreSQL's autovacuum does the housekeeping. */
   async maintain(): Promise<void> {}
 

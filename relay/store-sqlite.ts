@@ -12,9 +12,12 @@
  * transaction across a killed process; only an OS crash or power loss can lose the last few.
  *
  * better-sqlite3 is synchronous: every method does its work before returning an already-settled promise.
+ *
+ * Test hook: with PARLEY_RELAY_FAULT_APPEND=FILE, appends and touches fail with SQLITE_FULL while FILE exists, so a
+ * test can make the disk "full" for a while and then free it, from outside the process.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AppendResult, RelayStore, StoredRows } from './store.js';
 import type { LogEntry } from '../protocol/log-update.js';
@@ -50,6 +53,8 @@ export class SqliteStore implements RelayStore {
   private readonly deleteEntries: Database.Statement;
   private readonly deleteRoom: Database.Statement;
   private readonly appendTx: (room: string, entries: readonly LogEntry[]) => number;
+  private readonly sumValues: Database.Statement;
+  private readonly faultFile = process.env.PARLEY_RELAY_FAULT_APPEND ?? '';
 
   constructor(dataDir: string) {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -69,6 +74,7 @@ export class SqliteStore implements RelayStore {
     this.selectExpired = this.db.prepare('SELECT room FROM rooms WHERE last_seen < ?');
     this.deleteEntries = this.db.prepare('DELETE FROM entries WHERE room = ?');
     this.deleteRoom = this.db.prepare('DELETE FROM rooms WHERE room = ?');
+    this.sumValues = this.db.prepare('SELECT coalesce(sum(length(value)), 0) AS bytes FROM entries');
     this.appendTx = this.db.transaction((room: string, entries: readonly LogEntry[]) => {
       let seq = 0;
       for (const e of entries) seq = Number(this.insertEntry.run(room, e.key, e.client, e.clock, e.value).lastInsertRowid);
@@ -91,10 +97,22 @@ export class SqliteStore implements RelayStore {
   /** One writer: the room's cursor can only have moved by this append. */
   async append(room: string, entries: readonly LogEntry[], cursor: number): Promise<AppendResult> {
     if (entries.length === 0) return { stored: [], cursor };
+    this.injectedFault();
     return { stored: [...entries], cursor: this.appendTx(room, entries) };
   }
 
+  private injectedFault(): void {
+    if (this.faultFile !== '' && existsSync(this.faultFile)) {
+      throw new Database.SqliteError('database or disk is full (PARLEY_RELAY_FAULT_APPEND)', 'SQLITE_FULL');
+    }
+  }
+
+  async usage(): Promise<number> {
+    return (this.sumValues.get() as { bytes: number }).bytes;
+  }
+
   async touch(rooms: readonly string[], now: number): Promise<void> {
+    this.injectedFault();
     for (const room of rooms) this.upsertRoom.run(room, now);
   }
 

@@ -50,6 +50,8 @@ export interface RelayStore {
   heads(rooms: readonly string[]): Promise<Map<string, number>>;
   /** Deletes rooms last used before `before`, except those in `keep`; returns the names deleted. */
   expire(before: number, keep: ReadonlySet<string>): Promise<string[]>;
+  /** Bytes of entry values stored, over all rooms (for the disk quota). */
+  usage(): Promise<number>;
   /** Periodic housekeeping (SQLite: WAL checkpoint). */
   maintain(): Promise<void>;
   /** Starts reporting other processes' appends and the store's availability. */
@@ -63,6 +65,18 @@ export class StoreUnavailableError extends Error {
     super(`store unavailable: ${why}`);
     this.name = 'StoreUnavailableError';
   }
+}
+
+/**
+ * Why a store write failed, as the refusal reason a writer is closed with: `disk-full` when the disk (or database)
+ * is out of space (SQLite SQLITE_FULL, ENOSPC, PostgreSQL 53100), `store-error` for anything else.
+ */
+export function storeFailureReason(err: unknown): 'disk-full' | 'store-error' {
+  const e = err as { code?: unknown; message?: unknown };
+  const code = typeof e?.code === 'string' ? e.code : '';
+  const message = typeof e?.message === 'string' ? e.message : '';
+  if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === '53100' || /disk is full|no space left/i.test(message)) return 'disk-full';
+  return 'store-error';
 }
 
 export type StoreSpec = { kind: 'sqlite'; dataDir: string } | { kind: 'postgres'; url: string; display: string };

@@ -23,10 +23,12 @@ export interface SpawnedRelay {
   stop(): Promise<void>;
 }
 
-export function spawnRelay(opts: { dataDir?: string; port?: number; store?: string; env?: Record<string, string> } = {}): Promise<SpawnedRelay> {
+export function spawnRelay(
+  opts: { dataDir?: string; port?: number; store?: string; env?: Record<string, string>; args?: string[] } = {},
+): Promise<SpawnedRelay> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'parley-relay-'));
   const home = mkdtempSync(join(tmpdir(), 'parley-relay-home-'));
-  const args = [CLI, 'relay', '--port', String(opts.port ?? 0), '--data', dataDir, ...(opts.store ? ['--store', opts.store] : [])];
+  const args = [CLI, 'relay', '--port', String(opts.port ?? 0), '--data', dataDir, ...(opts.store ? ['--store', opts.store] : []), ...(opts.args ?? [])];
   const child = spawn(process.execPath, args, {
     env: { ...process.env, PARLEY_HOME: home, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -100,6 +100,19 @@ describe.each<Kind>(['sqlite', 'postgres'])('%s store', (kind) => {
     await store.maintain();
   });
 
+  it('usage() is the bytes of entry values over all rooms (the disk quota), less what expired', async () => {
+    const { store } = await open(kind);
+    expect(await store.usage()).toBe(0);
+    const [a, b] = [room(), room()];
+    await store.append(a, [entry(1, 0), entry(1, 1)], 0, 1000);
+    await store.append(b, [entry(2, 0)], 0, 1000);
+    await store.touch([a], 1000);
+    await store.touch([b], 5000);
+    expect(await store.usage()).toBe(900);
+    await store.expire(2000, new Set());
+    expect(await store.usage()).toBe(300);
+  });
+
   it('keeps its entries across close and reopen', async () => {
     const { store, where } = await open(kind);
     const r = room();
