@@ -463,8 +463,10 @@ describe.each(['sqlite', 'postgres'] as const)('quotas (%s store)', (kind) => {
     expect(await d.closed).toEqual({ code: 4521, reason: 'disk-quota' });
     await stored(again.url, a, 3);
   });
+});
 
-  it.runIf(kind === 'sqlite')('a bad quota is one line and exit 2', () => {
+describe('quota options', () => {
+  it('a bad quota is one line and exit 2', () => {
     const run = spawnSync(process.execPath, [CLI, 'relay', '--port', '0', '--room-quota', '10GB'], { encoding: 'utf8' });
     expect(run.status).toBe(2);
     expect(run.stderr).toBe('parley relay: --room-quota must be a number of bytes (e.g. 1073741824 or 1GiB), got "10GB"\n');
