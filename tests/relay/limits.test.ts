@@ -15,6 +15,7 @@ import * as encoding from 'lib0/encoding';
 import * as syncProtocol from 'y-protocols/sync';
 import { WebsocketProvider } from 'y-websocket';
 import { spawnRelay, type SpawnedRelay } from '../helpers/relay.js';
+import { smallFilesystem } from '../helpers/small-fs.js';
 import { captureUpdate, fetchRoom } from '../helpers/doc.js';
 import { CLI } from '../helpers/mcp.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
@@ -313,21 +314,6 @@ describe('awareness limits', () => {
     expect(c.ws.readyState).toBe(WebSocket.OPEN);
   });
 });
-
-/** Mounts a tmpfs of `size` at a new directory (root only); null where that is not possible. */
-function smallFilesystem(size: string): { dir: string; resize(size: string): void; unmount(): void } | null {
-  if (process.getuid?.() !== 0) return null;
-  const dir = mkdtempSync(join(tmpdir(), 'parley-small-fs-'));
-  if (spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]).status !== 0) return null;
-  return {
-    dir,
-    resize: (to) => void spawnSync('mount', ['-o', `remount,size=${to}`, dir]),
-    unmount: () => {
-      spawnSync('umount', [dir]);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 const probe = smallFilesystem('1m');
 probe?.unmount();
