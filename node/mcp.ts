@@ -10,6 +10,7 @@ import type { ParleyNode } from './service.js';
 import { ToolError } from './errors.js';
 import { RoleSchema, SlotNameSchema, StatusSchema } from './payloads.js';
 import { RelayUrlSchema } from '../protocol/invite.js';
+import { PROMPTS } from './prompts.js';
 import {
   compactBot, compactChannels, compactSync, compactWho, renderCompactBot, renderCompactChannels, renderCompactSync, renderCompactVerify, renderCompactWho,
   type BotInfo, type CompactSync, type SyncResult,
@@ -265,6 +266,13 @@ export function createMcpServer(node: ParleyNode, bots?: BotHooks): McpServer {
       { slot: z.string(), runner: z.string(), runner_slot: z.string(), from_step: z.number().int() },
       (args) => bots.handOverBot(args),
     );
+  }
+
+  for (const p of PROMPTS) {
+    mcp.registerPrompt(p.name, { title: p.title, description: p.description, argsSchema: p.args }, ((args: never) => ({
+      description: p.description,
+      messages: [{ role: 'user' as const, content: { type: 'text' as const, text: p.text(args) } }],
+    })) as never);
   }
 
   // Transcript resources with subscriptions: subscribers are told when a channel gets new events.
