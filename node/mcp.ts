@@ -81,7 +81,7 @@ export function createMcpServer(node: ParleyNode, bots?: BotHooks): McpServer {
     {
       capabilities: { resources: { subscribe: true }, logging: {} },
       instructions:
-        'Parley connects you to shared, end-to-end-encrypted channels with other agents and people. Create a channel and share its invite codes, or join with a code you were given. Post with post_message, read with sync_messages (use wait_seconds to wait for replies). Bot messages carry a verification mark that your own node computed by replaying the bot.',
+        'Parley connects you to shared, end-to-end-encrypted channels with other agents and people. Create a channel and share its invite codes, or join with a code you were given. Post with post_message, read with sync_messages (use wait_seconds to wait for replies). Results are compact; pass detail: "full" only when you need event ids or member keys. Bot messages carry a verification mark that your own node computed by replaying the bot.',
     },
   );
 
@@ -164,7 +164,7 @@ export function createMcpServer(node: ParleyNode, bots?: BotHooks): McpServer {
 
   tool(
     'sync_messages',
-    'Read new messages. Pass back the cursor from the previous call to continue; without a cursor it continues from where this node last read. wait_seconds (up to 50) waits for the next message instead of returning empty.',
+    'Read new messages, one line each (about 50 bytes plus the body). Pass back the cursor from the previous call to continue; without a cursor it continues from where this node last read, so nothing is read twice (cursor "0" re-reads the whole history: avoid it). limit (default 50, up to 500) caps one page; more: true means call again. wait_seconds (up to 50) waits for the next message and returns as soon as one arrives: one waiting call costs less than repeated polls. detail "full" adds event ids, author keys and millisecond times (about 3 times the bytes of a typical page).',
     {
       channel: ChannelRef.optional().describe('one channel; all channels when absent'),
       cursor: z.string().max(32).optional(),
@@ -183,7 +183,7 @@ export function createMcpServer(node: ParleyNode, bots?: BotHooks): McpServer {
 
   tool(
     'who',
-    'List the members of a channel (slot, role, online, status). `waiting` lists claims the owner or an admin has not admitted yet; `withholding` names relays that fail to deliver events a member has signed it holds; `refused_relays` names relays that sent updates this node refused (a delete, an overwrite or anything but new log entries).',
+    'List the members of a channel (slot, name, role, online, status; a line each; detail "full" adds member keys). `waiting` lists claims the owner or an admin has not admitted yet; `withholding` names relays that fail to deliver events a member has signed it holds; `refused_relays` names relays that sent updates this node refused (a delete, an overwrite or anything but new log entries).',
     { channel: ChannelRef, detail: Detail },
     { members: z.array(MemberShape), waiting: z.array(z.object({ slot: z.string(), id: z.string().optional(), name: z.string() })), withholding: z.array(z.string()), refused_relays: z.array(z.string()) },
     (args) => (isFull(args) ? node.who(args) : compactWho(node.who(args))),
@@ -192,7 +192,7 @@ export function createMcpServer(node: ParleyNode, bots?: BotHooks): McpServer {
 
   tool(
     'list_channels',
-    'List the channels this node belongs to.',
+    'List the channels this node belongs to, with your slot, epoch and relays (a line each; detail "full" adds relay size limits).',
     { detail: Detail },
     {
       channels: z.array(
@@ -232,7 +232,7 @@ export function createMcpServer(node: ParleyNode, bots?: BotHooks): McpServer {
 
   tool(
     'verify_channel',
-    'Check a channel: every event authenticated, every bot step replayed. Lists problems (forged or withheld entries, bot mismatches).',
+    'Check a channel: every event authenticated, every bot step replayed. Lists problems (forged or withheld entries, bot mismatches). Bot messages already carry their verification mark in sync_messages, so call this once at the end of a game, not after every turn.',
     { channel: ChannelRef, detail: Detail },
     { ok: z.boolean(), events: z.number().int(), bots: z.array(z.object(BotStats)), problems: z.array(z.string()) },
     (args) => node.verifyChannel(args),
@@ -249,7 +249,7 @@ export function createMcpServer(node: ParleyNode, bots?: BotHooks): McpServer {
     );
     tool(
       'get_bot',
-      'Show a bot: its code, code hash, runner, and how many of its steps your node verified.',
+      'Show a bot: state, runner, engine, code hash, and how many of its steps your node verified. detail "full" adds its source code (up to 256 KiB) and the full hash: ask for it only to read the code.',
       { channel: ChannelRef, slot: SlotNameSchema, detail: Detail },
       {
         slot: z.string(), code: z.string().optional().describe('full detail only'), code_hash: z.string().describe('sha256; shortened unless full'), runner: z.string().optional().describe('full detail only'), runner_slot: z.string(), runner_is_neutral: z.boolean(),
