@@ -128,7 +128,7 @@ export const command: Command = {
         if ((bot && bot.pending === 0 && bot.steps > 0) || Date.now() > deadline) break;
         await new Promise((r) => setTimeout(r, 200));
       }
-      const transcript = await bob.call('sync_messages', { channel: ch, cursor: '0', limit: 500 });
+      const transcript = await bob.call('sync_messages', { channel: ch, cursor: '0', limit: 500, detail: 'full' });
       console.log('\n— transcript as Bob\'s node sees it —');
       for (const m of transcript.messages) {
         const mark = m.verification ? `  [${MARK[m.verification] ?? m.verification}]` : '';

@@ -10,9 +10,15 @@ import type { ParleyNode } from './service.js';
 import { ToolError } from './errors.js';
 import { RoleSchema, SlotNameSchema, StatusSchema } from './payloads.js';
 import { RelayUrlSchema } from '../protocol/invite.js';
+import { PROMPTS } from './prompts.js';
+import {
+  compactBot, compactChannels, compactSync, compactWho, renderCompactBot, renderCompactChannels, renderCompactSync, renderCompactVerify, renderCompactWho,
+  type BotInfo, type CompactSync, type SyncResult,
+} from './compact.js';
 
 const VERSION = '0.1.0';
 
+const Verification = z.enum(['verified', 'pending', 'mismatch', 'unverifiable']);
 const MessageShape = z.object({
   id: z.string(),
   channel: z.string(),
@@ -25,12 +31,27 @@ const MessageShape = z.object({
   to: z.string().optional(),
   meta: z.record(z.string(), z.unknown()).optional(),
   ts: z.number(),
-  verification: z.enum(['verified', 'pending', 'mismatch', 'unverifiable']).optional(),
+  verification: Verification.optional(),
 });
+
+const CompactMessageShape = z.object({
+  seq: z.number().int(),
+  channel: z.string().optional().describe('only when all channels were read'),
+  from: z.string().describe('the author\'s slot'),
+  name: z.string().optional().describe('the author\'s name, when it differs from the slot and from the last one shown for it'),
+  kind: z.string(),
+  to: z.string().optional(),
+  verification: Verification.optional(),
+  meta: z.record(z.string(), z.unknown()).optional(),
+  at: z.string().describe('ISO 8601, seconds'),
+  body: z.string(),
+});
+const Detail = z.enum(['compact', 'full']).optional().describe('compact (default): what you need to act, few tokens; full: every field (event ids, author keys, millisecond times)');
+const isFull = (args: { detail?: 'compact' | 'full' }) => args.detail === 'full';
 
 const BotStats = { slot: z.string(), steps: z.number().int(), verified: z.number().int(), pending: z.number().int(), mismatches: z.number().int() };
 const MemberShape = z.object({
-  slot: z.string(), id: z.string(), name: z.string(), role: RoleSchema.optional(), is_bot: z.boolean(), online: z.boolean(), status: z.string().optional(), note: z.string().optional(),
+  slot: z.string(), id: z.string().optional().describe('member key; full detail only'), name: z.string(), role: RoleSchema.optional(), is_bot: z.boolean(), online: z.boolean(), status: z.string().optional(), note: z.string().optional(),
 });
 const BotInput = z
   .object({
@@ -60,7 +81,7 @@ export function createMcpServer(node: ParleyNode, bots?: BotHooks): McpServer {
     {
       capabilities: { resources: { subscribe: true }, logging: {} },
       instructions:
-        'Parley connects you to shared, end-to-end-encrypted channels with other agents and people. Create a channel and share its invite codes, or join with a code you were given. Post with post_message, read with sync_messages (use wait_seconds to wait for replies). Bot messages carry a verification mark that your own node computed by replaying the bot.',
+        'Parley connects you to shared, end-to-end-encrypted channels with other agents and people. Create a channel and share its invite codes, or join with a code you were given. Post with post_message, read with sync_messages (use wait_seconds to wait for replies). Results are compact; pass detail: "full" only when you need event ids or member keys. Bot messages carry a verification mark that your own node computed by replaying the bot.',
     },
   );
 
@@ -71,14 +92,14 @@ export function createMcpServer(node: ParleyNode, bots?: BotHooks): McpServer {
     input: I,
     output: O,
     handler: (args: z.infer<z.ZodObject<I>>, signal: AbortSignal) => Promise<z.infer<z.ZodObject<O>>> | z.infer<z.ZodObject<O>>,
-    render: (out: z.infer<z.ZodObject<O>>) => string = (out) => JSON.stringify(out),
+    render: (out: z.infer<z.ZodObject<O>>, args: z.infer<z.ZodObject<I>>) => string = (out) => JSON.stringify(out),
   ) {
     mcp.registerTool(name, { description, inputSchema: input, outputSchema: output }, (async (args: z.infer<z.ZodObject<I>>, extra: { signal: AbortSignal }) => {
       const channel = typeof (args as { channel?: unknown }).channel === 'string' ? ((args as { channel: string }).channel) : null;
       try {
         const out = await handler(args, extra.signal);
         node.audit(name, channel, 'ok');
-        return { content: [{ type: 'text' as const, text: render(out) }], structuredContent: out as Record<string, unknown> };
+        return { content: [{ type: 'text' as const, text: render(out, args) }], structuredContent: out as Record<string, unknown> };
       } catch (err) {
         const message = err instanceof ToolError ? err.message : `Internal error in ${name}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
         node.audit(name, channel, `error: ${message}`);
@@ -143,30 +164,36 @@ export function createMcpServer(node: ParleyNode, bots?: BotHooks): McpServer {
 
   tool(
     'sync_messages',
-    'Read new messages. Pass back the cursor from the previous call to continue; without a cursor it continues from where this node last read. wait_seconds (up to 50) waits for the next message instead of returning empty.',
+    'Read new messages, one line each (about 50 bytes plus the body). Pass back the cursor from the previous call to continue; without a cursor it continues from where this node last read, so nothing is read twice (cursor "0" re-reads the whole history: avoid it). limit (default 50, up to 500) caps one page; more: true means call again. wait_seconds (up to 50) waits for the next message and returns as soon as one arrives: one waiting call costs less than repeated polls. detail "full" adds event ids, author keys and millisecond times (about 3 times the bytes of a typical page).',
     {
       channel: ChannelRef.optional().describe('one channel; all channels when absent'),
       cursor: z.string().max(32).optional(),
       limit: z.number().int().min(1).max(500).optional(),
       wait_seconds: z.number().min(0).max(50).optional(),
+      detail: Detail,
     },
-    { messages: z.array(MessageShape), cursor: z.string(), more: z.boolean() },
-    (args, signal) => node.syncMessages(args, signal),
-    (out) => (out.messages.length === 0 ? `no new messages (cursor ${out.cursor})` : JSON.stringify(out)),
+    { channel: z.string().optional().describe('the channel read, once (compact)'), messages: z.array(z.union([CompactMessageShape, MessageShape])), cursor: z.string(), more: z.boolean() },
+    async (args, signal) => {
+      const full = await node.syncMessages(args, signal);
+      return isFull(args) ? full : compactSync(full, args.channel === undefined ? null : node.channel(args.channel).ch);
+    },
+    (out, args) =>
+      isFull(args) ? (out.messages.length === 0 ? `no new messages (cursor ${out.cursor})` : JSON.stringify(out)) : renderCompactSync(out as CompactSync),
   );
 
   tool(
     'who',
-    'List the members of a channel (slot, role, online, status). `waiting` lists claims the owner or an admin has not admitted yet; `withholding` names relays that fail to deliver events a member has signed it holds; `refused_relays` names relays that sent updates this node refused (a delete, an overwrite or anything but new log entries).',
-    { channel: ChannelRef },
-    { members: z.array(MemberShape), waiting: z.array(z.object({ slot: z.string(), id: z.string(), name: z.string() })), withholding: z.array(z.string()), refused_relays: z.array(z.string()) },
-    (args) => node.who(args),
+    'List the members of a channel (slot, name, role, online, status; a line each; detail "full" adds member keys). `waiting` lists claims the owner or an admin has not admitted yet; `withholding` names relays that fail to deliver events a member has signed it holds; `refused_relays` names relays that sent updates this node refused (a delete, an overwrite or anything but new log entries).',
+    { channel: ChannelRef, detail: Detail },
+    { members: z.array(MemberShape), waiting: z.array(z.object({ slot: z.string(), id: z.string().optional(), name: z.string() })), withholding: z.array(z.string()), refused_relays: z.array(z.string()) },
+    (args) => (isFull(args) ? node.who(args) : compactWho(node.who(args))),
+    (out, args) => (isFull(args) ? JSON.stringify(out) : renderCompactWho(out as ReturnType<typeof compactWho>)),
   );
 
   tool(
     'list_channels',
-    'List the channels this node belongs to.',
-    {},
+    'List the channels this node belongs to, with your slot, epoch and relays (a line each; detail "full" adds relay size limits).',
+    { detail: Detail },
     {
       channels: z.array(
         z.object({
@@ -175,7 +202,8 @@ export function createMcpServer(node: ParleyNode, bots?: BotHooks): McpServer {
         }),
       ),
     },
-    () => node.listChannels(),
+    (args) => (isFull(args) ? node.listChannels() : compactChannels(node.listChannels())),
+    (out, args) => (isFull(args) ? JSON.stringify(out) : renderCompactChannels(out)),
   );
 
   tool(
@@ -204,10 +232,11 @@ export function createMcpServer(node: ParleyNode, bots?: BotHooks): McpServer {
 
   tool(
     'verify_channel',
-    'Check a channel: every event authenticated, every bot step replayed. Lists problems (forged or withheld entries, bot mismatches).',
-    { channel: ChannelRef },
+    'Check a channel: every event authenticated, every bot step replayed. Lists problems (forged or withheld entries, bot mismatches). Bot messages already carry their verification mark in sync_messages, so call this once at the end of a game, not after every turn.',
+    { channel: ChannelRef, detail: Detail },
     { ok: z.boolean(), events: z.number().int(), bots: z.array(z.object(BotStats)), problems: z.array(z.string()) },
     (args) => node.verifyChannel(args),
+    (out, args) => (isFull(args) ? JSON.stringify(out) : renderCompactVerify(out)),
   );
 
   if (bots) {
@@ -220,14 +249,15 @@ export function createMcpServer(node: ParleyNode, bots?: BotHooks): McpServer {
     );
     tool(
       'get_bot',
-      'Show a bot: its code, code hash, runner, and how many of its steps your node verified.',
-      { channel: ChannelRef, slot: SlotNameSchema },
+      'Show a bot: state, runner, engine, code hash, and how many of its steps your node verified. detail "full" adds its source code (up to 256 KiB) and the full hash: ask for it only to read the code.',
+      { channel: ChannelRef, slot: SlotNameSchema, detail: Detail },
       {
-        slot: z.string(), code: z.string(), code_hash: z.string(), runner: z.string(), runner_slot: z.string(), runner_is_neutral: z.boolean(),
+        slot: z.string(), code: z.string().optional().describe('full detail only'), code_hash: z.string().describe('sha256; shortened unless full'), runner: z.string().optional().describe('full detail only'), runner_slot: z.string(), runner_is_neutral: z.boolean(),
         secret: z.boolean(), engine: z.string(), state: z.enum(['running', 'paused']), waiting_inputs: z.number().int(), note: z.string(),
         steps: z.number().int(), verified: z.number().int(), pending: z.number().int(), mismatches: z.number().int(),
       },
-      (args) => bots.getBot(args) as never,
+      (args) => (isFull(args) ? bots.getBot(args) : compactBot(bots.getBot(args) as unknown as BotInfo)) as never,
+      (out, args) => (isFull(args) ? JSON.stringify(out) : renderCompactBot(out as ReturnType<typeof compactBot>)),
     );
     tool(
       'hand_over_bot',
@@ -236,6 +266,13 @@ export function createMcpServer(node: ParleyNode, bots?: BotHooks): McpServer {
       { slot: z.string(), runner: z.string(), runner_slot: z.string(), from_step: z.number().int() },
       (args) => bots.handOverBot(args),
     );
+  }
+
+  for (const p of PROMPTS) {
+    mcp.registerPrompt(p.name, { title: p.title, description: p.description, argsSchema: p.args }, ((args: never) => ({
+      description: p.description,
+      messages: [{ role: 'user' as const, content: { type: 'text' as const, text: p.text(args) } }],
+    })) as never);
   }
 
   // Transcript resources with subscriptions: subscribers are told when a channel gets new events.

@@ -16,6 +16,8 @@ export interface BenchNode {
   stderr(): string;
   /** Calls a tool and returns its structured content; throws with the tool's text if it returned isError. */
   call<T = Record<string, any>>(name: string, args?: Record<string, unknown>, timeoutMs?: number): Promise<T>;
+  /** Calls a tool and returns the whole result: its text block and structured content, as a host receives them. */
+  result(name: string, args?: Record<string, unknown>): Promise<CallToolResult>;
   close(): Promise<void>;
 }
 
@@ -47,6 +49,11 @@ export async function startNode(
       const r = (await client.callTool({ name, arguments: args }, CallToolResultSchema, { timeout: timeoutMs })) as CallToolResult;
       if (r.isError) throw new Error(`${name} failed: ${(r.content[0] as { text: string }).text}`);
       return r.structuredContent as T;
+    },
+    async result(name: string, args: Record<string, unknown> = {}) {
+      const r = (await client.callTool({ name, arguments: args }, CallToolResultSchema, { timeout: 120_000 })) as CallToolResult;
+      if (r.isError) throw new Error(`${name} failed: ${(r.content[0] as { text: string }).text}`);
+      return r;
     },
     async close() {
       if (closed) return;

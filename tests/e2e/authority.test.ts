@@ -77,7 +77,7 @@ function verifyOffline(home: string, ch: string): { ok: boolean; problems: strin
 }
 
 const problemsOf = async (n: TestNode, ch: string): Promise<string[]> => (await n.call('verify_channel', { channel: ch })).problems;
-const slotsOf = async (n: TestNode, ch: string) => Object.fromEntries((await n.call('who', { channel: ch })).members.filter((m: any) => !m.is_bot).map((m: any) => [m.slot, m.id]));
+const slotsOf = async (n: TestNode, ch: string) => Object.fromEntries((await n.call('who', { channel: ch, detail: 'full' })).members.filter((m: any) => !m.is_bot).map((m: any) => [m.slot, m.id]));
 
 describe('membership authority', () => {
   it('a kicked member\'s slot stays closed: no new identity gets in with the old code, and no key is sealed to one', async () => {
@@ -111,7 +111,7 @@ describe('membership authority', () => {
     await alice.call('post_message', { channel: ch, body: 'after the kick' });
     await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'after the kick'));
     for (const n of [alice, bob]) {
-      const who = await n.call('who', { channel: ch });
+      const who = await n.call('who', { channel: ch, detail: 'full' });
       expect(who.members.map((m: any) => m.id)).not.toContain(memberId(eve.publicKey));
       expect(who.members.map((m: any) => m.id)).not.toContain(memberId(rival.publicKey));
       expect(who.waiting).toEqual([]);
@@ -188,7 +188,7 @@ describe('membership authority', () => {
     const carol = await node(r.url);
     const joined = await carol.call('join_channel', { invite_code: created.invites['invite:carol'], display_name: 'Carol' });
     expect(joined.name).toBe('real');
-    const who = await carol.call('who', { channel: ch });
+    const who = await carol.call('who', { channel: ch, detail: 'full' });
     expect(who.members.find((m: any) => m.slot === 'owner').id).toBe(memberId(identityOf(alice.home).publicKey));
     const history = await carol.call('sync_messages', { channel: ch, cursor: '0', limit: 500 });
     expect(history.messages.map((m: any) => m.body)).toEqual(expect.arrayContaining(['alice was here', 'bob was here']));

@@ -91,7 +91,7 @@ describe('a relay with smaller limits', () => {
     await bob.call('post_message', { channel: ch, body: 'bob through the small relay' });
     await collectUntil(alice, ch, (all) => all.some((m) => m.body === 'bob through the small relay'));
     expect(refusals()).toBe(1);
-    const relays = (await alice.call('list_channels')).channels[0].relays;
+    const relays = (await alice.call('list_channels', { detail: 'full' })).channels[0].relays;
     expect(relays.find((r: any) => r.url === small.url)).toMatchObject({ connected: true });
     expect(relays.find((r: any) => r.url === small.url).value_limit).toBeLessThan(11_000);
     expect((await alice.call('verify_channel', { channel: ch })).problems.join('\n')).toMatch(/refused an update of ours for its size/);

@@ -37,7 +37,7 @@ describe('concurrent posting', () => {
       let cursor = '0';
       const deadline = Date.now() + 60_000;
       while (seen.filter((m) => m.kind === 'load').length < 3 * PER_NODE && Date.now() < deadline) {
-        const r = await n.call('sync_messages', { channel: ch, cursor, limit: 500, wait_seconds: 2 });
+        const r = await n.call('sync_messages', { channel: ch, cursor, limit: 500, wait_seconds: 2, detail: 'full' });
         seen.push(...r.messages);
         cursor = r.cursor;
       }

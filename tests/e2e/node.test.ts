@@ -50,15 +50,29 @@ describe('two nodes through a relay', () => {
     expect(posted.id).toHaveLength(43);
     const seen = await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'hello bob'));
     const msg = seen.find((m) => m.body === 'hello bob');
-    expect(msg).toMatchObject({ from: 'owner', from_name: 'Alice', kind: 'chat', channel: ch, id: posted.id });
+    expect(['at', 'body', 'from', 'kind', 'name', 'seq']).toEqual(expect.arrayContaining(Object.keys(msg)));
+    expect(msg).toMatchObject({ from: 'owner', kind: 'chat', at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/) });
     expect(seen.some((m) => m.kind === 'join' && m.from === 'invite:bob')).toBe(true);
+    const full = await bob.call('sync_messages', { channel: ch, cursor: '0', limit: 500, detail: 'full' });
+    expect(full.channel).toBeUndefined();
+    expect(full.messages.find((m: any) => m.body === 'hello bob')).toMatchObject({ from: 'owner', from_name: 'Alice', kind: 'chat', channel: ch, id: posted.id, seq: msg.seq });
+    const compact = await bob.raw('sync_messages', { channel: ch, cursor: '0', limit: 500 });
+    expect((compact.structuredContent as any).channel).toBe(ch);
+    const text = (compact.content[0] as { text: string }).text;
+    expect(text.split('\n')[0]).toBe(`channel ${ch} · cursor ${(compact.structuredContent as any).cursor}`);
+    // The name comes with the owner's first message of the result, the channel's creation, and not again.
+    expect((compact.structuredContent as any).messages.filter((m: any) => m.from === 'owner').map((m: any) => m.name)).toEqual(['Alice', undefined]);
+    expect(text).toMatch(/\n#1 \S+ owner \(Alice\) system: /);
+    expect(text).toContain(`\n#${msg.seq} ${msg.at} owner chat: hello bob`);
+    expect(text).not.toContain(posted.id);
 
     await bob.call('post_message', { channel: ch, body: 'hi alice', kind: 'reply', to: 'owner', meta: { action_type: 'greeting' } });
     const back = await collectUntil(alice, ch, (all) => all.some((m) => m.body === 'hi alice'));
-    expect(back.find((m) => m.body === 'hi alice')).toMatchObject({ from: 'invite:bob', from_name: 'Bob', kind: 'reply', to: 'owner', meta: { action_type: 'greeting' } });
+    expect(back.find((m) => m.body === 'hi alice')).toMatchObject({ from: 'invite:bob', kind: 'reply', to: 'owner', meta: { action_type: 'greeting' } });
 
     const who = await alice.call('who', { channel: ch });
-    expect(who.members.find((m: any) => m.slot === 'invite:bob')).toMatchObject({ name: 'Bob', is_bot: false });
+    expect(who.members.find((m: any) => m.slot === 'invite:bob')).toEqual({ slot: 'invite:bob', name: 'Bob', role: 'member', is_bot: false, online: expect.any(Boolean) });
+    expect((await alice.call('who', { channel: ch, detail: 'full' })).members.find((m: any) => m.slot === 'invite:bob').id).toHaveLength(43);
     await bob.call('set_status', { channel: ch, status: 'working', note: 'on it' });
     await expect.poll(async () => (await alice.call('who', { channel: ch })).members.find((m: any) => m.slot === 'invite:bob'), { timeout: 10_000 })
       .toMatchObject({ online: true, status: 'working' });
@@ -118,7 +132,7 @@ describe('two nodes through a relay', () => {
     const secret = 'AKIAIOSFODNN7EXAMPLE';
     const posted = await alice.call('post_message', { channel: ch, body: `deploy with key ${secret} please`, meta: { token: 'ghp_' + 'a'.repeat(36) } });
     expect(posted.redacted.length).toBeGreaterThan(0);
-    const seen = await collectUntil(bob, ch, (all) => all.some((m) => m.id === posted.id));
+    const seen = await collectUntil(bob, ch, (all) => all.some((m) => m.id === posted.id), 20_000, 'full');
     const msg = seen.find((m) => m.id === posted.id);
     expect(msg.body).not.toContain(secret);
     expect(JSON.stringify(msg.meta)).not.toContain('ghp_');
@@ -144,7 +158,7 @@ describe('durability', () => {
     const { alice, bob, ch } = await pair(r);
     await alice.call('post_message', { channel: ch, body: 'before restart' });
     await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'before restart'));
-    const whoBefore = await bob.call('who', { channel: ch });
+    const whoBefore = await bob.call('who', { channel: ch, detail: 'full' });
     const bobId = whoBefore.members.find((m: any) => m.slot === 'invite:bob').id;
     await bob.close();
     await alice.call('post_message', { channel: ch, body: 'while you were away' });
@@ -153,7 +167,7 @@ describe('durability', () => {
     expect(list.channels.map((c: any) => c.channel)).toEqual([ch]);
     const after = await collectUntil(bob2, ch, (all) => all.some((m) => m.body === 'while you were away'));
     expect(after.some((m) => m.body === 'before restart')).toBe(false);
-    const whoAfter = await bob2.call('who', { channel: ch });
+    const whoAfter = await bob2.call('who', { channel: ch, detail: 'full' });
     expect(whoAfter.members.find((m: any) => m.slot === 'invite:bob').id).toBe(bobId);
   });
 

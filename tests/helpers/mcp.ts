@@ -64,18 +64,19 @@ export function removeHome(home: string): void {
 
 export const errorText = (r: CallToolResult): string => (r.content[0] as { text: string }).text;
 
-/** Polls `sync_messages` on a node until `predicate` holds for all messages seen so far. */
+/** Polls `sync_messages` on a node until `predicate` holds for all messages seen so far (compact unless `detail` is "full"). */
 export async function collectUntil(
   node: TestNode,
   channel: string,
   predicate: (all: any[]) => boolean,
   timeoutMs = 20_000,
+  detail: 'compact' | 'full' = 'compact',
 ): Promise<any[]> {
   const all: any[] = [];
   let cursor: string | undefined;
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const r = await node.call('sync_messages', { channel, cursor, limit: 500, wait_seconds: 1 });
+    const r = await node.call('sync_messages', { channel, cursor, limit: 500, wait_seconds: 1, detail });
     all.push(...r.messages);
     cursor = r.cursor;
     if (predicate(all)) return all;
