@@ -530,7 +530,8 @@ export class Channel extends EventEmitter {
         counts.set(line, (counts.get(line) ?? 0) + count);
       }
     }
-    return [...counts].map(([line, n]) => (n > 1 ? `${n}× ${line}` : line));
+    const refusing = this.relays().filter((r) => r.refused).map((r) => `${r.url} refuses this channel: ${r.refused}`);
+    return [...[...counts].map(([line, n]) => (n > 1 ? `${n}× ${line}` : line)), ...refusing];
   }
 
   /** Peers currently online (valid presence in the current epoch's awareness), by member id. */

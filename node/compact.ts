@@ -133,12 +133,17 @@ export interface ChannelEntry {
   epoch: number;
   closed: boolean;
   expires_at?: string;
-  relays: { url: string; connected: boolean; value_limit?: number }[];
+  relays: { url: string; connected: boolean; value_limit?: number; refused?: string }[];
 }
 
-/** A relay's value limit is this node's business (it sizes what it sends); an agent cannot act on it. */
+/**
+ * A relay's value limit is this node's business (it sizes what it sends); an agent cannot act on it. A relay's
+ * refusal stays: the agent can tell its user which relay refuses the channel and why.
+ */
 export function compactChannels(full: { channels: ChannelEntry[] }): { channels: ChannelEntry[] } {
-  return { channels: full.channels.map((c) => ({ ...c, relays: c.relays.map(({ url, connected }) => ({ url, connected })) })) };
+  return {
+    channels: full.channels.map((c) => ({ ...c, relays: c.relays.map(({ url, connected, refused }) => ({ url, connected, ...(refused ? { refused } : {}) })) })),
+  };
 }
 
 export function renderCompactChannels(r: { channels: ChannelEntry[] }): string {
@@ -148,7 +153,7 @@ export function renderCompactChannels(r: { channels: ChannelEntry[] }): string {
       const parts = [`${c.channel} "${c.name}"`, `as ${c.slot}`, `epoch ${c.epoch}`];
       if (c.closed) parts.push('closed');
       if (c.expires_at !== undefined) parts.push(`expires ${c.expires_at}`);
-      parts.push(`relays ${c.relays.map((x) => `${x.url} (${x.connected ? 'connected' : 'down'})`).join(', ')}`);
+      parts.push(`relays ${c.relays.map((x) => `${x.url} (${x.refused ? `refused: ${x.refused}` : x.connected ? 'connected' : 'down'})`).join(', ')}`);
       return parts.join(' · ');
     })
     .join('\n');

@@ -158,7 +158,7 @@ export function createMcpServer(node: ParleyNode, bots?: BotHooks): McpServer {
       to: SlotNameSchema.optional().describe('address a slot (visible to all members)'),
       meta: z.record(z.string(), z.unknown()).optional().describe('structured extras, e.g. {action_type, files}'),
     },
-    { id: z.string(), redacted: z.array(z.string()) },
+    { id: z.string(), redacted: z.array(z.string()), warning: z.string().optional() },
     (args) => node.postMessage(args),
   );
 
@@ -198,7 +198,7 @@ export function createMcpServer(node: ParleyNode, bots?: BotHooks): McpServer {
       channels: z.array(
         z.object({
           channel: z.string(), name: z.string(), slot: z.string(), epoch: z.number().int(), closed: z.boolean(), expires_at: z.string().optional(),
-          relays: z.array(z.object({ url: z.string(), connected: z.boolean(), value_limit: z.number().int().optional() })),
+          relays: z.array(z.object({ url: z.string(), connected: z.boolean(), value_limit: z.number().int().optional(), refused: z.string().optional() })),
         }),
       ),
     },

@@ -30,6 +30,8 @@ const COMPACT_AFTER_ROWS = 500;
 const MAX_BACKOFF_MS = 3000;
 /** The relay's close code for a refused update (relay/server.ts). */
 const REFUSED_CODE = 4400;
+/** WebSocket close code 1013, "try again later": the relay's store is away. */
+const TRY_AGAIN_LATER = 1013;
 /** Own entries larger than this are written under a Yjs client of their own (see `put`). */
 export const ISOLATE_BYTES = 8 * 1024;
 
@@ -45,6 +47,16 @@ export interface ReplicaEntry {
   key: string;
   value: Uint8Array;
   relay: string | null;
+}
+
+export interface RelayState {
+  url: string;
+  /** The socket is open (it may still be refused: see `refused`). */
+  connected: boolean;
+  synced: boolean;
+  value_limit?: number;
+  /** The relay's last refusal of this room (close code and reason), until a sync succeeds again. */
+  refused?: string;
 }
 
 export interface RelayRefusal {
@@ -188,9 +200,11 @@ export class EpochReplica {
     return [...this.refused.values()].map((r) => ({ ...r }));
   }
 
-  relays(): { url: string; connected: boolean; synced: boolean; value_limit?: number }[] {
+  relays(): RelayState[] {
     return [...this.providers.entries()].map(([url, p]) => ({
-      url, connected: p.wsconnected, synced: p.synced, ...(Number.isFinite(p.valueLimit) ? { value_limit: p.valueLimit } : {}),
+      url, connected: p.wsconnected, synced: p.synced,
+      ...(Number.isFinite(p.valueLimit) ? { value_limit: p.valueLimit } : {}),
+      ...(p.refusal ? { refused: p.refusal } : {}),
     }));
   }
 
@@ -290,8 +304,20 @@ class AuthedProvider extends WebsocketProvider {
     this.doc.on('update', this._updateHandler);
     this.on('connection-close', (event: CloseEvent | null) => {
       if (event?.code === REFUSED_CODE && event.reason === 'oversize') this.lowerLimit(onLimited);
+      // A relay's refusal (auth, limits, quotas, store trouble) stays shown until a sync succeeds again, so the
+      // relay does not flicker to connected on every attempt it refuses.
+      if (event && (event.code >= 4000 || event.code === TRY_AGAIN_LATER)) this.refusal = `${event.code} ${event.reason || 'refused'}`;
     });
+    this.on('sync', (synced: boolean) => {
+      if (synced) this.refusal = null;
+    });
+    // y-websocket adds a process 'exit' listener per provider (to clear its presence): with hundreds of rooms that is
+    // a MaxListenersExceededWarning. Peers drop a silent presence on their own after its timeout.
+    if (typeof process !== 'undefined') process.off('exit', this._exitHandler);
   }
+
+  /** Why this relay last refused us (close code and reason), until a sync succeeds; null if it has not. */
+  refusal: string | null = null;
 
   /** Largest `log` value this relay is sent; lowered each time it refuses one of ours for its size. */
   valueLimit = Infinity;

@@ -231,7 +231,10 @@ export class ParleyNode extends EventEmitter {
       throw new ToolError(message);
     };
     if (!synced && m.owner === null) fail(`Could not reach any relay of this channel (${invite.relays.join(', ')}); check that the relay is running and try again.`);
-    if (m.owner === null) fail('No valid channel.create for this invite arrived from its relays (the channel may not exist, or the relays may be misbehaving); check the code and try again.');
+    if (m.owner === null && channel.relays().some((r) => r.synced) && channel.replica().log.size === 0) {
+      fail(`The channel's owner has not reached this relay yet (${invite.relays.join(', ')} has no history for this channel); try again once the owner's node has been online.`);
+    }
+    if (m.owner === null) fail('No valid channel.create for this invite arrived from its relays (the relays may be misbehaving); check the code and try again.');
     if (m.expiresAt !== null && Date.now() > m.expiresAt) fail('This channel has expired; it no longer accepts new members.');
     if (m.closed) fail('This channel is closed; it no longer accepts new members.');
     const register = () => {
@@ -307,7 +310,7 @@ export class ParleyNode extends EventEmitter {
       for (const r of meta.redacted) if (!redacted.includes(r)) redacted.push(r);
     }
     const id = this.postAs(channel, 'message', payload);
-    return { id, redacted };
+    return { id, redacted, ...unsentWarning(channel) };
   }
 
   /** Delivered messages after a cursor; waits up to `wait_seconds` for the first one if there are none yet. */
@@ -387,7 +390,13 @@ export class ParleyNode extends EventEmitter {
         channel: c.ch, name: c.row.name, slot: c.membership.slotOf(this.me) ?? c.row.slot, epoch: c.epoch,
         closed: c.row.closed || c.membership.closed,
         ...(c.membership.expiresAt !== null ? { expires_at: new Date(c.membership.expiresAt).toISOString() } : {}),
-        relays: c.relays().map((r) => ({ url: r.url, connected: r.connected, ...(r.value_limit !== undefined ? { value_limit: r.value_limit } : {}) })),
+        relays: c.relays().map((r) => ({
+          url: r.url,
+          // Not while it refuses us: an open socket the relay is about to close is not a connection.
+          connected: r.connected && !r.refused,
+          ...(r.value_limit !== undefined ? { value_limit: r.value_limit } : {}),
+          ...(r.refused ? { refused: r.refused } : {}),
+        })),
       })),
     };
   }
@@ -475,6 +484,14 @@ export class ParleyNode extends EventEmitter {
     this.channels.clear();
     this.store.close();
   }
+}
+
+/** A warning for a post's result when no relay of the channel is in sync: the post is stored, not yet sent. */
+function unsentWarning(channel: Channel): { warning?: string } {
+  const relays = channel.relays();
+  if (relays.some((r) => r.synced && !r.refused)) return {};
+  const why = relays.map((r) => `${r.url}: ${r.refused ?? (r.connected ? 'still syncing' : 'unreachable')}`).join('; ');
+  return { warning: `Stored locally but not sent yet: no relay of this channel accepts it right now (${why}). It is sent as soon as one does.` };
 }
 
 /** Resolves when the channel moves to a new epoch, or after `ms`. */

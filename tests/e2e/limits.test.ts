@@ -6,7 +6,8 @@
 import { spawnSync } from 'node:child_process';
 import { renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ready } from '../../protocol/sodium.js';
 import { spawnRelay } from '../helpers/relay.js';
 import { until } from '../helpers/until.js';
 import { startRelay } from '../../relay/server.js';
@@ -14,6 +15,7 @@ import { decodeInvite, encodeInvite } from '../../protocol/invite.js';
 import { CLI, collectUntil, errorText, startNode, tempHome, type TestNode } from '../helpers/mcp.js';
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
+beforeAll(ready);
 afterEach(async () => {
   while (cleanup.length) await cleanup.pop()!();
 });
@@ -98,6 +100,61 @@ describe('a relay with smaller limits', () => {
     // Alice's later posts continue her chain from the big one, which cannot reach Bob through this relay: Bob's node
     // says what it waits for rather than delivering out of order.
     expect((await bob.call('verify_channel', { channel: ch })).problems.join('\n')).toMatch(/wait for missing dependencies/);
+  });
+});
+
+describe('a relay that refuses a room', () => {
+  it('is shown with its reason, without flicker; the post warns it is not sent yet; nothing is lost once the relay accepts', async () => {
+    const dataDir = tempHome('parley-rooms-relay-');
+    let r = await startRelay({ port: 0, dataDir, maxRooms: 1 }, () => undefined);
+    const port = r.port;
+    cleanup.push(() => r.close());
+    const alice = await node(r.url);
+    await alice.call('create_channel', { name: 'first' });
+    // The relay holds one room: the second channel's room is refused.
+    const second = await alice.call('create_channel', { name: 'second', slots: ['invite:bob'] });
+    const refusedRelay = async () => (await alice.call('list_channels', { detail: 'full' })).channels.find((c: any) => c.channel === second.channel).relays[0];
+    const shown = await until(refusedRelay, (x) => x.refused !== undefined);
+    expect(shown).toMatchObject({ connected: false, refused: expect.stringMatching(/^4503 /) });
+    // Stable: it stays refused across the node's reconnect attempts.
+    for (let i = 0; i < 5; i++) {
+      expect(await refusedRelay()).toMatchObject({ connected: false });
+      await new Promise((res) => setTimeout(res, 300));
+    }
+    expect((await alice.call('who', { channel: second.channel })).refused_relays.join('\n')).toMatch(/refuses this channel: 4503/);
+    const posted = await alice.call('post_message', { channel: second.channel, body: 'kept until a relay takes it' });
+    expect(posted.warning).toMatch(/Stored locally but not sent yet: .*4503/);
+
+    // The relay restarts without the room limit: the post goes out and a member receives it.
+    await r.close();
+    r = await startRelay({ port, dataDir }, () => undefined);
+    cleanup.push(() => r.close());
+    const bob = await node(r.url);
+    await bob.call('join_channel', { invite_code: second.invites['invite:bob'] });
+    await collectUntil(bob, second.channel, (all) => all.some((m) => m.body === 'kept until a relay takes it'));
+    await until(refusedRelay, (x) => x.refused === undefined && x.connected === true);
+  });
+});
+
+describe('many channels', () => {
+  it('a node in a dozen channels prints no MaxListenersExceededWarning', async () => {
+    const r = await relay();
+    const alice = await node(r.url);
+    for (let i = 0; i < 12; i++) await alice.call('create_channel', { name: `channel ${i}` });
+    await until(() => alice.call('list_channels'), (l) => l.channels.length === 12 && l.channels.every((c: any) => c.relays[0].connected));
+    expect(alice.stderr()).not.toMatch(/MaxListenersExceededWarning/);
+  });
+});
+
+describe('a relay without the history', () => {
+  it('tells the joiner the owner has not reached it yet, rather than blaming the relay', async () => {
+    const [a, b] = [await relay(), await relay()];
+    const alice = await node(a.url);
+    const created = await alice.call('create_channel', { name: 'elsewhere', slots: ['invite:bob'] });
+    const bob = await node(b.url, { env: { PARLEY_JOIN_ADMIT_MS: '0' } });
+    const inv = decodeInvite(created.invites['invite:bob']);
+    const res = await bob.raw('join_channel', { invite_code: encodeInvite({ ...inv, relays: [b.url] }) });
+    expect(errorText(res)).toMatch(/The channel's owner has not reached this relay yet/);
   });
 });
 
