@@ -60,12 +60,13 @@ describe('bot runner hand-over', () => {
     await bob.call('join_channel', { invite_code: created.invites['invite:bob'], display_name: 'Bob' });
     await carol.call('join_channel', { invite_code: created.invites['invite:carol'], display_name: 'Carol' });
 
-    await carol.call('post_message', { channel: ch, kind: 'guess', body: '50' });
-    let hint = (await waitFor(carol, ch, fromBot('bot:guess', 'hint'))).body;
-
+    // Before any guess: a first guess of 50 is right one time in a hundred, and a revealed bot is no longer secret.
     const refused = await bob.raw('hand_over_bot', { channel: ch, slot: 'bot:guess' });
     expect(refused.isError).toBe(true);
     expect((refused.content[0] as { text: string }).text).toMatch(/secret seed: only its current runner/);
+
+    await carol.call('post_message', { channel: ch, kind: 'guess', body: '50' });
+    let hint = (await waitFor(carol, ch, fromBot('bot:guess', 'hint'))).body;
 
     const handed = await alice.call('hand_over_bot', { channel: ch, slot: 'bot:guess', to: 'invite:bob' });
     expect(handed).toMatchObject({ runner_slot: 'invite:bob', from_step: expect.any(Number) });
