@@ -355,6 +355,8 @@ export class Channel extends EventEmitter {
     const m = this.membership;
     const c = m.claim(claimId);
     if (this.closedLocally || !c || !m.manages(this.me) || !m.pendingClaims().some((x) => x.id === claimId)) return;
+    // An expired channel takes no new members (join_channel tells the claimant so).
+    if (m.expiresAt !== null && Date.now() > m.expiresAt) return;
     const deps = [...new Set([claimId, ...this.ingestor.currentHeads(MAX_DEPS - 1)])].sort();
     this.post('member.admit', { slot: c.slot, member: c.author, claim: claimId }, this.epoch, deps);
     if (c.ep < this.epoch && m.holder(c.slot)?.author === c.author) this.shareKeys(c.author, c.ep);

@@ -244,6 +244,7 @@ export class Membership {
         if (!c || c.slot !== slot || c.author !== member) return `it does not name a valid claim of ${slot}`;
         const s = this.slots.get(slot)!;
         if (s.holder) return s.holder.author === member ? null : `rival admission: ${slot} is held by ${s.holder.name}`;
+        if (this.closed) return 'the channel is closed';
         if (s.closed) return `${slot} is closed`;
         if (this.removed.has(member)) return 'the claimant was removed from this channel';
         if (this.slotOf(member) !== undefined) return 'the claimant already holds a slot';
@@ -370,6 +371,7 @@ export class Membership {
 
   /** Valid claims that wait for admission (their slot is open and not yet held), oldest first. */
   pendingClaims(): Claim[] {
+    if (this.closed) return [];
     return [...this.claims.values()].filter((c) => {
       const s = this.slots.get(c.slot)!;
       return !s.holder && !s.closed && !this.removed.has(c.author) && this.slotOf(c.author) === undefined;

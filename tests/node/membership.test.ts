@@ -134,6 +134,22 @@ describe('membership rules', () => {
     expect(m.problems().join('\n')).toMatch(/a removed member claimed invite:c/);
   });
 
+  it('a closed channel admits nobody, and a kick of an unused slot revokes its invite', () => {
+    const { ch, dag, create, claim, admit, owner } = channel();
+    const revoke = dag.add(owner, 'member.kick', { slot: 'invite:d' }, [create]);
+    const lateD = claim(ids(), 'invite:d', [revoke]);
+    admit(owner, lateD, [revoke]);
+    const close = dag.add(owner, 'channel.close', {}, [lateD]);
+    const c = claim(ids(), 'invite:c', [close]);
+    const a = admit(owner, c, [close]);
+    const m = deliver(ch, dag.events);
+    expect(m.isClosed('invite:d')).toBe(true);
+    expect(m.holder('invite:d')).toBeUndefined();
+    expect(m.isEffective(a.id)).toBe(false);
+    expect(m.problems().join('\n')).toMatch(/the channel is closed/);
+    expect(m.pendingClaims()).toEqual([]);
+  });
+
   it('roles: an observer may not post, an admin may admit and kick members but not admins, ownership moves', () => {
     const { ch, dag, create, claim, admit, owner } = channel();
     const [a1, a2, o, b] = [ids(), ids(), ids(), ids()];
