@@ -6,37 +6,20 @@
 import { spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { spawnRelay } from '../helpers/relay.js';
+import { describe, expect, it } from 'vitest';
+import { e2eScope } from '../helpers/scope.js';
 import { until } from '../helpers/until.js';
 import { CLI, collectUntil, errorText, startNode, tempHome, type TestNode } from '../helpers/mcp.js';
 import { fetchRoom } from '../helpers/doc.js';
 import { epochKeysOf } from '../helpers/profile.js';
 import { craft, headOf, identityOf, pushEntries } from '../helpers/forge.js';
-import { ready } from '../../protocol/sodium.js';
 import { openEvent } from '../../protocol/event.js';
 import { decodeInvite } from '../../protocol/invite.js';
 import { fromB64u, toB64u } from '../../protocol/bytes.js';
 import { memberId, newIdentity, randomBytes, type KeyPair } from '../../protocol/keys.js';
 import { signSlotClaim } from '../../node/payloads.js';
 
-const cleanup: (() => Promise<unknown> | unknown)[] = [];
-beforeAll(ready);
-afterEach(async () => {
-  while (cleanup.length) await cleanup.pop()!();
-});
-
-async function relay() {
-  const r = await spawnRelay();
-  cleanup.push(() => r.stop());
-  return r;
-}
-
-async function node(url: string): Promise<TestNode> {
-  const n = await startNode({ relays: [url] });
-  cleanup.push(() => n.close());
-  return n;
-}
+const { cleanup, relay, node } = e2eScope();
 
 /** A slot claim made by hand with an invite code's slot secret: deps [] and lamport 1 unless told otherwise. */
 function forgedClaim(code: string, who: KeyPair, name: string, extra: { deps?: string[]; lamport?: number } = {}) {

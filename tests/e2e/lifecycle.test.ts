@@ -3,34 +3,17 @@
  * follows; close and expiry stop posts but keep the transcript readable and exportable.
  */
 import { spawnSync } from 'node:child_process';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { spawnRelay } from '../helpers/relay.js';
+import { e2eScope } from '../helpers/scope.js';
 import { until } from '../helpers/until.js';
-import { CLI, collectUntil, errorText, startNode, type TestNode } from '../helpers/mcp.js';
+import { CLI, collectUntil, errorText } from '../helpers/mcp.js';
 import { fetchRoom } from '../helpers/doc.js';
 import { epochKeysOf } from '../helpers/profile.js';
-import { ready } from '../../protocol/sodium.js';
 import { openEvent } from '../../protocol/event.js';
 import { relayAuthParams } from '../../protocol/keys.js';
 
-const cleanup: (() => Promise<unknown> | unknown)[] = [];
-beforeAll(ready);
-afterEach(async () => {
-  while (cleanup.length) await cleanup.pop()!();
-});
-
-async function relay() {
-  const r = await spawnRelay();
-  cleanup.push(() => r.stop());
-  return r;
-}
-
-async function node(url: string): Promise<TestNode> {
-  const n = await startNode({ relays: [url] });
-  cleanup.push(() => n.close());
-  return n;
-}
+const { cleanup, relay, node } = e2eScope();
 
 /** Closes with the relay's close code, or 'open' if the relay let the socket in and kept it for 1.5 s. */
 function tryRoom(url: string, room: string, ts: string, sig: string): Promise<number | 'open'> {

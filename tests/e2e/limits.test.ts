@@ -6,31 +6,14 @@
 import { spawnSync } from 'node:child_process';
 import { renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ready } from '../../protocol/sodium.js';
-import { spawnRelay } from '../helpers/relay.js';
+import { describe, expect, it } from 'vitest';
+import { e2eScope } from '../helpers/scope.js';
 import { until } from '../helpers/until.js';
 import { startRelay } from '../../relay/server.js';
 import { decodeInvite, encodeInvite } from '../../protocol/invite.js';
-import { CLI, collectUntil, errorText, startNode, tempHome, type TestNode } from '../helpers/mcp.js';
+import { CLI, collectUntil, errorText, tempHome } from '../helpers/mcp.js';
 
-const cleanup: (() => Promise<unknown> | unknown)[] = [];
-beforeAll(ready);
-afterEach(async () => {
-  while (cleanup.length) await cleanup.pop()!();
-});
-
-async function relay() {
-  const r = await spawnRelay();
-  cleanup.push(() => r.stop());
-  return r;
-}
-
-async function node(url: string, opts: { home?: string; env?: Record<string, string> } = {}): Promise<TestNode> {
-  const n = await startNode({ relays: [url], ...opts });
-  cleanup.push(() => n.close());
-  return n;
-}
+const { cleanup, relay, node } = e2eScope();
 
 /** Alice and Bob in one channel. */
 async function pair(url: string, aliceEnv?: Record<string, string>) {
