@@ -5,7 +5,7 @@ export const command: Command = {
   summary: 'run a Parley relay: a dumb, self-hostable WebSocket relay that only sees ciphertext',
   usage: [
     'usage: parley relay [--host 127.0.0.1] [--port 4455] [--data DIR | --store postgres://USER@HOST:PORT/DB]',
-    '                    [--room-quota BYTES] [--disk-quota BYTES]',
+    '                    [--room-quota BYTES] [--disk-quota BYTES] [--max-connections-per-ip N] [--max-rooms N]',
     '',
     '  --host   interface to listen on (default 127.0.0.1; 0.0.0.0 for all)',
     '  --port   TCP port (default 4455; 0 picks a free port)',
@@ -14,6 +14,9 @@ export const command: Command = {
     '           URL serves the same rooms, so several can run behind one load balancer',
     '  --room-quota  bytes of entries one room may hold (default 1GiB; suffixes KiB, MiB, GiB, TiB)',
     '  --disk-quota  bytes of entries the whole store may hold (default 64GiB)',
+    '  --max-connections-per-ip  open WebSocket connections per remote address (default 256; a node holds one per',
+    '           channel, epoch and relay, so a node in many channels needs more)',
+    '  --max-rooms  rooms loaded in memory at once (default 10000; idle ones are unloaded first)',
     '',
     'Prints "parley relay listening on ws://HOST:PORT" when ready. GET /healthz and /metrics on the same port.',
     'SIGTERM or Ctrl-C closes connections and the database cleanly. Details: docs/relay.md.',
@@ -28,11 +31,13 @@ export const command: Command = {
         store: { type: 'string' },
         'room-quota': { type: 'string' },
         'disk-quota': { type: 'string' },
+        'max-connections-per-ip': { type: 'string' },
+        'max-rooms': { type: 'string' },
       },
       false,
     );
     const { startRelay } = await import('../relay/server.js');
-    const { relayOptions, parseBytes } = await import('../relay/options.js');
+    const { relayOptions, parseBytes, parseCount } = await import('../relay/options.js');
     const port = parsePort(values.port, 4455);
     const store = values.store ?? process.env.PARLEY_RELAY_STORE ?? '';
     let opts;
@@ -44,6 +49,8 @@ export const command: Command = {
         ...(values.data ? { dataDir: values.data } : {}),
         roomQuotaBytes: values['room-quota'] === undefined ? undefined : parseBytes('--room-quota', values['room-quota']),
         diskQuotaBytes: values['disk-quota'] === undefined ? undefined : parseBytes('--disk-quota', values['disk-quota']),
+        maxConnectionsPerIp: values['max-connections-per-ip'] === undefined ? undefined : parseCount('--max-connections-per-ip', values['max-connections-per-ip']),
+        maxRooms: values['max-rooms'] === undefined ? undefined : parseCount('--max-rooms', values['max-rooms']),
       });
     } catch (err) {
       console.error(`parley relay: ${(err as Error).message}`);

@@ -143,6 +143,13 @@ export function parseBytes(option: string, text: string): number {
   return n;
 }
 
+/** A command-line count: a positive whole number, or one sentence naming the option. */
+export function parseCount(option: string, text: string): number {
+  const n = /^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
+  if (!Number.isSafeInteger(n) || n <= 0) throw new TypeError(`${option} must be a positive whole number, got ${JSON.stringify(text)}`);
+  return n;
+}
+
 /** WebSocket close codes sent by the relay (4xxx = application range; 1001 = going away). */
 export const CLOSE = {
   refused: 4400,

@@ -1,6 +1,12 @@
 /** Relay limits: validated once, with one-line errors; refusal reasons map to their own close codes. */
 import { describe, expect, it } from 'vitest';
-import { closeCodeFor, parseBytes, relayOptions, RELAY_DEFAULTS } from '../../relay/options.js';
+import { spawnSync } from 'node:child_process';
+import WebSocket from 'ws';
+import { closeCodeFor, parseBytes, parseCount, relayOptions, RELAY_DEFAULTS } from '../../relay/options.js';
+import { ready } from '../../protocol/sodium.js';
+import { newEpochKey, relayAuthParams } from '../../protocol/keys.js';
+import { spawnRelay } from '../helpers/relay.js';
+import { CLI } from '../helpers/mcp.js';
 import { storeFailureReason } from '../../relay/store.js';
 
 describe('relay options', () => {
@@ -42,3 +48,31 @@ describe('relay options', () => {
     expect(storeFailureReason('nonsense')).toBe('store-error');
   });
 });
+
+describe('parley relay connection and room limits', () => {
+  it('--max-connections-per-ip is an option of the command: the connection over it is refused with 4429', async () => {
+    await ready();
+    const bad = spawnSync(process.execPath, [CLI, 'relay', '--port', '0', '--max-rooms', 'many'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toBe('parley relay: --max-rooms must be a positive whole number, got "many"\n');
+    expect(parseCount('--max-rooms', '12')).toBe(12);
+
+    const r = await spawnRelay({ args: ['--max-connections-per-ip', '1', '--max-rooms', '5'] });
+    try {
+      const open = (): Promise<{ ws: WebSocket; closed: Promise<number> }> => {
+        const { room, ts, sig } = relayAuthParams(newEpochKey());
+        const ws = new WebSocket(`${r.url}/${room}?ts=${ts}&sig=${sig}`);
+        const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+        return new Promise((resolve) => ws.on('open', () => resolve({ ws, closed })));
+      };
+      const first = await open();
+      const second = await open();
+      expect(await second.closed).toBe(4429);
+      first.ws.close();
+      await first.closed;
+    } finally {
+      await r.stop();
+    }
+  });
+});
+
