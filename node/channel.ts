@@ -443,7 +443,7 @@ export class Channel extends EventEmitter {
       const deps = (pinnedDeps ?? this.ingestor.currentHeads(MAX_DEPS)).filter((d) => d !== head?.id).sort();
       const body: EventBody = {
         v: 1, ch: this.ch, ep, type, author: this.me, seq: (head?.seq ?? 0) + 1, prev: head?.id ?? null, deps,
-        lamport: nextLamport([...deps, ...(head ? [head.id] : [])].map((d) => this.ingestor.lamportOf(d) ?? 0)), ts: Date.now(), payload,
+        lamport: nextLamport(deps, head?.id ?? null, this.ingestor.lamportOf), ts: Date.now(), payload,
       };
       const { id, sealed } = sealEvent(signEvent(body, this.identity.secretKey), this.epochContext(ep));
       if (sealed.length > MAX_SEALED_BYTES) throw new EventTooLargeError(type, sealed.length);

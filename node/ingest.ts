@@ -83,9 +83,7 @@ export class Ingestor {
 
   private accept(ev: IngestEvent): boolean | 'defer' {
     const b = ev.body;
-    const known = (d: string) => this.lamports.get(d) ?? 0;
-    const expected = nextLamport(b.prev ? [...b.deps.map(known), known(b.prev)] : b.deps.map(known));
-    if (b.lamport !== expected) return this.refused(`event with a wrong lamport clock by ${short(b.author)}`);
+    if (b.lamport !== nextLamport(b.deps, b.prev, this.lamportOf)) return this.refused(`event with a wrong lamport clock by ${short(b.author)}`);
     const reason = this.refuse(ev);
     if (reason === 'defer') return 'defer';
     if (reason) {
@@ -117,9 +115,8 @@ export class Ingestor {
     this.problems.set(reason, (this.problems.get(reason) ?? 0) + 1);
   }
 
-  lamportOf(id: string): number | undefined {
-    return this.lamports.get(id);
-  }
+  /** A delivered event's lamport clock; a bound function, passed to nextLamport for every event. */
+  readonly lamportOf = (id: string): number | undefined => this.lamports.get(id);
 
   /** Current heads of the delivered DAG, newest first, at most `max`. */
   currentHeads(max: number): string[] {

@@ -172,10 +172,17 @@ export function parseBody(bodyBytes: Uint8Array): { ok: true; body: EventBody; t
   return { ok: true, body: result.data, text };
 }
 
-/** Lamport clock of a new event: 1 + the largest lamport among what it depends on. */
-export function nextLamport(depLamports: Iterable<number>): number {
-  let max = 0;
-  for (const l of depLamports) if (l > max) max = l;
+/**
+ * Lamport clock of an event: 1 + the largest lamport among what it depends on (its `deps` and its author's `prev`);
+ * an unknown id counts as 0. The one rule for authoring (node/channel.ts) and checking (node/ingest.ts). No
+ * allocation: ingest runs it for every event of a long join.
+ */
+export function nextLamport(deps: readonly string[], prev: string | null, lamportOf: (id: string) => number | undefined): number {
+  let max = prev === null ? 0 : (lamportOf(prev) ?? 0);
+  for (let i = 0; i < deps.length; i++) {
+    const l = lamportOf(deps[i]) ?? 0;
+    if (l > max) max = l;
+  }
   return max + 1;
 }
 

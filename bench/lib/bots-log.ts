@@ -6,7 +6,7 @@
  * and a relay would give the same bytes but take minutes for 10,000 events; this takes seconds.
  */
 import { prng } from '../util.js';
-import { signEvent, sealEvent, MAX_DEPS, type EventBody, type EventType } from '../../protocol/event.js';
+import { nextLamport, signEvent, sealEvent, MAX_DEPS, type EventBody, type EventType } from '../../protocol/event.js';
 import { memberId, newChannelId, newEpochKey, newIdentity, randomBytes, type KeyPair } from '../../protocol/keys.js';
 import { canonicalString, type Json } from '../../protocol/canonical.js';
 import { toB64u, toHex } from '../../protocol/bytes.js';
@@ -49,8 +49,7 @@ export class SimChannel {
     const author = memberId(who.publicKey);
     const head = this.authorHeads.get(author);
     const deps = (pinnedDeps ?? this.currentHeads()).filter((d) => d !== head?.id).sort();
-    let lamport = 1;
-    for (const d of [...deps, ...(head ? [head.id] : [])]) lamport = Math.max(lamport, (this.lamports.get(d) ?? 0) + 1);
+    const lamport = nextLamport(deps, head?.id ?? null, (d) => this.lamports.get(d));
     // Timestamps advance 1.5 s per event: realistic spacing, and deterministic.
     this.ts += 1500;
     const body: EventBody = { v: 1, ch: this.ch, ep: 0, type, author, seq: (head?.seq ?? 0) + 1, prev: head?.id ?? null, deps, lamport, ts: this.ts, payload };

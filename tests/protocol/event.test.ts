@@ -62,8 +62,11 @@ describe('events', () => {
   });
 
   it('orders by (lamport, id) and computes lamport from deps', () => {
-    expect(nextLamport([])).toBe(1);
-    expect(nextLamport([3, 7, 2])).toBe(8);
+    const lamports = new Map([['a', 3], ['b', 7], ['c', 2]]);
+    const of = (id: string) => lamports.get(id);
+    expect(nextLamport([], null, of)).toBe(1);
+    expect(nextLamport(['a', 'b'], 'c', of)).toBe(8);
+    expect(nextLamport(['a', 'unknown'], 'b', of)).toBe(8);
     const sorted = [{ lamport: 2, id: 'a' }, { lamport: 1, id: 'z' }, { lamport: 2, id: 'B' }].sort(compareEvents);
     expect(sorted.map((e) => e.id)).toEqual(['z', 'B', 'a']);
   });
