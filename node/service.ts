@@ -218,7 +218,7 @@ export class ParleyNode extends EventEmitter {
     await channel.ingestIdle();
     const m = channel.membership;
     // A relay can be synced before the creator's first upload reaches it: give the history until the deadline.
-    if (synced && m.owner === null) await waitFor(channel, () => m.owner !== null, deadline - Date.now());
+    if (synced && m.owner === null) await waitFor(channel, 'event', () => m.owner !== null, deadline - Date.now());
     const fail = (message: string): never => {
       if (!existing) {
         channel.close();
@@ -270,7 +270,7 @@ export class ParleyNode extends EventEmitter {
       });
     }
     // The owner's (or an admin's) node admits the first claim it sees; wait for that, or for a rival's admission.
-    await waitFor(channel, () => m.holder(invite.slot) !== undefined || m.isClosed(invite.slot), this.opts.joinAdmitMs ?? joinAdmitMs(this.opts.env ?? process.env));
+    await waitFor(channel, 'event', () => m.holder(invite.slot) !== undefined || m.isClosed(invite.slot), this.opts.joinAdmitMs ?? joinAdmitMs(this.opts.env ?? process.env));
     if (taken() || m.isClosed(invite.slot)) fail(`The slot ${invite.slot} was claimed by another member at the same time; ask the owner for a new invite.`);
     const pending = m.holder(invite.slot)?.author !== this.me;
     return { channel: invite.ch, name: m.name, slot: invite.slot, members: m.members(), pending };
@@ -423,17 +423,18 @@ export class ParleyNode extends EventEmitter {
       if (m.holder(args.kick)?.role === 'admin' && m.owner !== this.me) throw new ToolError('Only the owner can remove an admin.');
       const held = m.holder(args.kick) !== undefined;
       // Removing a holder rotates the epoch once the kick is delivered here (deferred): report the new epoch.
-      const rotated = held ? nextEpoch(c, ROTATION_WAIT_MS) : Promise.resolve();
+      const before = c.epoch;
+      const rotated = held ? waitFor(c, 'epoch', () => c.epoch > before, ROTATION_WAIT_MS) : Promise.resolve();
       this.postAs(c, 'member.kick', { slot: args.kick });
       await rotated;
     }
     if (args.role) {
       const holder = m.holder(args.role.slot);
       if (!holder) throw new ToolError(`Nobody holds the slot ${args.role.slot}; a role can only be given to a member.`);
-      c.post('member.role', { slot: args.role.slot, role: args.role.role });
+      this.postAs(c, 'member.role', { slot: args.role.slot, role: args.role.role });
     }
-    if (args.name !== undefined) c.post('channel.update', { name: args.name });
-    if (args.close) c.post('channel.close', {});
+    if (args.name !== undefined) this.postAs(c, 'channel.update', { name: args.name });
+    if (args.close) this.postAs(c, 'channel.close', {});
     return { channel: c.ch, name: m.name, epoch: c.epoch, closed: m.closed };
   }
 
@@ -442,7 +443,7 @@ export class ParleyNode extends EventEmitter {
     if (c.membership.owner === this.me && c.membership.members().length > 1) {
       throw new ToolError('The owner cannot leave a channel with members: hand ownership on first (update_channel role {slot, role: "owner"}).');
     }
-    if (c.membership.isMember(this.me) && c.membership.owner !== this.me) c.post('member.leave', {});
+    if (c.membership.isMember(this.me) && c.membership.owner !== this.me) this.postAs(c, 'member.leave', {});
     c.saveRow({ status: 'left' });
     // Give the providers a moment to push the leave event before the replica closes.
     setTimeout(() => c.close(), 1000).unref();
@@ -494,30 +495,17 @@ function unsentWarning(channel: Channel): { warning?: string } {
   return { warning: `Stored locally but not sent yet: no relay of this channel accepts it right now (${why}). It is sent as soon as one does.` };
 }
 
-/** Resolves when the channel moves to a new epoch, or after `ms`. */
-function nextEpoch(channel: Channel, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const finish = () => {
-      clearTimeout(timer);
-      channel.off('epoch', finish);
-      resolve();
-    };
-    const timer = setTimeout(finish, ms);
-    channel.on('epoch', finish);
-  });
-}
-
-/** Resolves once `done()` holds after a delivery on the channel, or after `ms`. */
-function waitFor(channel: Channel, done: () => boolean, ms: number): Promise<void> {
+/** Resolves once `done()` holds, checked after each `event` the channel emits, or after `ms`. */
+function waitFor(channel: Channel, event: 'event' | 'epoch', done: () => boolean, ms: number): Promise<void> {
   if (done() || ms <= 0) return Promise.resolve();
   return new Promise((resolve) => {
     const finish = () => {
       clearTimeout(timer);
-      channel.off('event', check);
+      channel.off(event, check);
       resolve();
     };
     const check = () => done() && finish();
     const timer = setTimeout(finish, ms);
-    channel.on('event', check);
+    channel.on(event, check);
   });
 }
