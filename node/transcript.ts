@@ -61,12 +61,9 @@ export function checkTranscriptEvents(t: Transcript, onProgress?: (done: number,
   t.events.forEach((e, i) => {
     if (onProgress && i % 1000 === 0) onProgress(i, t.events.length);
     const where = `event #${i + 1} (${e.id.slice(0, 8)})`;
-    const parsed = parseBody(utf8(e.body));
-    if (!parsed.ok) return problems.push(`${where}: body is not a valid event (${parsed.reason})`);
-    const b = parsed.body;
-    const sig = fromB64u(e.sig, 64);
-    if (!sig || !verifyEventSignature(utf8(e.body), sig, b.author)) return problems.push(`${where}: bad signature`);
-    if (b.ch !== t.channel) return problems.push(`${where}: belongs to another channel`);
+    const signed = authentic(e, t.channel);
+    if (!signed.ok) return problems.push(`${where}: ${signed.problem}`);
+    const b = signed.body;
     let expected = 1;
     for (const d of [...b.deps, ...(b.prev ? [b.prev] : [])]) {
       const l = lamports.get(d);
@@ -85,16 +82,26 @@ export function checkTranscriptEvents(t: Transcript, onProgress?: (done: number,
   onProgress?.(t.events.length, t.events.length);
   problems.push(...membership.problems());
   for (const e of t.refused ?? []) {
-    const parsed = parseBody(utf8(e.body));
-    const sig = fromB64u(e.sig, 64);
     // Only authentic evidence counts: anyone could write an unsigned line into a file.
-    if (!parsed.ok || !sig || !verifyEventSignature(utf8(e.body), sig, parsed.body.author) || parsed.body.ch !== t.channel) continue;
-    const b = parsed.body;
+    const signed = authentic(e, t.channel);
+    if (!signed.ok) continue;
+    const b = signed.body;
     const verdict = membership.refusal(e.id, b);
     const now = verdict === 'defer' ? 'there is no channel.create' : verdict;
     problems.push(`refused ${b.type} (${e.id.slice(0, 8)}) by ${b.author.slice(0, 8)}: ${now ?? `${e.reason} (according to the exporting node)`}`);
   }
   return { events, problems };
+}
+
+/** A transcript line's body, if it is a valid event of this channel signed by its author; else what is wrong. */
+function authentic(e: { body: string; sig: string }, channel: string): { ok: true; body: EventBody } | { ok: false; problem: string } {
+  const bytes = utf8(e.body);
+  const parsed = parseBody(bytes);
+  if (!parsed.ok) return { ok: false, problem: `body is not a valid event (${parsed.reason})` };
+  const sig = fromB64u(e.sig, 64);
+  if (!sig || !verifyEventSignature(bytes, sig, parsed.body.author)) return { ok: false, problem: 'bad signature' };
+  if (parsed.body.ch !== channel) return { ok: false, problem: 'belongs to another channel' };
+  return { ok: true, body: parsed.body };
 }
 
 export const FraudProofSchema = z.object({
