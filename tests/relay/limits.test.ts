@@ -3,7 +3,6 @@
  * the relay queue a big room thousands of times, oversized awareness is refused, quotas refuse with their reasons,
  * and a store that cannot write refuses writers while readers stay connected, until writes succeed again.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -13,10 +12,10 @@ import WebSocket from 'ws';
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import * as syncProtocol from 'y-protocols/sync';
-import { WebsocketProvider } from 'y-websocket';
 import { spawnRelay, type SpawnedRelay } from '../helpers/relay.js';
 import { smallFilesystem } from '../helpers/small-fs.js';
 import { captureUpdate, fetchRoom } from '../helpers/doc.js';
+import { randomEntry, stockProvider } from '../helpers/room-client.js';
 import { CLI } from '../helpers/mcp.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { ready } from '../../protocol/sodium.js';
@@ -51,20 +50,8 @@ async function untilAsync<T>(f: () => Promise<T>, ok: (v: T) => boolean, ms = 30
   }
 }
 
-const entry = (n = 300): [string, Uint8Array] => {
-  const v = new Uint8Array(randomBytes(n));
-  return [contentId(v), v];
-};
-
-function provider(url: string, key: Uint8Array, doc = new Y.Doc()) {
-  const { room, ts, sig } = relayAuthParams(key);
-  const p = new WebsocketProvider(url, room, doc, { WebSocketPolyfill: WebSocket as never, disableBc: true, params: { ts, sig } });
-  cleanup.push(() => {
-    p.destroy();
-    doc.destroy();
-  });
-  return { p, doc, log: doc.getMap<Uint8Array>('log') };
-}
+const entry = randomEntry;
+const provider = (url: string, key: Uint8Array, doc?: Y.Doc) => stockProvider(url, key, cleanup, doc);
 
 function authedUrl(url: string, key: Uint8Array): string {
   const { room, ts, sig } = relayAuthParams(key);

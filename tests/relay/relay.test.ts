@@ -10,12 +10,11 @@ import WebSocket from 'ws';
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import * as syncProtocol from 'y-protocols/sync';
-import { WebsocketProvider } from 'y-websocket';
 import { spawnRelay, type SpawnedRelay } from '../helpers/relay.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { fetchRoom } from '../helpers/doc.js';
+import { randomEntry, stockProvider } from '../helpers/room-client.js';
 import { ready } from '../../protocol/sodium.js';
-import { contentId } from '../../protocol/hash.js';
 import { newEpochKey, relayAuthParams } from '../../protocol/keys.js';
 
 const cleanup: (() => unknown)[] = [];
@@ -40,20 +39,8 @@ async function relay(opts: { again?: SpawnedRelay; port?: number } = {}): Promis
   return r;
 }
 
-const entry = (n = 300): [string, Uint8Array] => {
-  const v = new Uint8Array(randomBytes(n));
-  return [contentId(v), v];
-};
-
-function provider(url: string, key: Uint8Array, doc = new Y.Doc()) {
-  const { room, ts, sig } = relayAuthParams(key);
-  const p = new WebsocketProvider(url, room, doc, { WebSocketPolyfill: WebSocket as never, disableBc: true, params: { ts, sig } });
-  cleanup.push(() => {
-    p.destroy();
-    doc.destroy();
-  });
-  return { p, doc, log: doc.getMap<Uint8Array>('log') };
-}
+const entry = randomEntry;
+const provider = (url: string, key: Uint8Array, doc?: Y.Doc) => stockProvider(url, key, cleanup, doc);
 
 const until = async (ok: () => boolean, ms = 10_000) => {
   const deadline = Date.now() + ms;
