@@ -75,7 +75,10 @@ export class EpochReplica {
   private rowsSinceCompact = 0;
   private closed = false;
   private readonly pending: Uint8Array[] = [];
-  /** Own items staged by `put` but perhaps not applied yet: the next one continues after them. */
+  /**
+   * The next clock under `writerClient`. Only `put` writes under that client (it is new with this replica), and the
+   * document sees a put only after its commit, so this is counted here rather than read from the document.
+   */
   private nextLocalClock = 0;
   /**
    * The Yjs client id our events are written under. Not the document's own clientID: an applied update carrying
@@ -124,10 +127,12 @@ export class EpochReplica {
    * deliveries they carry, so a long initial sync is stored in a few large transactions rather than one per message.
    */
   flushUpdates(): void {
-    for (const update of this.pending.splice(0)) {
-      this.lastRow = Math.max(this.lastRow, this.store.addDocUpdate(this.ch, this.ep, this.writer, update));
-      this.rowsSinceCompact++;
-    }
+    for (const update of this.pending.splice(0)) this.save(update);
+  }
+
+  private save(update: Uint8Array): void {
+    this.lastRow = Math.max(this.lastRow, this.store.addDocUpdate(this.ch, this.ep, this.writer, update));
+    this.rowsSinceCompact++;
   }
 
   /** Loads everything stored for this epoch (all writers). */
@@ -155,11 +160,10 @@ export class EpochReplica {
     // then blocks nothing after it, since a relay takes each client's items in order only.
     const isolated = sealed.length > ISOLATE_BYTES;
     const client = isolated ? newClientId(this.doc.clientID) : this.writerClient;
-    const clock = isolated ? 0 : Math.max(Y.getState(this.doc.store, client), this.nextLocalClock);
+    const clock = isolated ? 0 : this.nextLocalClock;
     const update = encodeEntries([{ client, clock, key: id, value: sealed }]);
-    this.lastRow = Math.max(this.lastRow, this.store.addDocUpdate(this.ch, this.ep, this.writer, update));
-    this.rowsSinceCompact++;
-    if (!isolated) this.nextLocalClock = clock + 1;
+    this.save(update);
+    if (!isolated) this.nextLocalClock++;
     this.store.afterCommit(() => {
       if (!this.closed) Y.applyUpdate(this.doc, update, STORED);
     });
