@@ -40,7 +40,7 @@ export const command: Command = {
     process.on('SIGINT', shutdown);
     process.stdin.on('close', shutdown);
     await server.connect(transport);
-    console.error(`parley mcp: node ${node.me.slice(0, 8)} ready (profile ${node.home}, ${node.channels.size} channel(s))`);
+    console.error(`parley mcp: node ${node.me.slice(0, 8)} ready (profile ${node.home}, ${node.listChannels().channels.length} channel(s))`);
     return new Promise<number>(() => undefined);
   },
 };

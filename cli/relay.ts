@@ -6,6 +6,7 @@ export const command: Command = {
   usage: [
     'usage: parley relay [--host 127.0.0.1] [--port 4455] [--data DIR | --store postgres://USER@HOST:PORT/DB]',
     '                    [--room-quota BYTES] [--disk-quota BYTES] [--max-connections-per-ip N] [--max-rooms N]',
+    '                    [--max-rooms-per-connection N]',
     '',
     '  --host   interface to listen on (default 127.0.0.1; 0.0.0.0 for all)',
     '  --port   TCP port (default 4455; 0 picks a free port)',
@@ -14,9 +15,10 @@ export const command: Command = {
     '           URL serves the same rooms, so several can run behind one load balancer',
     '  --room-quota  bytes of entries one room may hold (default 1GiB; suffixes KiB, MiB, GiB, TiB)',
     '  --disk-quota  bytes of entries the whole store may hold (default 64GiB)',
-    '  --max-connections-per-ip  open WebSocket connections per remote address (default 256; a node holds one per',
-    '           channel, epoch and relay, so a node in many channels needs more)',
+    '  --max-connections-per-ip  open WebSocket connections per remote address (default 256; a Parley node holds one',
+    '           per relay whatever its number of channels; stock y-websocket clients hold one per room)',
     '  --max-rooms  rooms loaded in memory at once (default 10000; idle ones are unloaded first)',
+    '  --max-rooms-per-connection  rooms one multiplexed connection may have open (default 10000)',
     '',
     'Prints "parley relay listening on ws://HOST:PORT" when ready. GET /healthz and /metrics on the same port.',
     'SIGTERM or Ctrl-C closes connections and the database cleanly. Details: docs/relay.md.',
@@ -33,6 +35,7 @@ export const command: Command = {
         'disk-quota': { type: 'string' },
         'max-connections-per-ip': { type: 'string' },
         'max-rooms': { type: 'string' },
+        'max-rooms-per-connection': { type: 'string' },
       },
       false,
     );
@@ -51,6 +54,7 @@ export const command: Command = {
         diskQuotaBytes: values['disk-quota'] === undefined ? undefined : parseBytes('--disk-quota', values['disk-quota']),
         maxConnectionsPerIp: values['max-connections-per-ip'] === undefined ? undefined : parseCount('--max-connections-per-ip', values['max-connections-per-ip']),
         maxRooms: values['max-rooms'] === undefined ? undefined : parseCount('--max-rooms', values['max-rooms']),
+        maxRoomsPerConnection: values['max-rooms-per-connection'] === undefined ? undefined : parseCount('--max-rooms-per-connection', values['max-rooms-per-connection']),
       });
     } catch (err) {
       console.error(`parley relay: ${(err as Error).message}`);

@@ -22,7 +22,8 @@ import { randomBytes } from '../protocol/keys.js';
 import { ChannelBots, type StepPayload } from '../bots/channel-bots.js';
 import { seedCommitment } from '../bots/seed.js';
 import { ENGINE_ID, DEFAULT_LIMITS, type Limits } from '../bots/sandbox.js';
-import { WebsocketProvider } from 'y-websocket';
+import { RoomLink } from './room-link.js';
+import type { RelayPool } from './relay-connection.js';
 import { FrontierWatch, describeWithholding } from './withholding.js';
 import { withholdGraceMs } from './config.js';
 
@@ -30,6 +31,10 @@ import { withholdGraceMs } from './config.js';
 const BEACON_AUTHORS = 128;
 /** A delivery republishes the beacon at most this often; the heartbeat covers quiet times. */
 const BEACON_THROTTLE_MS = 1000;
+/** With peers online, our presence is renewed this often (the relay and peers drop it after 30 s). */
+const HEARTBEAT_MS = 10_000;
+/** An older epoch stays linked this long after it synced, to send what we wrote there and get stragglers. */
+const OLD_EPOCH_GRACE_MS = 30_000;
 /** How long a removal waits for a relay before its rotation is reconsidered (the next removal or start retries). */
 const ROTATE_SYNC_WAIT_MS = 60_000;
 
@@ -47,7 +52,11 @@ export class Channel extends EventEmitter {
   private readonly keys = new Map<number, Uint8Array>();
   readonly me: string;
   private presence: Omit<Presence, 'author' | 'ts'> = {};
-  private heartbeat: NodeJS.Timeout | null = null;
+  /** When our presence was last published (0 = never since open). */
+  private publishedAt = 0;
+  /** Older epochs let go (docs/DESIGN-NOTES.md "Old epochs"), and when each older epoch first synced. */
+  private readonly letGo = new Set<number>();
+  private readonly syncedAt = new Map<number, number>();
   private beaconTimer: NodeJS.Timeout | null = null;
   private readonly inbox = new Map<number, ReplicaEntry[]>();
   private flushScheduled = false;
@@ -62,6 +71,7 @@ export class Channel extends EventEmitter {
     public row: ChannelRow,
     private readonly identity: KeyPair,
     private readonly writer: string,
+    private readonly pool: RelayPool,
   ) {
     super();
     this.setMaxListeners(0);
@@ -155,14 +165,44 @@ export class Channel extends EventEmitter {
     this.admitWaiting();
   }
 
+  /** Links each epoch's room on the channel's relays, except older epochs already let go. */
   connect(): void {
     const relays = this.row.relays;
-    for (const r of this.replicas.values()) r.connect(relays);
-    if (!this.heartbeat) {
-      this.heartbeat = setInterval(() => this.publishPresence(), 10_000);
-      this.heartbeat.unref();
-      this.publishPresence();
+    for (const [ep, r] of this.replicas) if (!this.letGo.has(ep)) r.connect(relays);
+    if (this.publishedAt === 0) this.publishPresence();
+  }
+
+  /**
+   * The node's periodic work for this channel (one timer for all channels, node/service.ts): renew our presence
+   * while peers are there to see it, drop peers' stale presence, and let go of older epochs no longer needed.
+   */
+  tick(now = Date.now()): void {
+    if (this.closedLocally) return;
+    const current = this.replicas.get(this.epoch);
+    if (current?.hasPeers() && now - this.publishedAt >= HEARTBEAT_MS) this.publishPresence();
+    for (const [ep, r] of this.replicas) {
+      r.expirePresence(now);
+      if (ep === this.epoch || this.letGo.has(ep)) continue;
+      if (!this.syncedAt.has(ep) && r.isSynced()) this.syncedAt.set(ep, now);
+      const since = this.syncedAt.get(ep);
+      if (since !== undefined && now - since >= OLD_EPOCH_GRACE_MS && !this.needsEpoch(ep)) {
+        this.letGo.add(ep);
+        r.disconnect();
+      }
     }
+  }
+
+  /**
+   * An older epoch this node must stay in: every invite carries epoch 0's key, so the owner's and admins' nodes
+   * watch epoch 0 for claims while any slot is open.
+   */
+  private needsEpoch(ep: number): boolean {
+    return ep === 0 && this.membership.manages(this.me) && this.membership.openSlots().length > 0;
+  }
+
+  /** Linked relay rooms (current and older epochs), for tests and the bench. */
+  linkedEpochs(): number[] {
+    return [...this.replicas.keys()].filter((ep) => !this.letGo.has(ep)).sort((a, b) => a - b);
   }
 
   addEpochKey(ep: number, key: Uint8Array): void {
@@ -176,14 +216,17 @@ export class Channel extends EventEmitter {
       const key = this.keys.get(ep);
       if (!key) throw new Error(`no key for epoch ${ep}`);
       const replica = new EpochReplica(
-        this.store, this.ch, ep, key, this.writer, (entries) => this.onEntries(ep, entries), () => this.scheduleFlush(),
+        this.store, this.ch, ep, key, this.writer, this.pool, (entries) => this.onEntries(ep, entries), () => this.scheduleFlush(),
         (relay, reason) => this.ingestor.problem(describeRefusal(relay, reason)),
         (relay, limit) => this.ingestor.problem(`${relay} refused an update of ours for its size: entries over ${limit} bytes are no longer sent to it`),
       );
       this.replicas.set(ep, replica);
       replica.awareness.on('change', () => this.emit('presence'));
       replica.awareness.on('update', (changes: { added: number[]; updated: number[] }, origin: unknown) => {
-        if (ep === this.epoch) this.observeBeacons(replica, [...changes.added, ...changes.updated], origin);
+        if (ep !== this.epoch) return;
+        this.observeBeacons(replica, [...changes.added, ...changes.updated], origin);
+        // Presence is renewed only while peers are there (tick): a newcomer gets ours at once.
+        if (changes.added.length > 0 && origin instanceof RoomLink) this.scheduleBeacon();
       });
       r = replica;
     }
@@ -478,7 +521,8 @@ export class Channel extends EventEmitter {
 
   private publishPresence(): void {
     const epoch = this.epochContext();
-    const blob = sealPresence({ author: this.me, ts: Date.now(), ...this.presence, heads: this.frontierHeads() }, this.identity, epoch);
+    this.publishedAt = Date.now();
+    const blob = sealPresence({ author: this.me, ts: this.publishedAt, ...this.presence, heads: this.frontierHeads() }, this.identity, epoch);
     this.replica().awareness.setLocalState({ p: blob });
   }
 
@@ -507,7 +551,7 @@ export class Channel extends EventEmitter {
   }
 
   private observeBeacons(r: EpochReplica, clients: number[], origin: unknown): void {
-    const via = origin instanceof WebsocketProvider ? origin.serverUrl : null;
+    const via = origin instanceof RoomLink ? origin.url : null;
     const epoch = this.epochContext();
     const now = Date.now();
     for (const client of clients) {
@@ -574,9 +618,7 @@ export class Channel extends EventEmitter {
     }
     this.closedLocally = true;
     this.releaseOpening();
-    if (this.heartbeat) clearInterval(this.heartbeat);
     if (this.beaconTimer) clearTimeout(this.beaconTimer);
-    this.heartbeat = null;
     this.beaconTimer = null;
     for (const r of this.replicas.values()) r.close();
     this.replicas.clear();

@@ -1,6 +1,7 @@
 /**
  * One epoch's replica of a channel document: a Y.Doc whose `log` map holds sealed events, persisted in the local
- * store and synced through one y-websocket provider per relay (all sharing the doc and one awareness).
+ * store and synced through one room link per relay (node/room-link.ts, all sharing the doc and one awareness), each
+ * over the node's one connection to that relay.
  *
  * Every update the doc sees (local post or from a relay) is written to the store, in the owner's transaction together
  * with the deliveries it carries (`flushUpdates`); updates written by other processes on the same profile are pulled
@@ -10,16 +11,11 @@
  * is neither applied, stored nor forwarded to the other relays, and is counted per relay and reason (`refusals()`).
  */
 import * as Y from 'yjs';
-import { Awareness } from 'y-protocols/awareness';
-import { WebsocketProvider, messageSync } from 'y-websocket';
-import * as syncProtocol from 'y-protocols/sync';
-import * as decoding from 'lib0/decoding';
-import * as encoding from 'lib0/encoding';
-import WebSocket from 'ws';
+import { Awareness, outdatedTimeout, removeAwarenessStates } from 'y-protocols/awareness';
 import { randomBytes } from 'node:crypto';
-import { relayAuthParams } from '../protocol/keys.js';
-import { encodeEntries, parseLogUpdate, type LogEntry, type RefusalReason } from '../protocol/log-update.js';
-import { checkRelayUpdate, docView } from './relay-guard.js';
+import { encodeEntries, type RefusalReason } from '../protocol/log-update.js';
+import type { RelayPool } from './relay-connection.js';
+import { RoomLink } from './room-link.js';
 import type { LocalStore } from './store.js';
 
 const FROM_STORE = Symbol('from-store');
@@ -27,11 +23,6 @@ const FROM_STORE = Symbol('from-store');
 const STORED = Symbol('stored');
 /** Merge a document's stored updates into one row once it has this many. */
 const COMPACT_AFTER_ROWS = 500;
-const MAX_BACKOFF_MS = 3000;
-/** The relay's close code for a refused update (relay/server.ts). */
-const REFUSED_CODE = 4400;
-/** WebSocket close code 1013, "try again later": the relay's store is away. */
-const TRY_AGAIN_LATER = 1013;
 /** Own entries larger than this are written under a Yjs client of their own (see `put`). */
 export const ISOLATE_BYTES = 8 * 1024;
 
@@ -69,8 +60,7 @@ export class EpochReplica {
   readonly doc = new Y.Doc();
   readonly log: Y.Map<Uint8Array>;
   readonly awareness: Awareness;
-  readonly room: string;
-  private readonly providers = new Map<string, AuthedProvider>();
+  private readonly links = new Map<string, RoomLink>();
   private lastRow = 0;
   private rowsSinceCompact = 0;
   private closed = false;
@@ -94,6 +84,7 @@ export class EpochReplica {
     readonly ep: number,
     private readonly key: Uint8Array,
     private readonly writer: string,
+    private readonly pool: RelayPool,
     private readonly onEntries: (entries: ReplicaEntry[]) => void,
     /** Called when something waits to be written: the owner calls `flushUpdates()` soon, in its transaction. */
     private readonly onPending: () => void = () => undefined,
@@ -105,14 +96,16 @@ export class EpochReplica {
     this.log = this.doc.getMap('log');
     this.writerClient = newClientId(this.doc.clientID);
     this.awareness = new Awareness(this.doc);
-    this.room = relayAuthParams(key).room;
+    // y-protocols runs a 3 s timer per Awareness; with a thousand channels that is a thousand timers. The node's one
+    // tick calls `expirePresence` instead, and the channel renews its own state (node/channel.ts heartbeat).
+    clearInterval((this.awareness as unknown as { _checkInterval: NodeJS.Timeout })._checkInterval);
     this.doc.on('update', (update: Uint8Array, origin: unknown) => {
       if (origin === FROM_STORE || origin === STORED || this.closed) return;
       this.pending.push(update);
       this.onPending();
     });
     this.log.observe((event, tx) => {
-      const relay = tx.origin instanceof WebsocketProvider ? tx.origin.serverUrl : null;
+      const relay = tx.origin instanceof RoomLink ? tx.origin.url : null;
       const entries: ReplicaEntry[] = [];
       for (const key of event.keysChanged) {
         const value = this.log.get(key);
@@ -173,21 +166,38 @@ export class EpochReplica {
     return this.log.has(id);
   }
 
+  /** Links the room on each relay (over the node's connection to it); relays no longer listed are let go. */
   connect(relays: string[]): void {
     for (const url of relays) {
-      if (this.providers.has(url)) continue;
-      const provider = new AuthedProvider(this.key, (reason) => this.refuse(url, reason), (limit) => this.onLimited(url, limit), url, this.room, this.doc, {
-        WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
-        disableBc: true,
-        awareness: this.awareness,
-        maxBackoffTime: MAX_BACKOFF_MS,
-        connect: false,
-      });
-      // Reconnect whatever the close code: a refusal may be transient (rate limit) and the relay may come back.
-      provider.shouldReconnect = () => true;
-      this.providers.set(url, provider);
-      provider.connect();
+      if (this.links.has(url) || this.closed) continue;
+      const link = new RoomLink(this.pool.connection(url), this.key, this.doc, this.awareness, (reason) => this.refuse(url, reason), (limit) => this.onLimited(url, limit));
+      this.links.set(url, link);
     }
+    for (const [url, link] of this.links) {
+      if (relays.includes(url)) continue;
+      link.destroy();
+      this.links.delete(url);
+    }
+  }
+
+  /** Leaves every relay room of this epoch (the document and its store stay). */
+  disconnect(): void {
+    this.connect([]);
+  }
+
+  /** Drops peers' awareness states not renewed within y-protocols' timeout (what its per-instance timer did). */
+  expirePresence(now = Date.now()): void {
+    const stale: number[] = [];
+    for (const [client, meta] of this.awareness.meta) {
+      if (client !== this.doc.clientID && now - meta.lastUpdated >= outdatedTimeout && this.awareness.states.has(client)) stale.push(client);
+    }
+    if (stale.length > 0) removeAwarenessStates(this.awareness, stale, 'timeout');
+  }
+
+  /** Peers' awareness states are present (someone else is in the room). */
+  hasPeers(): boolean {
+    for (const client of this.awareness.states.keys()) if (client !== this.doc.clientID) return true;
+    return false;
   }
 
   private refuse(relay: string, reason: RefusalReason): void {
@@ -205,15 +215,15 @@ export class EpochReplica {
   }
 
   relays(): RelayState[] {
-    return [...this.providers.entries()].map(([url, p]) => ({
-      url, connected: p.wsconnected, synced: p.synced,
+    return [...this.links.entries()].map(([url, p]) => ({
+      url, connected: p.connected, synced: p.synced,
       ...(Number.isFinite(p.valueLimit) ? { value_limit: p.valueLimit } : {}),
       ...(p.refusal ? { refused: p.refusal } : {}),
     }));
   }
 
   isSynced(): boolean {
-    return [...this.providers.values()].some((p) => p.synced);
+    return [...this.links.values()].some((p) => p.synced);
   }
 
   /** Resolves true once any relay finished its initial sync, false after `timeoutMs`. */
@@ -222,12 +232,12 @@ export class EpochReplica {
     return new Promise((resolve) => {
       const done = (ok: boolean) => {
         clearTimeout(timer);
-        for (const p of this.providers.values()) p.off('sync', onSync);
+        for (const p of this.links.values()) p.off('sync', onSync);
         resolve(ok);
       };
       const onSync = (state: boolean) => state && done(true);
       const timer = setTimeout(() => done(false), timeoutMs);
-      for (const p of this.providers.values()) p.on('sync', onSync);
+      for (const p of this.links.values()) p.on('sync', onSync);
     });
   }
 
@@ -242,121 +252,9 @@ export class EpochReplica {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const p of this.providers.values()) p.destroy();
-    this.providers.clear();
+    for (const p of this.links.values()) p.destroy();
+    this.links.clear();
     this.awareness.destroy();
     this.doc.destroy();
-  }
-}
-
-/**
- * A provider whose URL carries fresh relay auth (y-websocket reads `url` on every (re)connect), and whose sync
- * messages go through the relay guard: the stock handler (y-protocols `readSyncMessage`) applies any update as is.
- */
-class AuthedProvider extends WebsocketProvider {
-  constructor(
-    private readonly epochKey: Uint8Array,
-    onRefused: (reason: RefusalReason) => void,
-    onLimited: (limit: number) => void,
-    ...args: ConstructorParameters<typeof WebsocketProvider>
-  ) {
-    super(...args);
-    const view = docView(this.doc, this.doc.getMap('log'));
-    this.messageHandlers[messageSync] = (encoder, decoder, provider, emitSynced) => {
-      encoding.writeVarUint(encoder, messageSync);
-      let step: number;
-      let update: Uint8Array;
-      try {
-        step = decoding.readVarUint(decoder);
-        if (step === syncProtocol.messageYjsSyncStep1) {
-          const answer = Y.encodeStateAsUpdate(provider.doc, decoding.readVarUint8Array(decoder));
-          encoding.writeVarUint(encoder, syncProtocol.messageYjsSyncStep2);
-          encoding.writeVarUint8Array(encoder, this.outgoing(answer) ?? encodeEntries([]));
-          return;
-        }
-        if (step !== syncProtocol.messageYjsSyncStep2 && step !== syncProtocol.messageYjsUpdate) return onRefused('undecodable');
-        update = decoding.readVarUint8Array(decoder);
-      } catch {
-        // Stock y-protocols would throw out of the socket's message handler.
-        return onRefused('undecodable');
-      }
-      const check = checkRelayUpdate(update, view);
-      if (!check.ok) return onRefused(check.reason);
-      if (check.apply) {
-        try {
-          Y.applyUpdate(provider.doc, check.apply, provider);
-        } catch (error) {
-          // As y-protocols does: an observer's error must not break the connection.
-          console.error('Caught error while handling a Yjs update', error);
-        }
-      }
-      if (check.gap) syncProtocol.writeSyncStep1(encoder, provider.doc);
-      // A refused step 2 never marks the provider synced: that relay has not given a usable state.
-      if (emitSynced && step === syncProtocol.messageYjsSyncStep2 && !provider.synced) provider.synced = true;
-    };
-    // What we send goes through `outgoing`, so entries this relay refused for their size are not sent again.
-    this.doc.off('update', this._updateHandler);
-    this._updateHandler = (update: Uint8Array, origin: unknown) => {
-      if (origin === this) return;
-      const out = this.outgoing(update);
-      if (!out) return;
-      const enc = encoding.createEncoder();
-      encoding.writeVarUint(enc, messageSync);
-      syncProtocol.writeUpdate(enc, out);
-      if (this.wsconnected && this.ws) this.ws.send(encoding.toUint8Array(enc));
-    };
-    this.doc.on('update', this._updateHandler);
-    this.on('connection-close', (event: CloseEvent | null) => {
-      if (event?.code === REFUSED_CODE && event.reason === 'oversize') this.lowerLimit(onLimited);
-      // A relay's refusal (auth, limits, quotas, store trouble) stays shown until a sync succeeds again, so the
-      // relay does not flicker to connected on every attempt it refuses.
-      if (event && (event.code >= 4000 || event.code === TRY_AGAIN_LATER)) this.refusal = `${event.code} ${event.reason || 'refused'}`;
-    });
-    this.on('sync', (synced: boolean) => {
-      if (synced) this.refusal = null;
-    });
-    // y-websocket adds a process 'exit' listener per provider (to clear its presence): with hundreds of rooms that is
-    // a MaxListenersExceededWarning. Peers drop a silent presence on their own after its timeout.
-    if (typeof process !== 'undefined') process.off('exit', this._exitHandler);
-  }
-
-  /** Why this relay last refused us (close code and reason), until a sync succeeds; null if it has not. */
-  refusal: string | null = null;
-
-  /** Largest `log` value this relay is sent; lowered each time it refuses one of ours for its size. */
-  valueLimit = Infinity;
-
-  /**
-   * This relay refused an update for its size: it takes less than we sent. Nothing here knows its limit, so it is
-   * set just below the largest value in the document under the current one; a relay with a lower limit refuses
-   * again and the limit steps down, until what is sent fits. Entries above the limit stay with the other relays.
-   */
-  private lowerLimit(onLimited: (limit: number) => void): void {
-    let largest = 0;
-    for (const v of this.doc.getMap<Uint8Array>('log').values()) if (v.length < this.valueLimit && v.length > largest) largest = v.length;
-    if (largest === 0) return;
-    this.valueLimit = largest - 1;
-    onLimited(this.valueLimit);
-  }
-
-  /** An update as this relay may be sent it: as is while it has no limit, else without the entries over it. */
-  private outgoing(update: Uint8Array): Uint8Array | null {
-    if (!Number.isFinite(this.valueLimit)) return update;
-    const parsed = parseLogUpdate(update);
-    if (!parsed.ok) return update;
-    const blocked = new Set<number>();
-    const keep: LogEntry[] = [];
-    for (const item of parsed.items) {
-      if ('skip' in item) continue;
-      // A relay takes a client's items in order: after a held-back item, nothing more of that client can land.
-      if (blocked.has(item.client) || item.value.length > this.valueLimit) blocked.add(item.client);
-      else keep.push(item);
-    }
-    return keep.length > 0 ? encodeEntries(keep) : null;
-  }
-
-  override get url(): string {
-    const { ts, sig } = relayAuthParams(this.epochKey);
-    return `${this.serverUrl}/${this.roomname}?ts=${ts}&sig=${sig}`;
   }
 }

@@ -14,6 +14,7 @@ import { memberId, newChannelId, newEpochKey, newIdentity, randomBytes, type Key
 import { decodeInvite, encodeInvite, InviteError } from '../protocol/invite.js';
 import { fromB64u, toB64u } from '../protocol/bytes.js';
 import { Channel, parseStoredBody } from './channel.js';
+import { RelayPool } from './relay-connection.js';
 import { LocalStore, type ChannelRow } from './store.js';
 import { loadOrCreateIdentity } from './identity.js';
 import { joinAdmitMs, parleyHome, parseRelayList, storePollMs } from './config.js';
@@ -35,6 +36,10 @@ export interface NodeOptions {
 
 /** Folding each epoch's stored document updates into one row (node/replica.ts maybeCompact). */
 const MAINTENANCE_MS = 60_000;
+/** Each channel's periodic work (presence, older epochs: Channel.tick) runs this often. */
+const CHANNEL_TICK_MS = 2000;
+/** The background opener yields to tool calls after this much work. */
+const OPEN_SLICE_MS = 20;
 const MAX_WAIT_SECONDS = 50;
 /** After a relay answered, how long join_channel also waits for a long history (under the usual 60 s tool timeout). */
 const JOIN_HISTORY_WAIT_MS = 45_000;
@@ -42,11 +47,20 @@ const JOIN_HISTORY_WAIT_MS = 45_000;
 const ROTATION_WAIT_MS = 5_000;
 
 export class ParleyNode extends EventEmitter {
+  /** Open channels. Active ones not opened yet are in `unopened` (see `openInBackground`). */
   readonly channels = new Map<string, Channel>();
   readonly me: string;
+  /** The node's connections, one per relay, shared by every channel and epoch. */
+  readonly pool = new RelayPool();
+  private readonly unopened = new Map<string, ChannelRow>();
   private readonly writer = randomUUID();
-  private readonly poller: NodeJS.Timeout;
-  private readonly maintainer: NodeJS.Timeout;
+  /** The node's one timer: store poll, channel ticks and maintenance (idle cost does not grow with channels). */
+  private readonly ticker: NodeJS.Timeout;
+  private lastDocRow: number;
+  private lastChannelTick = Date.now();
+  private lastMaintenance = Date.now();
+  private readonly allOpen: Promise<void>;
+  private openedAll!: () => void;
   private readonly rate: RateLimiter;
   private readonly bodyLimit: number;
   private lastDnum: number;
@@ -66,13 +80,48 @@ export class ParleyNode extends EventEmitter {
     this.rate = new RateLimiter({ limit: limits.ratePerMin, windowMs: 60_000 });
     this.bodyLimit = limits.bodyLimitBytes;
     this.lastDnum = store.maxDnum();
-    for (const row of store.channels()) if (row.status === 'active') this.openChannel(row);
-    this.poller = setInterval(() => this.pollStore(), storePollMs());
-    this.poller.unref();
-    this.maintainer = setInterval(() => {
+    this.lastDocRow = store.maxDocRow();
+    for (const row of store.channels()) if (row.status === 'active') this.unopened.set(row.ch, row);
+    this.allOpen = new Promise((resolve) => (this.openedAll = resolve));
+    // The MCP server answers at once; channels open in the background, or on first use (`channel`).
+    setImmediate(() => this.openInBackground());
+    this.ticker = setInterval(() => this.tick(), storePollMs());
+    this.ticker.unref();
+  }
+
+  /** Resolves once every channel active at start-up is open (the bench and tests wait for it; tools need not). */
+  opened(): Promise<void> {
+    return this.allOpen;
+  }
+
+  private openInBackground(): void {
+    if (this.closed) return this.openedAll();
+    const stop = performance.now() + OPEN_SLICE_MS;
+    for (const row of this.unopened.values()) {
+      this.openChannel(row);
+      if (performance.now() > stop) return void setImmediate(() => this.openInBackground());
+    }
+    this.openedAll();
+  }
+
+  /** Opens an active channel not opened yet, now (a tool named it). */
+  private openNow(ch: string): Channel | undefined {
+    const row = this.unopened.get(ch);
+    return row ? this.openChannel(row) : undefined;
+  }
+
+  private tick(): void {
+    if (this.closed) return;
+    this.pollStore();
+    const now = Date.now();
+    if (now - this.lastChannelTick >= CHANNEL_TICK_MS) {
+      this.lastChannelTick = now;
+      for (const c of this.channels.values()) c.tick(now);
+    }
+    if (now - this.lastMaintenance >= MAINTENANCE_MS) {
+      this.lastMaintenance = now;
       for (const c of this.channels.values()) c.maintenance();
-    }, MAINTENANCE_MS);
-    this.maintainer.unref();
+    }
   }
 
   static async open(opts: NodeOptions = {}): Promise<ParleyNode> {
@@ -85,7 +134,8 @@ export class ParleyNode extends EventEmitter {
   }
 
   private openChannel(row: ChannelRow): Channel {
-    const channel = new Channel(this.store, row, this.identity, this.writer);
+    this.unopened.delete(row.ch);
+    const channel = new Channel(this.store, row, this.identity, this.writer, this.pool);
     this.channels.set(row.ch, channel);
     this.watch(channel);
     channel.open();
@@ -134,9 +184,16 @@ export class ParleyNode extends EventEmitter {
     console.error(`parley: bot ${claim.bot} step ${claim.n} does not replay (${claim.reason}); fraud proof written to ${file}`);
   }
 
-  /** Other processes on this profile write to the same store: pick up their document updates and deliveries. */
+  /**
+   * Other processes on this profile write to the same store: pick up their document updates and deliveries. Idle,
+   * this is two index lookups, whatever the number of channels.
+   */
   private pollStore(): void {
-    for (const c of this.channels.values()) c.pollStore();
+    const maxRow = this.store.maxDocRow();
+    if (maxRow !== this.lastDocRow) {
+      for (const ch of this.store.docsWrittenSince(this.lastDocRow, this.writer)) this.channels.get(ch)?.pollStore();
+      this.lastDocRow = maxRow;
+    }
     const max = this.store.maxDnum();
     if (max !== this.lastDnum) {
       this.lastDnum = max;
@@ -151,10 +208,10 @@ export class ParleyNode extends EventEmitter {
 
   /** Finds a channel by id or by its exact name. */
   channel(ref: string): Channel {
-    const byId = this.channels.get(ref);
+    const byId = this.channels.get(ref) ?? this.openNow(ref);
     if (byId) return byId;
-    const named = [...this.channels.values()].filter((c) => c.row.name === ref);
-    if (named.length === 1) return named[0];
+    const named = [...this.channels.values(), ...this.unopened.values()].filter((c) => (c instanceof Channel ? c.row : c).name === ref);
+    if (named.length === 1) return named[0] instanceof Channel ? named[0] : this.openChannel(named[0]);
     if (named.length > 1) throw new ToolError(`Several channels are named "${ref}"; pass the channel id instead.`);
     throw new ToolError(`Unknown channel "${ref}"; call list_channels to see the channels you are in.`);
   }
@@ -197,7 +254,7 @@ export class ParleyNode extends EventEmitter {
     } catch (err) {
       throw new ToolError(err instanceof InviteError ? err.message : 'The invite code is not valid.');
     }
-    const existing = this.channels.get(invite.ch);
+    const existing = this.channels.get(invite.ch) ?? this.openNow(invite.ch);
     if (existing) {
       const slot = existing.membership.slotOf(this.me);
       if (slot) return { channel: invite.ch, name: existing.row.name, slot, members: existing.membership.members(), pending: false };
@@ -206,7 +263,7 @@ export class ParleyNode extends EventEmitter {
     const row: ChannelRow = {
       ch: invite.ch, name: invite.name, slot: invite.slot, owner: '', relays: invite.relays, epoch: invite.ep, closed: false, expires_at: null, created_at: Date.now(), status: 'active',
     };
-    const channel = existing ?? new Channel(this.store, row, this.identity, this.writer);
+    const channel = existing ?? new Channel(this.store, row, this.identity, this.writer, this.pool);
     if (!existing) {
       channel.addEpochKey(invite.ep, key);
       channel.open();
@@ -330,7 +387,7 @@ export class ParleyNode extends EventEmitter {
       const page = rows.slice(0, limit);
       const messages: Message[] = [];
       for (const r of page) {
-        const c = this.channels.get(r.ch);
+        const c = this.channels.get(r.ch) ?? this.openNow(r.ch);
         if (c) messages.push(...renderEvent(r.dnum, r.id, parseStoredBody(r), this.renderContext(c)));
       }
       const next = page.length > 0 ? page[page.length - 1].dnum : after;
@@ -386,7 +443,7 @@ export class ParleyNode extends EventEmitter {
 
   listChannels() {
     return {
-      channels: [...this.channels.values()].map((c) => ({
+      channels: [...[...this.channels.values()].map((c) => ({
         channel: c.ch, name: c.row.name, slot: c.membership.slotOf(this.me) ?? c.row.slot, epoch: c.epoch,
         closed: c.row.closed || c.membership.closed,
         ...(c.membership.expiresAt !== null ? { expires_at: new Date(c.membership.expiresAt).toISOString() } : {}),
@@ -398,6 +455,12 @@ export class ParleyNode extends EventEmitter {
           ...(r.refused ? { refused: r.refused } : {}),
         })),
       })),
+      // Not opened yet (just after start-up): what the store says; relays are not connected until it opens.
+      ...[...this.unopened.values()].map((r) => ({
+        channel: r.ch, name: r.name, slot: r.slot, epoch: r.epoch, closed: r.closed,
+        ...(r.expires_at !== null ? { expires_at: new Date(r.expires_at).toISOString() } : {}),
+        relays: r.relays.map((url) => ({ url, connected: false })),
+      }))],
     };
   }
 
@@ -479,10 +542,11 @@ export class ParleyNode extends EventEmitter {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.poller);
-    clearInterval(this.maintainer);
+    clearInterval(this.ticker);
     for (const c of this.channels.values()) c.close();
     this.channels.clear();
+    this.unopened.clear();
+    this.pool.destroy();
     this.store.close();
   }
 }

@@ -244,6 +244,16 @@ export class LocalStore {
     });
   }
 
+  /** The last document update row id (any channel, any writer): one index lookup, for the node's idle poll. */
+  maxDocRow(): number {
+    return (this.sql(`SELECT COALESCE(MAX(row), 0) AS m FROM doc_updates`).get() as { m: number }).m;
+  }
+
+  /** Channels with document updates after `afterRow` that another writer (process) stored. */
+  docsWrittenSince(afterRow: number, notWriter: string): string[] {
+    return (this.sql(`SELECT DISTINCT ch FROM doc_updates WHERE row > ? AND writer != ?`).all(afterRow, notWriter) as { ch: string }[]).map((r) => r.ch);
+  }
+
   docUpdateCount(ch: string, ep: number): number {
     return (this.sql(`SELECT COUNT(*) AS n FROM doc_updates WHERE ch = ? AND ep = ?`).get(ch, ep) as { n: number }).n;
   }

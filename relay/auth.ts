@@ -19,7 +19,12 @@ export function authorize(url: string | undefined, now: number = Date.now(), win
     return { ok: false, reason: 'bad-url' };
   }
   const room = parsed.pathname.replace(/^\/+/, '').replace(/\/+$/, '');
+  return authorizeRoom(room, parsed.searchParams.get('ts'), parsed.searchParams.get('sig'), now, windowMs);
+}
+
+/** Checks one room's auth (a stock connection's URL, or a room opened on a multiplexed connection) at `now`. */
+export function authorizeRoom(room: string, ts: string | null, sig: string | null, now: number = Date.now(), windowMs?: number): RoomAuth {
   if (!ROOM.test(room)) return { ok: false, reason: 'bad-room' };
-  const result = checkRelayAuth(room, parsed.searchParams.get('ts'), parsed.searchParams.get('sig'), now, windowMs);
+  const result = checkRelayAuth(room, ts, sig, now, windowMs);
   return result.ok ? { ok: true, room } : { ok: false, reason: result.reason };
 }

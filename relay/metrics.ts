@@ -27,6 +27,8 @@ export class Histogram {
 export class RelayMetrics {
   /** Open WebSocket connections (gauge). */
   connections = 0;
+  /** Rooms open over multiplexed connections (gauge; each also counts as a room's connection). */
+  roomLinks = 0;
   /** Rooms loaded in memory (gauge). */
   rooms = 0;
   /** Update messages that passed validation (including those holding only duplicates). */
@@ -77,6 +79,7 @@ export class RelayMetrics {
       .map(([reason, n]) => `parley_relay_updates_refused_total{reason="${escapeLabel(reason)}"} ${n}`);
     return [
       ...metric('parley_relay_connections', 'gauge', 'Open WebSocket connections.', [`parley_relay_connections ${this.connections}`]),
+      ...metric('parley_relay_mux_rooms', 'gauge', 'Rooms open over multiplexed connections.', [`parley_relay_mux_rooms ${this.roomLinks}`]),
       ...metric('parley_relay_rooms', 'gauge', 'Rooms loaded in memory.', [`parley_relay_rooms ${this.rooms}`]),
       ...metric('parley_relay_updates_accepted_total', 'counter', 'Update messages that passed validation.', [
         `parley_relay_updates_accepted_total ${this.updatesAccepted}`,

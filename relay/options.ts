@@ -37,6 +37,10 @@ export interface RelayOptions {
   maxConnectionsPerIp: number;
   /** Rooms loaded in memory at once (idle ones are unloaded first). */
   maxRooms: number;
+  /** Rooms one multiplexed connection (/mux) may have open at once. */
+  maxRoomsPerConnection: number;
+  /** Rooms a multiplexed connection may open per second, beyond a burst of maxRoomsPerConnection. */
+  roomOpensPerSecond: number;
   /** A loaded room without connections is unloaded from memory after this many milliseconds. */
   roomIdleTtlMs: number;
   /** A room nobody connected to for this many milliseconds is deleted from disk; 0 keeps rooms forever. */
@@ -83,6 +87,8 @@ export const RELAY_DEFAULTS: Omit<RelayOptions, 'dataDir'> = {
   messageBurst: 2000,
   maxConnectionsPerIp: 256,
   maxRooms: 10_000,
+  maxRoomsPerConnection: 10_000,
+  roomOpensPerSecond: 200,
   roomIdleTtlMs: 10 * 60_000,
   diskTtlMs: 90 * 24 * 3_600_000,
   compactionIntervalMs: 60_000,
@@ -112,7 +118,7 @@ export function relayOptions(overrides: Partial<RelayOptions> = {}): RelayOption
   if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) throw new TypeError(`relay option port must be an integer 0-65535, got ${o.port}`);
   if (typeof o.dataDir !== 'string' || o.dataDir === '') throw new TypeError('relay option dataDir must be a non-empty string');
   const positive: (keyof RelayOptions)[] = [
-    'maxFrameBytes', 'maxValueBytes', 'messagesPerSecond', 'messageBurst', 'maxConnectionsPerIp', 'maxRooms',
+    'maxFrameBytes', 'maxValueBytes', 'messagesPerSecond', 'messageBurst', 'maxConnectionsPerIp', 'maxRooms', 'maxRoomsPerConnection', 'roomOpensPerSecond',
     'roomIdleTtlMs', 'compactionIntervalMs', 'syncChunkBytes', 'syncChunkEntries', 'pingIntervalMs', 'storePollMs',
     'maxBufferedBytes', 'backpressureGraceMs', 'syncStep1PerSecond', 'syncStep1Burst', 'awarenessPerSecond', 'awarenessBurst',
     'maxAwarenessBytes', 'roomQuotaBytes', 'diskQuotaBytes',

@@ -1,18 +1,21 @@
 /**
  * The Parley relay: a y-websocket-compatible WebSocket server that only ever sees ciphertext. It authenticates
- * each connection to a room, validates every update before storing it, stores before forwarding, and serves
+ * each connection to a room (or, on /mux, each room a multiplexed connection opens: relay/mux.ts), validates every update before storing it, stores before forwarding, and serves
  * /healthz and /metrics on the same port. With a shared store (PostgreSQL) several relay processes are one service:
  * each reads back and forwards what the others stored, when the store rings and by a slow poll.
  */
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, WebSocket } from 'ws';
+import { MUX_PATH } from '../protocol/mux.js';
 import { ready } from '../protocol/sodium.js';
 import { authorize } from './auth.js';
 import { RelayMetrics } from './metrics.js';
-import { CLOSE, closeCodeFor, relayOptions, type RelayOptions } from './options.js';
-import { TokenBucket } from './rate.js';
-import { Room, type Peer, type StoreUsage } from './room.js';
+import { serveMux } from './mux.js';
+import { CLOSE, relayOptions, type RelayOptions } from './options.js';
+import { RoomPeer } from './peer.js';
+import { Room, type StoreUsage } from './room.js';
+import { RelaySocket } from './socket.js';
 import { openStore, parseStoreSpec } from './store.js';
 
 export interface RunningRelay {
@@ -23,8 +26,8 @@ export interface RunningRelay {
   close(): Promise<void>;
 }
 
-/** Close reasons must fit a control frame (123 bytes). */
-const reasonText = (r: string) => r.slice(0, 120);
+/** True for the multiplexed endpoint (protocol/mux.ts), whatever its query. */
+const isMuxPath = (url: string | undefined) => typeof url === 'string' && url.split('?')[0].replace(/\/+$/, '') === MUX_PATH;
 
 export async function startRelay(
   overrides: Partial<RelayOptions> = {},
@@ -76,100 +79,38 @@ export async function startRelay(
 
   wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
     const ip = req.socket.remoteAddress ?? 'unknown';
-    const refuseConnection = (code: number, reason: string) => {
-      metrics.refuse(reason);
-      ws.close(code, reasonText(reason));
-    };
-    const auth = authorize(req.url);
-    if (!auth.ok) return refuseConnection(CLOSE.auth, `auth: ${auth.reason}`);
-    if ((perIp.get(ip) ?? 0) >= opts.maxConnectionsPerIp) return refuseConnection(CLOSE.tooManyConnections, 'too-many-connections');
-    const room = roomFor(auth.room);
-    if (!room) return refuseConnection(CLOSE.tooManyRooms, 'too-many-rooms');
+    const socket = new RelaySocket(ws, opts, metrics);
+    const mux = isMuxPath(req.url);
+    let room: Room | null = null;
+    if (!mux) {
+      const auth = authorize(req.url);
+      if (!auth.ok) return socket.close(CLOSE.auth, `auth: ${auth.reason}`);
+      if ((perIp.get(ip) ?? 0) >= opts.maxConnectionsPerIp) return socket.close(CLOSE.tooManyConnections, 'too-many-connections');
+      room = roomFor(auth.room);
+      if (!room) return socket.close(CLOSE.tooManyRooms, 'too-many-rooms');
+    } else if ((perIp.get(ip) ?? 0) >= opts.maxConnectionsPerIp) return socket.close(CLOSE.tooManyConnections, 'too-many-connections');
 
     perIp.set(ip, (perIp.get(ip) ?? 0) + 1);
     metrics.connections++;
-    const bucket = new TokenBucket(opts.messagesPerSecond, opts.messageBurst);
-    const buckets = {
-      'sync-step1': new TokenBucket(opts.syncStep1PerSecond, opts.syncStep1Burst),
-      awareness: new TokenBucket(opts.awarenessPerSecond, opts.awarenessBurst),
-    };
-    let alive = true;
-    let closed = false;
-    let refused = false;
-    /** Not fed any more: close, and terminate a peer that does not read its way to the close frame. */
-    const overflow = () => {
-      refused = true;
-      closed = true;
-      metrics.refuse('backpressure');
-      ws.close(CLOSE.backpressure, 'backpressure');
-      setTimeout(() => ws.terminate(), opts.backpressureGraceMs).unref();
-    };
-    const peer: Peer = {
-      get refused() {
-        return refused;
-      },
-      send(message) {
-        if (ws.readyState !== WebSocket.OPEN || closed) return;
-        if (ws.bufferedAmount > opts.maxBufferedBytes) return overflow();
-        metrics.bytesOut += message.length;
-        ws.send(message);
-      },
-      stream(message, sent) {
-        if (ws.readyState !== WebSocket.OPEN || closed) return false;
-        if (ws.bufferedAmount > opts.maxBufferedBytes) {
-          overflow();
-          return false;
-        }
-        metrics.bytesOut += message.length;
-        ws.send(message, (err) => {
-          if (!err) sent();
-        });
-        return true;
-      },
-      take: (kind) => buckets[kind].take(),
-      refuse(reason) {
-        refused = true;
-        if (closed) return;
-        metrics.refuse(reason);
-        ws.close(closeCodeFor(reason), reasonText(reason));
-        closed = true;
-      },
-      unavailable() {
-        refused = true;
-        if (closed) return;
-        ws.close(CLOSE.tryAgainLater, 'store-unavailable');
-        closed = true;
-      },
-    };
-    ws.on('pong', () => (alive = true));
-    const ping = setInterval(() => {
-      if (!alive) return ws.terminate();
-      alive = false;
-      ws.ping();
-    }, opts.pingIntervalMs);
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      if (closed) return;
-      metrics.bytesIn += data.length;
-      if (!bucket.take()) {
-        metrics.refuse('rate-limit');
-        closed = true;
-        refused = true;
-        return ws.close(CLOSE.rateLimit, 'rate-limit');
-      }
-      if (!isBinary) return peer.refuse('bad-message');
-      room.receive(peer, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    });
-    ws.on('error', () => undefined);
     ws.on('close', () => {
-      clearInterval(ping);
-      closed = true;
       metrics.connections--;
       const n = (perIp.get(ip) ?? 1) - 1;
       if (n > 0) perIp.set(ip, n);
       else perIp.delete(ip);
-      room.leave(peer);
     });
-    room.join(peer);
+    if (!room) return serveMux(socket, { opts, metrics, roomFor });
+
+    const stock = room;
+    const peer = new RoomPeer(socket, opts, metrics, (m) => m, (code, reason) => socket.close(code, reason, false));
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (socket.closed) return;
+      metrics.bytesIn += data.length;
+      if (!peer.admit()) return;
+      if (!isBinary) return peer.refuse('bad-message');
+      stock.receive(peer, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    });
+    ws.on('close', () => stock.leave(peer));
+    stock.join(peer);
   });
   wss.on('wsClientError', () => metrics.refuse('bad-handshake'));
   // ws emits 'error' with code WS_ERR_UNSUPPORTED_MESSAGE_LENGTH etc. on the socket and closes it with 1009.

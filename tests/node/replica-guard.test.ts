@@ -1,5 +1,5 @@
 /**
- * EpochReplica's provider against a scripted relay (a bare WebSocket server on loopback): what the relay sends goes
+ * EpochReplica's room link against a scripted relay (a bare WebSocket server on loopback): what the relay sends goes
  * through the guard. A delete set, a refused sync step 2 and a malformed sync message are dropped and counted, a
  * refused step 2 does not mark the relay synced, items past a clock gap make the node ask with a sync step 1, and
  * nothing refused reaches the document or the store.
@@ -19,6 +19,8 @@ import { contentId } from '../../protocol/hash.js';
 import { parseLogUpdate } from '../../protocol/log-update.js';
 import { MESSAGE_SYNC, SYNC_STEP1, SYNC_STEP2, SYNC_UPDATE, syncMessage } from '../../relay/room.js';
 import { EpochReplica } from '../../node/replica.js';
+import { RelayPool } from '../../node/relay-connection.js';
+import { decodeFrame, encodeData } from '../../protocol/mux.js';
 import { LocalStore } from '../../node/store.js';
 
 const cleanup: (() => void | Promise<void>)[] = [];
@@ -37,16 +39,23 @@ async function until(what: string, cond: () => boolean, timeoutMs = 10_000): Pro
   }
 }
 
-/** A relay whose every message the test writes; records the sync steps the node sends. */
+/**
+ * A relay whose every message the test writes (speaking the node's multiplexed framing, protocol/mux.ts, for the one
+ * room the replica opens); records the sync steps the node sends.
+ */
 async function scriptedRelay() {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await new Promise<void>((r) => wss.once('listening', () => r()));
   let socket: WebSocket | null = null;
+  let room = -1;
   const steps: number[] = [];
   wss.on('connection', (ws) => {
     socket = ws;
     ws.on('message', (data: Buffer) => {
-      const d = decoding.createDecoder(new Uint8Array(data));
+      const frame = decodeFrame(new Uint8Array(data));
+      if (frame?.kind === 'open') room = frame.id;
+      if (frame?.kind !== 'data') return;
+      const d = decoding.createDecoder(frame.message);
       if (decoding.readVarUint(d) === MESSAGE_SYNC) steps.push(decoding.readVarUint(d));
     });
   });
@@ -57,8 +66,8 @@ async function scriptedRelay() {
   return {
     url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`,
     steps,
-    connected: () => socket !== null,
-    send: (message: Uint8Array) => socket!.send(message),
+    connected: () => socket !== null && room >= 0,
+    send: (message: Uint8Array) => socket!.send(encodeData(room, message)),
   };
 }
 
@@ -66,10 +75,12 @@ function replica(relay: string) {
   const home = mkdtempSync(join(tmpdir(), 'parley-replica-'));
   const store = new LocalStore(home, { checkpointWorker: false });
   const refused: string[] = [];
+  const pool = new RelayPool();
   let r!: EpochReplica;
-  r = new EpochReplica(store, 'ch', 0, new Uint8Array(32).fill(7), 'w', () => undefined, () => r.flushUpdates(), (url, reason) => refused.push(`${reason} ${url}`));
+  r = new EpochReplica(store, 'ch', 0, new Uint8Array(32).fill(7), 'w', pool, () => undefined, () => r.flushUpdates(), (url, reason) => refused.push(`${reason} ${url}`));
   cleanup.push(() => {
     r.close();
+    pool.destroy();
     store.close();
     rmSync(home, { recursive: true, force: true });
   });

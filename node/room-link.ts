@@ -1,0 +1,237 @@
+/**
+ * One epoch's room on one relay, spoken over the node's shared connection to that relay (node/relay-connection.ts):
+ * the y-websocket client protocol (sync steps, updates, awareness) for one document, with what the relay sends
+ * checked by the relay guard (node/relay-guard.ts) before it reaches the document — the stock handler
+ * (y-protocols `readSyncMessage`) applies any update as is — and with what we send limited to what the relay takes.
+ */
+import { EventEmitter } from 'node:events';
+import * as Y from 'yjs';
+import { applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates, type Awareness } from 'y-protocols/awareness';
+import * as syncProtocol from 'y-protocols/sync';
+import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
+import { relayAuthParams } from '../protocol/keys.js';
+import { encodeEntries, parseLogUpdate, type LogEntry, type RefusalReason } from '../protocol/log-update.js';
+import { checkRelayUpdate, docView } from './relay-guard.js';
+import { isRefusal, type MuxRoom, type RelayConnection } from './relay-connection.js';
+
+const MESSAGE_SYNC = 0;
+const MESSAGE_AWARENESS = 1;
+const MESSAGE_QUERY_AWARENESS = 3;
+/** The relay's close code and reason for an update refused for its size (relay/options.ts). */
+const REFUSED_CODE = 4400;
+/** A room the relay refused is asked for again after a backoff growing to this. */
+const MAX_RETRY_MS = 30_000;
+
+export class RoomLink extends EventEmitter implements MuxRoom {
+  synced = false;
+  /** Why this relay last refused the room (close code and reason), until a sync succeeds; null if it has not. */
+  refusal: string | null = null;
+  /** Largest `log` value this relay is sent; lowered each time it refuses one of ours for its size. */
+  valueLimit = Infinity;
+  private live = false;
+  private destroyed = false;
+  private retries = 0;
+  private retry: NodeJS.Timeout | null = null;
+  /** Awareness clients heard through this link: dropped when it goes, as y-websocket does for its socket. */
+  private readonly heard = new Set<number>();
+  private readonly view;
+  private readonly room: string;
+
+  constructor(
+    private readonly connection: RelayConnection,
+    private readonly epochKey: Uint8Array,
+    readonly doc: Y.Doc,
+    private readonly awareness: Awareness,
+    private readonly onRefused: (reason: RefusalReason) => void,
+    private readonly onLimited: (limit: number) => void,
+  ) {
+    super();
+    this.room = relayAuthParams(epochKey).room;
+    this.view = docView(doc, doc.getMap('log'));
+    doc.on('update', this.onDocUpdate);
+    awareness.on('update', this.onAwarenessUpdate);
+    connection.attach(this);
+  }
+
+  get url(): string {
+    return this.connection.url;
+  }
+
+  /** The shared socket is open and this room is not refused. */
+  get connected(): boolean {
+    return this.live && this.connection.connected;
+  }
+
+  auth() {
+    return relayAuthParams(this.epochKey);
+  }
+
+  opened(): void {
+    this.live = true;
+    this.sendSync(syncProtocol.messageYjsSyncStep1);
+    if (this.awareness.getLocalState() !== null) this.sendAwareness([this.doc.clientID]);
+  }
+
+  receive(message: Uint8Array): void {
+    if (this.destroyed) return;
+    let decoder: decoding.Decoder;
+    let type: number;
+    try {
+      decoder = decoding.createDecoder(message);
+      type = decoding.readVarUint(decoder);
+    } catch {
+      return this.onRefused('undecodable');
+    }
+    if (type === MESSAGE_SYNC) return this.onSync(decoder);
+    if (type === MESSAGE_QUERY_AWARENESS) return this.sendAwareness([...this.awareness.getStates().keys()]);
+    if (type !== MESSAGE_AWARENESS) return;
+    try {
+      const update = decoding.readVarUint8Array(decoder);
+      for (const client of awarenessClients(update)) if (client !== this.doc.clientID) this.heard.add(client);
+      applyAwarenessUpdate(this.awareness, update, this);
+    } catch {
+      // A malformed awareness update carries nothing; presence is checked (signed, sealed) where it is read.
+    }
+  }
+
+  closed(code: number, reason: string, connectionLost: boolean): void {
+    this.live = false;
+    this.setSynced(false);
+    if (code === REFUSED_CODE && reason === 'oversize') this.lowerLimit();
+    // A refusal stays shown until a sync succeeds again, so the relay does not flicker to connected on every try.
+    if (isRefusal(code)) this.refusal = `${code} ${reason || 'refused'}`;
+    const gone = [...this.heard];
+    this.heard.clear();
+    if (gone.length > 0) removeAwarenessStates(this.awareness, gone, this);
+    // The connection re-opens its rooms itself when it reconnects; a room it refused alone is asked for again here.
+    if (!connectionLost && !this.destroyed && !this.retry) {
+      this.retry = setTimeout(() => {
+        this.retry = null;
+        if (!this.destroyed) this.connection.reopen(this);
+      }, Math.min(MAX_RETRY_MS, 500 * 2 ** Math.min(this.retries++, 8)));
+      this.retry.unref();
+    }
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    if (this.retry) clearTimeout(this.retry);
+    this.doc.off('update', this.onDocUpdate);
+    this.awareness.off('update', this.onAwarenessUpdate);
+    this.connection.detach(this);
+    this.removeAllListeners();
+  }
+
+  private setSynced(synced: boolean): void {
+    if (this.synced === synced) return;
+    this.synced = synced;
+    if (synced) {
+      this.refusal = null;
+      this.retries = 0;
+    }
+    this.emit('sync', synced);
+  }
+
+  /** Sends a sync message: a step 1 with our state vector, or an update (`step` 1 = sync step 2, 2 = update). */
+  private sendSync(step: number, payload: Uint8Array = Y.encodeStateVector(this.doc)): void {
+    const e = encoding.createEncoder();
+    encoding.writeVarUint(e, MESSAGE_SYNC);
+    encoding.writeVarUint(e, step);
+    encoding.writeVarUint8Array(e, payload);
+    this.connection.send(this, encoding.toUint8Array(e));
+  }
+
+  private sendAwareness(clients: number[]): void {
+    const e = encoding.createEncoder();
+    encoding.writeVarUint(e, MESSAGE_AWARENESS);
+    encoding.writeVarUint8Array(e, encodeAwarenessUpdate(this.awareness, clients));
+    this.connection.send(this, encoding.toUint8Array(e));
+  }
+
+  private onSync(decoder: decoding.Decoder): void {
+    let step: number;
+    let update: Uint8Array;
+    try {
+      step = decoding.readVarUint(decoder);
+      if (step === syncProtocol.messageYjsSyncStep1) {
+        const answer = Y.encodeStateAsUpdate(this.doc, decoding.readVarUint8Array(decoder));
+        return this.sendSync(syncProtocol.messageYjsSyncStep2, this.outgoing(answer) ?? encodeEntries([]));
+      }
+      if (step !== syncProtocol.messageYjsSyncStep2 && step !== syncProtocol.messageYjsUpdate) return this.onRefused('undecodable');
+      update = decoding.readVarUint8Array(decoder);
+    } catch {
+      return this.onRefused('undecodable');
+    }
+    const check = checkRelayUpdate(update, this.view);
+    if (!check.ok) return this.onRefused(check.reason);
+    if (check.apply) {
+      try {
+        Y.applyUpdate(this.doc, check.apply, this);
+      } catch (error) {
+        // As y-protocols does: an observer's error must not break the connection.
+        console.error('Caught error while handling a Yjs update', error);
+      }
+    }
+    if (check.gap) this.sendSync(syncProtocol.messageYjsSyncStep1);
+    // A refused step 2 never marks the room synced: that relay has not given a usable state.
+    if (step === syncProtocol.messageYjsSyncStep2) this.setSynced(true);
+  }
+
+  private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
+    if (origin === this || !this.connected) return;
+    const out = this.outgoing(update);
+    if (out) this.sendSync(syncProtocol.messageYjsUpdate, out);
+  };
+
+  private readonly onAwarenessUpdate = (
+    { added, updated, removed }: { added: number[]; updated: number[]; removed: number[] },
+    origin: unknown,
+  ): void => {
+    if (origin === this || !this.connected) return;
+    this.sendAwareness([...added, ...updated, ...removed]);
+  };
+
+  /**
+   * This relay refused an update for its size: it takes less than we sent. Nothing here knows its limit, so it is
+   * set just below the largest value in the document under the current one; a relay with a lower limit refuses
+   * again and the limit steps down, until what is sent fits. Entries above the limit stay with the other relays.
+   */
+  private lowerLimit(): void {
+    let largest = 0;
+    for (const v of this.doc.getMap<Uint8Array>('log').values()) if (v.length < this.valueLimit && v.length > largest) largest = v.length;
+    if (largest === 0) return;
+    this.valueLimit = largest - 1;
+    this.onLimited(this.valueLimit);
+  }
+
+  /** An update as this relay may be sent it: as is while it has no limit, else without the entries over it. */
+  private outgoing(update: Uint8Array): Uint8Array | null {
+    if (!Number.isFinite(this.valueLimit)) return update;
+    const parsed = parseLogUpdate(update);
+    if (!parsed.ok) return update;
+    const blocked = new Set<number>();
+    const keep: LogEntry[] = [];
+    for (const item of parsed.items) {
+      if ('skip' in item) continue;
+      // A relay takes a client's items in order: after a held-back item, nothing more of that client can land.
+      if (blocked.has(item.client) || item.value.length > this.valueLimit) blocked.add(item.client);
+      else keep.push(item);
+    }
+    return keep.length > 0 ? encodeEntries(keep) : null;
+  }
+}
+
+/** The client ids an awareness update names (varuint n, n × {client, clock, state}); throws if malformed. */
+function awarenessClients(update: Uint8Array): number[] {
+  const d = decoding.createDecoder(update);
+  const n = decoding.readVarUint(d);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    out.push(decoding.readVarUint(d));
+    decoding.readVarUint(d);
+    decoding.readVarString(d);
+  }
+  return out;
+}

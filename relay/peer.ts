@@ -1,0 +1,77 @@
+/**
+ * One connection to one room, as relay/room.ts sees it (`Peer`): a stock y-websocket socket, or one room of a
+ * multiplexed socket (relay/mux.ts). Holds the per-room rate limits and ends the link with the refusal's close code;
+ * how a message is framed and how the link ends is the caller's.
+ */
+import type { RelayMetrics } from './metrics.js';
+import { CLOSE, closeCodeFor, type RelayOptions } from './options.js';
+import { TokenBucket } from './rate.js';
+import type { MessageRefusal, Peer } from './room.js';
+import type { RelaySocket } from './socket.js';
+
+export class RoomPeer implements Peer {
+  private ended = false;
+  private readonly messages: TokenBucket;
+  private readonly buckets: Record<'sync-step1' | 'awareness', TokenBucket>;
+
+  constructor(
+    private readonly socket: RelaySocket,
+    opts: RelayOptions,
+    private readonly metrics: RelayMetrics,
+    /** Wraps a y-websocket message for the socket (as is, or in a mux data frame). */
+    private readonly frame: (message: Uint8Array) => Uint8Array,
+    /** Ends this link with a close code and reason (closes the socket, or the room on a mux socket). */
+    private readonly end: (code: number, reason: string) => void,
+  ) {
+    this.messages = new TokenBucket(opts.messagesPerSecond, opts.messageBurst);
+    this.buckets = {
+      'sync-step1': new TokenBucket(opts.syncStep1PerSecond, opts.syncStep1Burst),
+      awareness: new TokenBucket(opts.awarenessPerSecond, opts.awarenessBurst),
+    };
+  }
+
+  get refused(): boolean {
+    return this.ended || this.socket.closed;
+  }
+
+  send(message: Uint8Array): void {
+    if (!this.refused) this.socket.send(this.frame(message));
+  }
+
+  stream(message: Uint8Array, sent: () => void): boolean {
+    return !this.refused && this.socket.send(this.frame(message), sent);
+  }
+
+  take(kind: 'sync-step1' | 'awareness'): boolean {
+    return this.buckets[kind].take();
+  }
+
+  refuse(reason: MessageRefusal): void {
+    if (this.refused) return;
+    this.metrics.refuse(reason);
+    this.finish(closeCodeFor(reason), reason);
+  }
+
+  unavailable(): void {
+    if (!this.refused) this.finish(CLOSE.tryAgainLater, 'store-unavailable');
+  }
+
+  /** Counts one incoming message against the link's rate; over it, the link is closed (4408) and false returned. */
+  admit(): boolean {
+    if (this.refused) return false;
+    if (this.messages.take()) return true;
+    this.metrics.refuse('rate-limit');
+    this.finish(CLOSE.rateLimit, 'rate-limit');
+    return false;
+  }
+
+  /** The link is over without a word to the peer (it closed, or left the room). */
+  drop(): void {
+    this.ended = true;
+  }
+
+  private finish(code: number, reason: string): void {
+    this.ended = true;
+    this.end(code, reason);
+  }
+}
