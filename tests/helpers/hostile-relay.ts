@@ -1,6 +1,6 @@
 /**
- * A deliberately dishonest relay for tests. It speaks the y-websocket protocol (framing from relay/room.ts) with
- * one master Y.Doc per room, checks no auth, and serves each connection its own view of the room, computed from the
+ * A deliberately dishonest relay for tests. It speaks the y-websocket protocol (framing from relay/room.ts), on
+ * stock per-room sockets and on the node's multiplexed one (protocol/mux.ts), with one master Y.Doc per room, checks no auth, and serves each connection its own view of the room, computed from the
  * master with a state vector that hides whatever the current policy says. Behaviours:
  *
  *   inject     write entries into a room as the relay (forged, flipped or copied from another room)
@@ -16,6 +16,7 @@
  * what they can detect.
  */
 import { WebSocketServer, type WebSocket } from 'ws';
+import { decodeFrame, encodeClose, encodeData, MUX_PATH } from '../../protocol/mux.js';
 import * as Y from 'yjs';
 import { MESSAGE_AWARENESS, MESSAGE_SYNC, SYNC_STEP1, SYNC_STEP2, SYNC_UPDATE, syncMessage } from '../../relay/room.js';
 import * as decoding from 'lib0/decoding';
@@ -54,8 +55,16 @@ export interface HostileRelay {
 
 const HIDDEN = 0x7fffffff;
 
+/** What the relay needs of one room's connection: a stock socket, or one room of a multiplexed socket. */
+interface RoomSocket {
+  readonly open: boolean;
+  send(message: Uint8Array): void;
+  onClose(f: () => void): void;
+  close(): void;
+}
+
 interface Live extends Conn {
-  ws: WebSocket;
+  ws: RoomSocket;
   /** What this connection is known to have (its step 1 plus everything sent to it). */
   known: Map<number, number>;
   received: number;
@@ -96,7 +105,7 @@ export async function startHostileRelay(): Promise<HostileRelay> {
 
   /** Sends a connection what its view lacks; `step2` marks the answer to its sync step 1. */
   const flush = (room: RoomState, conn: Live, step2 = false) => {
-    if (conn.ws.readyState !== conn.ws.OPEN) return;
+    if (!conn.ws.open) return;
     const hidden = hiddenFor(room, conn);
     const sv = new Map(conn.known);
     for (const c of hidden) sv.set(c, HIDDEN);
@@ -116,14 +125,15 @@ export async function startHostileRelay(): Promise<HostileRelay> {
   };
   const flushAll = (room: RoomState) => room.conns.forEach((c) => flush(room, c));
 
-  wss.on('connection', (ws, req) => {
-    const name = new URL(req.url ?? '/', 'ws://x').pathname.slice(1);
+  /** Joins a connection to a room; returns its message handler. */
+  const join = (name: string, ws: RoomSocket): ((data: Uint8Array) => void) => {
     const room = roomFor(name);
     const conn: Live = { index: room.conns.length, writers: new Set(), ws, known: new Map(), received: 0 };
     room.conns.push(conn);
-    ws.on('message', (data: Buffer) => {
+    ws.send(syncMessage(SYNC_STEP1, Y.encodeStateVector(room.doc)));
+    return (data: Uint8Array) => {
       try {
-        const d = decoding.createDecoder(new Uint8Array(data));
+        const d = decoding.createDecoder(data);
         const type = decoding.readVarUint(d);
         if (type === MESSAGE_SYNC) {
           const step = decoding.readVarUint(d);
@@ -146,13 +156,51 @@ export async function startHostileRelay(): Promise<HostileRelay> {
           for (const [c, clock] of Y.decodeStateVector(Y.encodeStateVectorFromUpdate(payload))) conn.known.set(c, Math.max(conn.known.get(c) ?? 0, clock));
           Y.applyUpdate(room.doc, payload, conn);
         } else if (type === MESSAGE_AWARENESS) {
-          for (const other of room.conns) if (other !== conn && other.ws.readyState === other.ws.OPEN) other.ws.send(data);
+          for (const other of room.conns) if (other !== conn && other.ws.open) other.ws.send(data);
         }
       } catch {
         ws.close();
       }
+    };
+  };
+
+  wss.on('connection', (ws: WebSocket, req) => {
+    const path = new URL(req.url ?? '/', 'ws://x').pathname;
+    if (path !== MUX_PATH) {
+      const onMessage = join(path.slice(1), {
+        get open() {
+          return ws.readyState === ws.OPEN;
+        },
+        send: (m) => ws.send(m),
+        onClose: (f) => ws.once('close', f),
+        close: () => ws.close(),
+      });
+      return ws.on('message', (data: Buffer) => onMessage(new Uint8Array(data)));
+    }
+    const rooms = new Map<number, (data: Uint8Array) => void>();
+    ws.on('message', (data: Buffer) => {
+      const frame = decodeFrame(new Uint8Array(data));
+      if (frame?.kind === 'open') {
+        const { id } = frame;
+        let left = false;
+        const closers: (() => void)[] = [];
+        ws.once('close', () => closers.forEach((f) => f()));
+        rooms.set(id, join(frame.room, {
+          get open() {
+            return !left && ws.readyState === ws.OPEN;
+          },
+          send: (m) => ws.send(encodeData(id, m)),
+          onClose: (f) => closers.push(f),
+          close: () => {
+            left = true;
+            rooms.delete(id);
+            ws.send(encodeClose(id, 4400, 'refused'));
+            closers.forEach((f) => f());
+          },
+        }));
+      } else if (frame?.kind === 'data') rooms.get(frame.id)?.(frame.message);
+      else if (frame?.kind === 'close') rooms.delete(frame.id);
     });
-    ws.send(syncMessage(SYNC_STEP1, Y.encodeStateVector(room.doc)));
   });
   const { port } = wss.address() as AddressInfo;
   return {
@@ -173,13 +221,13 @@ export async function startHostileRelay(): Promise<HostileRelay> {
     poison(name, updates) {
       const room = roomFor(name);
       room.poison = updates;
-      const open = room.conns.filter((c) => c.ws.readyState === c.ws.OPEN);
+      const open = room.conns.filter((c) => c.ws.open);
       return Promise.all(
         open.map(
           (c) =>
             new Promise<void>((resolve) => {
               c.onStep2 = resolve;
-              c.ws.once('close', () => resolve());
+              c.ws.onClose(() => resolve());
               for (const u of updates) c.ws.send(syncMessage(SYNC_UPDATE, u));
               c.ws.send(syncMessage(SYNC_STEP1, Y.encodeStateVector(room.doc)));
             }),

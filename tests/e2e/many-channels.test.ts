@@ -1,0 +1,74 @@
+/**
+ * A node in a thousand channels, as real processes: every channel reaches the relay over the node's one socket, a
+ * member joins the newest channel and receives a post, and after a restart every channel is back on that one socket.
+ * Kicks (each a new epoch, so a new room) do not add sockets either.
+ */
+import { describe, expect, it } from 'vitest';
+import { e2eScope } from '../helpers/scope.js';
+import { collectUntil } from '../helpers/mcp.js';
+import { until } from '../helpers/until.js';
+
+const s = e2eScope();
+const CHANNELS = 1000;
+
+/** The relay's own gauges and counters (GET /metrics). */
+async function relayMetrics(port: number) {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const read = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return { sockets: read('parley_relay_connections'), rooms: read('parley_relay_mux_rooms'), entries: read('parley_relay_entries_stored_total') };
+}
+
+describe('a node in many channels', () => {
+  it(`${CHANNELS} channels sync over one socket, a member joins the newest, and all come back after a restart`, async () => {
+    const relay = await s.relay();
+    let alice = await s.node(relay.url);
+    let newest: { channel: string; invites: Record<string, string> } | undefined;
+    for (let i = 0; i < CHANNELS; i++) {
+      newest = await alice.call('create_channel', { name: `channel ${i}`, slots: i === CHANNELS - 1 ? ['invite:bob'] : [] });
+    }
+    // Every channel's create is on the relay, every room is open, and the node holds one socket.
+    const up = await until(() => relayMetrics(relay.port), (m) => m.rooms === CHANNELS && m.entries >= CHANNELS, 60_000);
+    expect(up.sockets).toBe(1);
+
+    const bob = await s.node(relay.url);
+    const joined = await bob.call('join_channel', { invite_code: newest!.invites['invite:bob'] });
+    expect(joined.pending).toBe(false);
+    await alice.call('post_message', { channel: newest!.channel, body: 'welcome to the newest channel' });
+    await collectUntil(bob, newest!.channel, (all) => all.some((m) => m.body === 'welcome to the newest channel'));
+
+    await alice.close();
+    alice = await s.node(relay.url, { home: alice.home });
+    // The first answer does not wait for the channels to open.
+    expect((await alice.call('list_channels')).channels).toHaveLength(CHANNELS);
+    const back = await until(() => alice.call('list_channels'), (l) => l.channels.every((c: any) => c.relays[0].connected), 60_000);
+    expect(back.channels).toHaveLength(CHANNELS);
+    const after = await until(() => relayMetrics(relay.port), (m) => m.rooms === CHANNELS + 1, 30_000);
+    expect(after.sockets).toBe(2);
+    // Still in sync after the restart: a post from Bob reaches Alice.
+    await bob.call('post_message', { channel: newest!.channel, body: 'and back' });
+    await collectUntil(alice, newest!.channel, (all) => all.some((m) => m.body === 'and back'));
+    expect(alice.stderr()).not.toMatch(/MaxListenersExceededWarning/);
+  }, 240_000);
+
+  it('two kicks in one channel do not add sockets', async () => {
+    const relay = await s.relay();
+    const alice = await s.node(relay.url);
+    const created = await alice.call('create_channel', { name: 'rotating', slots: ['invite:bob', 'invite:carol', 'invite:dave'] });
+    const ch = created.channel;
+    const others = [];
+    for (const slot of ['invite:bob', 'invite:carol', 'invite:dave']) {
+      const n = await s.node(relay.url);
+      await n.call('join_channel', { invite_code: created.invites[slot] });
+      others.push(n);
+    }
+    const before = await relayMetrics(relay.port);
+    expect(before.sockets).toBe(4);
+    await alice.call('update_channel', { channel: ch, kick: 'invite:bob' });
+    await alice.call('update_channel', { channel: ch, kick: 'invite:carol' });
+    await until(() => others[2].call('list_channels'), (l) => l.channels[0].epoch === 2);
+    await alice.call('post_message', { channel: ch, body: 'after two rotations' });
+    await collectUntil(others[2], ch, (all) => all.some((m) => m.body === 'after two rotations'));
+    // Kicked members' nodes may drop their sockets; no node opened a second one.
+    expect((await relayMetrics(relay.port)).sockets).toBeLessThanOrEqual(4);
+  }, 120_000);
+});
