@@ -192,13 +192,13 @@ export function createMcpServer(node: ParleyNode, bots?: BotHooks): McpServer {
 
   tool(
     'list_channels',
-    'List the channels this node belongs to, with your slot, epoch and relays (a line each; detail "full" adds relay size limits).',
+    'List the channels this node belongs to, with your slot, epoch and relays (a line each; detail "full" adds whether each relay finished its sync, and relay size limits).',
     { detail: Detail },
     {
       channels: z.array(
         z.object({
           channel: z.string(), name: z.string(), slot: z.string(), epoch: z.number().int(), closed: z.boolean(), expires_at: z.string().optional(),
-          relays: z.array(z.object({ url: z.string(), connected: z.boolean(), value_limit: z.number().int().optional(), refused: z.string().optional() })),
+          relays: z.array(z.object({ url: z.string(), connected: z.boolean(), synced: z.boolean().optional(), value_limit: z.number().int().optional(), refused: z.string().optional() })),
         }),
       ),
     },

@@ -451,6 +451,7 @@ export class ParleyNode extends EventEmitter {
           url: r.url,
           // Not while it refuses us: an open socket the relay is about to close is not a connection.
           connected: r.connected && !r.refused,
+          synced: r.synced,
           ...(r.value_limit !== undefined ? { value_limit: r.value_limit } : {}),
           ...(r.refused ? { refused: r.refused } : {}),
         })),

@@ -1,0 +1,134 @@
+/**
+ * `npm run bench -- many [--sizes 100,1000,3000] [--messages 20] [--idle 60]`: one node in N channels on one relay
+ * (each channel with `messages` posts). For each N, the node is restarted and measured: time from spawning
+ * `parley mcp` to its first tool answer and to every channel synced, its RSS, the sockets it holds to the relay,
+ * and the CPU the node and the relay use while idle for `idle` seconds. The baseline is the same node with no
+ * channels, measured in the same run: RSS per channel is over it, idle CPU is shown beside it.
+ */
+import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { Cleanup } from './lib/cleanup.js';
+import { startNode, type BenchNode } from './lib/mcp.js';
+import { startBenchRelay, type BenchRelay } from './lib/relays.js';
+import { processCpuMs } from './lib/proc-cpu.js';
+import { printTable } from './lib/table.js';
+import { fmt } from './util.js';
+
+interface Row {
+  n: number;
+  firstAnswerMs: number;
+  allSyncedMs: number;
+  rssMb: number;
+  sockets: number;
+  nodeIdleCpuMs: number;
+  relayIdleCpuMs: number;
+}
+
+const rssMb = (pid: number | null): number => {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+};
+
+async function relaySockets(relay: BenchRelay): Promise<number> {
+  const text = await (await fetch(relay.url.replace(/^ws/, 'http') + '/metrics')).text();
+  return Number(/^parley_relay_connections (\d+)$/m.exec(text)?.[1] ?? NaN);
+}
+
+async function waitFor<T>(f: () => Promise<T>, ok: (v: T) => boolean, ms: number): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (ok(v)) return v;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Restarts the node on `home` and measures it. */
+async function measure(cleanup: Cleanup, relay: BenchRelay, home: string, n: number, idleS: number): Promise<Row> {
+  const t0 = performance.now();
+  const node = await startNode(cleanup, { relays: [relay.url], home });
+  const listed = await node.call<{ channels: unknown[] }>('list_channels');
+  const firstAnswerMs = performance.now() - t0;
+  if (listed.channels.length !== n) throw new Error(`expected ${n} channels, listed ${listed.channels.length}`);
+  type Listed = { channels: { relays: { synced?: boolean }[] }[] };
+  await waitFor(() => node.call<Listed>('list_channels', { detail: 'full' }), (l) => l.channels.every((c) => c.relays[0].synced), 300_000);
+  const allSyncedMs = performance.now() - t0;
+  // Let start-up work (compaction, the open thread) settle before the idle window.
+  await new Promise((r) => setTimeout(r, 2000));
+  const row = await idle(node, relay, idleS);
+  await node.close();
+  return { n, firstAnswerMs, allSyncedMs, ...row };
+}
+
+async function idle(node: BenchNode, relay: BenchRelay, idleS: number) {
+  const cpu0 = processCpuMs(node.pid)!;
+  const r0 = (await relay.stats()).cpuMs;
+  await new Promise((r) => setTimeout(r, idleS * 1000));
+  return {
+    nodeIdleCpuMs: processCpuMs(node.pid)! - cpu0,
+    relayIdleCpuMs: (await relay.stats()).cpuMs - r0,
+    rssMb: rssMb(node.pid),
+    sockets: await relaySockets(relay),
+  };
+}
+
+export async function main(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { sizes: { type: 'string' }, messages: { type: 'string' }, idle: { type: 'string' } }, strict: true });
+  const sizes = (values.sizes ?? '100,1000,3000').split(',').map(Number);
+  const messages = Number(values.messages ?? 20);
+  const idleS = Number(values.idle ?? 60);
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1) || !Number.isInteger(messages) || messages < 0 || !(idleS > 0)) {
+    throw new Error('--sizes takes positive whole numbers separated by commas, --messages a whole number, --idle seconds');
+  }
+  const cleanup = new Cleanup();
+  try {
+    const rows: Row[] = [];
+    // Baseline: the same node with no channel, on its own relay.
+    {
+      const relay = await startBenchRelay('parley', cleanup);
+      const home = cleanup.tempDir('parley-bench-many-');
+      const t0 = performance.now();
+      const node = await startNode(cleanup, { relays: [relay.url], home });
+      await node.call('list_channels');
+      const firstAnswerMs = performance.now() - t0;
+      await new Promise((r) => setTimeout(r, 2000));
+      rows.push({ n: 0, firstAnswerMs, allSyncedMs: firstAnswerMs, ...(await idle(node, relay, idleS)) });
+      await node.close();
+      await relay.close();
+    }
+    for (const n of sizes) {
+      const relay = await startBenchRelay('parley', cleanup);
+      const home = cleanup.tempDir('parley-bench-many-');
+      const setup = await startNode(cleanup, { relays: [relay.url], home });
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) {
+        const { channel } = await setup.call<{ channel: string }>('create_channel', { name: `channel ${i}` });
+        for (let k = 0; k < messages; k++) await setup.call('post_message', { channel, body: `message ${k} in channel ${i}` });
+        if ((i + 1) % 100 === 0) process.stderr.write(`\rsetting up ${n} channels: ${i + 1} (${fmt((performance.now() - t0) / 1000, 0)} s)`);
+      }
+      process.stderr.write('\n');
+      await setup.close();
+      rows.push(await measure(cleanup, relay, home, n, idleS));
+      await relay.close();
+    }
+    const base = rows[0];
+    console.log(`one node in N channels on one relay, ${messages} messages each; idle window ${idleS} s; baseline = the node with no channel`);
+    printTable([
+      ['channels', 'first answer ms', 'all synced s', 'node RSS MB', 'KB / channel', 'sockets', 'node idle CPU %', 'relay idle CPU %', 'node idle CPU ÷ baseline'],
+      ...rows.map((r) => [
+        r.n === 0 ? '0 (baseline)' : String(r.n),
+        fmt(r.firstAnswerMs, 0),
+        fmt(r.allSyncedMs / 1000, 2),
+        fmt(r.rssMb, 0),
+        r.n === 0 ? '-' : fmt(((r.rssMb - base.rssMb) * 1024) / r.n, 1),
+        String(r.sockets),
+        fmt((100 * r.nodeIdleCpuMs) / (idleS * 1000), 2),
+        fmt((100 * r.relayIdleCpuMs) / (idleS * 1000), 2),
+        fmt(r.nodeIdleCpuMs / Math.max(base.nodeIdleCpuMs, 1), 2),
+      ]),
+    ]);
+  } finally {
+    await cleanup.run();
+  }
+}
