@@ -25,7 +25,7 @@ import { ENGINE_ID, DEFAULT_LIMITS, type Limits } from '../bots/sandbox.js';
 import { RoomLink } from './room-link.js';
 import type { RelayPool } from './relay-connection.js';
 import { FrontierWatch, describeWithholding } from './withholding.js';
-import { withholdGraceMs } from './config.js';
+import { oldEpochGraceMs, withholdGraceMs } from './config.js';
 
 /** Authors listed in a frontier beacon (keeps the sealed presence well under its size limit). */
 const BEACON_AUTHORS = 128;
@@ -33,8 +33,6 @@ const BEACON_AUTHORS = 128;
 const BEACON_THROTTLE_MS = 1000;
 /** With peers online, our presence is renewed this often (the relay and peers drop it after 30 s). */
 const HEARTBEAT_MS = 10_000;
-/** An older epoch stays linked this long after it synced, to send what we wrote there and get stragglers. */
-const OLD_EPOCH_GRACE_MS = 30_000;
 /** How long a removal waits for a relay before its rotation is reconsidered (the next removal or start retries). */
 const ROTATE_SYNC_WAIT_MS = 60_000;
 
@@ -65,6 +63,8 @@ export class Channel extends EventEmitter {
   private openingDone: { promise: Promise<void>; resolve: () => void } | null = null;
   private closedLocally = false;
   private readonly frontier = new FrontierWatch(withholdGraceMs());
+  /** An older epoch stays linked this long after it synced, to send what we wrote there and get stragglers. */
+  private readonly oldEpochGrace = oldEpochGraceMs();
 
   constructor(
     private readonly store: LocalStore,
@@ -81,6 +81,7 @@ export class Channel extends EventEmitter {
       (ev) => this.membership.refusal(ev.id, ev.body),
       (ev) => this.delivered(ev),
       (ev, reason) => this.store.addRefused(this.ch, { id: ev.id, body: ev.bodyText, sig: ev.signature, reason }),
+      (ev) => this.earlyKeys(ev),
     );
     this.bots = new ChannelBots(
       row.ch,
@@ -185,7 +186,7 @@ export class Channel extends EventEmitter {
       if (ep === this.epoch || this.letGo.has(ep)) continue;
       if (!this.syncedAt.has(ep) && r.isSynced()) this.syncedAt.set(ep, now);
       const since = this.syncedAt.get(ep);
-      if (since !== undefined && now - since >= OLD_EPOCH_GRACE_MS && !this.needsEpoch(ep)) {
+      if (since !== undefined && now - since >= this.oldEpochGrace && !this.needsEpoch(ep)) {
         this.letGo.add(ep);
         r.disconnect();
       }
@@ -193,11 +194,12 @@ export class Channel extends EventEmitter {
   }
 
   /**
-   * An older epoch this node must stay in: every invite carries epoch 0's key, so the owner's and admins' nodes
-   * watch epoch 0 for claims while any slot is open.
+   * An older epoch this node must stay in: every invite carries epoch 0's key, so a newcomer's claim lands there
+   * whatever the current epoch. While any slot is open, every member stays in epoch 0: the owner's or an admin's
+   * node to admit the claim, and everyone's to deliver the newcomer's events, whose chain starts at that claim.
    */
   private needsEpoch(ep: number): boolean {
-    return ep === 0 && this.membership.manages(this.me) && this.membership.openSlots().length > 0;
+    return ep === 0 && this.membership.openSlots().length > 0;
   }
 
   /** Linked relay rooms (current and older epochs), for tests and the bench. */
@@ -350,6 +352,19 @@ export class Channel extends EventEmitter {
     this.bots.deliver({ id: ev.id, body: b });
     if (b.type === 'channel.update' && typeof b.payload.name === 'string') this.saveRow({ name: b.payload.name });
     this.emit('event', ev);
+  }
+
+  /**
+   * Later epochs' keys handed to us by the owner or an admin (`epoch.key`), taken as soon as the event is opened and
+   * its signature checked, before its delivery: a member admitted from an old epoch cannot deliver it in causal order
+   * (its author's chain runs through the later epochs it has no key for yet). The authority check is the one at hand;
+   * a key is only a way into that epoch's room, and delivery still judges the event itself.
+   */
+  private earlyKeys(ev: IngestEvent): void {
+    const b = ev.body;
+    if (b.type !== 'epoch.key' || this.keys.size === 0 || !this.membership.manages(b.author)) return;
+    const mine = (b.payload as { keys?: Record<string, unknown> }).keys?.[this.me];
+    if (mine && typeof mine === 'object') this.later(() => this.acceptKeys(mine as Record<string, unknown>));
   }
 
   /**

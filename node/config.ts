@@ -43,3 +43,12 @@ export function joinAdmitMs(env: NodeJS.ProcessEnv = process.env): number {
   const n = Number(env.PARLEY_JOIN_ADMIT_MS);
   return env.PARLEY_JOIN_ADMIT_MS && Number.isInteger(n) && n >= 0 ? n : 10_000;
 }
+
+/**
+ * How long an older epoch's relay rooms stay linked after they synced (PARLEY_OLD_EPOCH_GRACE_MS, default 30 s): long
+ * enough to send what this node wrote there and to receive posts made concurrently with the rotation.
+ */
+export function oldEpochGraceMs(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env.PARLEY_OLD_EPOCH_GRACE_MS);
+  return env.PARLEY_OLD_EPOCH_GRACE_MS && Number.isInteger(n) && n >= 0 ? n : 30_000;
+}

@@ -37,6 +37,8 @@ export class Ingestor {
     private readonly onDeliver: (ev: IngestEvent) => void,
     /** An authentic event that membership refused, with the reason (kept as evidence). */
     private readonly onRefuse: (ev: IngestEvent, reason: string) => void = () => undefined,
+    /** Every newly opened, authentic event, before causal order holds it back (see Channel.earlyKeys). */
+    private readonly onAuthentic: (ev: IngestEvent) => void = () => undefined,
   ) {
     this.causal = new CausalBuffer<IngestEvent>((ev) => this.accept(ev));
   }
@@ -75,6 +77,7 @@ export class Ingestor {
   /** Takes an opened batch of claimed `entries`: counts its refusals, delivers what causal order allows. */
   admit(batch: OpenedBatch, entries: readonly IngestEntry[]): IngestEvent[] {
     for (const r of batch.refused) this.problem(`${r.reason}${from(entries[r.index].relay)}`);
+    for (const e of batch.events) this.onAuthentic(e.event);
     const out = this.causal.add(batch.events.map((e) => e.event));
     // Something delivered may be what deferred events waited for (the channel.create).
     if (out.length > 0 && this.causal.deferredCount() > 0) out.push(...this.causal.retryDeferred());

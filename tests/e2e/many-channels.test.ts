@@ -1,7 +1,7 @@
 /**
  * A node in a thousand channels, as real processes: every channel reaches the relay over the node's one socket, a
  * member joins the newest channel and receives a post, and after a restart every channel is back on that one socket.
- * Kicks (each a new epoch, so a new room) do not add sockets either.
+ * Kicks (each a new epoch, so a new room) do not add sockets either, and rooms of older epochs are let go.
  */
 import { describe, expect, it } from 'vitest';
 import { e2eScope } from '../helpers/scope.js';
@@ -50,14 +50,15 @@ describe('a node in many channels', () => {
     expect(alice.stderr()).not.toMatch(/MaxListenersExceededWarning/);
   }, 240_000);
 
-  it('two kicks in one channel do not add sockets', async () => {
+  it('two kicks in one channel add no socket, and the older epochs are let go', async () => {
     const relay = await s.relay();
-    const alice = await s.node(relay.url);
+    const env = { PARLEY_OLD_EPOCH_GRACE_MS: '0' };
+    const alice = await s.node(relay.url, { env });
     const created = await alice.call('create_channel', { name: 'rotating', slots: ['invite:bob', 'invite:carol', 'invite:dave'] });
     const ch = created.channel;
     const others = [];
     for (const slot of ['invite:bob', 'invite:carol', 'invite:dave']) {
-      const n = await s.node(relay.url);
+      const n = await s.node(relay.url, { env });
       await n.call('join_channel', { invite_code: created.invites[slot] });
       others.push(n);
     }
@@ -68,7 +69,32 @@ describe('a node in many channels', () => {
     await until(() => others[2].call('list_channels'), (l) => l.channels[0].epoch === 2);
     await alice.call('post_message', { channel: ch, body: 'after two rotations' });
     await collectUntil(others[2], ch, (all) => all.some((m) => m.body === 'after two rotations'));
-    // Kicked members' nodes may drop their sockets; no node opened a second one.
-    expect((await relayMetrics(relay.port)).sockets).toBeLessThanOrEqual(4);
+    // No node opened a second socket. Once synced, Alice and Dave let epochs 0 and 1 go (no slot is open, so no
+    // claim can come with an invite's epoch-0 key); Bob stays in epoch 0 and Carol in epoch 1, the last they have.
+    const settled = await until(() => relayMetrics(relay.port), (m) => m.rooms === 4, 30_000);
+    expect(settled.sockets).toBe(4);
+  }, 120_000);
+
+  it('members stay in epoch 0 while a slot is open: an invite from before a rotation still admits its holder', async () => {
+    const relay = await s.relay();
+    const env = { PARLEY_OLD_EPOCH_GRACE_MS: '0' };
+    const alice = await s.node(relay.url, { env });
+    const created = await alice.call('create_channel', { name: 'open slot', slots: ['invite:bob', 'invite:carol', 'invite:eve'] });
+    const ch = created.channel;
+    const bob = await s.node(relay.url, { env });
+    const carol = await s.node(relay.url, { env });
+    await bob.call('join_channel', { invite_code: created.invites['invite:bob'] });
+    await carol.call('join_channel', { invite_code: created.invites['invite:carol'] });
+    await alice.call('update_channel', { channel: ch, kick: 'invite:carol' });
+    await until(() => bob.call('list_channels'), (l) => l.channels[0].epoch === 1);
+    // Eve's slot is open, so Alice and Bob stay in epoch 0, where her claim will land: five links in all (Alice and
+    // Bob in epochs 0 and 1, Carol in epoch 0), and they stay.
+    await until(() => relayMetrics(relay.port), (m) => m.rooms === 5, 30_000);
+    const eve = await s.node(relay.url, { env });
+    const joined = await eve.call('join_channel', { invite_code: created.invites['invite:eve'] });
+    expect(joined.pending).toBe(false);
+    await until(() => eve.call('list_channels'), (l) => l.channels[0].epoch === 1);
+    await eve.call('post_message', { channel: ch, body: 'eve, admitted after the rotation' });
+    await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'eve, admitted after the rotation'));
   }, 120_000);
 });
