@@ -4,8 +4,10 @@
  *
  * Relay fan-out: K stock y-websocket clients push sealed-sized entries (300 random bytes, key = contentId(value))
  * into Y.Map('log'), first all in one room, then spread over M rooms; every client receives every other client's
- * entries of its room. The same workload runs against the Parley relay and against the plain y-protocols relay
- * (bench/lib/plain-relay.ts), each in its own process, and the ratio parley/plain is printed.
+ * entries of its room. The same workload runs against the Parley relay, against the plain y-protocols relay
+ * (bench/lib/plain-relay.ts) and against a real peer server, Hocuspocus (bench/lib/hocuspocus-relay.ts; the same
+ * client code speaks its protocol through bench/lib/hocuspocus-socket.ts), each in its own process, and the ratios
+ * parley/plain and parley/Hocuspocus (throughput and relay CPU per entry) are printed.
  *
  *   fan-out events/s = entries received by all clients / wall time (first send → last receipt)
  *   latency          = receipt time − send time embedded in the value's first 8 bytes (one clock: one process)
@@ -32,11 +34,15 @@ import { startBenchRelay, type BenchRelay } from './lib/relays.js';
 import { startPostgres, type TestPostgres } from './lib/postgres.js';
 import { connectYClient, type YClient } from './lib/yclient.js';
 
-/** What serves the clients: the plain baseline, the Parley relay on SQLite, on PostgreSQL, or two on one PostgreSQL. */
-type Setup = 'plain' | 'parley' | 'pg' | 'pg2';
+/**
+ * What serves the clients: the plain baseline, Hocuspocus, the Parley relay on SQLite, on PostgreSQL, or two on one
+ * PostgreSQL.
+ */
+type Setup = 'plain' | 'hocuspocus' | 'parley' | 'pg' | 'pg2';
 
 const LABELS: Record<Setup, string> = {
   plain: 'plain y-protocols relay',
+  hocuspocus: 'Hocuspocus 4 server',
   parley: 'parley relay (SQLite)',
   pg: 'parley relay (PostgreSQL)',
   pg2: 'parley relay ×2 (PostgreSQL)',
@@ -75,7 +81,7 @@ const RUN_TIMEOUT_MS = 120_000;
 
 async function startSetup(kind: Setup, o: Options, cleanup: Cleanup, profDir: string | null): Promise<BenchRelay[]> {
   const execArgv = profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];
-  if (kind === 'plain' || kind === 'parley') return [await startBenchRelay(kind, cleanup, execArgv)];
+  if (kind === 'plain' || kind === 'parley' || kind === 'hocuspocus') return [await startBenchRelay(kind, cleanup, execArgv)];
   const store = await o.pg!.createDatabase();
   const first = await startBenchRelay('parley', cleanup, execArgv, store);
   return kind === 'pg' ? [first] : [first, await startBenchRelay('parley', cleanup, [], store)];
@@ -92,7 +98,8 @@ async function runWorkload(kind: Setup, rooms: number, entries: number, o: Optio
     const clients: YClient[] = [];
     for (let i = 0; i < o.clients; i++) {
       const key = keys[roomOf(i)];
-      const c = connectYClient(relays[instanceOf(i)].url, roomKeyPair(key).room, kind === 'plain' ? null : key);
+      const unauthenticated = kind === 'plain' || kind === 'hocuspocus';
+      const c = connectYClient(relays[instanceOf(i)].url, roomKeyPair(key).room, unauthenticated ? null : key, kind === 'hocuspocus');
       cleanup.add(() => c.close());
       clients.push(c);
     }
@@ -221,6 +228,9 @@ interface ScenarioResult {
   label: string;
   /** Parley (SQLite) / plain baseline. */
   tput: number;
+  /** Parley (SQLite) / Hocuspocus: throughput, and relay CPU per entry (medians of the per-repetition ratios). */
+  hp: number;
+  hpCpu: number;
   /** PostgreSQL setups / Parley on SQLite, paired per repetition (with --store postgres). */
   pg?: number;
   pg2?: number;
@@ -230,8 +240,8 @@ interface ScenarioResult {
 /** Runs one scenario --repeat times against each setup, prints its table and ratios. */
 async function runScenario(sc: { label: string; rooms: number; entries: number }, o: Options, outer: Cleanup): Promise<ScenarioResult> {
   const profiles: (() => void)[] = [];
-  const setups: Setup[] = o.pg ? ['plain', 'parley', 'pg', 'pg2'] : ['plain', 'parley'];
-  const runs: Record<Setup, RunResult[]> = { plain: [], parley: [], pg: [], pg2: [] };
+  const setups: Setup[] = o.pg ? ['plain', 'hocuspocus', 'parley', 'pg', 'pg2'] : ['plain', 'hocuspocus', 'parley'];
+  const runs: Record<Setup, RunResult[]> = { plain: [], hocuspocus: [], parley: [], pg: [], pg2: [] };
   for (let rep = 0; rep < o.repeat; rep++) {
     // Alternate the order so warm-up and drift do not favour one of them.
     const order = rep % 2 === 0 ? setups : [...setups].reverse();
@@ -260,7 +270,14 @@ async function runScenario(sc: { label: string; rooms: number; entries: number }
     `ratio parley/baseline: throughput ${fmt(tput)}× (median of per-run ratios ${tputs.map((x) => fmt(x)).join(', ')}; target ≥ 0.80×), ` +
       `p50 ${fmt(parley.p50 / base.p50)}×, p99 ${fmt(parley.p99 / base.p99)}×, relay CPU per entry ${fmt(median(runs.parley.map((r) => r.relayCpuMs)) / median(runs.plain.map((r) => r.relayCpuMs)))}× (median of runs)`,
   );
-  const result: ScenarioResult = { label: sc.label, tput };
+  const hps = paired('parley', 'hocuspocus');
+  const hpCpus = runs.parley.map((r, i) => r.relayCpuMs / r.entries / (runs.hocuspocus[i].relayCpuMs / runs.hocuspocus[i].entries));
+  const hp = pick(runs.hocuspocus);
+  const result: ScenarioResult = { label: sc.label, tput, hp: median(hps), hpCpu: median(hpCpus) };
+  console.log(
+    `ratio parley/Hocuspocus: throughput ${fmt(result.hp)}× (per run ${hps.map((x) => fmt(x)).join(', ')}; target ≥ 1.00×), ` +
+      `p50 ${fmt(parley.p50 / hp.p50)}×, p99 ${fmt(parley.p99 / hp.p99)}×, relay CPU per entry ${fmt(result.hpCpu)}× (per run ${hpCpus.map((x) => fmt(x)).join(', ')}; target ≤ 1.00×)`,
+  );
   if (o.pg) {
     const pg = paired('pg', 'parley');
     const pg2 = paired('pg2', 'parley');
@@ -358,7 +375,7 @@ export async function main(args: string[]): Promise<void> {
       const pg = o.pg;
       outer.add(() => pg.stop());
     }
-    console.log(`relay fan-out: ${o.clients} stock y-websocket clients, entries of 300 B (key = contentId), window ${o.window}, batch ${o.batch}, ${o.repeat} run(s) per relay (median shown)`);
+    console.log(`relay fan-out: ${o.clients} stock y-websocket clients (WebsocketProvider; through a protocol adapter for Hocuspocus), entries of 300 B (key = contentId), window ${o.window}, batch ${o.batch}, ${o.repeat} run(s) per relay (median shown)`);
     if (o.pg) console.log(`PostgreSQL: a throwaway cluster on 127.0.0.1:${o.pg.port}, default settings (fsync on, synchronous_commit on); SQLite: WAL, synchronous = NORMAL`);
     const scenarios = [
       { label: `${o.clients} clients in 1 room`, rooms: 1, entries: o.entries },
@@ -370,6 +387,10 @@ export async function main(args: string[]): Promise<void> {
     console.log('');
     for (const r of results) {
       console.log(`throughput parley/baseline, ${r.label}: ${fmt(r.tput)}× ${r.tput >= 0.8 ? '(meets ≥ 0.8×)' : '(BELOW the 0.8× target)'}`);
+      console.log(
+        `parley (SQLite)/Hocuspocus, ${r.label}: throughput ${fmt(r.hp)}× ${r.hp >= 1 ? '(meets ≥ 1.0×)' : '(BELOW the 1.0× target)'}, ` +
+          `relay CPU per entry ${fmt(r.hpCpu)}× ${r.hpCpu <= 1 ? '(meets ≤ 1.0×)' : '(ABOVE the 1.0× target)'}`,
+      );
       if (r.pg !== undefined) {
         console.log(`throughput PostgreSQL/SQLite, ${r.label}: one instance ${fmt(r.pg)}× ${r.pg >= 0.5 ? '(meets ≥ 0.5×)' : '(BELOW the 0.5× target)'}, two instances ${fmt(r.pg2!)}×`);
       }

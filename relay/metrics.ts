@@ -47,7 +47,7 @@ export class RelayMetrics {
   writesFailing = 0;
   /** Bytes of entry values in the store, as the disk quota sees them (gauge). */
   storedBytes = 0;
-  /** Time to commit one append, from this process. */
+  /** Time to commit one append (one batch: the updates a room received in one event-loop turn), from this process. */
   readonly appendLatency = new Histogram();
   /** Time from another process's append to its entries being forwarded here (shared store only). */
   readonly notifyLag = new Histogram();
@@ -100,7 +100,7 @@ export class RelayMetrics {
       ...metric('parley_relay_stored_bytes', 'gauge', 'Bytes of entry values stored, as the disk quota counts them.', [
         `parley_relay_stored_bytes ${this.storedBytes}`,
       ]),
-      ...metric('parley_relay_append_seconds', 'histogram', 'Time to commit one append.', this.appendLatency.lines('parley_relay_append_seconds')),
+      ...metric('parley_relay_append_seconds', 'histogram', 'Time to commit one append (one batch of updates).', this.appendLatency.lines('parley_relay_append_seconds')),
       ...metric(
         'parley_relay_notification_lag_seconds',
         'histogram',

@@ -13,9 +13,16 @@
  * clocks, its state is exactly "entries per Yjs client, clocks 0..n-1", and any part of it can be re-encoded as a
  * Yjs update with relay/validate.ts `encodeEntries`.
  *
- * Order for an update: validate → store (committed) → remember → forward to the other connections.
+ * Order for updates: validate → store (committed) → remember → forward to the other connections.
  * Storage is asynchronous (relay/store.ts), so a room handles its joins, messages, leaves and read-backs one at a
  * time, in arrival order: the validator must see the room as every earlier update left it.
+ * Updates come in batches: the messages a room receives in one event-loop turn (and while its previous task was
+ * still waiting for the store) are one task. Each update of the batch is validated against the room as the earlier
+ * ones left it (their entries are staged, not yet remembered); the staged entries of every sender are stored in one
+ * append (one transaction, one PostgreSQL round trip), and only once it is committed are they remembered and
+ * forwarded: one merged update per connection, holding the entries of every sender but that connection. A refused
+ * update refuses its sender only; the others' updates go on. Any other message (a sync step 1, awareness) first
+ * commits and forwards what is staged, so it sees the room exactly as it would have one message at a time.
  * With a shared store, entries other relay processes appended are read back by cursor (`ring`) and forwarded to
  * this process's connections; they were committed before anyone rang.
  * The answer to a sync step 1 is sent as update messages of bounded size followed by a sync step 2 carrying the
@@ -87,6 +94,35 @@ interface AwarenessState {
   owner: Peer | null;
 }
 
+/** A message as received, before its turn in the room's queue. */
+interface Received {
+  peer: Peer;
+  message: Uint8Array;
+}
+
+/** Entries of a batch validated but not yet stored: the view the next update of the batch is checked against. */
+class Staged {
+  /** The new entries in order, each with its sender at the same index. */
+  readonly entries: LogEntry[] = [];
+  readonly senders: Peer[] = [];
+  /** Next clock per Yjs client with staged entries. */
+  readonly next = new Map<number, number>();
+  readonly keys = new Set<string>();
+  bytes = 0;
+  /** The one update whose bytes can be forwarded as they came (accepted whole, small), while it is alone. */
+  whole: { peer: Peer; update: Uint8Array } | null = null;
+  updates = 0;
+  /** Senders of updates with items past a clock gap: each is sent the room's state vector after the commit. */
+  readonly gaps = new Set<Peer>();
+
+  get empty(): boolean {
+    return this.entries.length === 0 && this.gaps.size === 0;
+  }
+}
+
+/** Resolves after the I/O callbacks of the current event-loop turn (the other messages of the turn) have run. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 export class Room {
   readonly peers = new Set<Peer>();
   /** Entries per Yjs client; index = clock. */
@@ -112,6 +148,10 @@ export class Room {
   private readBackQueued = false;
   /** The room's work, one task at a time (see the header). */
   private tail: Promise<void> = Promise.resolve();
+  /** The messages of the last queued task while it has not started: later messages join it (a batch). */
+  private open: Received[] | null = null;
+  /** Updates of the running batch validated and not yet stored. */
+  private staged = new Staged();
 
   constructor(
     readonly name: string,
@@ -128,6 +168,8 @@ export class Room {
   }
 
   private enqueue(task: () => void | Promise<void>): void {
+    // Whatever comes after this task must not join a batch queued before it.
+    this.open = null;
     this.tail = this.tail.then(task).catch((err: unknown) => this.log(`room ${this.name}: ${(err as Error).message}`));
   }
 
@@ -207,32 +249,62 @@ export class Room {
     if (!this.busy) this.idleSince = Date.now();
   }
 
-  /** Queues one message from a peer; malformed framing refuses the peer with 'bad-message'. */
+  /**
+   * Queues one message from a peer, in the batch of this turn (see the header); malformed framing refuses the peer
+   * with 'bad-message'.
+   */
   receive(peer: Peer, message: Uint8Array): void {
-    this.enqueue(async () => {
-      // A peer whose join failed (store away), that left, or that was refused has nothing more to say here: as with
-      // a synchronous store, nothing after a refused message counts (a peer's own close does not drop its messages).
-      if (!this.peers.has(peer) || peer.refused) return;
-      try {
-        await this.handle(peer, message);
-      } catch (err) {
-        if (err instanceof StoreUnavailableError) {
-          this.metrics.refuse('store-unavailable');
-          return peer.unavailable();
-        }
-        peer.refuse('bad-message');
-      }
-    });
+    let batch = this.open;
+    if (batch === null) {
+      const queued: Received[] = [];
+      this.enqueue(async () => {
+        // Let the rest of this turn's messages join before the batch closes.
+        await nextTurn();
+        if (this.open === queued) this.open = null;
+        await this.handleBatch(queued);
+      });
+      batch = this.open = queued;
+    }
+    batch.push({ peer, message });
   }
 
-  private handle(peer: Peer, message: Uint8Array): void | Promise<void> {
+  /** Handles a batch of messages in arrival order: updates are staged, and committed together (see the header). */
+  private async handleBatch(batch: readonly Received[]): Promise<void> {
+    for (const { peer, message } of batch) {
+      // A peer whose join failed (store away), that left, or that was refused has nothing more to say here: as with
+      // a synchronous store, nothing after a refused message counts (a peer's own close does not drop its messages).
+      if (!this.peers.has(peer) || peer.refused) continue;
+      let update: Uint8Array | null;
+      try {
+        update = updatePayload(message);
+      } catch {
+        peer.refuse('bad-message');
+        continue;
+      }
+      if (update !== null) {
+        this.stage(peer, update);
+        continue;
+      }
+      // Anything else sees the room as every earlier message left it: commit and forward what is staged first.
+      await this.flush();
+      if (!this.peers.has(peer) || peer.refused) continue;
+      try {
+        this.handle(peer, message);
+      } catch {
+        peer.refuse('bad-message');
+      }
+    }
+    await this.flush();
+  }
+
+  /** A message other than an update (those are staged by `handleBatch`). */
+  private handle(peer: Peer, message: Uint8Array): void {
     const d = decoding.createDecoder(message);
     const type = decoding.readVarUint(d);
     if (type === MESSAGE_SYNC) {
       const step = decoding.readVarUint(d);
       const payload = decoding.readVarUint8Array(d);
       if (step === SYNC_STEP1) return this.answerStep1(peer, payload);
-      if (step === SYNC_STEP2 || step === SYNC_UPDATE) return this.applyUpdate(peer, payload);
       return peer.refuse('bad-message');
     }
     if (type === MESSAGE_AWARENESS) return this.applyAwareness(peer, message, decoding.readVarUint8Array(d));
@@ -245,56 +317,121 @@ export class Room {
     peer.refuse('bad-message');
   }
 
-  private async applyUpdate(peer: Peer, update: Uint8Array): Promise<void> {
+  /** Validates an update against the room as the earlier updates of the batch left it, and stages its entries. */
+  private stage(peer: Peer, update: Uint8Array): void {
+    const staged = this.staged;
     const verdict = validateUpdate(update, this.view, this.limits.maxValueBytes);
     if (!verdict.ok) return peer.refuse(verdict.reason);
     const { entries, duplicates, gap } = verdict;
     if (entries.length > 0) {
       const bytes = entries.reduce((n, e) => n + e.value.length, 0);
       // Quotas count entry value bytes: what a writer controls and what the store must keep.
-      if (this.valueBytes + bytes > this.limits.roomQuotaBytes) return peer.refuse('room-quota');
-      if (this.usage.bytes + bytes > this.limits.diskQuotaBytes) return peer.refuse('disk-quota');
+      if (this.valueBytes + staged.bytes + bytes > this.limits.roomQuotaBytes) return peer.refuse('room-quota');
+      if (this.usage.bytes + staged.bytes + bytes > this.limits.diskQuotaBytes) return peer.refuse('disk-quota');
+      staged.bytes += bytes;
+      for (const e of entries) {
+        staged.entries.push({ ...e, value: e.value.slice() });
+        staged.senders.push(peer);
+        staged.next.set(e.client, e.clock + 1);
+        staged.keys.add(e.key);
+      }
+      // Forward the client's own bytes when they were accepted whole and are small (and alone in the batch).
+      staged.whole = ++staged.updates === 1 && duplicates === 0 && !gap && update.length <= this.limits.syncChunkBytes ? { peer, update } : null;
     }
     this.metrics.updatesAccepted++;
-    if (entries.length > 0) {
-      const owned = entries.map((e) => ({ ...e, value: e.value.slice() }));
-      const started = performance.now();
-      let result;
-      try {
-        result = await this.store.append(this.name, owned, this.cursor, Date.now());
-      } catch (err) {
-        if (err instanceof StoreUnavailableError) throw err;
-        // Disk full or another write error: refuse this writer only; readers keep being served from memory.
-        if (this.metrics.writesFailing === 0) this.log(`store write failed (${(err as Error).message}); refusing writes until one succeeds`);
-        this.metrics.writesFailing = 1;
-        return peer.refuse(storeFailureReason(err));
-      }
-      if (this.metrics.writesFailing === 1) this.log('store writes succeed again');
-      this.metrics.writesFailing = 0;
-      this.metrics.observeAppend(performance.now() - started);
-      this.metrics.entriesStored += result.stored.length;
-      this.usage.bytes += result.stored.reduce((n, e) => n + e.value.length, 0);
-      if (result.cursor !== null) {
-        // Nothing else reached the room meanwhile, so nothing conflicted: stored = owned.
-        for (const e of owned) this.remember(e);
-        this.cursor = result.cursor;
-        // Forward the client's own bytes when they were accepted whole and are small; otherwise re-encode the
-        // accepted part in chunks, so no message the relay sends exceeds a sync chunk (the backpressure bound).
-        if (duplicates === 0 && !gap && update.length <= this.limits.syncChunkBytes) this.broadcast(syncMessage(SYNC_UPDATE, update), peer);
-        else this.forward(owned, peer);
-      } else {
-        // Other processes appended first: read everything back in cursor order, own entries included.
-        const mine = new Set(result.stored.map((e) => e.key));
-        const fresh = await this.readBack();
-        const own = fresh.filter((e) => mine.has(e.key));
-        const others = fresh.filter((e) => !mine.has(e.key));
-        if (own.length > 0) this.forward(own, peer);
-        if (others.length > 0) this.forward(others, null);
-      }
-      await this.touch(Date.now(), false);
-    }
     // Items past a gap: ask the client for everything this relay lacks (it answers with a sync step 2).
-    if (gap) peer.send(syncMessage(SYNC_STEP1, this.stateVector()));
+    if (gap) staged.gaps.add(peer);
+  }
+
+  /** Stores the staged entries in one append and forwards them; then answers the staged gaps. */
+  private async flush(): Promise<void> {
+    const staged = this.staged;
+    if (staged.empty) return;
+    this.staged = new Staged();
+    if (staged.entries.length > 0) await this.commit(staged);
+    for (const peer of staged.gaps) if (this.peers.has(peer) && !peer.refused) peer.send(syncMessage(SYNC_STEP1, this.stateVector()));
+  }
+
+  private async commit(staged: Staged): Promise<void> {
+    const { entries, senders } = staged;
+    const writers = new Set(senders);
+    const started = performance.now();
+    let result;
+    try {
+      result = await this.store.append(this.name, entries, this.cursor, Date.now());
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) {
+        for (const peer of writers) {
+          if (peer.refused) continue;
+          this.metrics.refuse('store-unavailable');
+          peer.unavailable();
+        }
+        return;
+      }
+      // Disk full or another write error: refuse these writers only; readers keep being served from memory.
+      if (this.metrics.writesFailing === 0) this.log(`store write failed (${(err as Error).message}); refusing writes until one succeeds`);
+      this.metrics.writesFailing = 1;
+      const reason = storeFailureReason(err);
+      for (const peer of writers) peer.refuse(reason);
+      return;
+    }
+    if (this.metrics.writesFailing === 1) this.log('store writes succeed again');
+    this.metrics.writesFailing = 0;
+    this.metrics.observeAppend(performance.now() - started);
+    this.metrics.entriesStored += result.stored.length;
+    this.usage.bytes += result.stored.reduce((n, e) => n + e.value.length, 0);
+    try {
+      if (result.cursor !== null) {
+        // Nothing else reached the room meanwhile, so nothing conflicted: stored = entries.
+        for (const e of entries) this.remember(e);
+        this.cursor = result.cursor;
+        if (staged.whole) this.broadcast(syncMessage(SYNC_UPDATE, staged.whole.update), staged.whole.peer);
+        else this.forwardBatch(entries, senders);
+      } else {
+        // Other processes appended first: read everything back in cursor order, this batch's entries included.
+        const senderOf = new Map<string, Peer>();
+        entries.forEach((e, i) => senderOf.set(e.key, senders[i]));
+        const mine = new Map<string, Peer>();
+        for (const e of result.stored) mine.set(e.key, senderOf.get(e.key)!);
+        const fresh = await this.readBack();
+        this.forwardBatch(
+          fresh,
+          fresh.map((e) => mine.get(e.key) ?? null),
+        );
+      }
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) {
+        for (const peer of writers) {
+          if (peer.refused) continue;
+          this.metrics.refuse('store-unavailable');
+          peer.unavailable();
+        }
+        return;
+      }
+      for (const peer of writers) peer.refuse('bad-message');
+      return;
+    }
+    await this.touch(Date.now(), false);
+  }
+
+  /**
+   * Forwards committed entries, `senders[i]` having sent `entries[i]` (null: another process stored it): each
+   * connection gets one update (in messages of bounded size) with every entry but its own.
+   */
+  private forwardBatch(entries: readonly LogEntry[], senders: readonly (Peer | null)[]): void {
+    const writers = new Set<Peer>();
+    for (const p of senders) if (p !== null) writers.add(p);
+    if (writers.size === 0) return this.forward(entries, null);
+    let all: Uint8Array[] | null = null;
+    for (const peer of this.peers) {
+      if (!writers.has(peer)) {
+        all ??= [...this.chunks(entries)].map((chunk) => syncMessage(SYNC_UPDATE, encodeEntries(chunk)));
+        for (const message of all) peer.send(message);
+        continue;
+      }
+      const others = entries.filter((_, i) => senders[i] !== peer);
+      for (const chunk of this.chunks(others)) peer.send(syncMessage(SYNC_UPDATE, encodeEntries(chunk)));
+    }
   }
 
   /** Another process appended to this room up to `cursor` (a notification or a poll): read it back and forward it. */
@@ -456,9 +593,10 @@ export class Room {
     for (const peer of this.peers) if (peer !== except) peer.send(message);
   }
 
+  /** The room as the validator sees it: what is remembered, and what the running batch has staged. */
   private readonly view = {
-    clock: (client: number): number => this.byClient.get(client)?.length ?? 0,
-    hasKey: (key: string): boolean => this.keys.has(key),
+    clock: (client: number): number => this.staged.next.get(client) ?? this.byClient.get(client)?.length ?? 0,
+    hasKey: (key: string): boolean => this.keys.has(key) || this.staged.keys.has(key),
   };
 
   private remember(e: LogEntry): void {
@@ -500,6 +638,15 @@ export function syncMessage(step: number, payload: Uint8Array): Uint8Array {
   encoding.writeVarUint(e, step);
   encoding.writeVarUint8Array(e, payload);
   return encoding.toUint8Array(e);
+}
+
+/** The Yjs update a sync step 2 or update message carries; null for any other message; throws on bad framing. */
+function updatePayload(message: Uint8Array): Uint8Array | null {
+  const d = decoding.createDecoder(message);
+  if (decoding.readVarUint(d) !== MESSAGE_SYNC) return null;
+  const step = decoding.readVarUint(d);
+  if (step !== SYNC_STEP2 && step !== SYNC_UPDATE) return null;
+  return decoding.readVarUint8Array(d);
 }
 
 /** Decodes a Yjs state vector (varuint n, n × {varuint client, varuint clock}); throws on malformed input. */

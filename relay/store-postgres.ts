@@ -77,6 +77,7 @@ const RECONNECT_MS = [100, 250, 500, 1000, 2000];
 
 export class PostgresStore implements RelayStore {
   readonly shared = true;
+  appends = 0;
   readonly description: string;
   private events: StoreEvents | null = null;
   private listener: pg.Client | null = null;
@@ -161,6 +162,7 @@ export class PostgresStore implements RelayStore {
       entries.map((e) => e.value),
       now,
     ]);
+    this.appends++;
     const prev = Number(rows[0].prev);
     const seqs = rows[0].seqs.map(Number);
     const stored = seqs.map((s) => entries[s - prev - 1]);

@@ -43,6 +43,7 @@ export class SqliteStore implements RelayStore {
   readonly file: string;
   readonly description: string;
   readonly shared = false;
+  appends = 0;
   private readonly db: Database.Database;
   private readonly insertEntry: Database.Statement;
   private readonly selectRoom: Database.Statement;
@@ -98,7 +99,9 @@ export class SqliteStore implements RelayStore {
   async append(room: string, entries: readonly LogEntry[], cursor: number): Promise<AppendResult> {
     if (entries.length === 0) return { stored: [], cursor };
     this.injectedFault();
-    return { stored: [...entries], cursor: this.appendTx(room, entries) };
+    const seq = this.appendTx(room, entries);
+    this.appends++;
+    return { stored: [...entries], cursor: seq };
   }
 
   private injectedFault(): void {

@@ -42,8 +42,13 @@ export interface RelayStore {
   load(room: string): Promise<StoredRows>;
   /** Entries of a room after `cursor`, at most `limit` of them, in cursor order. */
   since(room: string, cursor: number, limit: number): Promise<StoredRows>;
-  /** Stores new entries of one room in one transaction; they are durable when this resolves. */
+  /**
+   * Stores new entries of one room in one transaction (on PostgreSQL one round trip); they are durable when this
+   * resolves. The relay hands it a batch: the new entries of every update the room received in one event-loop turn.
+   */
   append(room: string, entries: readonly LogEntry[], cursor: number, now: number): Promise<AppendResult>;
+  /** Appends this handle committed (one transaction each), for tests and benchmarks. */
+  readonly appends: number;
   /** Records that rooms were used at `now` (for the disk TTL). */
   touch(rooms: readonly string[], now: number): Promise<void>;
   /** The latest cursor of each of these rooms that has entries (the polling fallback of `watch`). */

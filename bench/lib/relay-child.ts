@@ -1,13 +1,15 @@
 /**
  * Child-process entry that runs one relay for a benchmark: `node relay-child.js parley <dataDir> [postgres://…]` runs
  * the real Parley relay (relay/server.ts startRelay, as `parley relay` does; on SQLite in dataDir, or on the given
- * PostgreSQL store), `node relay-child.js plain` the baseline.
+ * PostgreSQL store), `node relay-child.js plain` the baseline, `node relay-child.js hocuspocus` a Hocuspocus server
+ * (bench/lib/hocuspocus-relay.ts).
  * A separate process keeps the relay's CPU off the benchmark's event loop (the clients would otherwise compete
  * with it on one thread) and lets the parent read the relay's own CPU time. Talks to the parent over IPC
  * (see bench/lib/relays.ts).
  */
 import { startRelay } from '../../relay/server.js';
 import { startPlainRelay } from './plain-relay.js';
+import { startHocuspocusRelay } from './hocuspocus-relay.js';
 
 type Request = { cmd: 'stats'; id: number } | { cmd: 'close' };
 
@@ -24,6 +26,11 @@ async function run(): Promise<void> {
     stats = () => ({ entries: relay.metrics.entriesStored, refused: Object.fromEntries(relay.metrics.refused) });
   } else if (kind === 'plain') {
     const relay = await startPlainRelay();
+    url = relay.url;
+    close = () => relay.close();
+    stats = () => ({ entries: relay.entryCount(), refused: {} });
+  } else if (kind === 'hocuspocus') {
+    const relay = await startHocuspocusRelay();
     url = relay.url;
     close = () => relay.close();
     stats = () => ({ entries: relay.entryCount(), refused: {} });

@@ -1,9 +1,9 @@
-/** Starts a relay (Parley or the plain baseline) in its own process; see bench/lib/relay-child.ts. */
+/** Starts a relay (Parley, the plain baseline or Hocuspocus) in its own process; see bench/lib/relay-child.ts. */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Cleanup } from './cleanup.js';
 
-export type RelayKind = 'parley' | 'plain';
+export type RelayKind = 'parley' | 'plain' | 'hocuspocus';
 
 export interface RelayStats {
   /** CPU time (user + system) the relay process has used since it started, ms. */
@@ -24,7 +24,8 @@ export interface BenchRelay {
 
 const CHILD = fileURLToPath(new URL('./relay-child.js', import.meta.url));
 
-export const relayLabel = (kind: RelayKind) => (kind === 'parley' ? 'parley relay' : 'plain y-protocols relay');
+export const relayLabel = (kind: RelayKind) =>
+  kind === 'parley' ? 'parley relay' : kind === 'hocuspocus' ? 'Hocuspocus server' : 'plain y-protocols relay';
 
 /**
  * `execArgv` e.g. ['--cpu-prof', '--cpu-prof-dir', dir] to profile the relay process; `store` a postgres:// URL for

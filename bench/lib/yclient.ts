@@ -1,12 +1,14 @@
 /**
  * A stock y-websocket client (WebsocketProvider over `ws`), as any Yjs app would use it. Against the Parley relay
  * it carries relay auth built from the room's epoch key (fresh on every reconnect, like node/replica.ts does);
- * against the plain relay the same room name is used without auth.
+ * against the plain relay the same room name is used without auth; against Hocuspocus the provider speaks its
+ * protocol through bench/lib/hocuspocus-socket.ts.
  */
 import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
 import WebSocket from 'ws';
 import { relayAuthParams } from '../../protocol/keys.js';
+import { HocuspocusSocket } from './hocuspocus-socket.js';
 
 class BenchProvider extends WebsocketProvider {
   epochKey: Uint8Array | null = null;
@@ -28,13 +30,13 @@ export interface YClient {
   close(): void;
 }
 
-/** `epochKey` = sign relay auth for the room (Parley relay); null = no auth (plain relay). */
-export function connectYClient(url: string, room: string, epochKey: Uint8Array | null): YClient {
+/** `epochKey` = sign relay auth for the room (Parley relay); null = no auth (plain relay, Hocuspocus). */
+export function connectYClient(url: string, room: string, epochKey: Uint8Array | null, hocuspocus = false): YClient {
   const doc = new Y.Doc();
   // Each WebsocketProvider adds a process 'exit' listener; dozens of clients in one process are expected here.
   process.setMaxListeners(Math.max(process.getMaxListeners(), process.listenerCount('exit') + 16));
   const provider = new BenchProvider(url, room, doc, {
-    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+    WebSocketPolyfill: (hocuspocus ? HocuspocusSocket : WebSocket) as unknown as typeof globalThis.WebSocket,
     disableBc: true,
     connect: false,
   });
