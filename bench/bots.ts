@@ -2,7 +2,7 @@
  * `npm run bench -- bots [--moves N] [--rounds R] [--budget S] [--cases dice,tictactoe,dice-blind]`
  *
  * Bot replay throughput through the verifier path nodes use. A log of N message inputs and the runner's N+1
- * bot.step events (real signed events; steps produced by the product's own runner, see bench/lib/bots-log.ts) is
+ * bot.step events (real signed events; steps produced by the product's own runner, see dev/bots-log.ts) is
  * delivered to a fresh Membership + ChannelBots exactly as node/channel.ts `delivered` does on a node that is not
  * the runner (and as node/offline-verify.ts does); ChannelBots checks and replays every step.
  *
@@ -27,7 +27,7 @@ import { Membership } from '../node/membership.js';
 import { ChannelBots, type StepStatus } from '../bots/channel-bots.js';
 import { loadBot, type StepInput } from '../bots/sandbox.js';
 import { entropyStart, stepRandom } from '../bots/seed.js';
-import { buildBotLog, dicePicker, settle, tictactoePicker, type BotLog } from './lib/bots-log.js';
+import { buildBotLog, dicePicker, settle, tictactoePicker, type BotLog } from '../dev/bots-log.js';
 import { rawLoop } from './lib/bots-raw.js';
 import { fmt, summarize } from './util.js';
 

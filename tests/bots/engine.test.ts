@@ -7,7 +7,7 @@ import { ready } from '../../protocol/sodium.js';
 import { ChannelBots, type StepStatus } from '../../bots/channel-bots.js';
 import { Membership } from '../../node/membership.js';
 import { ENGINE_ID, MAX_LIMITS, requestLimits, DEFAULT_LIMITS } from '../../bots/sandbox.js';
-import { buildBotLog, dicePicker, settle, type BotLog } from '../../bench/lib/bots-log.js';
+import { buildBotLog, dicePicker, settle, type BotLog } from '../../dev/bots-log.js';
 
 beforeAll(ready);
 

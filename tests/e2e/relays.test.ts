@@ -6,7 +6,7 @@ import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawnRelay } from '../helpers/relay.js';
 import { collectUntil, startNode, tempHome, type TestNode } from '../helpers/mcp.js';
-import { summarize } from '../../bench/util.js';
+import { summarize } from '../../dev/stats.js';
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
