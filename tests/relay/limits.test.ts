@@ -22,6 +22,7 @@ import { ready } from '../../protocol/sodium.js';
 import { contentId } from '../../protocol/hash.js';
 import { newEpochKey, relayAuthParams } from '../../protocol/keys.js';
 import { SqliteStore } from '../../relay/store-sqlite.js';
+import type { RelayStore } from '../../relay/store.js';
 import type { LogEntry } from '../../protocol/log-update.js';
 
 const cleanup: (() => unknown)[] = [];
@@ -109,7 +110,8 @@ function rss(pid: number): number {
 
 /** Writes `bytes` of valid entries (one Yjs client, consecutive clocks) into a room of a SQLite relay directory. */
 async function bigRoom(dataDir: string, room: string, bytes: number): Promise<number> {
-  const store = new SqliteStore(dataDir);
+  // As the relay holds it: through the storage interface (SQLite ignores `now`).
+  const store: RelayStore = new SqliteStore(dataDir);
   const size = 60 * 1024;
   const entries: LogEntry[] = [];
   for (let clock = 0; clock * size < bytes; clock++) {
