@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnRelay } from '../helpers/relay.js';
 import { CLI, removeHome, startNode, tempHome, type TestNode } from '../helpers/mcp.js';
+import { until } from '../helpers/until.js';
 
 type Relay = Awaited<ReturnType<typeof spawnRelay>>;
 let relay: Relay;
@@ -60,15 +61,9 @@ const fromBot = (name: string, kind: string, to?: string) => (m: any) => m.from 
 
 /** Waits until the node has replayed every bot step with nothing pending, then checks the whole report. */
 async function expectVerified(node: TestNode, channel: string, minSteps: number) {
-  const deadline = Date.now() + 20_000;
-  let report: any;
-  for (;;) {
-    report = await node.call('verify_channel', { channel });
-    const bots = report.bots as any[];
-    if (bots.length > 0 && bots.every((b) => b.pending === 0 && b.steps >= minSteps)) break;
-    if (Date.now() > deadline) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  const report = await until(() => node.call('verify_channel', { channel }), (r) => r.bots.length > 0 && r.bots.every((b: any) => b.pending === 0 && b.steps >= minSteps), {
+    what: `every bot verified up to step ${minSteps}`,
+  });
   expect(report.problems).toEqual([]);
   for (const b of report.bots) {
     expect(b.mismatches).toBe(0);
