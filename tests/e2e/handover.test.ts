@@ -4,7 +4,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawnRelay } from '../helpers/relay.js';
-import { removeHome, startNode, type TestNode } from '../helpers/mcp.js';
+import { removeHome, startNode, type ReadMessage, type TestNode, type ToolResults } from '../helpers/mcp.js';
 import { until } from '../helpers/until.js';
 
 type Relay = Awaited<ReturnType<typeof spawnRelay>>;
@@ -25,11 +25,11 @@ async function node(env: Record<string, string> = {}): Promise<TestNode> {
   return n;
 }
 
-const fromBot = (slot: string, kind: string) => (m: any) => m.from === slot && m.kind === kind;
+const fromBot = (slot: string, kind: string) => (m: ReadMessage) => m.from === slot && m.kind === kind;
 
 /** Polls the whole history (from cursor 0) until `pred` holds for some message. */
-async function waitFor(n: TestNode, ch: string, pred: (m: any) => boolean) {
-  const all = await until(async () => (await n.call('sync_messages', { channel: ch, cursor: '0', limit: 500 })).messages as any[], (ms) => ms.some(pred), {
+async function waitFor(n: TestNode, ch: string, pred: (m: ReadMessage) => boolean) {
+  const all = await until(async () => (await n.call('sync_messages', { channel: ch, cursor: '0', limit: 500 })).messages, (ms) => ms.some(pred), {
     what: 'a matching message',
   });
   return all.find(pred);
@@ -37,7 +37,7 @@ async function waitFor(n: TestNode, ch: string, pred: (m: any) => boolean) {
 
 async function verifiedEverywhere(nodes: TestNode[], ch: string) {
   for (const n of nodes) {
-    const report = await until(() => n.call('verify_channel', { channel: ch }), (r) => r.bots.every((b: any) => b.pending === 0) && r.ok, { what: 'every step verified' });
+    const report = await until(() => n.call('verify_channel', { channel: ch }), (r) => r.bots.every((b) => b.pending === 0) && r.ok, { what: 'every step verified' });
     expect(report.problems).toEqual([]);
     for (const b of report.bots) expect(b).toMatchObject({ mismatches: 0, pending: 0, verified: b.steps });
   }
@@ -57,7 +57,7 @@ describe('bot runner hand-over', () => {
     expect((refused.content[0] as { text: string }).text).toMatch(/secret seed: only its current runner/);
 
     await carol.call('post_message', { channel: ch, kind: 'guess', body: '50' });
-    let hint = (await waitFor(carol, ch, fromBot('bot:guess', 'hint'))).body;
+    let hint = (await waitFor(carol, ch, fromBot('bot:guess', 'hint')))?.body;
 
     const handed = await alice.call('hand_over_bot', { channel: ch, slot: 'bot:guess', to: 'invite:bob' });
     expect(handed).toMatchObject({ runner_slot: 'invite:bob', from_step: expect.any(Number) });
@@ -71,7 +71,7 @@ describe('bot runner hand-over', () => {
       const g = Math.floor((lo + hi) / 2);
       await carol.call('post_message', { channel: ch, kind: 'guess', body: String(g) });
       for (;;) {
-        const r = await carol.call('sync_messages', { channel: ch, cursor, wait_seconds: 10 });
+        const r: ToolResults['sync_messages'] = await carol.call('sync_messages', { channel: ch, cursor, wait_seconds: 10 });
         cursor = r.cursor;
         const h = r.messages.find(fromBot('bot:guess', 'hint'));
         if (h) {

@@ -76,7 +76,7 @@ describe('hostile relay', () => {
       expect(text).toMatch(/decrypt/);
       expect(text).toMatch(/non-member/);
       const sync = await n.call('sync_messages', { channel: ch, cursor: '0', limit: 500 });
-      expect(sync.messages.every((m: any) => m.body !== 'forged')).toBe(true);
+      expect(sync.messages.every((m) => m.body !== 'forged')).toBe(true);
     }
   });
 
@@ -207,7 +207,7 @@ describe('hostile relay', () => {
     expect(v.ok).toBe(false);
     expect(v.problems.join('\n')).toMatch(/is withholding events/);
     const seen = await bob.call('sync_messages', { channel: ch, cursor: '0', limit: 500 });
-    expect(seen.messages.some((m: any) => m.body === 'only carol sees this')).toBe(false);
+    expect(seen.messages.some((m) => m.body === 'only carol sees this')).toBe(false);
     expect((await alice.call('who', { channel: ch })).withholding).toEqual([]);
 
     relay.setPolicy(room, {});

@@ -56,8 +56,8 @@ async function stillSyncing(alice: TestNode, bob: TestNode, ch: string, honest: 
   expect(atBob.filter((m) => m.body.startsWith(`${tag}: alice`)).map((m) => m.body)).toEqual([0, 1, 2, 3, 4].map((i) => `${tag}: alice ${i}`));
   await bob.call('post_message', { channel: ch, body: `${tag}: bob` });
   await collectUntil(alice, ch, (all) => all.some((m) => m.body === `${tag}: bob`));
-  const listed = (await alice.call('list_channels')).channels.find((c: any) => c.channel === ch);
-  expect.soft(listed.relays.find((r: any) => r.url === honest)).toEqual({ url: honest, connected: true });
+  const listed = (await alice.call('list_channels')).channels.find((c) => c.channel === ch);
+  expect.soft(listed?.relays.find((r) => r.url === honest)).toEqual({ url: honest, connected: true });
 }
 
 describe('a hostile relay cannot poison a node\'s replica', () => {

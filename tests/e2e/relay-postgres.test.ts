@@ -9,7 +9,7 @@ import { until } from '../helpers/until.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { spawnRelay, type SpawnedRelay } from '../helpers/relay.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
-import { collectUntil, startNode, type TestNode } from '../helpers/mcp.js';
+import { collectUntil, startNode, type ReadMessage, type TestNode } from '../helpers/mcp.js';
 
 let pg: TestPostgres;
 beforeAll(async () => {
@@ -48,11 +48,11 @@ async function metric(r: SpawnedRelay, name: string): Promise<number> {
 }
 
 /** Every message of the channel the node has, from the start. */
-async function history(n: TestNode, ch: string): Promise<any[]> {
+async function history(n: TestNode, ch: string): Promise<ReadMessage[]> {
   return (await n.call('sync_messages', { channel: ch, cursor: '0', limit: 500 })).messages;
 }
 
-const chats = (all: any[]) => all.filter((m) => m.kind === 'chat').map((m) => m.body as string);
+const chats = (all: ReadMessage[]) => all.filter((m) => m.kind === 'chat').map((m) => m.body);
 
 /** Alice on instance A, Bob on instance B, one channel whose only relay is the proxy. */
 async function twoInstances(slots = ['invite:bob']) {

@@ -19,7 +19,7 @@ async function allBodies(n: TestNode, ch: string): Promise<string[]> {
   let cursor = '0';
   for (;;) {
     const r = await n.call('sync_messages', { channel: ch, cursor, limit: 500 });
-    out.push(...r.messages.filter((m: any) => m.kind === 'chat').map((m: any) => m.body));
+    out.push(...r.messages.filter((m) => m.kind === 'chat').map((m) => m.body));
     cursor = r.cursor;
     if (!r.more) return out;
   }
