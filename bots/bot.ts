@@ -36,7 +36,8 @@ export interface Seen {
   fedBy: Bot | Bot[] | null;
 }
 
-export const isFed = (s: Seen, bot: Bot): boolean => s.fedBy === bot || (Array.isArray(s.fedBy) && s.fedBy.includes(bot));
+export const isFed = (s: Seen, bot: Bot): boolean =>
+  s.fedBy === bot || (Array.isArray(s.fedBy) && s.fedBy.includes(bot));
 
 export function markFed(s: Seen, bot: Bot): void {
   const f = s.fedBy;

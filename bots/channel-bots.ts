@@ -22,7 +22,15 @@ import { TaskQueue } from './queue.js';
 import { Runner, type RunnerHooks } from './runner.js';
 import { Verifier } from './verifier.js';
 import { HandOvers } from './handover.js';
-import { botInfo, checkpoints, Reports, stepStatus, type BotInfo, type BotReport, type MarkListener } from './reports.js';
+import {
+  botInfo,
+  checkpoints,
+  Reports,
+  stepStatus,
+  type BotInfo,
+  type BotReport,
+  type MarkListener,
+} from './reports.js';
 import {
   AttachPayloadSchema,
   botOf,
@@ -44,7 +52,8 @@ export class ChannelBots {
   private readonly reports: Reports;
   private readonly queue: TaskQueue;
   private readonly verifier: Verifier;
-  private readonly runs: Runner | undefined;
+  /** This node's part as runner of its bots; absent offline. */
+  private readonly asRunner: Runner | undefined;
   private readonly handOvers: HandOvers;
   private attachSeen = false;
 
@@ -58,10 +67,12 @@ export class ChannelBots {
   ) {
     this.reports = new Reports(onMark);
     this.inputs = new BotInputs(membership, new Map<string, Seen>());
-    this.queue = new TaskQueue((err) => this.reports.problem(`bot processing failed: ${err instanceof Error ? err.message : String(err)}`));
+    this.queue = new TaskQueue((err) => {
+      this.reports.problem(`bot processing failed: ${err instanceof Error ? err.message : String(err)}`);
+    });
     this.verifier = new Verifier(this.inputs, this.reports, runner?.me);
-    this.runs = runner && new Runner(runner, this.inputs, this.verifier, this.reports);
-    this.handOvers = new HandOvers(membership, this.reports, this.verifier, this.runs);
+    this.asRunner = runner && new Runner(runner, this.inputs, this.verifier, this.reports);
+    this.handOvers = new HandOvers(membership, this.reports, this.verifier, this.asRunner);
   }
 
   /**
@@ -79,7 +90,7 @@ export class ChannelBots {
   }
 
   resume(): void {
-    const runner = this.runs;
+    const runner = this.asRunner;
     if (!runner) return;
     for (const bot of this.bots.values()) this.queue.push(() => runner.feedWaiting(bot));
   }
@@ -130,7 +141,9 @@ export class ChannelBots {
       case 'bot.reveal': {
         const p = RevealPayloadSchema.safeParse(b.payload);
         const bot = p.success ? this.bots.get(p.data.bot) : undefined;
-        if (!p.success || !bot || !bot.runners.includes(b.author)) return this.reports.problem('bot.reveal by someone other than a runner');
+        if (!p.success || !bot || !bot.runners.includes(b.author)) {
+          return this.reports.problem('bot.reveal by someone other than a runner');
+        }
         return this.verifier.reveal(bot, p.data.seed);
       }
       case 'message':
@@ -153,13 +166,13 @@ export class ChannelBots {
     for (const bot of this.bots.values()) {
       if (!this.inputs.eligible(bot, seen.ev)) continue;
       bot.inputs.push(seen);
-      if (!restoring && this.runs?.runs(bot)) mine.push(bot);
+      if (!restoring && this.asRunner?.runs(bot)) mine.push(bot);
     }
     if (mine.length > 0) return this.feedEach(mine, seen);
   }
 
   private async feedEach(bots: Bot[], input: Seen): Promise<void> {
-    for (const bot of bots) await this.runs!.feed(bot, input);
+    for (const bot of bots) await this.asRunner!.feed(bot, input);
   }
 
   private async attach(seen: Seen, restoring: boolean): Promise<void> {
@@ -169,9 +182,12 @@ export class ChannelBots {
     const parsed = AttachPayloadSchema.safeParse(ev.body.payload);
     if (!parsed.success) return this.reports.problem(`bot.attach for ${slot} refused: ${describeIssue(parsed.error)}`);
     const p: AttachPayload = parsed.data;
-    if (sha256Hex(p.source) !== p.code_hash) return this.reports.problem(`bot.attach for ${slot}: code hash does not match the source`);
+    if (sha256Hex(p.source) !== p.code_hash) {
+      return this.reports.problem(`bot.attach for ${slot}: code hash does not match the source`);
+    }
     const owner = this.membership.owner ?? ev.body.author;
-    const bot = new Bot(slot, ev.id, ev.body.lamport, p, this.ch, this.channelName(), { id: owner, name: this.membership.nameOf(owner) });
+    const ownerInfo = { id: owner, name: this.membership.nameOf(owner) };
+    const bot = new Bot(slot, ev.id, ev.body.lamport, p, this.ch, this.channelName(), ownerInfo);
     if (bot.seed !== null && seedCommitment(bot.seed) !== p.seed_commitment) {
       bot.broken = 'published seed does not match its commitment';
       this.reports.problem(`bot ${slot}: ${bot.broken}`);
@@ -179,7 +195,8 @@ export class ChannelBots {
     if (bot.needsEngine !== null) {
       const engine = bot.needsEngine || '(none)';
       this.reports.problem(
-        `bot ${slot}: attached under engine ${engine}, this node runs engine ${ENGINE_ID}: its steps are unverifiable here (engine); verify them with a Parley whose engine is ${engine}`,
+        `bot ${slot}: attached under engine ${engine}, this node runs engine ${ENGINE_ID}: ` +
+          `its steps are unverifiable here (engine); verify them with a Parley whose engine is ${engine}`,
       );
     }
     this.bots.set(slot, bot);
@@ -187,7 +204,7 @@ export class ChannelBots {
       const seed = this.runner.seedFor(slot, ev.id);
       if (seed) bot.seed = seed;
       bot.inputs.unshift(seen);
-      if (!restoring) await this.runs!.feed(bot, seen);
+      if (!restoring) await this.asRunner!.feed(bot, seen);
     }
   }
 

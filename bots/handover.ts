@@ -25,14 +25,20 @@ export class HandOvers {
     const b = ev.body;
     const to = p.runner;
     const refuse = (why: string) => this.reports.problem(`bot.runner for ${bot.slot} refused: ${why}`);
-    if (this.membership.slotOf(to) === undefined && to !== this.membership.owner) return refuse('the new runner is not a member');
+    if (this.membership.slotOf(to) === undefined && to !== this.membership.owner) {
+      return refuse('the new runner is not a member');
+    }
     const byOwner = b.author === this.membership.owner;
-    if (bot.secret && !bot.revealed && b.author !== bot.runner) return refuse('only the current runner can hand over a bot with a secret seed');
+    if (bot.secret && !bot.revealed && b.author !== bot.runner) {
+      return refuse('only the current runner can hand over a bot with a secret seed');
+    }
     if (!bot.secret && !byOwner && b.author !== to) return refuse('a member can only claim the runner role for itself');
-    if (p.from_step !== bot.steps.length + 1) return refuse(`it starts at step ${p.from_step}, but the bot is at step ${bot.steps.length + 1}`);
+    const next = bot.steps.length + 1;
+    if (p.from_step !== next) return refuse(`it starts at step ${p.from_step}, but the bot is at step ${next}`);
     const rival = bot.handOvers.find((h) => h.fromStep === p.from_step);
     if (rival) {
-      if (rival.lamport < b.lamport || (rival.lamport === b.lamport && rival.id < ev.id)) return refuse('another hand-over for the same step came first');
+      const rivalFirst = rival.lamport < b.lamport || (rival.lamport === b.lamport && rival.id < ev.id);
+      if (rivalFirst) return refuse('another hand-over for the same step came first');
       bot.handOvers.splice(bot.handOvers.indexOf(rival), 1);
     }
     bot.handOvers.push({ id: ev.id, lamport: b.lamport, runner: to, fromStep: p.from_step });
@@ -45,7 +51,9 @@ export class HandOvers {
         bot.resetReplay();
       }
     }
-    if (bot.seed === null) return refuse('the sealed seed does not open for this node or does not match the commitment');
+    if (bot.seed === null) {
+      return refuse('the sealed seed does not open for this node or does not match the commitment');
+    }
     this.verifier.catchUp(bot);
     await this.runner.feedWaiting(bot);
   }

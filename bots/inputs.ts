@@ -20,7 +20,8 @@ export class BotInputs {
     const b = ev.body;
     if (b.lamport <= bot.attachLamport) return false;
     if (b.type === 'message') return true;
-    return b.type === 'member.admit' && this.membership.isEffective(ev.id) && this.membership.claim(String(b.payload.claim)) !== undefined;
+    if (b.type !== 'member.admit') return false;
+    return this.membership.isEffective(ev.id) && this.membership.claim(String(b.payload.claim)) !== undefined;
   }
 
   /** The recorded form of an input, derived identically by runner and verifiers. */

@@ -78,7 +78,12 @@ export const HandOverPayloadSchema = z.looseObject({
 export type HandOverPayload = z.infer<typeof HandOverPayloadSchema>;
 
 /** What a verifier claims about a step that does not replay (emitted as `mismatch`, kept in a fraud proof). */
-export const MismatchClaimSchema = z.object({ bot: z.string(), n: z.number().int(), reason: z.string(), runner: z.string() });
+export const MismatchClaimSchema = z.object({
+  bot: z.string(),
+  n: z.number().int(),
+  reason: z.string(),
+  runner: z.string(),
+});
 export type MismatchClaim = z.infer<typeof MismatchClaimSchema>;
 
 /** The bot a bot event names, if it names one: enough to report a malformed payload against its bot. */

@@ -44,8 +44,8 @@ export class Reports {
     rec.reason = reason;
     if (status === 'mismatch') this.problems.push(`bot ${bot.slot} step ${rec.n}: ${reason}`);
     if (!rec.id) return;
-    const claim = status === 'mismatch' ? { bot: bot.slot, n: rec.n, reason: reason ?? 'mismatch', runner: bot.runner } : undefined;
-    this.onMark?.(rec.id, status, claim);
+    if (status !== 'mismatch') return this.onMark?.(rec.id, status);
+    this.onMark?.(rec.id, status, { bot: bot.slot, n: rec.n, reason: reason ?? 'mismatch', runner: bot.runner });
   }
 
   /** Passes on a mark that needs no bookkeeping here (a runner's own step coming back, a pending step). */
@@ -75,7 +75,8 @@ export function stepStatus(bots: Iterable<Bot>, stepId: string): StepStatus | un
 export function botInfo(b: Bot, isFed: (input: Bot['inputs'][number]) => boolean): BotInfo {
   const unfed = b.inputs.filter((i) => !isFed(i));
   const waitingSince = unfed.length > 0 ? Math.min(...unfed.map((i) => i.ev.body.ts)) : null;
-  return { bot: b, attach: b.payload, lastStepAt: b.steps.at(-1)?.payload?.now ?? null, waiting: unfed.length, waitingSince };
+  const lastStepAt = b.steps.at(-1)?.payload?.now ?? null;
+  return { bot: b, attach: b.payload, lastStepAt, waiting: unfed.length, waitingSince };
 }
 
 /** Per bot: its last step number and claimed state hash (recorded in a new epoch's first event). */

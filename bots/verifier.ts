@@ -54,7 +54,9 @@ export class Verifier {
     if (outcome.status === 'unverifiable') status = 'unverifiable';
     else if (!jsonEqual(outcome.outputs, p.outputs)) [status, reason] = ['mismatch', 'outputs differ from the replay'];
     else if (outcome.stateHash !== p.stateHash) [status, reason] = ['mismatch', 'state hash differs from the replay'];
-    else if ((outcome.status === 'error') !== (p.error !== undefined)) [status, reason] = ['mismatch', 'error outcome differs from the replay'];
+    else if ((outcome.status === 'error') !== (p.error !== undefined)) {
+      [status, reason] = ['mismatch', 'error outcome differs from the replay'];
+    }
     this.reports.mark(bot, rec, status, reason);
   }
 
@@ -79,7 +81,8 @@ export class Verifier {
     if (!input) return fail('step names an input this node never saw');
     const inputEv = input.ev;
     const isInit = inputEv.body.type === 'bot.attach';
-    if (isInit ? p.n !== 1 || p.input.event !== bot.attachId : !this.inputs.eligible(bot, inputEv)) return fail('step input is not an input of this bot');
+    const isInput = isInit ? p.n === 1 && p.input.event === bot.attachId : this.inputs.eligible(bot, inputEv);
+    if (!isInput) return fail('step input is not an input of this bot');
     if (isFed(input, bot)) return fail('input fed twice');
     if (!jsonEqual(this.inputs.inputFor(bot, inputEv), p.input)) return fail('recorded input does not match the event');
     const skipped = isInit ? undefined : this.inputs.unfedAncestor(bot, inputEv);
@@ -88,7 +91,10 @@ export class Verifier {
     // Everything in this step's causal past is now known to be fed: later walks stop here (keeps them short).
     markFed(seen, bot);
     // Another engine may stop a step elsewhere (gas, memory): replaying here proves nothing either way.
-    if (bot.needsEngine !== null) return this.reports.mark(bot, rec, 'unverifiable', `engine: attached under ${bot.needsEngine}, this node runs ${ENGINE_ID}`);
+    if (bot.needsEngine !== null) {
+      const reason = `engine: attached under ${bot.needsEngine}, this node runs ${ENGINE_ID}`;
+      return this.reports.mark(bot, rec, 'unverifiable', reason);
+    }
     if (bot.seed === null) {
       bot.contextFor(p);
       this.reports.notify(ev.id, 'pending');
@@ -113,7 +119,8 @@ export class Verifier {
     if (bot.revealed) return;
     bot.revealed = true;
     if (seedCommitment(seed) !== bot.payload.seed_commitment) {
-      for (const rec of bot.steps) if (rec.status === 'pending') this.reports.mark(bot, rec, 'mismatch', 'revealed seed does not match its commitment');
+      const reason = 'revealed seed does not match its commitment';
+      for (const rec of bot.steps) if (rec.status === 'pending') this.reports.mark(bot, rec, 'mismatch', reason);
       return;
     }
     if (this.me !== undefined && bot.runner === this.me) return;

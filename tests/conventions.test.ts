@@ -40,7 +40,8 @@ describe('conventions', () => {
   });
 
   it('every document a comment or doc points to is in the repository', () => {
-    const sources = ['runtime', 'protocol', 'relay', 'bots', 'node', 'cli', 'dev', 'bench', 'tests'].flatMap((d) => files(d, '.ts'));
+    const folders = ['runtime', 'protocol', 'relay', 'bots', 'node', 'cli', 'dev', 'bench', 'tests'];
+    const sources = folders.flatMap((d) => files(d, '.ts'));
     const missing: string[] = [];
     for (const file of [...sources, ...files('docs', '.md'), 'README.md'].filter((f) => f !== SELF)) {
       const text = readFileSync(join(ROOT, file), 'utf8');

@@ -17,7 +17,9 @@ beforeAll(ready);
 async function verifyTampered(log: BotLog, tamper: (body: EventBody) => void | false) {
   const membership = new Membership(log.ch);
   const marks: { status: StepStatus; claim?: MismatchClaim }[] = [];
-  const bots = new ChannelBots(log.ch, membership, () => log.name, undefined, (_id, status, claim) => marks.push({ status, claim }));
+  const bots = new ChannelBots(log.ch, membership, () => log.name, undefined, (_id, status, claim) => {
+    marks.push({ status, claim });
+  });
   for (const e of log.events) {
     const body = structuredClone(e.body);
     if (tamper(body) === false) continue;
@@ -49,7 +51,8 @@ describe('bot payload schemas', () => {
     });
     expect(report.bots[0]).toMatchObject({ steps: log.steps });
     expect(report.problems).toContain('bot bot:dice step 2: outputs: Invalid input: expected array, received undefined');
-    expect(marks.find((m) => m.claim)?.claim).toMatchObject({ bot: 'bot:dice', n: 2, reason: expect.stringMatching(/^outputs: /) });
+    const claim = marks.find((m) => m.claim)?.claim;
+    expect(claim).toMatchObject({ bot: 'bot:dice', n: 2, reason: expect.stringMatching(/^outputs: /) });
     // The step before it (init) still verifies.
     expect(marks.some((m) => m.status === 'verified')).toBe(true);
   });
@@ -78,7 +81,8 @@ describe('bot payload schemas', () => {
       if (body.type === 'bot.attach') delete (body.payload as Partial<AttachPayload>).runner;
     });
     expect(report.bots).toEqual([]);
-    expect(report.problems[0]).toBe('bot.attach for bot:dice refused: runner: Invalid input: expected string, received undefined');
+    const refused = 'bot.attach for bot:dice refused: runner: Invalid input: expected string, received undefined';
+    expect(report.problems[0]).toBe(refused);
     expect(report.problems).toContain('bot.step for unknown bot bot:dice');
   });
 });

@@ -8,7 +8,18 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { ParleyNode } from '../../node/service.js';
 import type { Message } from '../../node/messages.js';
-import type { BotInfo, ChannelEntry, CompactBot, CompactMessage, CompactSync, CompactWho, SyncResult, VerifyResult, WhoMember, WhoResult } from '../../node/compact.js';
+import type {
+  BotInfo,
+  ChannelEntry,
+  CompactBot,
+  CompactMessage,
+  CompactSync,
+  CompactWho,
+  SyncResult,
+  VerifyResult,
+  WhoMember,
+  WhoResult,
+} from '../../node/compact.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
@@ -20,11 +31,22 @@ export type ReadMember = Omit<WhoMember, 'id'> & { id?: string };
 
 /** Each tool's structured result, from the node's own types; where compact and full differ, fields of either. */
 export interface ToolResults {
-  create_channel: { channel: string; name: string; slot: string; invites: Record<string, string>; bots: { slot: string; code_hash: string }[] };
+  create_channel: {
+    channel: string;
+    name: string;
+    slot: string;
+    invites: Record<string, string>;
+    bots: { slot: string; code_hash: string }[];
+  };
   join_channel: Awaited<ReturnType<ParleyNode['joinChannel']>>;
   post_message: ReturnType<ParleyNode['postMessage']>;
   sync_messages: { channel?: string; messages: ReadMessage[]; cursor: string; more: boolean };
-  who: { members: ReadMember[]; waiting: { slot: string; id?: string; name: string }[]; withholding: string[]; refused_relays: string[] };
+  who: {
+    members: ReadMember[];
+    waiting: { slot: string; id?: string; name: string }[];
+    withholding: string[];
+    refused_relays: string[];
+  };
   list_channels: { channels: ChannelEntry[] };
   set_status: { ok: boolean };
   update_channel: Awaited<ReturnType<ParleyNode['updateChannel']>>;
@@ -38,10 +60,18 @@ export interface ToolResults {
 export type ToolName = keyof ToolResults;
 
 /** Results with `detail: "full"`. */
-export type FullResults = Omit<ToolResults, 'sync_messages' | 'who' | 'get_bot'> & { sync_messages: SyncResult; who: WhoResult; get_bot: BotInfo };
+export type FullResults = Omit<ToolResults, 'sync_messages' | 'who' | 'get_bot'> & {
+  sync_messages: SyncResult;
+  who: WhoResult;
+  get_bot: BotInfo;
+};
 
 /** Results with the default, compact detail. */
-export type CompactResults = Omit<ToolResults, 'sync_messages' | 'who' | 'get_bot'> & { sync_messages: CompactSync; who: CompactWho; get_bot: CompactBot };
+export type CompactResults = Omit<ToolResults, 'sync_messages' | 'who' | 'get_bot'> & {
+  sync_messages: CompactSync;
+  who: CompactWho;
+  get_bot: CompactBot;
+};
 
 export interface TestNode {
   home: string;
@@ -99,10 +129,12 @@ export function removeHome(home: string): void {
 export const errorText = (r: CallToolResult): string => (r.content[0] as { text: string }).text;
 
 /** The structured result of a `raw` call of `tool` made with the default, compact detail. */
-export const compactResult = <N extends ToolName>(_tool: N, r: CallToolResult): CompactResults[N] => r.structuredContent as CompactResults[N];
+export const compactResult = <N extends ToolName>(_tool: N, r: CallToolResult): CompactResults[N] =>
+  r.structuredContent as CompactResults[N];
 
 /** The structured result of a `raw` call of `tool`, compact or full. */
-export const toolResult = <N extends ToolName>(_tool: N, r: CallToolResult): ToolResults[N] => r.structuredContent as ToolResults[N];
+export const toolResult = <N extends ToolName>(_tool: N, r: CallToolResult): ToolResults[N] =>
+  r.structuredContent as ToolResults[N];
 
 /** Polls `sync_messages` on a node until `predicate` holds for all messages seen so far (compact unless `detail` is "full"). */
 export async function collectUntil(

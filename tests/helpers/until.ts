@@ -16,7 +16,11 @@ export interface UntilOptions {
 const DEFAULT_MS = 30_000;
 
 // The value forms come first: TypeScript fixes a contextually typed probe's inference at the first overload it tries.
-export function until<T, U extends T>(probe: () => T | Promise<T>, ok: (v: T) => v is U, options?: UntilOptions | number): Promise<U>;
+export function until<T, U extends T>(
+  probe: () => T | Promise<T>,
+  ok: (v: T) => v is U,
+  options?: UntilOptions | number,
+): Promise<U>;
 export function until<T>(probe: () => T | Promise<T>, ok: (v: T) => boolean, options?: UntilOptions | number): Promise<T>;
 export function until(cond: () => boolean | Promise<boolean>, options?: UntilOptions | number): Promise<void>;
 export async function until<T>(
@@ -34,7 +38,8 @@ export async function until<T>(
     if (ok(v)) return typeof second === 'function' ? v : undefined;
     if (Date.now() > deadline) {
       const shown = typeof v === 'string' ? v : JSON.stringify(v);
-      throw new Error(`timed out waiting${options.what ? ` for ${options.what}` : ''}; last value: ${String(shown).slice(0, 500)}`);
+      const what = options.what ? ` for ${options.what}` : '';
+      throw new Error(`timed out waiting${what}; last value: ${String(shown).slice(0, 500)}`);
     }
     await new Promise((r) => setTimeout(r, pause));
     pause = Math.min(pause * 2, 150);
