@@ -13,7 +13,7 @@
  * Cases: `dice` and `tictactoe` are paced (each move is posted after the bot's previous step arrived, so it depends
  * on it — what a node does when players read the bot's reply first, and the only way to play tic-tac-toe);
  * `dice-blind` posts each roll without the bot's previous reply in its deps (players who do not wait), a DAG in
- * which the verifier's causal check (ChannelBots.unfedAncestor) is short by construction; the paced cases should
+ * which the verifier's causal check (bots/inputs.ts unfedAncestor) is short by construction; the paced cases should
  * match it (accepted steps bound that walk), which this case checks.
  * After one untimed warm-up round, rounds alternate the three measurements. The ratio reported is the median over
  * rounds of each round's verifier/raw (the relay bench does the same): the two run back to back, so the machine's
