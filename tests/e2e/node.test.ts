@@ -93,6 +93,8 @@ describe('two nodes through a relay', () => {
     await alice.client.subscribeResource({ uri: `parley://channel/${ch}` });
     const t0 = Date.now();
     const poll = alice.call('sync_messages', { channel: ch, wait_seconds: 20 });
+    // Not a wait for a condition (the poll's waiting cannot be observed from here): a head start, so that bob's post
+    // usually wakes a waiting poll. Without it the test still holds, through the poll's first read.
     await new Promise((res) => setTimeout(res, 300));
     await bob.call('post_message', { channel: ch, body: 'wake up' });
     const res = await poll;
