@@ -2,7 +2,7 @@
  * `npm run bench -- bots [--moves N] [--rounds R] [--budget S] [--cases dice,tictactoe,dice-blind]`
  *
  * Bot replay throughput through the verifier path nodes use. A log of N message inputs and the runner's N+1
- * bot.step events (real signed events; steps produced by the product's own runner, see bench/lib/bots-log.ts) is
+ * bot.step events (real signed events; steps produced by the product's own runner, see dev/bots-log.ts) is
  * delivered to a fresh Membership + ChannelBots exactly as node/channel.ts `delivered` does on a node that is not
  * the runner (and as node/offline-verify.ts does); ChannelBots checks and replays every step.
  *
@@ -13,7 +13,7 @@
  * Cases: `dice` and `tictactoe` are paced (each move is posted after the bot's previous step arrived, so it depends
  * on it — what a node does when players read the bot's reply first, and the only way to play tic-tac-toe);
  * `dice-blind` posts each roll without the bot's previous reply in its deps (players who do not wait), a DAG in
- * which the verifier's causal check (ChannelBots.unfedAncestor) is short by construction; the paced cases should
+ * which the verifier's causal check (bots/inputs.ts unfedAncestor) is short by construction; the paced cases should
  * match it (accepted steps bound that walk), which this case checks.
  * After one untimed warm-up round, rounds alternate the three measurements. The ratio reported is the median over
  * rounds of each round's verifier/raw (the relay bench does the same): the two run back to back, so the machine's
@@ -27,7 +27,7 @@ import { Membership } from '../node/membership.js';
 import { ChannelBots, type StepStatus } from '../bots/channel-bots.js';
 import { loadBot, type StepInput } from '../bots/sandbox.js';
 import { entropyStart, stepRandom } from '../bots/seed.js';
-import { buildBotLog, dicePicker, settle, tictactoePicker, type BotLog } from './lib/bots-log.js';
+import { buildBotLog, dicePicker, settle, tictactoePicker, type BotLog } from '../dev/bots-log.js';
 import { rawLoop } from './lib/bots-raw.js';
 import { fmt, summarize } from './util.js';
 

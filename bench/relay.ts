@@ -31,7 +31,7 @@ import { Cleanup } from './lib/cleanup.js';
 import { monotonicUs, summarizeProfileDir, type Window } from './lib/cpuprof.js';
 import { readStamp, stampedEntry } from './lib/entries.js';
 import { startBenchRelay, type BenchRelay } from './lib/relays.js';
-import { startPostgres, type TestPostgres } from './lib/postgres.js';
+import { startPostgres, type TestPostgres } from '../dev/postgres.js';
 import { connectYClient, type YClient } from './lib/yclient.js';
 
 /**

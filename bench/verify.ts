@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- verify [--events N] [--rounds R] [--budget S] [--dag paced|blind] [--keep]`
  *
- * `parley verify` throughput (events/s) on an N-event export. The export is built in-process (bench/lib/bots-log.ts):
+ * `parley verify` throughput (events/s) on an N-event export. The export is built in-process (dev/bots-log.ts):
  * real signed and sealed events — channel.create with two invite slots, two slot-signed claims and their admissions, a dice bot attached
  * by the owner and run by the product's own runner (bots/channel-bots.ts), then chat messages, rolls, malformed rolls
  * and member.status updates, each message answered by a bot.step — written in the node/transcript.ts format exactly
@@ -25,7 +25,7 @@ import { parseArgs } from 'node:util';
 import { ready, sodium } from '../protocol/sodium.js';
 import { verifyFile } from '../node/offline-verify.js';
 import { checkTranscriptEvents, TranscriptSchema } from '../node/transcript.js';
-import { buildBotLog, toTranscript, type Move, type MovePicker } from './lib/bots-log.js';
+import { buildBotLog, toTranscript, type Move, type MovePicker } from '../dev/bots-log.js';
 import { prng } from './util.js';
 import { fmt, summarize } from './util.js';
 

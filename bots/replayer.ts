@@ -8,9 +8,7 @@
  * (tests/bots/replayer.test.ts). The inline replayer is the fallback where the worker's compiled file does not
  * exist (sources run under vitest) or when PARLEY_REPLAY_THREAD=0.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { compiledWorker, WorkerThread } from '../runtime/worker-thread.js';
 import type { Json } from '../protocol/canonical.js';
 import { HOOKS, loadBot, stateHash, type BotOutput, type BotSandbox, type StepInput, type StepOutcome, type TextOutcome } from './sandbox.js';
 import { prngState } from './seed.js';
@@ -194,18 +192,15 @@ const BATCH = 32;
 
 /** The process's replay thread and the bots on it. */
 class ReplayThread {
-  private readonly worker: Worker;
+  private readonly thread: WorkerThread<ToWorker, FromWorker>;
   private readonly bots = new Map<number, ThreadReplayer>();
   private nextKey = 1;
-  private owedTotal = 0;
-  private failed: string | null = null;
 
   constructor(file: string) {
-    this.worker = new Worker(file);
-    this.worker.unref();
-    this.worker.on('message', (m: FromWorker) => this.bots.get(m.key)?.receive(m.outcomes));
-    this.worker.on('error', (err) => this.fail(`the bot replay thread failed: ${err.message}`));
-    this.worker.on('exit', (code) => this.fail(`the bot replay thread stopped (exit code ${code})`));
+    this.thread = new WorkerThread<ToWorker, FromWorker>(file, {
+      onMessage: (m) => this.bots.get(m.key)?.receive(m.outcomes),
+      onFail: (reason) => this.fail(`the bot replay thread ${reason}`),
+    });
   }
 
   open(source: string, limits: unknown): ThreadReplayer {
@@ -213,25 +208,21 @@ class ReplayThread {
     const r = new ThreadReplayer(this, key);
     this.bots.set(key, r);
     this.post({ t: 'open', key, source, limits });
+    if (this.thread.failed !== null) r.abandon(`the bot replay thread ${this.thread.failed}`);
     return r;
   }
 
   post(m: ToWorker): void {
     if (m.t === 'close') this.bots.delete(m.key);
-    if (!this.failed) this.worker.postMessage(m);
+    this.thread.post(m);
   }
 
   /** Keeps the process alive exactly while outcomes are owed (a CLI verify awaits them). */
   owe(delta: number): void {
-    const before = this.owedTotal;
-    this.owedTotal += delta;
-    if (before === 0 && this.owedTotal > 0) this.worker.ref();
-    else if (before > 0 && this.owedTotal === 0) this.worker.unref();
+    this.thread.owe(delta);
   }
 
   private fail(reason: string): void {
-    if (this.failed) return;
-    this.failed = reason;
     if (thread === this) thread = null;
     for (const r of this.bots.values()) r.abandon(reason);
     this.bots.clear();
@@ -309,19 +300,12 @@ class ThreadReplayer implements Replayer {
 
 let thread: ReplayThread | null = null;
 
-/** The compiled worker beside this module, if there is one (dist/ has it; sources run by vitest do not). */
-function workerFile(): string | null {
-  if (process.env.PARLEY_REPLAY_THREAD === '0') return null;
-  const file = fileURLToPath(new URL('./replay-worker.js', import.meta.url));
-  return existsSync(file) ? file : null;
-}
-
 /**
  * A replayer for one bot: on the shared replay thread when it can run, inline otherwise. `workerFile` (tests) picks
  * the worker script, or inline with null; a given script gets a thread of its own.
  */
 export function openReplayer(source: string, limits: unknown, options: { workerFile?: string | null } = {}): Replayer {
-  const file = options.workerFile !== undefined ? options.workerFile : workerFile();
+  const file = options.workerFile !== undefined ? options.workerFile : compiledWorker('./replay-worker.js', import.meta.url, 'PARLEY_REPLAY_THREAD');
   if (file === null) return new InlineReplayer(source, limits);
   if (options.workerFile !== undefined) return new ReplayThread(file).open(source, limits);
   thread ??= new ReplayThread(file);

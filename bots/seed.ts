@@ -1,5 +1,5 @@
 /**
- * Bot randomness (DESIGN.md "Randomness"): the runner commits to a secret seed in `bot.attach`; members' join
+ * Bot randomness (docs/DESIGN.md "Bots"): the runner commits to a secret seed in `bot.attach`; members' join
  * entropy is mixed into an accumulator in delivery order; step n draws from H(seed ‖ accumulator ‖ n). The runner
  * could not predict the entropy when it committed, and cannot change its seed afterwards.
  */

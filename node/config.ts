@@ -1,11 +1,7 @@
 /** Node configuration from the environment: profile directory and default relays. */
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { RelayUrlSchema } from '../protocol/invite.js';
 
-export function parleyHome(env: NodeJS.ProcessEnv = process.env): string {
-  return env.PARLEY_HOME && env.PARLEY_HOME.trim() !== '' ? env.PARLEY_HOME : join(homedir(), '.parley');
-}
+export { parleyHome } from '../runtime/profile.js';
 
 /** Parses a comma-separated relay list; throws an Error naming the bad entry. */
 export function parseRelayList(text: string | undefined): string[] {

@@ -1,5 +1,5 @@
 /**
- * The stdio MCP server: the tool contract of DESIGN.md ("MCP surface (node)") over ParleyNode. Input and output
+ * The stdio MCP server: the tool contract of docs/DESIGN.md ("MCP surface") over ParleyNode. Input and output
  * are zod schemas; a failed action returns `isError: true` with one sentence, and every call is audited (time,
  * tool, channel, outcome; never bodies). stdout belongs to the transport: nothing here writes to it.
  */

@@ -1,5 +1,5 @@
 /**
- * What agents read: delivered events rendered as `Message`s (DESIGN.md "MCP surface"). Chat messages map one to one;
+ * What agents read: delivered events rendered as `Message`s (docs/DESIGN.md "MCP surface"). Chat messages map one to one;
  * membership and channel events become short notices (kind join/leave/status/system) so an agent sees who came and
  * went; a bot step becomes one message per output, all sharing the step's delivery number.
  */

@@ -12,9 +12,7 @@
  * checking them again. If the worker's compiled file does not exist (sources under vitest), PARLEY_OPEN_THREAD=0 is
  * set, or the thread dies, batches are opened inline; batches the thread held when it died are opened inline then.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { compiledWorker, WorkerThread } from '../runtime/worker-thread.js';
 import type { EpochContext, EventBody } from '../protocol/event.js';
 import { SIGNATURE_BYTES } from '../protocol/event.js';
 import { openBatch, type OpenedBatch, type SealedEntry } from './open-batch.js';
@@ -122,39 +120,38 @@ interface Pending {
 
 /** The process's open thread. */
 class OpenThread {
-  private readonly worker: Worker;
+  private readonly thread: WorkerThread<OpenRequest, OpenResponse>;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   /** Batches the thread itself answered (the others, if it died, were opened inline). */
   answered = 0;
 
   constructor(file: string) {
-    this.worker = new Worker(file);
-    this.worker.unref();
-    this.worker.on('message', (m: OpenResponse) => {
-      const p = this.pending.get(m.id);
-      if (!p) return;
-      this.answered++;
-      this.settle(m.id);
-      p.resolve(decodeResponse(m, p.entries));
+    this.thread = new WorkerThread<OpenRequest, OpenResponse>(file, {
+      onMessage: (m) => {
+        const p = this.pending.get(m.id);
+        if (!p) return;
+        this.answered++;
+        this.settle(m.id);
+        p.resolve(decodeResponse(m, p.entries));
+      },
+      onFail: () => this.fail(),
     });
-    this.worker.on('error', () => this.fail());
-    this.worker.on('exit', () => this.fail());
   }
 
   open(entries: readonly SealedEntry[], epoch: EpochContext): Promise<OpenedBatch> {
+    if (this.thread.failed !== null) return Promise.resolve(openBatch(entries, epoch));
     const id = this.nextId++;
     return new Promise((resolve) => {
-      if (this.pending.size === 0) this.worker.ref();
+      this.thread.owe(1);
       this.pending.set(id, { entries, epoch, resolve });
       const { message, transfer } = encodeRequest(id, entries, epoch);
-      this.worker.postMessage(message, transfer);
+      this.thread.post(message, transfer);
     });
   }
 
   private settle(id: number): void {
-    this.pending.delete(id);
-    if (this.pending.size === 0) this.worker.unref();
+    if (this.pending.delete(id)) this.thread.owe(-1);
   }
 
   /** The thread is gone: later batches open inline, and so do the ones it held (in the order they were sent). */
@@ -170,19 +167,12 @@ class OpenThread {
   }
 
   close(): Promise<number> {
-    return this.worker.terminate();
+    return this.thread.terminate();
   }
 }
 
 let thread: OpenThread | null = null;
 let threadFile: string | null | undefined;
-
-/** The compiled worker beside this module, if there is one (dist/ has it; sources run by vitest do not). */
-function workerFile(): string | null {
-  if (process.env.PARLEY_OPEN_THREAD === '0') return null;
-  const file = fileURLToPath(new URL('./open-worker.js', import.meta.url));
-  return existsSync(file) ? file : null;
-}
 
 /**
  * Opens a batch on the open thread, in parts of at most OPEN_PART entries, or returns null when it should be opened
@@ -208,7 +198,7 @@ export function openOnThread<E extends SealedEntry>(entries: readonly E[], epoch
  */
 export function startOpenThread(): OpenThread | null {
   if (!thread) {
-    if (threadFile === undefined) threadFile = workerFile();
+    if (threadFile === undefined) threadFile = compiledWorker('./open-worker.js', import.meta.url, 'PARLEY_OPEN_THREAD');
     if (threadFile === null) return null;
     thread = new OpenThread(threadFile);
   }

@@ -24,7 +24,7 @@ export type RelayCheck =
   | { ok: false; reason: RefusalReason };
 
 /** The node's own document as the validator's room: next clock per Yjs client, and the keys its `log` holds. */
-export function docView(doc: Y.Doc, log: Y.Map<unknown>): RoomView {
+export function docView(doc: Y.Doc, log: Pick<Y.Map<unknown>, 'has'>): RoomView {
   return { clock: (client) => Y.getState(doc.store, client), hasKey: (key) => log.has(key) };
 }
 

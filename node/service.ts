@@ -145,7 +145,8 @@ export class ParleyNode extends EventEmitter {
   private watch(channel: Channel): void {
     channel.on('delivered', () => this.notify(channel.ch));
     channel.on('fault', (err) => this.recover(channel, err));
-    channel.on('mismatch', (claim) => setTimeout(() => this.writeFraudProof(channel, claim), 500).unref());
+    // The proof is written once the bots have handled everything delivered so far (the claimed step among it).
+    channel.on('mismatch', (claim) => void channel.bots.idle().then(() => this.writeFraudProof(channel, claim)).catch((err) => console.error(`parley: could not write a fraud proof: ${String(err)}`)));
   }
 
   /**

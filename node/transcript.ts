@@ -16,6 +16,7 @@ import { fromB64u, toB64u, utf8 } from '../protocol/bytes.js';
 import { parseBody, verifyEventSignature, type EventBody } from '../protocol/event.js';
 import { ChainTracker } from '../protocol/chain.js';
 import { Membership } from './membership.js';
+import { MismatchClaimSchema } from '../bots/payloads.js';
 import { MAX_REFUSED_ROWS, type DeliveredRow, type RefusedRow } from './store.js';
 
 export const TranscriptSchema = z.object({
@@ -107,7 +108,7 @@ function authentic(e: { body: string; sig: string }, channel: string): { ok: tru
 export const FraudProofSchema = z.object({
   format: z.literal('parley-fraud-proof'),
   v: z.literal(1),
-  claim: z.object({ bot: z.string(), n: z.number().int(), reason: z.string(), runner: z.string() }),
+  claim: MismatchClaimSchema,
   transcript: TranscriptSchema,
 });
 export type FraudProof = z.infer<typeof FraudProofSchema>;

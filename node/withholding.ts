@@ -1,5 +1,5 @@
 /**
- * Withholding detection (DESIGN.md "Relay"): every node publishes, in its signed and sealed presence, the highest
+ * Withholding detection (docs/DESIGN.md "Withholding"): every node publishes, in its signed and sealed presence, the highest
  * delivered `seq` per author (its frontier). When a peer's signed frontier claims events this node has not
  * delivered, and they are still missing after a grace period although relays are connected, those relays are
  * reported as withholding: between them they were asked for everything (sync step 1) and did not produce it.

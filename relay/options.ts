@@ -3,7 +3,7 @@
  * docs/relay.md documents the same table; `parley relay --help` points there.
  */
 import { join } from 'node:path';
-import { parleyHome } from '../node/config.js';
+import { parleyHome } from '../runtime/profile.js';
 import { MAX_SEALED_BYTES } from '../protocol/event.js';
 import { parseStoreSpec } from './store.js';
 

@@ -5,9 +5,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ready } from '../../protocol/sodium.js';
 import { ChannelBots, type StepStatus } from '../../bots/channel-bots.js';
+import type { AttachPayload, StepPayload } from '../../bots/payloads.js';
 import { Membership } from '../../node/membership.js';
 import { ENGINE_ID, MAX_LIMITS, requestLimits, DEFAULT_LIMITS } from '../../bots/sandbox.js';
-import { buildBotLog, dicePicker, settle, type BotLog } from '../../bench/lib/bots-log.js';
+import { buildBotLog, dicePicker, settle, type BotLog } from '../../dev/bots-log.js';
 
 beforeAll(ready);
 
@@ -18,7 +19,7 @@ async function verify(log: BotLog, engine?: string) {
   for (const e of log.events) {
     // A copy: the verifier reads the attach as another Parley version would have written it.
     const body = structuredClone(e.body);
-    if (engine !== undefined && body.type === 'bot.attach') (body.payload as any).manifest.engine = engine;
+    if (engine !== undefined && body.type === 'bot.attach') (body.payload as AttachPayload).manifest!.engine = engine;
     membership.apply(e.id, body);
     bots.deliver({ id: e.id, body });
   }
@@ -32,7 +33,7 @@ describe('engine id', () => {
   it('is recorded in bot.attach and a node with the same engine verifies every step', async () => {
     const log = await buildBotLog('dice', dicePicker(4));
     const attach = log.events.find((e) => e.body.type === 'bot.attach')!;
-    expect((attach.body.payload as any).manifest.engine).toBe(ENGINE_ID);
+    expect((attach.body.payload as AttachPayload).manifest?.engine).toBe(ENGINE_ID);
     const { report, marks } = await verify(log);
     expect(report.bots[0]).toMatchObject({ verified: log.steps, mismatches: 0, unverifiable: 0 });
     expect(report.bots[0].needsEngine).toBeUndefined();
@@ -52,14 +53,14 @@ describe('engine id', () => {
 
   it('a structural lie is still a mismatch under another engine (only replay depends on the engine)', async () => {
     const log = await buildBotLog('dice', dicePicker(3));
-    const step = log.events.find((e) => e.body.type === 'bot.step' && (e.body.payload as any).n === 2)!;
+    const step = log.events.find((e) => e.body.type === 'bot.step' && (e.body.payload as StepPayload).n === 2)!;
     const membership = new Membership(log.ch);
     const marks: StepStatus[] = [];
     const bots = new ChannelBots(log.ch, membership, () => log.name, undefined, (_id, status) => marks.push(status));
     for (const e of log.events) {
       const body = structuredClone(e.body);
-      if (body.type === 'bot.attach') (body.payload as any).manifest.engine = 'qjs-other';
-      if (e === step) (body.payload as any).now = 1.5;
+      if (body.type === 'bot.attach') (body.payload as AttachPayload).manifest!.engine = 'qjs-other';
+      if (e === step) (body.payload as StepPayload).now = 1.5;
       membership.apply(e.id, body);
       bots.deliver({ id: e.id, body });
     }

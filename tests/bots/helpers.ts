@@ -1,4 +1,4 @@
-/** Drives a bot sandbox directly, the way bots/channel-bots.ts does, for unit tests. */
+/** Drives a bot sandbox directly, the way bots/bot.ts does through its replayer, for unit tests. */
 import { loadBot, type BotSandbox, type StepInput, type StepOutcome } from '../../bots/sandbox.js';
 import { loadPreset } from '../../bots/presets.js';
 import { sha256Hex } from '../../protocol/hash.js';

@@ -3,7 +3,7 @@ import { canonicalString } from '../../protocol/canonical.js';
 import { jsonEqual } from '../../bots/json.js';
 import { encodable } from '../../protocol/canonical-fast.js';
 import { prngState } from '../../bots/seed.js';
-import { prng } from '../../bench/util.js';
+import { mulberry32 as prng } from '../helpers/random.js';
 
 const canonicalOk = (v: unknown): boolean => {
   try {

@@ -60,7 +60,7 @@ function verifyOffline(home: string, ch: string): { ok: boolean; problems: strin
 }
 
 const problemsOf = async (n: TestNode, ch: string): Promise<string[]> => (await n.call('verify_channel', { channel: ch })).problems;
-const slotsOf = async (n: TestNode, ch: string) => Object.fromEntries((await n.call('who', { channel: ch, detail: 'full' })).members.filter((m: any) => !m.is_bot).map((m: any) => [m.slot, m.id]));
+const slotsOf = async (n: TestNode, ch: string) => Object.fromEntries((await n.call('who', { channel: ch, detail: 'full' })).members.filter((m) => !m.is_bot).map((m) => [m.slot, m.id]));
 
 describe('membership authority', () => {
   it('a kicked member\'s slot stays closed: no new identity gets in with the old code, and no key is sealed to one', async () => {
@@ -95,8 +95,8 @@ describe('membership authority', () => {
     await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'after the kick'));
     for (const n of [alice, bob]) {
       const who = await n.call('who', { channel: ch, detail: 'full' });
-      expect(who.members.map((m: any) => m.id)).not.toContain(memberId(eve.publicKey));
-      expect(who.members.map((m: any) => m.id)).not.toContain(memberId(rival.publicKey));
+      expect(who.members.map((m) => m.id)).not.toContain(memberId(eve.publicKey));
+      expect(who.members.map((m) => m.id)).not.toContain(memberId(rival.publicKey));
       expect(who.waiting).toEqual([]);
     }
 
@@ -172,9 +172,9 @@ describe('membership authority', () => {
     const joined = await carol.call('join_channel', { invite_code: created.invites['invite:carol'], display_name: 'Carol' });
     expect(joined.name).toBe('real');
     const who = await carol.call('who', { channel: ch, detail: 'full' });
-    expect(who.members.find((m: any) => m.slot === 'owner').id).toBe(memberId(identityOf(alice.home).publicKey));
+    expect(who.members.find((m) => m.slot === 'owner')?.id).toBe(memberId(identityOf(alice.home).publicKey));
     const history = await carol.call('sync_messages', { channel: ch, cursor: '0', limit: 500 });
-    expect(history.messages.map((m: any) => m.body)).toEqual(expect.arrayContaining(['alice was here', 'bob was here']));
+    expect(history.messages.map((m) => m.body)).toEqual(expect.arrayContaining(['alice was here', 'bob was here']));
     for (const n of [alice, bob, carol]) expect((await problemsOf(n, ch)).some((p) => /forged channel\.create/.test(p))).toBe(true);
     const offline = verifyOffline(carol.home, ch);
     expect(offline.problems).toEqual(expect.arrayContaining([expect.stringMatching(/forged channel\.create/)]));
@@ -190,7 +190,7 @@ describe('roles and admission', () => {
     await dave.call('join_channel', { invite_code: created.invites['admin:ops'], display_name: 'Dave' });
     await olga.call('join_channel', { invite_code: created.invites['observer:audit'], display_name: 'Olga' });
     await bob.call('join_channel', { invite_code: created.invites['invite:bob'], display_name: 'Bob' });
-    const roles = Object.fromEntries((await alice.call('who', { channel: ch })).members.filter((m: any) => !m.is_bot).map((m: any) => [m.slot, m.role]));
+    const roles = Object.fromEntries((await alice.call('who', { channel: ch })).members.filter((m) => !m.is_bot).map((m) => [m.slot, m.role]));
     expect(roles).toEqual({ owner: 'owner', 'admin:ops': 'admin', 'observer:audit': 'observer', 'invite:bob': 'member' });
 
     const denied = await olga.raw('post_message', { channel: ch, body: 'may I?' });
@@ -223,7 +223,7 @@ describe('roles and admission', () => {
     rmSync(alice.home, { recursive: true, force: true });
     await dave.call('update_channel', { channel: ch, name: 'roles, carried on', role: { slot: 'observer:audit', role: 'member' } });
     await until(() => olga.call('list_channels'), (l) => l.channels[0].name === 'roles, carried on');
-    await until(() => olga.call('who', { channel: ch }), (w) => w.members.some((m: any) => m.slot === 'observer:audit' && m.role === 'member'));
+    await until(() => olga.call('who', { channel: ch }), (w) => w.members.some((m) => m.slot === 'observer:audit' && m.role === 'member'));
     await olga.call('post_message', { channel: ch, body: 'promoted' });
     await collectUntil(dave, ch, (all) => all.some((m) => m.body === 'promoted'));
     expect((await problemsOf(dave, ch)).filter((p) => !/observer/.test(p))).toEqual([]);
@@ -246,7 +246,7 @@ describe('roles and admission', () => {
     expect(first).toMatchObject({ channel: ch, pending: true });
     const early = await bob.raw('post_message', { channel: ch, body: 'hello?' });
     expect(errorText(early)).toMatch(/waits for the owner or an admin to admit you/);
-    expect((await bob.call('sync_messages', { channel: ch, cursor: '0' })).messages.map((m: any) => m.body)).toContain('welcome');
+    expect((await bob.call('sync_messages', { channel: ch, cursor: '0' })).messages.map((m) => m.body)).toContain('welcome');
 
     alice = await startNode({ relays: [r.url], home });
     cleanup.push(() => alice.close());

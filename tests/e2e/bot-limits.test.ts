@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnRelay } from '../helpers/relay.js';
-import { CLI, removeHome, startNode, tempHome, type TestNode } from '../helpers/mcp.js';
+import { CLI, errorText, removeHome, startNode, tempHome, type ReadMessage, type TestNode, type ToolResults } from '../helpers/mcp.js';
 import { until } from '../helpers/until.js';
 import { HASHER, BIG_STRINGS, SMALL_OBJECTS } from '../bots/hoarders.js';
 
@@ -39,8 +39,8 @@ function parley(home: string, args: string[], env: Record<string, string> = {}) 
 }
 
 /** Every message of the channel so far, from the start. */
-async function messages(node: TestNode, channel: string): Promise<any[]> {
-  const all: any[] = [];
+async function messages(node: TestNode, channel: string): Promise<ReadMessage[]> {
+  const all: ReadMessage[] = [];
   let cursor: string | undefined;
   for (;;) {
     const r = await node.call('sync_messages', { channel, cursor, limit: 500 });
@@ -50,13 +50,13 @@ async function messages(node: TestNode, channel: string): Promise<any[]> {
   }
 }
 
-const botOutputs = (all: any[], slot: string) => all.filter((m) => m.from === slot).map((m) => ({ kind: m.kind, body: m.body, verification: m.verification }));
+const botOutputs = (all: ReadMessage[], slot: string) => all.filter((m) => m.from === slot).map((m) => ({ kind: m.kind, body: m.body, verification: m.verification }));
 
 /** Waits until `node` has judged every step of every bot (nothing pending) with at least `minSteps` each. */
 async function settled(node: TestNode, channel: string, minSteps: number) {
   return until(
     () => node.call('verify_channel', { channel }),
-    (r) => r.bots.length > 0 && r.bots.every((b: any) => b.pending === 0 && b.steps >= minSteps),
+    (r) => r.bots.length > 0 && r.bots.every((b) => b.pending === 0 && b.steps >= minSteps),
     60_000,
   );
 }
@@ -68,7 +68,7 @@ function peakRss(node: TestNode): number {
   return Number(m![1]) * 1024;
 }
 
-async function join2(created: any, slot = 'invite:bob') {
+async function join2(created: ToolResults['create_channel'], slot = 'invite:bob') {
   await bob.call('join_channel', { invite_code: created.invites[slot], display_name: 'Bob' });
 }
 
@@ -81,10 +81,10 @@ describe('metered bots over MCP', () => {
     await join2(created);
     await bob.call('post_message', { channel: ch, kind: 'attack', body: 'go' });
     const who = await alice.call('who', { channel: ch });
-    expect(who.members.map((m: any) => m.slot)).toContain('invite:bob');
+    expect(who.members.map((m) => m.slot)).toContain('invite:bob');
     const stopped = await until(() => messages(bob, ch), (all) => all.some((m) => m.from === 'bot:hash' && m.kind === 'error'), 60_000);
     const error = stopped.find((m) => m.from === 'bot:hash' && m.kind === 'error');
-    expect(error.body).toMatch(/^"?out of gas \(more than 400 units\)/);
+    expect(error?.body).toMatch(/^"?out of gas \(more than 400 units\)/);
     await bob.call('post_message', { channel: ch, kind: 'done', body: '' });
     await until(() => messages(bob, ch), (all) => all.some((m) => m.from === 'bot:hash' && m.kind === 'reveal'), 60_000);
     for (const n of [alice, bob]) {
@@ -106,7 +106,7 @@ describe('metered bots over MCP', () => {
     await alice.call('attach_bot', { channel: ch, slot: 'bot:big', code: BIG_STRINGS, limits: { gas: 20_000 } });
     const refused = await alice.raw('attach_bot', { channel: ch, slot: 'bot:objs', code: SMALL_OBJECTS, limits: { gas: 50_000 } });
     expect(refused.isError).toBe(true);
-    expect((refused.content[0] as any).text).toMatch(/gas must be an integer from 1 to 20000/);
+    expect(errorText(refused)).toMatch(/gas must be an integer from 1 to 20000/);
     await alice.call('attach_bot', { channel: ch, slot: 'bot:objs', code: SMALL_OBJECTS, limits: { gas: 20_000, memory: 32 * MiB } });
     await join2(created);
     const inputs = 6;

@@ -4,7 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderCompactBot, renderCompactChannels, renderCompactSync, renderCompactVerify, renderCompactWho } from '../../node/compact.js';
-import { removeHome, startNode, type TestNode } from '../helpers/mcp.js';
+import { until } from '../helpers/until.js';
+import { removeHome, startNode, type CompactResults, type FullResults, type TestNode, type ToolName } from '../helpers/mcp.js';
 
 let n: TestNode;
 let ch: string;
@@ -19,25 +20,30 @@ afterAll(async () => {
   removeHome(n.home);
 });
 
-const both = async (tool: string, args: Record<string, unknown>) => {
+const both = async <N extends ToolName>(tool: N, args: Record<string, unknown>) => {
   const compact = await n.raw(tool, args);
   const full = await n.raw(tool, { ...args, detail: 'full' });
   for (const r of [compact, full]) expect(r.isError, JSON.stringify(r.content)).toBeFalsy();
-  return { compact: { s: compact.structuredContent as any, text: (compact.content[0] as { text: string }).text }, full: { s: full.structuredContent as any, text: (full.content[0] as { text: string }).text } };
+  const text = (r: typeof compact) => (r.content[0] as { text: string }).text;
+  return {
+    compact: { s: compact.structuredContent as CompactResults[N], text: text(compact) },
+    full: { s: full.structuredContent as FullResults[N], text: text(full) },
+  };
 };
 
 describe('compact and full results', () => {
   it('sync_messages: one line per message, the same fields as the structured content; full has every id', async () => {
-    let r = await both('sync_messages', { channel: ch, cursor: '0', limit: 500 });
-    for (let i = 0; i < 50 && !r.compact.s.messages.some((m: any) => m.kind === 'hint'); i++) r = await both('sync_messages', { channel: ch, cursor: '0', limit: 500, wait_seconds: 1 });
-    const { compact, full } = r;
+    // The bot answers the guess on its own time: wait for its hint (a read from cursor 0 returns at once).
+    const { compact, full } = await until(() => both('sync_messages', { channel: ch, cursor: '0', limit: 500 }), (r) => r.compact.s.messages.some((m) => m.kind === 'hint'), {
+      what: 'the bot\'s hint',
+    });
     expect(compact.text).toBe(renderCompactSync(compact.s));
     expect(compact.s.channel).toBe(ch);
     // The bot may step between the two calls: compare up to the compact call's cursor.
-    expect(compact.s.messages.map((m: any) => m.seq)).toEqual(full.s.messages.filter((m: any) => m.seq <= Number(compact.s.cursor)).map((m: any) => m.seq));
-    const hint = compact.s.messages.find((m: any) => m.kind === 'hint');
+    expect(compact.s.messages.map((m) => m.seq)).toEqual(full.s.messages.filter((m) => m.seq <= Number(compact.s.cursor)).map((m) => m.seq));
+    const hint = compact.s.messages.find((m) => m.kind === 'hint');
     expect(hint).toMatchObject({ from: 'bot:guess', to: 'owner', verification: expect.stringMatching(/verified|pending/) });
-    expect(compact.text).toContain(`owner [${hint.verification}]: ${hint.body}`);
+    expect(compact.text).toContain(`owner [${hint?.verification}]: ${hint?.body}`);
     expect(compact.text).toContain('owner chat → invite:bob meta {"files":["a.ts"]}: two\n  lines');
     for (const m of full.s.messages) {
       expect(m).toMatchObject({ channel: ch, id: expect.any(String), author: expect.any(String), ts: expect.any(Number) });
@@ -50,7 +56,7 @@ describe('compact and full results', () => {
   it('sync_messages over every channel names the channel on each message', async () => {
     const { compact } = await both('sync_messages', { cursor: '0', limit: 500 });
     expect(compact.s.channel).toBeUndefined();
-    expect(compact.s.messages.every((m: any) => m.channel === ch)).toBe(true);
+    expect(compact.s.messages.every((m) => m.channel === ch)).toBe(true);
     expect(compact.text).toBe(renderCompactSync(compact.s));
     expect(compact.text.split('\n')[1]).toContain(` @${ch} `);
   });
@@ -58,9 +64,9 @@ describe('compact and full results', () => {
   it('who, list_channels, get_bot and verify_channel render their structured content; full keeps keys and source', async () => {
     const who = await both('who', { channel: ch });
     expect(who.compact.text).toBe(renderCompactWho(who.compact.s));
-    expect(who.compact.s.members.map((m: any) => m.slot)).toEqual(who.full.s.members.map((m: any) => m.slot));
-    expect(who.compact.s.members.some((m: any) => 'id' in m)).toBe(false);
-    expect(who.full.s.members.find((m: any) => m.slot === 'owner').id).toHaveLength(43);
+    expect(who.compact.s.members.map((m) => m.slot)).toEqual(who.full.s.members.map((m) => m.slot));
+    expect(who.compact.s.members.some((m) => 'id' in m)).toBe(false);
+    expect(who.full.s.members.find((m) => m.slot === 'owner')?.id).toHaveLength(43);
 
     const list = await both('list_channels', {});
     expect(list.compact.text).toBe(renderCompactChannels(list.compact.s));
@@ -75,7 +81,7 @@ describe('compact and full results', () => {
     const v = await both('verify_channel', { channel: ch });
     expect(v.compact.text).toBe(renderCompactVerify(v.compact.s));
     expect(Object.keys(v.compact.s).sort()).toEqual(['bots', 'events', 'ok', 'problems']);
-    expect(v.compact.s.bots.map((b: any) => b.slot)).toEqual(v.full.s.bots.map((b: any) => b.slot));
+    expect(v.compact.s.bots.map((b) => b.slot)).toEqual(v.full.s.bots.map((b) => b.slot));
     expect(v.full.text).toBe(JSON.stringify(v.full.s));
   });
 

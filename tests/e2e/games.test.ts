@@ -8,7 +8,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnRelay } from '../helpers/relay.js';
-import { CLI, removeHome, startNode, tempHome, type TestNode } from '../helpers/mcp.js';
+import { CLI, removeHome, startNode, tempHome, type ReadMessage, type TestNode } from '../helpers/mcp.js';
+import type { Transcript } from '../../node/transcript.js';
+import type { EventBody } from '../../protocol/event.js';
+import type { StepPayload } from '../../bots/payloads.js';
+import { until } from '../helpers/until.js';
 
 type Relay = Awaited<ReturnType<typeof spawnRelay>>;
 let relay: Relay;
@@ -32,11 +36,11 @@ afterAll(async () => {
 /** Reads a node's channel from the start on every call, so callers can wait for any message by predicate. */
 class Table {
   private cursor: string | undefined;
-  readonly seen: any[] = [];
+  readonly seen: (ReadMessage & { consumed?: boolean })[] = [];
   constructor(readonly node: TestNode, readonly channel: string) {}
 
   /** Waits for the first not-yet-consumed message matching `pred` and returns it. */
-  async next(pred: (m: any) => boolean, timeoutMs = 20_000): Promise<any> {
+  async next(pred: (m: ReadMessage) => boolean, timeoutMs = 20_000): Promise<ReadMessage> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const i = this.seen.findIndex((m) => !m.consumed && pred(m));
@@ -56,19 +60,13 @@ class Table {
   }
 }
 
-const fromBot = (name: string, kind: string, to?: string) => (m: any) => m.from === `bot:${name}` && m.kind === kind && (to === undefined || m.to === to);
+const fromBot = (name: string, kind: string, to?: string) => (m: ReadMessage) => m.from === `bot:${name}` && m.kind === kind && (to === undefined || m.to === to);
 
 /** Waits until the node has replayed every bot step with nothing pending, then checks the whole report. */
 async function expectVerified(node: TestNode, channel: string, minSteps: number) {
-  const deadline = Date.now() + 20_000;
-  let report: any;
-  for (;;) {
-    report = await node.call('verify_channel', { channel });
-    const bots = report.bots as any[];
-    if (bots.length > 0 && bots.every((b) => b.pending === 0 && b.steps >= minSteps)) break;
-    if (Date.now() > deadline) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  const report = await until(() => node.call('verify_channel', { channel }), (r) => r.bots.length > 0 && r.bots.every((b) => b.pending === 0 && b.steps >= minSteps), {
+    what: `every bot verified up to step ${minSteps}`,
+  });
   expect(report.problems).toEqual([]);
   for (const b of report.bots) {
     expect(b.mismatches).toBe(0);
@@ -94,13 +92,13 @@ function expectOfflineVerification(node: TestNode, channel: string, name: string
   expect(ok.out).toMatch(/OK: everything verifies/);
   expect(ok.code, ok.out).toBe(0);
 
-  const transcript = JSON.parse(readFileSync(file, 'utf8'));
-  const step = transcript.events.find((e: any) => {
-    const b = JSON.parse(e.body);
+  const transcript = JSON.parse(readFileSync(file, 'utf8')) as Transcript;
+  const step = transcript.events.find((e) => {
+    const b = JSON.parse(e.body) as EventBody;
     return b.type === 'bot.step' && Array.isArray(b.payload.outputs) && b.payload.outputs.length > 0;
   });
-  expect(step).toBeDefined();
-  const body = JSON.parse(step.body);
+  if (!step) throw new Error('the transcript has no bot step with outputs');
+  const body = JSON.parse(step.body) as EventBody & { payload: StepPayload };
   body.payload.outputs[0].body = 'edited by a cheater';
   step.body = JSON.stringify(body);
   const edited = join(scratch, `${name}-edited.json`);
@@ -199,8 +197,8 @@ describe('games over MCP', () => {
     await tables['invite:bob'].post('hit', '');
     expect((await tables['invite:bob'].next(fromBot('dealer', 'info', 'invite:bob'))).body).toMatch(/Nothing dealt/);
     await tables.owner.post('deal', '');
-    const dealt = JSON.parse((await tables.owner.next(fromBot('dealer', 'dealt'))).body);
-    expect(dealt.hands.map((h: any) => h.player)).toEqual(['owner', 'invite:bob', 'invite:carol']);
+    const dealt = JSON.parse((await tables.owner.next(fromBot('dealer', 'dealt'))).body) as { hands: { player: string; hand: string[] }[]; dealer_shows: string };
+    expect(dealt.hands.map((h) => h.player)).toEqual(['owner', 'invite:bob', 'invite:carol']);
 
     // Everyone plays "hit below 17" on their own node, watching the public turn and card announcements.
     const watcher = tables.owner;
@@ -217,8 +215,8 @@ describe('games over MCP', () => {
       if (total < 21) await tables[turn.player].post('stand', '');
       m = await nextTurnOrResult();
     }
-    const result = JSON.parse(m.body);
-    expect(result.results.map((r: any) => r.player)).toEqual(['owner', 'invite:bob', 'invite:carol']);
+    const result = JSON.parse(m.body) as { results: { player: string; outcome: string }[] };
+    expect(result.results.map((r) => r.player)).toEqual(['owner', 'invite:bob', 'invite:carol']);
     for (const r of result.results) expect(['win', 'lose', 'push', 'bust']).toContain(r.outcome);
     const reveal = await watcher.next(fromBot('dealer', 'reveal'));
     const deck = JSON.parse(reveal.body);

@@ -4,7 +4,8 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawnRelay } from '../helpers/relay.js';
-import { removeHome, startNode, type TestNode } from '../helpers/mcp.js';
+import { removeHome, startNode, type ReadMessage, type TestNode, type ToolResults } from '../helpers/mcp.js';
+import { until } from '../helpers/until.js';
 
 type Relay = Awaited<ReturnType<typeof spawnRelay>>;
 let relay: Relay;
@@ -24,29 +25,19 @@ async function node(env: Record<string, string> = {}): Promise<TestNode> {
   return n;
 }
 
-const fromBot = (slot: string, kind: string) => (m: any) => m.from === slot && m.kind === kind;
+const fromBot = (slot: string, kind: string) => (m: ReadMessage) => m.from === slot && m.kind === kind;
 
 /** Polls the whole history (from cursor 0) until `pred` holds for some message. */
-async function waitFor(n: TestNode, ch: string, pred: (m: any) => boolean) {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const all = (await n.call('sync_messages', { channel: ch, cursor: '0', limit: 500 })).messages as any[];
-    const hit = all.find(pred);
-    if (hit) return hit;
-    if (Date.now() > deadline) throw new Error(`no matching message; last: ${JSON.stringify(all.slice(-3))}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+async function waitFor(n: TestNode, ch: string, pred: (m: ReadMessage) => boolean) {
+  const all = await until(async () => (await n.call('sync_messages', { channel: ch, cursor: '0', limit: 500 })).messages, (ms) => ms.some(pred), {
+    what: 'a matching message',
+  });
+  return all.find(pred);
 }
 
 async function verifiedEverywhere(nodes: TestNode[], ch: string) {
   for (const n of nodes) {
-    const deadline = Date.now() + 20_000;
-    let report: any;
-    do {
-      report = await n.call('verify_channel', { channel: ch });
-      if (report.bots.every((b: any) => b.pending === 0) && report.ok) break;
-      await new Promise((r) => setTimeout(r, 200));
-    } while (Date.now() < deadline);
+    const report = await until(() => n.call('verify_channel', { channel: ch }), (r) => r.bots.every((b) => b.pending === 0) && r.ok, { what: 'every step verified' });
     expect(report.problems).toEqual([]);
     for (const b of report.bots) expect(b).toMatchObject({ mismatches: 0, pending: 0, verified: b.steps });
   }
@@ -66,7 +57,7 @@ describe('bot runner hand-over', () => {
     expect((refused.content[0] as { text: string }).text).toMatch(/secret seed: only its current runner/);
 
     await carol.call('post_message', { channel: ch, kind: 'guess', body: '50' });
-    let hint = (await waitFor(carol, ch, fromBot('bot:guess', 'hint'))).body;
+    let hint = (await waitFor(carol, ch, fromBot('bot:guess', 'hint')))?.body;
 
     const handed = await alice.call('hand_over_bot', { channel: ch, slot: 'bot:guess', to: 'invite:bob' });
     expect(handed).toMatchObject({ runner_slot: 'invite:bob', from_step: expect.any(Number) });
@@ -80,7 +71,7 @@ describe('bot runner hand-over', () => {
       const g = Math.floor((lo + hi) / 2);
       await carol.call('post_message', { channel: ch, kind: 'guess', body: String(g) });
       for (;;) {
-        const r = await carol.call('sync_messages', { channel: ch, cursor, wait_seconds: 10 });
+        const r: ToolResults['sync_messages'] = await carol.call('sync_messages', { channel: ch, cursor, wait_seconds: 10 });
         cursor = r.cursor;
         const h = r.messages.find(fromBot('bot:guess', 'hint'));
         if (h) {
@@ -112,11 +103,7 @@ describe('bot runner hand-over', () => {
     const early = await bob.raw('hand_over_bot', { channel: ch, slot: 'bot:dice' });
     expect(early.isError).toBe(true);
     expect((early.content[0] as { text: string }).text).toMatch(/running; a member can claim it only while it is paused/);
-    const deadline = Date.now() + 15_000;
-    while ((await bob.call('get_bot', { channel: ch, slot: 'bot:dice' })).state !== 'paused') {
-      if (Date.now() > deadline) throw new Error('the bot never showed as paused');
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await until(() => bob.call('get_bot', { channel: ch, slot: 'bot:dice' }), (b) => b.state === 'paused', { what: 'the bot to show as paused' });
     const claimed = await bob.call('hand_over_bot', { channel: ch, slot: 'bot:dice' });
     expect(claimed.runner_slot).toBe('invite:bob');
     await waitFor(carol, ch, (m) => fromBot('bot:dice', 'rolled')(m) && /1d20/.test(m.body));

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { startHostileRelay, type HostileRelay } from '../helpers/hostile-relay.js';
 import { collectUntil, startNode, type TestNode } from '../helpers/mcp.js';
 import { spawnRelay } from '../helpers/relay.js';
+import { until } from '../helpers/until.js';
 import { ready } from '../../protocol/sodium.js';
 import { decodeInvite } from '../../protocol/invite.js';
 import { fromB64u } from '../../protocol/bytes.js';
@@ -75,7 +76,7 @@ describe('hostile relay', () => {
       expect(text).toMatch(/decrypt/);
       expect(text).toMatch(/non-member/);
       const sync = await n.call('sync_messages', { channel: ch, cursor: '0', limit: 500 });
-      expect(sync.messages.every((m: any) => m.body !== 'forged')).toBe(true);
+      expect(sync.messages.every((m) => m.body !== 'forged')).toBe(true);
     }
   });
 
@@ -200,19 +201,13 @@ describe('hostile relay', () => {
     await alice.call('post_message', { channel: ch, body: 'only carol sees this' });
     await collectUntil(carol, ch, (all) => all.some((m) => m.body === 'only carol sees this'));
 
-    const deadline = Date.now() + 30_000;
-    let who: any;
-    while (Date.now() < deadline) {
-      who = await bob.call('who', { channel: ch });
-      if (who.withholding.length > 0) break;
-      await new Promise((r) => setTimeout(r, 300));
-    }
+    const who = await until(() => bob.call('who', { channel: ch }), (w) => w.withholding.length > 0, { what: 'bob to report withholding' });
     expect(who.withholding.join('\n')).toMatch(new RegExp(`relay ${relay.url} is withholding events: (Alice|Carol) signed that it has Alice's events`));
     const v = await bob.call('verify_channel', { channel: ch });
     expect(v.ok).toBe(false);
     expect(v.problems.join('\n')).toMatch(/is withholding events/);
     const seen = await bob.call('sync_messages', { channel: ch, cursor: '0', limit: 500 });
-    expect(seen.messages.some((m: any) => m.body === 'only carol sees this')).toBe(false);
+    expect(seen.messages.some((m) => m.body === 'only carol sees this')).toBe(false);
     expect((await alice.call('who', { channel: ch })).withholding).toEqual([]);
 
     relay.setPolicy(room, {});

@@ -8,6 +8,7 @@ import WebSocket from 'ws';
 import { e2eScope } from '../helpers/scope.js';
 import { until } from '../helpers/until.js';
 import { CLI, collectUntil, errorText } from '../helpers/mcp.js';
+import type { Transcript } from '../../node/transcript.js';
 import { fetchRoom } from '../helpers/doc.js';
 import { epochKeysOf } from '../helpers/profile.js';
 import { openEvent } from '../../protocol/event.js';
@@ -62,8 +63,8 @@ describe('kick and leave rotate the epoch', () => {
 
     // Carol keeps the old epoch's history and gets no key for the new one.
     const history = await carol.call('sync_messages', { channel: ch, cursor: '0', limit: 500 });
-    expect(history.messages.some((m: any) => m.body === 'before the kick')).toBe(true);
-    expect(history.messages.some((m: any) => m.body === 'after the kick')).toBe(false);
+    expect(history.messages.some((m) => m.body === 'before the kick')).toBe(true);
+    expect(history.messages.some((m) => m.body === 'after the kick')).toBe(false);
     const carolKeys = epochKeysOf(carol.home, ch);
     expect([...carolKeys.keys()]).toEqual([0]);
 
@@ -95,7 +96,7 @@ describe('kick and leave rotate the epoch', () => {
     const ch = created.channel;
     await bob.call('join_channel', { invite_code: created.invites['invite:bob'] });
     await carol.call('join_channel', { invite_code: created.invites['invite:carol'] });
-    await until(() => alice.call('who', { channel: ch }), (w) => w.members.filter((m: any) => !m.is_bot).length === 3);
+    await until(() => alice.call('who', { channel: ch }), (w) => w.members.filter((m) => !m.is_bot).length === 3);
     await carol.call('post_message', { channel: ch, kind: 'roll', body: '1d6' });
     await collectUntil(carol, ch, (all) => all.some((m) => m.kind === 'rolled'));
     expect(await bob.call('leave_channel', { channel: ch })).toEqual({ ok: true });
@@ -105,7 +106,7 @@ describe('kick and leave rotate the epoch', () => {
     await collectUntil(carol, ch, (all) => all.some((m) => m.body === 'bob has gone'));
     expect(epochKeysOf(bob.home, ch).has(1)).toBe(false);
     const who = await alice.call('who', { channel: ch });
-    expect(who.members.filter((m: any) => !m.is_bot).map((m: any) => m.slot).sort()).toEqual(['invite:carol', 'owner']);
+    expect(who.members.filter((m) => !m.is_bot).map((m) => m.slot).sort()).toEqual(['invite:carol', 'owner']);
 
     // The bot carries on in the new epoch, and every remaining node still verifies every step.
     await carol.call('post_message', { channel: ch, kind: 'roll', body: '2d6' });
@@ -135,18 +136,20 @@ describe('close and expiry', () => {
       expect(errorText(res)).toMatch(/is closed/);
     }
     const history = await bob.call('sync_messages', { channel: ch, cursor: '0', limit: 500 });
-    expect(history.messages.some((m: any) => m.body === 'last words')).toBe(true);
+    expect(history.messages.some((m) => m.body === 'last words')).toBe(true);
     const exported = spawnSync(process.execPath, [CLI, 'export', ch], { env: { ...process.env, PARLEY_HOME: bob.home }, encoding: 'utf8' });
     expect(exported.status).toBe(0);
-    expect(JSON.parse(exported.stdout).events.some((e: any) => e.body.includes('channel.close'))).toBe(true);
+    expect((JSON.parse(exported.stdout) as Transcript).events.some((e) => e.body.includes('channel.close'))).toBe(true);
   });
 
   it('an expired channel refuses posts with the expiry time', async () => {
     const r = await relay();
     const alice = await node(r.url);
     const created = await alice.call('create_channel', { name: 'brief', expires_in_hours: 1 / 3600 });
-    expect((await alice.call('list_channels')).channels[0].expires_at).toMatch(/^\d{4}-/);
-    await new Promise((res) => setTimeout(res, 1500));
+    const expiresAt = (await alice.call('list_channels')).channels[0].expires_at ?? '';
+    expect(expiresAt).toMatch(/^\d{4}-/);
+    // The compact form gives whole seconds: the expiry is within the second it names.
+    await until(() => Date.now() > Date.parse(expiresAt) + 1000, { what: 'the expiry time to pass' });
     const res = await alice.raw('post_message', { channel: created.channel, body: 'too late' });
     expect(res.isError).toBe(true);
     expect(errorText(res)).toMatch(/expired at/);

@@ -77,8 +77,8 @@ describe('a relay with smaller limits', () => {
     await collectUntil(alice, ch, (all) => all.some((m) => m.body === 'bob through the small relay'));
     expect(refusals()).toBe(1);
     const relays = (await alice.call('list_channels', { detail: 'full' })).channels[0].relays;
-    expect(relays.find((r: any) => r.url === small.url)).toMatchObject({ connected: true });
-    expect(relays.find((r: any) => r.url === small.url).value_limit).toBeLessThan(11_000);
+    expect(relays.find((r) => r.url === small.url)).toMatchObject({ connected: true });
+    expect(relays.find((r) => r.url === small.url)?.value_limit).toBeLessThan(11_000);
     expect((await alice.call('verify_channel', { channel: ch })).problems.join('\n')).toMatch(/refused an update of ours for its size/);
     // Alice's later posts continue her chain from the big one, which cannot reach Bob through this relay: Bob's node
     // says what it waits for rather than delivering out of order.
@@ -96,8 +96,8 @@ describe('a relay that refuses a room', () => {
     await alice.call('create_channel', { name: 'first' });
     // The relay holds one room: the second channel's room is refused.
     const second = await alice.call('create_channel', { name: 'second', slots: ['invite:bob'] });
-    const refusedRelay = async () => (await alice.call('list_channels', { detail: 'full' })).channels.find((c: any) => c.channel === second.channel).relays[0];
-    const shown = await until(refusedRelay, (x) => x.refused !== undefined);
+    const refusedRelay = async () => (await alice.call('list_channels', { detail: 'full' })).channels.find((c) => c.channel === second.channel)?.relays[0];
+    const shown = await until(refusedRelay, (x) => x?.refused !== undefined);
     expect(shown).toMatchObject({ connected: false, refused: expect.stringMatching(/^4503 /) });
     // Stable: it stays refused across the node's reconnect attempts.
     for (let i = 0; i < 5; i++) {
@@ -115,7 +115,7 @@ describe('a relay that refuses a room', () => {
     const bob = await node(r.url);
     await bob.call('join_channel', { invite_code: second.invites['invite:bob'] });
     await collectUntil(bob, second.channel, (all) => all.some((m) => m.body === 'kept until a relay takes it'));
-    await until(refusedRelay, (x) => x.refused === undefined && x.connected === true);
+    await until(refusedRelay, (x) => x !== undefined && x.refused === undefined && x.connected);
   });
 });
 
@@ -124,7 +124,7 @@ describe('many channels', () => {
     const r = await relay();
     const alice = await node(r.url);
     for (let i = 0; i < 12; i++) await alice.call('create_channel', { name: `channel ${i}` });
-    await until(() => alice.call('list_channels'), (l) => l.channels.length === 12 && l.channels.every((c: any) => c.relays[0].connected));
+    await until(() => alice.call('list_channels'), (l) => l.channels.length === 12 && l.channels.every((c) => c.relays[0].connected));
     expect(alice.stderr()).not.toMatch(/MaxListenersExceededWarning/);
   });
 });

@@ -1,7 +1,7 @@
 /** Three nodes post 1,000 messages each, concurrently, through one relay. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawnRelay } from '../helpers/relay.js';
-import { startNode, type TestNode } from '../helpers/mcp.js';
+import { startNode, type ReadMessage, type TestNode } from '../helpers/mcp.js';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -33,7 +33,7 @@ describe('concurrent posting', () => {
     );
 
     for (const n of nodes) {
-      const seen: any[] = [];
+      const seen: ReadMessage[] = [];
       let cursor = '0';
       const deadline = Date.now() + 60_000;
       while (seen.filter((m) => m.kind === 'load').length < 3 * PER_NODE && Date.now() < deadline) {

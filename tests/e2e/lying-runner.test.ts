@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnRelay } from '../helpers/relay.js';
 import { CLI, collectUntil, removeHome, startNode, tempHome, type TestNode } from '../helpers/mcp.js';
+import { until } from '../helpers/until.js';
 import { ParleyNode } from '../../node/service.js';
 import { attachBotSupport } from '../../node/bots.js';
 import type { Channel } from '../../node/channel.js';
@@ -50,6 +51,9 @@ afterAll(async () => {
   homes.forEach(removeHome);
 });
 
+/** The body of the message a step answers, if it answers one. */
+const inputBody = (p: StepPayload): unknown => (p.input.arg as { body?: unknown } | null)?.body;
+
 /** Replaces the runner's posting hooks for one channel with `lie`, which may post, alter, hold or drop steps. */
 function lieAbout(channel: Channel, lie: (p: StepPayload, post: (p: StepPayload) => string) => void): void {
   const hooks = (channel.bots as unknown as { runner: RunnerHooks }).runner;
@@ -73,24 +77,15 @@ async function setUp(slotName: string, lie?: Parameters<typeof lieAbout>[1]) {
 }
 
 async function expectMismatch(ch: string, slot: string, reason: RegExp): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  let v: any;
-  while (Date.now() < deadline) {
-    v = await bob.call('verify_channel', { channel: ch });
-    if (v.bots.some((b: any) => b.slot === slot && b.mismatches > 0)) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  const v = await until(() => bob.call('verify_channel', { channel: ch }), (r) => r.bots.some((b) => b.slot === slot && b.mismatches > 0), {
+    what: `a mismatch of ${slot}`,
+  });
   expect(v.ok, JSON.stringify(v)).toBe(false);
-  expect(v.bots.find((b: any) => b.slot === slot).mismatches).toBeGreaterThan(0);
+  expect(v.bots.find((b) => b.slot === slot)?.mismatches).toBeGreaterThan(0);
   expect(v.problems.join('\n')).toMatch(reason);
 
   const dir = join(bob.home, 'proofs');
-  let proofs: string[] = [];
-  while (Date.now() < deadline && proofs.length === 0) {
-    proofs = existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith(ch)) : [];
-    if (proofs.length === 0) await new Promise((r) => setTimeout(r, 200));
-  }
-  expect(proofs.length).toBeGreaterThan(0);
+  const proofs = await until(() => (existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith(ch)) : []), (files) => files.length > 0, { what: 'a fraud proof' });
   const r = spawnSync(process.execPath, [CLI, 'verify', join(dir, proofs[0])], { encoding: 'utf8' });
   expect(r.stdout).toMatch(/FRAUD PROOF HOLDS/);
   expect(r.status).toBe(0);
@@ -105,12 +100,8 @@ describe('a lying runner is caught by an honest node', () => {
     const ch = await setUp('honest');
     await roll(ch, 'a', 'b');
     // Verification marks change after a message was first read: poll the whole history, not only new messages.
-    const deadline = Date.now() + 20_000;
-    const verified = async () => (await bob.call('sync_messages', { channel: ch, cursor: '0', limit: 500 })).messages.filter((m: any) => m.kind === 'rolled' && m.verification === 'verified').length;
-    while ((await verified()) < 2) {
-      if (Date.now() > deadline) throw new Error('the two rolls were not verified');
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    const verified = async () => (await bob.call('sync_messages', { channel: ch, cursor: '0', limit: 500 })).messages.filter((m) => m.kind === 'rolled' && m.verification === 'verified').length;
+    await until(verified, (n) => n >= 2, { what: 'the two rolls to be verified' });
     const v = await bob.call('verify_channel', { channel: ch });
     expect(v).toMatchObject({ ok: true, problems: [] });
     expect(v.bots[0]).toMatchObject({ mismatches: 0, pending: 0 });
@@ -118,18 +109,18 @@ describe('a lying runner is caught by an honest node', () => {
 
   it('a wrong output', async () => {
     const ch = await setUp('output', (p, post) => {
-      if ((p.input.arg as any)?.body === 'x') p.outputs = [{ kind: 'rolled', body: { label: 'x', value: 7, n: 1 } }]; // a d6 never rolls 7: always a lie
+      if (inputBody(p) === 'x') p.outputs = [{ kind: 'rolled', body: { label: 'x', value: 7, n: 1 } }]; // a d6 never rolls 7: always a lie
       post(p);
     });
     await roll(ch, 'x');
     await expectMismatch(ch, 'bot:output', /outputs differ/);
     const seen = await collectUntil(bob, ch, (all) => all.some((m) => m.kind === 'rolled'));
-    expect(seen.find((m) => m.kind === 'rolled').verification).toBe('mismatch');
+    expect(seen.find((m) => m.kind === 'rolled')?.verification).toBe('mismatch');
   });
 
   it('a wrong state hash', async () => {
     const ch = await setUp('state', (p, post) => {
-      if ((p.input.arg as any)?.body === 'x') p.stateHash = '0'.repeat(64);
+      if (inputBody(p) === 'x') p.stateHash = '0'.repeat(64);
       post(p);
     });
     await roll(ch, 'x');
@@ -139,7 +130,7 @@ describe('a lying runner is caught by an honest node', () => {
   it('a step time that is not a timestamp', async () => {
     // The guest receives `now` as a number argument: a runner must not get a string or object through as ctx.now.
     const ch = await setUp('time', (p, post) => {
-      if ((p.input.arg as any)?.body === 'x') (p as { now: unknown }).now = 'soon';
+      if (inputBody(p) === 'x') (p as { now: unknown }).now = 'soon';
       post(p);
     });
     await roll(ch, 'x');
@@ -148,7 +139,7 @@ describe('a lying runner is caught by an honest node', () => {
 
   it('a skipped input', async () => {
     const ch = await setUp('skip', (p, post) => {
-      if ((p.input.arg as any)?.body !== 'skipped') post(p);
+      if (inputBody(p) !== 'skipped') post(p);
     });
     await roll(ch, 'skipped', 'next');
     await expectMismatch(ch, 'bot:skip', /skipped or reordered/);
@@ -157,7 +148,7 @@ describe('a lying runner is caught by an honest node', () => {
   it('reordered inputs', async () => {
     let held: StepPayload | null = null;
     const ch = await setUp('reorder', (p, post) => {
-      if ((p.input.arg as any)?.body === 'first') return void (held = p);
+      if (inputBody(p) === 'first') return void (held = p);
       post(p);
       if (held) post(held);
     });
@@ -176,9 +167,8 @@ describe('a lying runner is caught by an honest node', () => {
     });
     await bob.call('join_channel', { invite_code: created.invites['invite:bob'], display_name: 'Bob' });
     await roll(created.channel, 'x');
-    await new Promise((r) => setTimeout(r, 500));
-    const v = await bob.call('verify_channel', { channel: created.channel });
+    const broken = /bot:seed: published seed does not match its commitment/;
+    const v = await until(() => bob.call('verify_channel', { channel: created.channel }), (r) => r.problems.some((p: string) => broken.test(p)), { what: 'the broken seed reported' });
     expect(v.ok, JSON.stringify(v)).toBe(false);
-    expect(v.problems.join('\n')).toMatch(/bot:seed: published seed does not match its commitment/);
   });
 });

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { e2eScope } from '../helpers/scope.js';
-import { collectUntil } from '../helpers/mcp.js';
+import { collectUntil, type TestNode } from '../helpers/mcp.js';
 import { until } from '../helpers/until.js';
 
 const s = e2eScope();
@@ -40,7 +40,7 @@ describe('a node in many channels', () => {
     alice = await s.node(relay.url, { home: alice.home });
     // The first answer does not wait for the channels to open.
     expect((await alice.call('list_channels')).channels).toHaveLength(CHANNELS);
-    const back = await until(() => alice.call('list_channels'), (l) => l.channels.every((c: any) => c.relays[0].connected), 60_000);
+    const back = await until(() => alice.call('list_channels'), (l) => l.channels.every((c) => c.relays[0].connected), 60_000);
     expect(back.channels).toHaveLength(CHANNELS);
     const after = await until(() => relayMetrics(relay.port), (m) => m.rooms === CHANNELS + 1, 30_000);
     expect(after.sockets).toBe(2);
@@ -56,7 +56,7 @@ describe('a node in many channels', () => {
     const alice = await s.node(relay.url, { env });
     const created = await alice.call('create_channel', { name: 'rotating', slots: ['invite:bob', 'invite:carol', 'invite:dave'] });
     const ch = created.channel;
-    const others = [];
+    const others: TestNode[] = [];
     for (const slot of ['invite:bob', 'invite:carol', 'invite:dave']) {
       const n = await s.node(relay.url, { env });
       await n.call('join_channel', { invite_code: created.invites[slot] });

@@ -4,7 +4,7 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { spawnRelay } from '../helpers/relay.js';
-import { collectUntil, errorText, startNode, tempHome, type TestNode } from '../helpers/mcp.js';
+import { collectUntil, errorText, startNode, tempHome, compactResult, toolResult, type ReadMessage, type TestNode } from '../helpers/mcp.js';
 import { fetchRoom } from '../helpers/doc.js';
 import { ready } from '../../protocol/sodium.js';
 import { decodeInvite } from '../../protocol/invite.js';
@@ -44,24 +44,25 @@ describe('two nodes through a relay', () => {
     const r = await relay();
     const { alice, bob, ch, joined } = await pair(r);
     expect(joined).toMatchObject({ channel: ch, name: 'pair', slot: 'invite:bob' });
-    expect(joined.members.map((m: any) => m.slot).sort()).toEqual(['invite:bob', 'owner']);
+    expect(joined.members.map((m) => m.slot).sort()).toEqual(['invite:bob', 'owner']);
 
     const posted = await alice.call('post_message', { channel: ch, body: 'hello bob' });
     expect(posted.id).toHaveLength(43);
     const seen = await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'hello bob'));
-    const msg = seen.find((m) => m.body === 'hello bob');
+    const msg = seen.find((m) => m.body === 'hello bob')!;
     expect(['at', 'body', 'from', 'kind', 'name', 'seq']).toEqual(expect.arrayContaining(Object.keys(msg)));
     expect(msg).toMatchObject({ from: 'owner', kind: 'chat', at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/) });
     expect(seen.some((m) => m.kind === 'join' && m.from === 'invite:bob')).toBe(true);
     const full = await bob.call('sync_messages', { channel: ch, cursor: '0', limit: 500, detail: 'full' });
     expect(full.channel).toBeUndefined();
-    expect(full.messages.find((m: any) => m.body === 'hello bob')).toMatchObject({ from: 'owner', from_name: 'Alice', kind: 'chat', channel: ch, id: posted.id, seq: msg.seq });
+    expect(full.messages.find((m) => m.body === 'hello bob')).toMatchObject({ from: 'owner', from_name: 'Alice', kind: 'chat', channel: ch, id: posted.id, seq: msg.seq });
     const compact = await bob.raw('sync_messages', { channel: ch, cursor: '0', limit: 500 });
-    expect((compact.structuredContent as any).channel).toBe(ch);
+    const compactSync = compactResult('sync_messages', compact);
+    expect(compactSync.channel).toBe(ch);
     const text = (compact.content[0] as { text: string }).text;
-    expect(text.split('\n')[0]).toBe(`channel ${ch} · cursor ${(compact.structuredContent as any).cursor}`);
+    expect(text.split('\n')[0]).toBe(`channel ${ch} · cursor ${compactSync.cursor}`);
     // The name comes with the owner's first message of the result, the channel's creation, and not again.
-    expect((compact.structuredContent as any).messages.filter((m: any) => m.from === 'owner').map((m: any) => m.name)).toEqual(['Alice', undefined]);
+    expect(compactSync.messages.filter((m) => m.from === 'owner').map((m) => m.name)).toEqual(['Alice', undefined]);
     expect(text).toMatch(/\n#1 \S+ owner \(Alice\) system: /);
     expect(text).toContain(`\n#${msg.seq} ${msg.at} owner chat: hello bob`);
     expect(text).not.toContain(posted.id);
@@ -71,10 +72,10 @@ describe('two nodes through a relay', () => {
     expect(back.find((m) => m.body === 'hi alice')).toMatchObject({ from: 'invite:bob', kind: 'reply', to: 'owner', meta: { action_type: 'greeting' } });
 
     const who = await alice.call('who', { channel: ch });
-    expect(who.members.find((m: any) => m.slot === 'invite:bob')).toEqual({ slot: 'invite:bob', name: 'Bob', role: 'member', is_bot: false, online: expect.any(Boolean) });
-    expect((await alice.call('who', { channel: ch, detail: 'full' })).members.find((m: any) => m.slot === 'invite:bob').id).toHaveLength(43);
+    expect(who.members.find((m) => m.slot === 'invite:bob')).toEqual({ slot: 'invite:bob', name: 'Bob', role: 'member', is_bot: false, online: expect.any(Boolean) });
+    expect((await alice.call('who', { channel: ch, detail: 'full' })).members.find((m) => m.slot === 'invite:bob')?.id).toHaveLength(43);
     await bob.call('set_status', { channel: ch, status: 'working', note: 'on it' });
-    await expect.poll(async () => (await alice.call('who', { channel: ch })).members.find((m: any) => m.slot === 'invite:bob'), { timeout: 10_000 })
+    await expect.poll(async () => (await alice.call('who', { channel: ch })).members.find((m) => m.slot === 'invite:bob'), { timeout: 10_000 })
       .toMatchObject({ online: true, status: 'working' });
 
     const list = await bob.call('list_channels');
@@ -92,11 +93,13 @@ describe('two nodes through a relay', () => {
     await alice.client.subscribeResource({ uri: `parley://channel/${ch}` });
     const t0 = Date.now();
     const poll = alice.call('sync_messages', { channel: ch, wait_seconds: 20 });
+    // Not a wait for a condition (the poll's waiting cannot be observed from here): a head start, so that bob's post
+    // usually wakes a waiting poll. Without it the test still holds, through the poll's first read.
     await new Promise((res) => setTimeout(res, 300));
     await bob.call('post_message', { channel: ch, body: 'wake up' });
     const res = await poll;
     expect(Date.now() - t0).toBeLessThan(15_000);
-    expect(res.messages.map((m: any) => m.body)).toContain('wake up');
+    expect(res.messages.map((m) => m.body)).toContain('wake up');
     await expect.poll(() => updates.length, { timeout: 5000 }).toBeGreaterThan(0);
     expect(updates[0]).toBe(`parley://channel/${ch}`);
     const transcript = await alice.client.readResource({ uri: `parley://channel/${ch}` });
@@ -133,7 +136,7 @@ describe('two nodes through a relay', () => {
     const posted = await alice.call('post_message', { channel: ch, body: `deploy with key ${secret} please`, meta: { token: 'ghp_' + 'a'.repeat(36) } });
     expect(posted.redacted.length).toBeGreaterThan(0);
     const seen = await collectUntil(bob, ch, (all) => all.some((m) => m.id === posted.id), 20_000, 'full');
-    const msg = seen.find((m) => m.id === posted.id);
+    const msg = seen.find((m) => m.id === posted.id)!;
     expect(msg.body).not.toContain(secret);
     expect(JSON.stringify(msg.meta)).not.toContain('ghp_');
     // Everything the relay holds, decrypted with the channel key: the secret is in none of it.
@@ -159,16 +162,16 @@ describe('durability', () => {
     await alice.call('post_message', { channel: ch, body: 'before restart' });
     await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'before restart'));
     const whoBefore = await bob.call('who', { channel: ch, detail: 'full' });
-    const bobId = whoBefore.members.find((m: any) => m.slot === 'invite:bob').id;
+    const bobId = whoBefore.members.find((m) => m.slot === 'invite:bob')?.id;
     await bob.close();
     await alice.call('post_message', { channel: ch, body: 'while you were away' });
     const bob2 = await node([r.url], bob.home);
     const list = await bob2.call('list_channels');
-    expect(list.channels.map((c: any) => c.channel)).toEqual([ch]);
+    expect(list.channels.map((c) => c.channel)).toEqual([ch]);
     const after = await collectUntil(bob2, ch, (all) => all.some((m) => m.body === 'while you were away'));
     expect(after.some((m) => m.body === 'before restart')).toBe(false);
     const whoAfter = await bob2.call('who', { channel: ch, detail: 'full' });
-    expect(whoAfter.members.find((m: any) => m.slot === 'invite:bob').id).toBe(bobId);
+    expect(whoAfter.members.find((m) => m.slot === 'invite:bob')?.id).toBe(bobId);
   });
 
   it('a post made while the relay is down arrives once it is back', async () => {
@@ -210,7 +213,7 @@ describe('one profile, two processes', () => {
     const expected = [...Array.from({ length: 100 }, (_, i) => `one 0:${i}`), 'two 0', ...Array.from({ length: 100 }, (_, i) => `one 1:${i}`), 'two 1', 'one again'];
     // Read from the start with explicit cursors: the two processes share the profile's stored read position.
     const readAll = async (n: TestNode) => {
-      const msgs: any[] = [];
+      const msgs: ReadMessage[] = [];
       for (let cursor = '0', more = true; more;) {
         const r = await n.call('sync_messages', { channel: ch, cursor, limit: 500 });
         msgs.push(...r.messages);
@@ -238,7 +241,7 @@ describe('membership races', () => {
     expect(winners).toHaveLength(1);
     const loser = results.find((x) => x.isError)!;
     expect(errorText(loser)).toMatch(/claimed by another member/);
-    const winnerName = (winners[0].structuredContent as any).members.find((m: any) => m.slot === 'invite:seat').name;
-    await expect.poll(async () => (await owner.call('who', { channel: created.channel })).members.find((m: any) => m.slot === 'invite:seat')?.name, { timeout: 10_000 }).toBe(winnerName);
+    const winnerName = toolResult('join_channel', winners[0]).members.find((m) => m.slot === 'invite:seat')?.name;
+    await expect.poll(async () => (await owner.call('who', { channel: created.channel })).members.find((m) => m.slot === 'invite:seat')?.name, { timeout: 10_000 }).toBe(winnerName);
   });
 });

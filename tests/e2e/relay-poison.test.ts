@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import * as Y from 'yjs';
+import { until } from '../helpers/until.js';
 import { startHostileRelay } from '../helpers/hostile-relay.js';
 import { collectUntil, startNode, type TestNode } from '../helpers/mcp.js';
 import { spawnRelay, type SpawnedRelay } from '../helpers/relay.js';
@@ -41,16 +42,6 @@ function poisonFor(attack: Attack, room: Y.Doc, key: string): Uint8Array {
   return update!;
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 async function refusedByRelay(relay: SpawnedRelay): Promise<string[]> {
   const text = await (await fetch(relay.url.replace('ws://', 'http://') + '/metrics')).text();
   return text.split('\n').filter((l) => /^parley_relay_updates_refused_total\{reason="(delete-set|not-log|overwrite|not-item)"\} [1-9]/.test(l));
@@ -65,8 +56,8 @@ async function stillSyncing(alice: TestNode, bob: TestNode, ch: string, honest: 
   expect(atBob.filter((m) => m.body.startsWith(`${tag}: alice`)).map((m) => m.body)).toEqual([0, 1, 2, 3, 4].map((i) => `${tag}: alice ${i}`));
   await bob.call('post_message', { channel: ch, body: `${tag}: bob` });
   await collectUntil(alice, ch, (all) => all.some((m) => m.body === `${tag}: bob`));
-  const listed = (await alice.call('list_channels')).channels.find((c: any) => c.channel === ch);
-  expect.soft(listed.relays.find((r: any) => r.url === honest)).toEqual({ url: honest, connected: true });
+  const listed = (await alice.call('list_channels')).channels.find((c) => c.channel === ch);
+  expect.soft(listed?.relays.find((r) => r.url === honest)).toEqual({ url: honest, connected: true });
 }
 
 describe('a hostile relay cannot poison a node\'s replica', () => {
@@ -90,7 +81,7 @@ describe('a hostile relay cannot poison a node\'s replica', () => {
     await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'before the attack'));
 
     const room = roomKeyPair(fromB64u(invite.key, 32)!).room;
-    const roomDoc = await until('the hostile relay to hold alice\'s post', () => (hostile.docs.get(room)?.getMap('log').has(id) ? hostile.docs.get(room) : undefined));
+    const roomDoc = await until(() => hostile.docs.get(room), (d): d is Y.Doc => d?.getMap('log').has(id) === true, { what: 'the hostile relay to hold alice\'s post' });
     const poison = poisonFor(attack, roomDoc, id);
     if (attack === 'delete-set') expect(poison.length).toBeLessThanOrEqual(12);
     await hostile.poison(room, [poison]);
@@ -116,10 +107,10 @@ describe('a hostile relay cannot poison a node\'s replica', () => {
 
     // Restarted on the same profile: the hostile relay poisons the new connection too.
     alice = await startNode({ home: alice.home, relays: aliceRelays });
-    await until('the restarted node to refuse the poison again', async () => {
+    await until(async () => {
       const problems = (await alice.call('verify_channel', { channel: ch })).problems as string[];
-      return problems.some((p) => refusal.test(p)) ? true : undefined;
-    });
+      return problems.some((p) => refusal.test(p));
+    }, { what: 'the restarted node to refuse the poison again' });
     await stillSyncing(alice, bob, ch, honest.url, 'after the restart');
     expect.soft(await refusedByRelay(honest)).toEqual([]);
   });

@@ -5,10 +5,11 @@
  * running relays makes them refuse writes (metric, log line) and resume by themselves.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { until } from '../helpers/until.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { spawnRelay, type SpawnedRelay } from '../helpers/relay.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
-import { collectUntil, startNode, type TestNode } from '../helpers/mcp.js';
+import { collectUntil, startNode, type ReadMessage, type TestNode } from '../helpers/mcp.js';
 
 let pg: TestPostgres;
 beforeAll(async () => {
@@ -46,20 +47,12 @@ async function metric(r: SpawnedRelay, name: string): Promise<number> {
   return m ? Number(m[1]) : NaN;
 }
 
-async function until(ok: () => Promise<boolean> | boolean, what: string, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 /** Every message of the channel the node has, from the start. */
-async function history(n: TestNode, ch: string): Promise<any[]> {
+async function history(n: TestNode, ch: string): Promise<ReadMessage[]> {
   return (await n.call('sync_messages', { channel: ch, cursor: '0', limit: 500 })).messages;
 }
 
-const chats = (all: any[]) => all.filter((m) => m.kind === 'chat').map((m) => m.body as string);
+const chats = (all: ReadMessage[]) => all.filter((m) => m.kind === 'chat').map((m) => m.body);
 
 /** Alice on instance A, Bob on instance B, one channel whose only relay is the proxy. */
 async function twoInstances(slots = ['invite:bob']) {
@@ -69,11 +62,11 @@ async function twoInstances(slots = ['invite:bob']) {
   lb.pin(0);
   const alice = await node([lb.url]);
   const created = await alice.call('create_channel', { name: 'two instances', slots });
-  await until(async () => (await metric(a, 'parley_relay_connections')) === 1, 'alice on A');
+  await until(async () => (await metric(a, 'parley_relay_connections')) === 1, { what: 'alice on A' });
   lb.pin(1);
   const bob = await node([lb.url]);
   await bob.call('join_channel', { invite_code: created.invites['invite:bob'] });
-  await until(async () => (await metric(b, 'parley_relay_connections')) === 1, 'bob on B');
+  await until(async () => (await metric(b, 'parley_relay_connections')) === 1, { what: 'bob on B' });
   // Reconnections are balanced like any new connection.
   lb.pin(null);
   return { db, a, b, lb, alice, bob, ch: created.channel as string, invites: created.invites as Record<string, string> };
@@ -113,7 +106,7 @@ describe('two relay instances on one PostgreSQL database', () => {
       want.push(`alice ${i}`, `bob ${i}`);
     }
     // Alice's node came back through the proxy to instance B (A refuses connections now).
-    await until(() => lb.routed[1] >= 2, 'a reconnection to B');
+    await until(() => lb.routed[1] >= 2, { what: 'a reconnection to B' });
     for (const n of [alice, bob]) {
       const seen = chats(await collectUntil(n, ch, (all) => chats(all).length >= want.length, 60_000));
       expect(seen.length).toBe(want.length);
@@ -130,11 +123,11 @@ describe('two relay instances on one PostgreSQL database', () => {
     await collectUntil(bob, ch, (all) => chats(all).includes('before'));
 
     await pg.stopServer();
-    await until(async () => (await metric(a, 'parley_relay_store_up')) === 0 && (await metric(b, 'parley_relay_store_up')) === 0, 'store_up 0');
+    await until(async () => (await metric(a, 'parley_relay_store_up')) === 0 && (await metric(b, 'parley_relay_store_up')) === 0, { what: 'store_up 0' });
     for (let i = 0; i < 3; i++) await alice.call('post_message', { channel: ch, body: `while away ${i}` });
     await bob.call('post_message', { channel: ch, body: 'from B while away' });
     // The relays hold nothing they could not store: the writes were refused (1013), not forwarded.
-    await until(async () => (await metric(a, 'parley_relay_updates_refused_total{reason="store-unavailable"}')) > 0, 'a refused write');
+    await until(async () => (await metric(a, 'parley_relay_updates_refused_total{reason="store-unavailable"}')) > 0, { what: 'a refused write' });
     expect(a.stderr()).toMatch(/store unavailable \(postgres .*\); refusing writes/);
 
     await pg.startServer();
@@ -143,10 +136,10 @@ describe('two relay instances on one PostgreSQL database', () => {
       await until(async () => {
         const seen = chats(await history(n, ch));
         return want.every((w) => seen.includes(w));
-      }, 'every message on every node', 60_000);
+      }, { what: 'every message on every node', ms: 60_000 });
       expect(chats(await history(n, ch)).sort()).toEqual([...want].sort());
     }
-    await until(async () => (await metric(a, 'parley_relay_store_up')) === 1 && (await metric(b, 'parley_relay_store_up')) === 1, 'store_up 1');
+    await until(async () => (await metric(a, 'parley_relay_store_up')) === 1 && (await metric(b, 'parley_relay_store_up')) === 1, { what: 'store_up 1' });
     expect(a.stderr()).toMatch(/store available again/);
     expect(await metric(a, 'parley_relay_store_outages_total')).toBeGreaterThanOrEqual(1);
     const report = await bob.call('verify_channel', { channel: ch });
@@ -157,7 +150,7 @@ describe('two relay instances on one PostgreSQL database', () => {
     const { db, a, b, lb, alice, bob, ch, invites } = await twoInstances(['invite:bob', 'invite:carol']);
     for (let i = 0; i < 10; i++) await (i % 2 ? bob : alice).call('post_message', { channel: ch, body: `history ${i}` });
     const want = Array.from({ length: 10 }, (_, i) => `history ${i}`);
-    await until(async () => chats(await history(alice, ch)).length === 10, 'history on alice');
+    await until(async () => chats(await history(alice, ch)).length === 10, { what: 'history on alice' });
 
     await Promise.all([a.kill('SIGKILL'), b.kill('SIGKILL')]);
     await pg.wipeDatabase(db);
@@ -167,7 +160,7 @@ describe('two relay instances on one PostgreSQL database', () => {
     lb.pin(null);
     const carol = await node([lb.url]);
     await carol.call('join_channel', { invite_code: invites['invite:carol'] });
-    await until(async () => chats(await history(carol, ch)).length >= 10, 'history on carol', 60_000);
+    await until(async () => chats(await history(carol, ch)).length >= 10, { what: 'history on carol', ms: 60_000 });
     expect(chats(await history(carol, ch)).sort()).toEqual(want.sort());
   }, 120_000);
 });

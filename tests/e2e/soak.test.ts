@@ -6,6 +6,7 @@ import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnRelay } from '../helpers/relay.js';
 import { startNode, tempHome, type TestNode } from '../helpers/mcp.js';
+import { until } from '../helpers/until.js';
 
 const RESTARTS = 20;
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
@@ -18,7 +19,7 @@ async function allBodies(n: TestNode, ch: string): Promise<string[]> {
   let cursor = '0';
   for (;;) {
     const r = await n.call('sync_messages', { channel: ch, cursor, limit: 500 });
-    out.push(...r.messages.filter((m: any) => m.kind === 'chat').map((m: any) => m.body));
+    out.push(...r.messages.filter((m) => m.kind === 'chat').map((m) => m.body));
     cursor = r.cursor;
     if (!r.more) return out;
   }
@@ -50,24 +51,26 @@ describe('soak', () => {
       }
     });
 
+    // Each relay life sees some posts: kill it once a few more have been posted, not after a fixed time.
+    const morePosts = (n: number) => {
+      const before = posted.length;
+      return until(() => posted.length >= before + n, { what: `${n} more posts` });
+    };
     for (let i = 0; i < RESTARTS; i++) {
-      await new Promise((r) => setTimeout(r, 600));
+      await morePosts(15);
       await relay.kill('SIGKILL');
       if (i === RESTARTS / 2) rmSync(dataDir, { recursive: true, force: true });
       relay = await spawnRelay({ dataDir, port });
     }
-    await new Promise((r) => setTimeout(r, 1000));
+    await morePosts(25);
     stop = true;
     await Promise.all(posters);
 
     const want = [...posted].sort();
-    const deadline = Date.now() + 45_000;
-    let views: string[][] = [];
-    for (;;) {
-      views = await Promise.all(nodes.map((n) => allBodies(n, ch)));
-      if (views.every((v) => v.length >= want.length) || Date.now() > deadline) break;
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    const views = await until(() => Promise.all(nodes.map((n) => allBodies(n, ch))), (vs) => vs.every((v) => v.length >= want.length), {
+      what: 'every post on every node',
+      ms: 45_000,
+    }).catch(() => Promise.all(nodes.map((n) => allBodies(n, ch)))); // on timeout, the report below says what is missing
     const lost = views.map((v) => want.filter((b) => !v.includes(b)).length);
     const dupes = views.map((v) => v.length - new Set(v).size);
     console.log(`soak: ${RESTARTS} relay kills (one wiped), ${posted.length} messages posted; delivered per node ${views.map((v) => v.length).join('/')}; lost ${lost.join('/')}; duplicates ${dupes.join('/')}`);

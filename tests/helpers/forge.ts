@@ -10,6 +10,7 @@ import { sealEvent, signEvent, type EpochContext, type EventType } from '../../p
 import { memberId, type KeyPair } from '../../protocol/keys.js';
 import { readIdentity } from '../../node/identity.js';
 import { fetchRoom, openRoom } from './doc.js';
+import { until } from './until.js';
 
 export interface Crafted {
   id: string;
@@ -44,13 +45,7 @@ export async function pushEntries(relayUrl: string, epochKey: Uint8Array, entrie
     doc.transact(() => {
       for (const e of entries) doc.getMap<Uint8Array>('log').set(e.id, e.sealed);
     });
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const stored = await fetchRoom(relayUrl, epochKey);
-      if (entries.every((e) => stored.has(e.id))) return;
-      if (Date.now() > deadline) throw new Error('the relay did not store the pushed entries');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await until(() => fetchRoom(relayUrl, epochKey), (stored) => entries.every((e) => stored.has(e.id)), { what: 'the relay to store the pushed entries' });
   } finally {
     provider?.destroy();
     doc.destroy();

@@ -1,2 +1,2 @@
-/** The throwaway PostgreSQL cluster lives in bench/lib (the relay bench starts one too). */
-export * from '../../bench/lib/postgres.js';
+/** The throwaway PostgreSQL cluster lives in dev/ (the relay bench starts one too). */
+export * from '../../dev/postgres.js';

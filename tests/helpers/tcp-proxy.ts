@@ -1,2 +1,2 @@
-/** The round-robin TCP proxy lives in bench/lib (the relay bench can use it too). */
-export * from '../../bench/lib/tcp-proxy.js';
+/** The round-robin TCP proxy lives in dev/ (the relay bench can use it too). */
+export * from '../../dev/tcp-proxy.js';

@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import * as Y from 'yjs';
 import * as decoding from 'lib0/decoding';
+import { until } from '../helpers/until.js';
 import { captureUpdate } from '../helpers/doc.js';
 import { ready } from '../../protocol/sodium.js';
 import { contentId } from '../../protocol/hash.js';
@@ -30,14 +31,6 @@ afterEach(async () => {
 });
 
 const value = () => new Uint8Array(randomBytes(200));
-
-async function until(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /**
  * A relay whose every message the test writes (speaking the node's multiplexed framing, protocol/mux.ts, for the one
@@ -92,7 +85,7 @@ describe('EpochReplica: updates from a relay go through the guard', () => {
   it('drops and counts a delete set, a refused sync step 2 and a malformed message; asks after a gap; stores nothing refused', async () => {
     const relay = await scriptedRelay();
     const { r, store, refused } = replica(relay.url);
-    await until('the connection and the node\'s sync step 1', () => relay.connected() && relay.steps.includes(SYNC_STEP1));
+    await until(() => relay.connected() && relay.steps.includes(SYNC_STEP1), { what: 'the connection and the node\'s sync step 1' });
     const mine = value();
     r.put(contentId(mine), mine);
 
@@ -117,14 +110,14 @@ describe('EpochReplica: updates from a relay go through the guard', () => {
     // y and z without x: past a gap, so the node asks for what it lacks.
     const before = relay.steps.filter((s) => s === SYNC_STEP1).length;
     relay.send(syncMessage(SYNC_UPDATE, uyz));
-    await until('a sync step 1 after the gap', () => relay.steps.filter((s) => s === SYNC_STEP1).length > before);
+    await until(() => relay.steps.filter((s) => s === SYNC_STEP1).length > before, { what: 'a sync step 1 after the gap' });
     expect(refused).toEqual([`delete-set ${relay.url}`, `delete-set ${relay.url}`, `undecodable ${relay.url}`, `undecodable ${relay.url}`]);
     expect(r.relays()[0]).toMatchObject({ connected: true, synced: false });
     expect(r.log.has(contentId(y))).toBe(false);
 
     // The answer: everything from x on, as a sync step 2.
     relay.send(syncMessage(SYNC_STEP2, Y.mergeUpdates([ux, uyz])));
-    await until('the filled range', () => r.log.size === 4);
+    await until(() => r.log.size === 4, { what: 'the filled range' });
     expect(r.log.has(contentId(mine))).toBe(true);
     expect(r.relays()[0]).toMatchObject({ synced: true });
     expect(r.doc.store.pendingStructs).toBeNull();

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalStore } from '../../node/store.js';
+import { until } from '../helpers/until.js';
 
 const dirs: string[] = [];
 const home = () => {
@@ -65,8 +66,7 @@ describe('LocalStore checkpoints', () => {
   it('checkpoints the log from a worker thread after commits', async () => {
     const s = new LocalStore(home());
     s.transaction(() => s.deliver(row()));
-    for (let i = 0; i < 200 && s.checkpointer.done === 0; i++) await new Promise((r) => setTimeout(r, 25));
-    expect(s.checkpointer.done).toBeGreaterThan(0);
+    await until(() => s.checkpointer.done > 0, { what: 'a checkpoint' });
     expect(s.db.pragma('wal_autocheckpoint', { simple: true })).toBe(65_536);
     s.close();
   });

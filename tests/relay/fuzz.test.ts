@@ -4,7 +4,7 @@
  * The relay must not crash, its memory must stay bounded, and the honest client must be unaffected. Run against
  * both stores (SQLite; PostgreSQL in a cluster this file starts).
  */
-import { prng } from '../../bench/util.js';
+import { mulberry32 as prng } from '../helpers/random.js';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';

@@ -12,6 +12,7 @@ import WebSocket from 'ws';
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import * as syncProtocol from 'y-protocols/sync';
+import { until } from '../helpers/until.js';
 import { spawnRelay, type SpawnedRelay } from '../helpers/relay.js';
 import { smallFilesystem } from '../helpers/small-fs.js';
 import { captureUpdate, fetchRoom } from '../helpers/doc.js';
@@ -22,6 +23,7 @@ import { ready } from '../../protocol/sodium.js';
 import { contentId } from '../../protocol/hash.js';
 import { newEpochKey, relayAuthParams } from '../../protocol/keys.js';
 import { SqliteStore } from '../../relay/store-sqlite.js';
+import type { RelayStore } from '../../relay/store.js';
 import type { LogEntry } from '../../protocol/log-update.js';
 
 const cleanup: (() => unknown)[] = [];
@@ -31,24 +33,6 @@ afterEach(async () => {
 });
 
 const MiB = 1024 * 1024;
-
-const until = async (ok: () => boolean, ms = 20_000) => {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
-
-async function untilAsync<T>(f: () => Promise<T>, ok: (v: T) => boolean, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`condition not met: ${String(v).slice(0, 200)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const entry = randomEntry;
 const provider = (url: string, key: Uint8Array, doc?: Y.Doc) => stockProvider(url, key, cleanup, doc);
@@ -109,7 +93,8 @@ function rss(pid: number): number {
 
 /** Writes `bytes` of valid entries (one Yjs client, consecutive clocks) into a room of a SQLite relay directory. */
 async function bigRoom(dataDir: string, room: string, bytes: number): Promise<number> {
-  const store = new SqliteStore(dataDir);
+  // As the relay holds it: through the storage interface (SQLite ignores `now`).
+  const store: RelayStore = new SqliteStore(dataDir);
   const size = 60 * 1024;
   const entries: LogEntry[] = [];
   for (let clock = 0; clock * size < bytes; clock++) {
@@ -167,7 +152,7 @@ describe('relay backpressure', () => {
     for (let i = 0; i < 2000; i++) attacker.ws.send(step1);
     await otherRoomServed(r.url);
     // Every request reached the relay; it answers the first one part at a time and the rest are covered by it.
-    const end = await untilAsync(() => metrics(r), (m) => counter(m, 'bytes_in') - counter(start, 'bytes_in') >= 2000 * step1.length);
+    const end = await until(() => metrics(r), (m) => counter(m, 'bytes_in') - counter(start, 'bytes_in') >= 2000 * step1.length);
     await otherRoomServed(r.url);
     stop();
     const growth = s.peak - s.before;
@@ -228,7 +213,7 @@ describe('relay backpressure', () => {
     }
     await otherRoomServed(r.url);
     // Each connection's answer streams one part at a time: the relay holds at most a part per connection.
-    await untilAsync(() => metrics(r), (m) => Number(/parley_relay_bytes_out_total (\d+)/.exec(m)![1]) > 200 * 256 * 1024);
+    await until(() => metrics(r), (m) => Number(/parley_relay_bytes_out_total (\d+)/.exec(m)![1]) > 200 * 256 * 1024);
     await otherRoomServed(r.url);
     stop();
     expect(refusedCount(await metrics(r), 'sync-rate-limit')).toBe(0);
@@ -256,7 +241,7 @@ describe('a reader that does not read', () => {
     await until(() => reader.log.size === N, 60_000);
     // (A reader in this busy test process may itself fall 4 MiB behind for a moment: it is closed too, reconnects
     // and resyncs, which is why it still ends up with every entry.)
-    await untilAsync(() => metrics(r), (m) => refusedCount(m, 'backpressure') >= 1);
+    await until(() => metrics(r), (m) => refusedCount(m, 'backpressure') >= 1);
     // The stuck socket was closed: reading again, it finds the end of the connection.
     stuck.ws.resume();
     await stuck.closed;
@@ -293,7 +278,7 @@ describe('awareness limits', () => {
     const c = raw(r.url, key);
     await c.opened;
     for (let clock = 1; clock <= 500; clock++) c.ws.send(awarenessMessage(777, clock, JSON.stringify({ p: `s${clock}` })));
-    await untilAsync(() => metrics(r), (m) => refusedCount(m, 'awareness-rate-limit') > 0);
+    await until(() => metrics(r), (m) => refusedCount(m, 'awareness-rate-limit') > 0);
     // Still served: a sync step 1 is answered on the same connection.
     const answered = new Promise<void>((resolve) => c.ws.on('message', (d: Buffer) => d[0] === 0 && d[1] === 1 && resolve()));
     c.ws.send(step1Message());
@@ -362,7 +347,7 @@ describe('store write failures', () => {
     expect(await refusal.closed).toEqual({ code: 4507, reason: 'disk-full' });
     const [k3, v3] = entry();
     writer.log.set(k3, v3);
-    await untilAsync(() => metrics(r), (m) => refusedCount(m, 'disk-full') >= 2 && /parley_relay_store_writes_failing 1/.test(m));
+    await until(() => metrics(r), (m) => refusedCount(m, 'disk-full') >= 2 && /parley_relay_store_writes_failing 1/.test(m));
     // A reader joining now (its join cannot record the room's use either) is served what is stored.
     const late = provider(r.url, key);
     await until(() => late.p.synced && late.log.has(k1));
@@ -403,7 +388,7 @@ describe.each(['sqlite', 'postgres'] as const)('quotas (%s store)', (kind) => {
   }
   const values = (n: number) => Array.from({ length: n }, () => entry(60_000)[1]);
   const stored = async (url: string, key: Uint8Array, n: number) => {
-    await untilAsync(() => fetchRoom(url, key), (m) => m.size === n);
+    await until(() => fetchRoom(url, key), (m) => m.size === n);
   };
 
   it('--room-quota: an update that would pass it is refused with 4520 room-quota; other rooms still take writes', async () => {

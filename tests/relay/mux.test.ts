@@ -8,6 +8,7 @@ import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { Awareness } from 'y-protocols/awareness';
 import { spawnRelay, type SpawnedRelay } from '../helpers/relay.js';
+import { until } from '../helpers/until.js';
 import { randomEntry, stockProvider } from '../helpers/room-client.js';
 import { ready } from '../../protocol/sodium.js';
 import { newEpochKey, relayAuthParams } from '../../protocol/keys.js';
@@ -26,14 +27,6 @@ async function relay(args: string[] = []): Promise<SpawnedRelay> {
   cleanup.push(() => r.stop());
   return r;
 }
-
-const until = async (ok: () => boolean, ms = 10_000) => {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
 
 /** A raw /mux socket recording every frame the relay sends. */
 async function rawMux(url: string) {

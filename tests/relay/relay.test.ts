@@ -3,6 +3,7 @@
  * refusal (with the relay still serving others afterwards), durability across kill -9, chunked initial sync.
  * Everything runs against both stores: SQLite, and PostgreSQL in a cluster this file starts.
  */
+import { until } from '../helpers/until.js';
 import { captureUpdate } from '../helpers/doc.js';
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -41,14 +42,6 @@ async function relay(opts: { again?: SpawnedRelay; port?: number } = {}): Promis
 
 const entry = randomEntry;
 const provider = (url: string, key: Uint8Array, doc?: Y.Doc) => stockProvider(url, key, cleanup, doc);
-
-const until = async (ok: () => boolean, ms = 10_000) => {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
 
 /** A raw authed socket; `closed` resolves with the close code and reason. */
 function raw(url: string, path: string) {
@@ -106,15 +99,7 @@ describe.each(['sqlite', 'postgres'] as const)('%s store', (store) => {
       await until(() => writer.p.synced);
       const N = 5000;
       for (let i = 0; i < N; i += 500) writer.doc.transact(() => Array.from({ length: 500 }, () => entry()).forEach(([k, v]) => writer.log.set(k, v)));
-      const stored = await (async () => {
-        const deadline = Date.now() + 20_000;
-        for (;;) {
-          const m = await fetchRoom(r.url, key);
-          if (m.size === N || Date.now() > deadline) return m;
-          await new Promise((res) => setTimeout(res, 200));
-        }
-      })();
-      expect(stored.size).toBe(N);
+      await until(() => fetchRoom(r.url, key), (m) => m.size === N, { what: `${N} stored entries` });
       const messages: number[] = [];
       const { room, ts, sig } = relayAuthParams(key);
       const ws = new WebSocket(`${r.url}/${room}?ts=${ts}&sig=${sig}`);
@@ -196,8 +181,7 @@ describe.each(['sqlite', 'postgres'] as const)('%s store', (store) => {
       const [k, v] = entry();
       honest.log.set(k, v);
       await until(() => honest.p.synced);
-      await new Promise((res) => setTimeout(res, 200));
-      const before = (await fetchRoom(r.url, key)).size;
+      const before = (await until(() => fetchRoom(r.url, key), (m) => m.size > 0, { what: 'the honest entry stored' })).size;
       expect(before).toBe(1);
 
       const outcome = await attack(r.url, key, honest.doc);

@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CLI } from '../helpers/mcp.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { until } from '../helpers/until.js';
 import { openStore, parseStoreSpec, StoreUnavailableError, type RelayStore } from '../../relay/store.js';
 import type { LogEntry } from '../../protocol/log-update.js';
 
@@ -151,8 +152,7 @@ describe('postgres store shared by two relay processes', () => {
     await b.watch({ appended: (r, c) => rings.push([r, c]), status: () => undefined, missed: () => undefined });
     const r = room();
     const res = await a.append(r, [entry(1, 0), entry(1, 1)], 0, Date.now());
-    const deadline = Date.now() + 10_000;
-    while (!rings.some(([x]) => x === r) && Date.now() < deadline) await new Promise((s) => setTimeout(s, 20));
+    await until(() => rings.some(([x]) => x === r), { what: 'the other store to ring' });
     expect(rings).toContainEqual([r, res.cursor]);
     const back = await b.since(r, 0, 100);
     expect(back.entries).toHaveLength(2);
@@ -198,16 +198,15 @@ describe('postgres store shared by two relay processes', () => {
     await own.stopServer();
     await expect(store.append(r, [entry(1, 1)], 1, Date.now())).rejects.toBeInstanceOf(StoreUnavailableError);
     await own.startServer();
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      try {
-        await store.append(r, [entry(1, 1)], 1, Date.now());
-        break;
-      } catch (err) {
-        if (!(err instanceof StoreUnavailableError) || Date.now() > deadline) throw err;
-        await new Promise((s) => setTimeout(s, 100));
-      }
-    }
+    const appended = () =>
+      store.append(r, [entry(1, 1)], 1, Date.now()).then(
+        () => true,
+        (err: unknown) => {
+          if (!(err instanceof StoreUnavailableError)) throw err;
+          return false;
+        },
+      );
+    await until(appended, { what: 'an append once the server is back' });
     expect((await store.load(r)).entries).toHaveLength(2);
     expect(status).toContain(false);
     expect(status.at(-1)).toBe(true);

@@ -1,7 +1,7 @@
 /**
  * A throwaway PostgreSQL cluster for one test file or benchmark run: the machine's binaries (`pg_config --bindir`),
  * `initdb` into a temp dir, a free loopback port, the socket dir inside the temp dir. initdb and postgres refuse to
- * run as root, so when we are root both run as the `postgres` system user (see shared notes/postgres-in-tests.md).
+ * run as root, so when we are root both run as the `postgres` system user; the temp dir is handed to that user first.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';

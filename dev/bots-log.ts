@@ -5,19 +5,19 @@
  * product's own runner (bots/channel-bots.ts with RunnerHooks, as node/channel.ts wires it). Going through MCP nodes
  * and a relay would give the same bytes but take minutes for 10,000 events; this takes seconds.
  */
-import { prng } from '../util.js';
-import { nextLamport, signEvent, sealEvent, MAX_DEPS, type EventBody, type EventType } from '../../protocol/event.js';
-import { memberId, newChannelId, newEpochKey, newIdentity, randomBytes, type KeyPair } from '../../protocol/keys.js';
-import { canonicalString, type Json } from '../../protocol/canonical.js';
-import { toB64u, toHex } from '../../protocol/bytes.js';
-import { sha256Hex } from '../../protocol/hash.js';
-import { signSlotClaim } from '../../node/payloads.js';
-import { Membership } from '../../node/membership.js';
-import { ChannelBots, type StepPayload } from '../../bots/channel-bots.js';
-import { seedCommitment } from '../../bots/seed.js';
-import { DEFAULT_LIMITS, ENGINE_ID } from '../../bots/sandbox.js';
-import { loadPreset } from '../../bots/presets.js';
-import type { Transcript } from '../../node/transcript.js';
+import { mulberry32 as prng } from './random.js';
+import { nextLamport, signEvent, sealEvent, MAX_DEPS, type EventBody, type EventType } from '../protocol/event.js';
+import { memberId, newChannelId, newEpochKey, newIdentity, randomBytes, type KeyPair } from '../protocol/keys.js';
+import { canonicalString, type Json } from '../protocol/canonical.js';
+import { toB64u, toHex } from '../protocol/bytes.js';
+import { sha256Hex } from '../protocol/hash.js';
+import { signSlotClaim } from '../node/payloads.js';
+import { Membership } from '../node/membership.js';
+import { ChannelBots, type StepPayload } from '../bots/channel-bots.js';
+import { seedCommitment } from '../bots/seed.js';
+import { DEFAULT_LIMITS, ENGINE_ID } from '../bots/sandbox.js';
+import { loadPreset } from '../bots/presets.js';
+import type { Transcript } from '../node/transcript.js';
 
 export interface LoggedEvent {
   id: string;
