@@ -22,8 +22,9 @@ export interface MuxContext {
 export function serveMux(socket: RelaySocket, ctx: MuxContext): void {
   const { opts, metrics } = ctx;
   const links = new Map<number, { room: Room; peer: RoomPeer }>();
-  // Opening a room loads it from the store: bounded per socket, with a burst that covers a node's start-up.
-  const opens = new TokenBucket(opts.roomOpensPerSecond, opts.maxRoomsPerConnection);
+  // Opening a room checks a signature and loads the room: bounded per socket, with a burst that covers a node's
+  // start-up (every room it may hold, and at least one second's worth).
+  const opens = new TokenBucket(opts.roomOpensPerSecond, Math.max(opts.maxRoomsPerConnection, opts.roomOpensPerSecond));
 
   const refuseRoom = (id: number, code: number, reason: string) => {
     metrics.refuse(reason);
