@@ -299,10 +299,13 @@ export function createMcpServer(node: ParleyNode, bots?: BotHooks): McpServer {
     subscribed.delete(req.params.uri);
     return {};
   });
-  node.on('delivered', (ch: string | null) => {
+  const onDelivered = (ch: string | null) => {
     for (const uri of subscribed) {
       if (ch === null || uri === `parley://channel/${ch}`) void mcp.server.sendResourceUpdated({ uri }).catch(() => undefined);
     }
-  });
+  };
+  node.on('delivered', onDelivered);
+  // An HTTP session (parley serve) ends long before its node: the listener goes with it.
+  mcp.server.onclose = () => node.off('delivered', onDelivered);
   return mcp;
 }
