@@ -1,0 +1,110 @@
+/**
+ * The page `parley serve` serves, in a real browser (Debian's Chromium via playwright-core), against a real relay,
+ * a real `parley serve` (Alice's always-on node) and a real stdio `parley mcp` (Bob).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { ready } from '../../protocol/sodium.js';
+import { spawnRelay, type SpawnedRelay } from '../helpers/relay.js';
+import { collectUntil, startNode, type TestNode } from '../helpers/mcp.js';
+import { connectHttp, spawnServe, type HttpNode, type SpawnedServe } from '../helpers/serve.js';
+import { launchBrowser } from '../helpers/browser.js';
+
+let relay: SpawnedRelay;
+let serve: SpawnedServe;
+let alice: HttpNode;
+let bob: TestNode;
+let browser: Awaited<ReturnType<typeof launchBrowser>>;
+let context: BrowserContext;
+let ch: string;
+
+beforeAll(async () => {
+  await ready();
+  relay = await spawnRelay();
+  [serve, bob, browser] = await Promise.all([spawnServe({ relays: [relay.url] }), startNode({ relays: [relay.url] }), launchBrowser()]);
+  context = browser.context;
+  alice = await connectHttp(serve.url, serve.token);
+  const created = await alice.call('create_channel', { name: 'page room', slots: ['invite:bob', 'bot:echo'], bot: { preset: 'echo' }, display_name: 'Alice' });
+  ch = created.channel;
+  await bob.call('join_channel', { invite_code: created.invites['invite:bob'], display_name: 'Bob' });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await alice?.close();
+  await bob?.close();
+  await serve?.stop();
+  await relay?.stop();
+});
+
+async function open(url: string): Promise<Page> {
+  const page = await context.newPage();
+  await page.goto(url);
+  return page;
+}
+
+describe('the web page', () => {
+  it('shows the channel, a stdio node\'s message without reload, the bot output\'s verification, and posts back', async () => {
+    const page = await open(serve.page);
+    await page.getByRole('button', { name: 'page room' }).waitFor();
+    await page.locator('#title', { hasText: 'page room' }).waitFor();
+    // The token left the address bar once read.
+    expect(page.url()).toBe(`${serve.url}/`);
+
+    await bob.call('post_message', { channel: ch, body: 'hello from bob' });
+    const line = page.locator('#transcript li', { hasText: 'hello from bob' }).first();
+    await line.waitFor({ timeout: 10_000 });
+    expect(await line.locator('.from').textContent()).toBe('Bob');
+
+    // The echo bot answers; Alice's node replays the step and the page shows it verified.
+    const echo = page.locator('#transcript li', { hasText: 'Bob said: hello from bob' });
+    await echo.locator('.badge.verified').waitFor({ timeout: 15_000 });
+    await page.locator('#bots li', { hasText: 'bot:echo' }).waitFor();
+    expect(await page.locator('#bots li').first().textContent()).toMatch(/runner owner.*steps \d+: \d+ verified, 0 pending, 0 mismatches/s);
+    await page.locator('#who li', { hasText: 'Bob' }).waitFor();
+
+    await page.locator('#body').fill('hello from the page');
+    await page.locator('#body').press('Enter');
+    const seen = await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'hello from the page'));
+    expect(seen.find((m) => m.body === 'hello from the page')).toMatchObject({ from: 'owner', kind: 'chat' });
+    await page.locator('#transcript li', { hasText: 'hello from the page' }).first().waitFor();
+
+    await page.getByRole('button', { name: 'Verify channel' }).click();
+    await page.locator('#verify-result', { hasText: /^OK: \d+ events authenticated/ }).waitFor({ timeout: 15_000 });
+
+    // PARLEY_SCREENSHOTS=DIR keeps a picture of the page for a human to look at (docs/serve.md describes one).
+    if (process.env.PARLEY_SCREENSHOTS) await page.screenshot({ path: `${process.env.PARLEY_SCREENSHOTS}/page-desktop.png`, fullPage: true });
+
+    const download = page.waitForEvent('download');
+    await page.getByRole('button', { name: 'Download export' }).click();
+    expect((await download).suggestedFilename()).toBe('page_room.parley.json');
+    await page.close();
+  });
+
+  it('is readable at phone width and usable from the keyboard', async () => {
+    const page = await open(serve.page);
+    await page.setViewportSize({ width: 375, height: 740 });
+    await page.locator('#title', { hasText: 'page room' }).waitFor();
+    // Nothing wider than the screen.
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    // Tab reaches the channel button, then the post box is reachable and sends with Enter.
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('page room');
+    await page.locator('#body').focus();
+    await page.keyboard.type('typed at phone width');
+    await page.keyboard.press('Enter');
+    await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'typed at phone width'));
+    if (process.env.PARLEY_SCREENSHOTS) await page.screenshot({ path: `${process.env.PARLEY_SCREENSHOTS}/page-phone.png`, fullPage: true });
+    await page.close();
+  });
+
+  it('says clearly when the token is wrong or missing', async () => {
+    const wrong = await open(`${serve.url}/#token=not-the-token`);
+    await wrong.locator('#error', { hasText: 'Access denied: the token in this link is wrong or out of date' }).waitFor();
+    expect(await wrong.locator('#app').isHidden()).toBe(true);
+    await wrong.close();
+    const none = await open(`${serve.url}/`);
+    await none.locator('#error', { hasText: 'No access token' }).waitFor();
+    await none.close();
+  });
+});
