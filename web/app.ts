@@ -227,7 +227,7 @@ async function refreshSide(ch: string): Promise<void> {
   $('who').replaceChildren(
     ...who.members.map((m) => {
       const li = el('li');
-      li.append(el('span', m.online ? 'dot on' : 'dot'), el('strong', undefined, m.name), ` (${m.slot}${m.role && m.role !== 'member' ? `, ${m.role}` : ''}) · ${m.online ? 'online' : 'offline'}`);
+      li.append(el('span', m.online ? 'dot on' : 'dot'), el('strong', undefined, m.name), ` (${m.slot}${m.role && m.role !== 'member' && m.role !== m.slot ? `, ${m.role}` : ''}) · ${m.online ? 'online' : 'offline'}`);
       if (m.status) li.append(el('div', 'muted', `${m.status}${m.note ? `: ${m.note}` : ''}`));
       return li;
     }),

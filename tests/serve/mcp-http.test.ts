@@ -92,8 +92,14 @@ describe('parley serve: MCP over Streamable HTTP', () => {
     const alice = await http(s);
     const bob = await scope.node(relay.url);
 
-    const tools = (await alice.client.listTools()).tools.map((t) => t.name);
-    expect(tools).toEqual(expect.arrayContaining(['create_channel', 'post_message', 'sync_messages', 'attach_bot', 'verify_channel']));
+    const listed = (await alice.client.listTools()).tools;
+    expect(listed.map((t) => t.name)).toEqual(expect.arrayContaining(['create_channel', 'post_message', 'sync_messages', 'attach_bot', 'verify_channel']));
+    // Every tool has a title and hints; hosts can ask before the destructive ones.
+    for (const t of listed) expect(t.title && t.annotations, t.name).toBeTruthy();
+    const hint = (name: string) => listed.find((t) => t.name === name)!.annotations!;
+    expect(listed.filter((t) => t.annotations!.destructiveHint).map((t) => t.name).sort()).toEqual(['leave_channel', 'update_channel']);
+    expect(hint('sync_messages')).toMatchObject({ readOnlyHint: true });
+    expect(hint('set_status')).toMatchObject({ idempotentHint: true, readOnlyHint: false });
     const created = await alice.call('create_channel', { name: 'over http', slots: ['invite:bob'], display_name: 'Alice' });
     const ch = created.channel as string;
     await bob.call('join_channel', { invite_code: created.invites['invite:bob'], display_name: 'Bob' });
