@@ -108,6 +108,9 @@ export async function startServe(node: ParleyNode, bots: BotHooks, opts: ServeOp
     const mcp = createMcpServer(node, bots);
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
+      // A plain JSON answer per POST instead of a one-event SSE stream: a tool call costs about 1.5 ms less
+      // (npm run bench -- latency). Notifications still reach the client, on its GET stream.
+      enableJsonResponse: true,
       onsessioninitialized: (sid) => {
         sessions.set(sid, { transport, mcp, used: Date.now() });
         if (sessions.size > MAX_SESSIONS) {
