@@ -74,6 +74,8 @@ const state = {
   open: null as string | null,
   /** Bumped on every channel switch: loops of the previous channel see it and stop. */
   generation: 0,
+  /** Aborts the previous channel's long-poll: a browser keeps only six connections per server. */
+  following: null as AbortController | null,
   first: null as number | null,
   cursor: 0,
   /** Bot step ids shown as still being checked, and the list items showing them. */
@@ -163,6 +165,8 @@ async function loadChannels(): Promise<void> {
 
 async function openChannel(ch: string): Promise<void> {
   const gen = ++state.generation;
+  state.following?.abort();
+  const following = (state.following = new AbortController());
   state.open = ch;
   state.unsettled.clear();
   sessionStorage.setItem(CHANNEL_KEY, ch);
@@ -180,22 +184,22 @@ async function openChannel(ch: string): Promise<void> {
   const box = $('transcript-box');
   box.scrollTop = box.scrollHeight;
   void refreshSide(ch);
-  void follow(ch, gen);
+  void follow(ch, gen, following.signal);
 }
 
 /** The long-poll: each answer carries what arrived after the cursor, at once if something already had. */
-async function follow(ch: string, gen: number): Promise<void> {
+async function follow(ch: string, gen: number, signal: AbortSignal): Promise<void> {
   let failures = 0;
   while (gen === state.generation) {
     try {
-      const r = await api<{ messages: Message[]; cursor: number }>(`/api/channels/${encodeURIComponent(ch)}/messages?after=${state.cursor}&wait=25`);
+      const r = await api<{ messages: Message[]; cursor: number }>(`/api/channels/${encodeURIComponent(ch)}/messages?after=${state.cursor}&wait=25`, { signal });
       if (gen !== state.generation) return;
       state.cursor = r.cursor;
       append(r.messages);
       if (r.messages.length > 0) void refreshSide(ch);
       failures = 0;
     } catch (err) {
-      if (err instanceof Unauthorized) return;
+      if (err instanceof Unauthorized || signal.aborted) return;
       // The server restarted or the network blinked: back off, then carry on from the same cursor.
       failures++;
       await new Promise((r) => setTimeout(r, Math.min(10_000, 500 * 2 ** failures)));

@@ -21,7 +21,7 @@ let ch: string;
 beforeAll(async () => {
   await ready();
   relay = await spawnRelay();
-  [serve, bob, browser] = await Promise.all([spawnServe({ relays: [relay.url] }), startNode({ relays: [relay.url] }), launchBrowser()]);
+  [serve, bob, browser] = await Promise.all([spawnServe({ relays: [relay.url], env: { PARLEY_RATE_LIMIT_PER_MIN: '100000' } }), startNode({ relays: [relay.url] }), launchBrowser()]);
   context = browser.context;
   alice = await connectHttp(serve.url, serve.token);
   const created = await alice.call('create_channel', { name: 'page room', slots: ['invite:bob', 'bot:echo'], bot: { preset: 'echo' }, display_name: 'Alice' });
@@ -95,6 +95,26 @@ describe('the web page', () => {
     await page.keyboard.press('Enter');
     await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'typed at phone width'));
     if (process.env.PARLEY_SCREENSHOTS) await page.screenshot({ path: `${process.env.PARLEY_SCREENSHOTS}/page-phone.png`, fullPage: true });
+    await page.close();
+  });
+
+  it('switches channels, and loads older messages of a long one on request', async () => {
+    const long = (await alice.call('create_channel', { name: 'long room' })).channel as string;
+    for (let i = 0; i < 120; i++) await alice.call('post_message', { channel: long, body: `line ${i}` });
+    const page = await open(serve.page);
+    await page.getByRole('button', { name: 'long room' }).click();
+    await page.locator('#transcript li:last-child', { hasText: 'line 119' }).waitFor();
+    // The newest 100 deliveries only, until asked.
+    expect(await page.locator('#transcript li').count()).toBe(100);
+    await page.getByRole('button', { name: 'Load older messages' }).click();
+    await page.locator('#transcript li:first-child', { hasText: 'channel "long room" created' }).waitFor();
+    expect(await page.locator('#transcript li').count()).toBe(121);
+    expect(await page.getByRole('button', { name: 'Load older messages' }).isHidden()).toBe(true);
+    // Back and forth: the live transcript follows the channel shown, whatever was open before.
+    await page.getByRole('button', { name: 'page room' }).click();
+    await page.getByRole('button', { name: 'long room' }).click();
+    await alice.call('post_message', { channel: long, body: 'after switching' });
+    await page.locator('#transcript li:last-child', { hasText: 'after switching' }).waitFor();
     await page.close();
   });
 
