@@ -54,6 +54,8 @@ describe('page API', () => {
     expect((await api(`/channels/${ch}/nothing`)).status).toBe(404);
     expect((await api(`/channels/${ch}/who`)).body.members.map((m: any) => m.slot)).toEqual(['owner']);
     expect((await api(`/channels/${ch}/bots`)).body).toEqual({ bots: [] });
+    expect((await api(`/channels/${ch}/marks?steps=not-a-step`)).body).toEqual({ marks: { 'not-a-step': null } });
+    expect((await api(`/channels/${ch}/marks`)).body.error).toMatch(/^Invalid request \(steps\): /);
     expect((await api(`/channels/${ch}/verify`, { method: 'POST' })).body).toMatchObject({ ok: true, events: 152 });
     const exported = await api(`/channels/${ch}/export`);
     expect(exported.body.events).toHaveLength(152);
