@@ -118,6 +118,46 @@ describe('the web page', () => {
     await page.close();
   });
 
+  it('shows a hidden-information bot\'s outputs pending until its seed is revealed, then verified, without reload', async () => {
+    // Bob's node runs the bot and holds its seed; Alice's node (the page's) can only verify once it is revealed.
+    const created = await bob.call('create_channel', { name: 'guess room', slots: ['invite:alice', 'bot:guess'], bot: { preset: 'guess' }, display_name: 'Bob' });
+    const game = created.channel as string;
+    await alice.call('join_channel', { invite_code: created.invites['invite:alice'], display_name: 'Alice' });
+    const page = await open(serve.page);
+    await page.getByRole('button', { name: 'guess room' }).click();
+    await page.locator('#transcript li', { hasText: '· commitment' }).waitFor({ timeout: 15_000 });
+
+    // Alice plays over HTTP by binary search until the bot says "correct" and reveals its number.
+    let [lo, hi, cursor] = [1, 100, undefined as string | undefined];
+    for (let guesses = 0; ; guesses++) {
+      expect(guesses).toBeLessThan(8);
+      const g = Math.floor((lo + hi) / 2);
+      await alice.call('post_message', { channel: game, kind: 'guess', body: String(g) });
+      let hint: any;
+      while (!hint) {
+        const r = await alice.call('sync_messages', { channel: game, cursor, limit: 500, wait_seconds: 10 });
+        if (r.messages.length === 0) throw new Error('no hint from the bot');
+        cursor = r.cursor;
+        hint = r.messages.find((m: any) => m.from === 'bot:guess' && m.kind === 'hint');
+      }
+      if (guesses === 0 && hint.body !== 'correct') {
+        // Before the reveal the page says pending, not verified.
+        await page.locator('#transcript li', { hasText: '· hint' }).first().locator('.badge.pending').waitFor({ timeout: 10_000 });
+      }
+      if (hint.body === 'correct') break;
+      if (hint.body === 'higher') lo = g + 1;
+      else hi = g - 1;
+    }
+    await page.locator('#transcript li', { hasText: '· reveal' }).waitFor({ timeout: 15_000 });
+    // Every output shown as pending turns verified on the page once the seed is out.
+    await page.waitForFunction(() => document.querySelectorAll('#transcript .badge.pending, #transcript .badge.checking').length === 0, undefined, { timeout: 15_000 });
+    const badges = await page.locator('#transcript li', { hasText: '· hint' }).locator('.badge').allTextContents();
+    expect(badges.length).toBeGreaterThan(0);
+    expect(new Set(badges)).toEqual(new Set(['verified']));
+    expect(await page.locator('#transcript .badge.mismatch').count()).toBe(0);
+    await page.close();
+  });
+
   it('says clearly when the token is wrong or missing', async () => {
     const wrong = await open(`${serve.url}/#token=not-the-token`);
     await wrong.locator('#error', { hasText: 'Access denied: the token in this link is wrong or out of date' }).waitFor();
