@@ -75,6 +75,27 @@ describe('parley serve: the gate', () => {
     expect(again.token).toBe(s.token);
   });
 
+  it('keeps one session per client until it ends: unknown session 404, no session 400, DELETE ends it', async () => {
+    const s = await serve();
+    const health = async () => (await (await fetch(`${s.url}/healthz`)).json()).sessions;
+    const a = await connectHttp(s.url, s.token);
+    const b = await connectHttp(s.url, s.token);
+    expect(await health()).toBe(2);
+    const id = a.transport.sessionId!;
+    await a.close();
+    expect(await health()).toBe(1);
+    const headers = { authorization: `Bearer ${s.token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+    const call = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
+    expect((await fetch(`${s.url}/mcp`, { method: 'POST', headers: { ...headers, 'mcp-session-id': id }, body: call })).status).toBe(404);
+    const none = await fetch(`${s.url}/mcp`, { method: 'POST', headers, body: call });
+    expect(none.status).toBe(400);
+    expect((await none.json()).error.message).toBe('Bad request: no Mcp-Session-Id header; start with an initialize request.');
+    expect((await fetch(`${s.url}/mcp`, { method: 'POST', headers, body: '{' })).status).toBe(400);
+    expect((await b.client.listTools()).tools.length).toBeGreaterThan(10);
+    await b.close();
+    expect(await health()).toBe(0);
+  });
+
   it('refuses to bind beyond loopback without --allowed-host', async () => {
     const { spawnSync } = await import('node:child_process');
     const { CLI } = await import('../helpers/mcp.js');
