@@ -6,6 +6,9 @@
  * this process to B's sync_messages answer arriving (sign, seal, store, relay validate/store/forward, B's ingest,
  * decrypt, verify, deliver, and both MCP stdio hops).
  *
+ * The same over HTTP in the same run: each agent reaches its own `parley serve` at /mcp (Streamable HTTP), and then
+ * the web page's open time for a 10,000-message channel in Chromium (bench/page.ts).
+ *
  * Baseline in the same run: plain Yjs propagation between two Y.Docs through the plain relay (set one 300-byte entry
  * on one doc, observe it on the other), same count and pacing. Both relays run in their own process.
  * --gap is the pause before each send, so that B's long-poll (or the baseline observer) is parked when it arrives.
@@ -17,6 +20,8 @@ import { intOptions, sleep, withTimeout } from './lib/args.js';
 import { Cleanup } from './lib/cleanup.js';
 import { randomEntry } from './lib/entries.js';
 import { startNode } from './lib/mcp.js';
+import { connectHttp, startServe } from './lib/serve.js';
+import { measurePageOpen, printPageOpen } from './page.js';
 import { relayLabel, startBenchRelay } from './lib/relays.js';
 import { printTable } from './lib/table.js';
 import { connectYClient } from './lib/yclient.js';
@@ -32,11 +37,13 @@ interface SyncResult {
   cursor: string;
 }
 
-async function parleyLatency(o: Options): Promise<{ samples: number[]; postRtt: number[] }> {
+/** `http`: both agents reach their own `parley serve` over Streamable HTTP instead of a stdio `parley mcp`. */
+async function parleyLatency(o: Options, transport: 'stdio' | 'http' = 'stdio'): Promise<{ samples: number[]; postRtt: number[] }> {
   const cleanup = new Cleanup();
   try {
     const relay = await startBenchRelay('parley', cleanup);
-    const [a, b] = await Promise.all([startNode(cleanup, { relays: [relay.url] }), startNode(cleanup, { relays: [relay.url] })]);
+    const start = () => (transport === 'http' ? startServe(cleanup, { relays: [relay.url] }).then((s) => connectHttp(cleanup, s)) : startNode(cleanup, { relays: [relay.url] }));
+    const [a, b] = await Promise.all([start(), start()]);
     const created = await a.call<{ channel: string; invites: Record<string, string> }>('create_channel', { name: 'latency bench', slots: ['invite:bob'] });
     const ch = created.channel;
     await b.call('join_channel', { invite_code: created.invites['invite:bob'], display_name: 'bob' });
@@ -115,6 +122,9 @@ export async function main(args: string[]): Promise<void> {
   const { samples, postRtt } = await parleyLatency(o);
   const parley = summarize(samples);
   const post = summarize(postRtt);
+  const overHttp = await parleyLatency(o, 'http');
+  const http = summarize(overHttp.samples);
+  const httpPost = summarize(overHttp.postRtt);
 
   console.log('');
   printTable([
@@ -122,8 +132,13 @@ export async function main(args: string[]): Promise<void> {
     [`baseline: Y.Doc → ${relayLabel('plain')} → Y.Doc`, String(base.n), fmt(base.p50), fmt(base.p99), fmt(base.mean)],
     [`parley: post_message (A) → ${relayLabel('parley')} → sync_messages (B)`, String(parley.n), fmt(parley.p50), fmt(parley.p99), fmt(parley.mean)],
     ['  (for reference) post_message round trip on A', String(post.n), fmt(post.p50), fmt(post.p99), fmt(post.mean)],
+    [`parley over HTTP: post_message (A, /mcp) → ${relayLabel('parley')} → sync_messages (B, /mcp)`, String(http.n), fmt(http.p50), fmt(http.p99), fmt(http.mean)],
+    ['  (for reference) post_message round trip on A over HTTP', String(httpPost.n), fmt(httpPost.p50), fmt(httpPost.p99), fmt(httpPost.mean)],
   ]);
   console.log(`\nratio parley/baseline: p50 ${fmt(parley.p50 / base.p50)}×, p99 ${fmt(parley.p99 / base.p99)}×`);
   const ok = (v: number, t: number) => (v <= t ? 'meets' : 'MISSES');
   console.log(`targets: p50 ${fmt(parley.p50)} ms ${ok(parley.p50, 10)} ≤ 10 ms; p99 ${fmt(parley.p99)} ms ${ok(parley.p99, 40)} ≤ 40 ms`);
+  console.log(`HTTP/stdio: p50 ${fmt(http.p50 / parley.p50)}× ${ok(http.p50 / parley.p50, 1.5)} ≤ 1.5×, p99 ${fmt(http.p99 / parley.p99)}×`);
+  console.log('');
+  printPageOpen(await measurePageOpen({ messages: 10_000, runs: 5 }));
 }

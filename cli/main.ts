@@ -5,6 +5,7 @@ import { UsageError, type Command } from './command.js';
 const commands: Record<string, () => Promise<{ command: Command }>> = {
   relay: () => import('./relay.js'),
   mcp: () => import('./mcp.js'),
+  serve: () => import('./serve.js'),
   demo: () => import('./demo.js'),
   channels: () => import('./channels.js'),
   show: () => import('./show.js'),

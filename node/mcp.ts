@@ -11,6 +11,7 @@ import { ToolError } from './errors.js';
 import { RoleSchema, SlotNameSchema, StatusSchema } from './payloads.js';
 import { RelayUrlSchema } from '../protocol/invite.js';
 import { PROMPTS } from './prompts.js';
+import { TOOL_HINTS } from './tool-hints.js';
 import {
   compactBot, compactChannels, compactSync, compactWho, renderCompactBot, renderCompactChannels, renderCompactSync, renderCompactVerify, renderCompactWho,
   type BotInfo, type CompactSync, type SyncResult,
@@ -94,7 +95,7 @@ export function createMcpServer(node: ParleyNode, bots?: BotHooks): McpServer {
     handler: (args: z.infer<z.ZodObject<I>>, signal: AbortSignal) => Promise<z.infer<z.ZodObject<O>>> | z.infer<z.ZodObject<O>>,
     render: (out: z.infer<z.ZodObject<O>>, args: z.infer<z.ZodObject<I>>) => string = (out) => JSON.stringify(out),
   ) {
-    mcp.registerTool(name, { description, inputSchema: input, outputSchema: output }, (async (args: z.infer<z.ZodObject<I>>, extra: { signal: AbortSignal }) => {
+    mcp.registerTool(name, { description, inputSchema: input, outputSchema: output, ...TOOL_HINTS[name] }, (async (args: z.infer<z.ZodObject<I>>, extra: { signal: AbortSignal }) => {
       const channel = typeof (args as { channel?: unknown }).channel === 'string' ? ((args as { channel: string }).channel) : null;
       try {
         const out = await handler(args, extra.signal);
@@ -299,10 +300,13 @@ export function createMcpServer(node: ParleyNode, bots?: BotHooks): McpServer {
     subscribed.delete(req.params.uri);
     return {};
   });
-  node.on('delivered', (ch: string | null) => {
+  const onDelivered = (ch: string | null) => {
     for (const uri of subscribed) {
       if (ch === null || uri === `parley://channel/${ch}`) void mcp.server.sendResourceUpdated({ uri }).catch(() => undefined);
     }
-  });
+  };
+  node.on('delivered', onDelivered);
+  // An HTTP session (parley serve) ends long before its node: the listener goes with it.
+  mcp.server.onclose = () => node.off('delivered', onDelivered);
   return mcp;
 }
