@@ -138,7 +138,7 @@ export const toolResult = <N extends ToolName>(_tool: N, r: CallToolResult): Too
 
 /** Polls `sync_messages` on a node until `predicate` holds for all messages seen so far (compact unless `detail` is "full"). */
 export async function collectUntil(
-  node: TestNode,
+  node: Pick<TestNode, 'call'>,
   channel: string,
   predicate: (all: ReadMessage[]) => boolean,
   timeoutMs = 20_000,

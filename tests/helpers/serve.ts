@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { CLI, tempHome } from './mcp.js';
+import { CLI, tempHome, type ToolName, type ToolResults } from './mcp.js';
 
 export interface SpawnedServe {
   url: string;
@@ -61,7 +61,8 @@ export function spawnServe(opts: { home?: string; relays?: string[]; args?: stri
 export interface HttpNode {
   client: Client;
   transport: StreamableHTTPClientTransport;
-  call<T = Record<string, any>>(name: string, args?: Record<string, unknown>, timeoutMs?: number): Promise<T>;
+  /** Calls a tool and returns its structured content, typed as `TestNode.call`; throws with the tool's text if it returned isError. */
+  call<N extends ToolName>(name: N, args?: Record<string, unknown>, timeoutMs?: number): Promise<ToolResults[N]>;
   raw(name: string, args?: Record<string, unknown>): Promise<CallToolResult>;
   close(): Promise<void>;
 }
@@ -81,7 +82,7 @@ export async function connectHttp(url: string, token: string, headers?: Record<s
     async call(name, args = {}, timeoutMs = 60_000) {
       const r = await raw(name, args, timeoutMs);
       if (r.isError) throw new Error(`${name} failed: ${(r.content[0] as { text: string }).text}`);
-      return r.structuredContent as any;
+      return r.structuredContent as ToolResults[typeof name];
     },
     async close() {
       if (closed) return;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { e2eScope } from '../helpers/scope.js';
-import { collectUntil, tempHome } from '../helpers/mcp.js';
+import { collectUntil, tempHome, type ReadMessage } from '../helpers/mcp.js';
 import { connectHttp, spawnServe, type HttpNode, type SpawnedServe } from '../helpers/serve.js';
 import { until } from '../helpers/until.js';
 
@@ -132,7 +132,7 @@ describe('parley serve: MCP over Streamable HTTP', () => {
     await alice.call('post_message', { channel: ch, body: 'hello from http' });
     await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'hello from http'));
     await bob.call('post_message', { channel: ch, body: 'hello from stdio' });
-    const seen = await collectUntil(alice as never, ch, (all) => all.some((m) => m.body === 'hello from stdio'));
+    const seen = await collectUntil(alice, ch, (all) => all.some((m) => m.body === 'hello from stdio'));
     expect(seen.find((m) => m.body === 'hello from stdio')).toMatchObject({ from: 'invite:bob', kind: 'chat' });
     await until(async () => updates, (u) => u.includes(`parley://channel/${ch}`));
     const transcript = await alice.client.readResource({ uri: `parley://channel/${ch}` });
@@ -142,7 +142,7 @@ describe('parley serve: MCP over Streamable HTTP', () => {
     const { cursor } = await alice.call('sync_messages', { channel: ch });
     const waiting = alice.call('sync_messages', { channel: ch, cursor, wait_seconds: 20 });
     await bob.call('post_message', { channel: ch, body: 'wake up' });
-    expect((await waiting).messages.map((m: any) => m.body)).toContain('wake up');
+    expect((await waiting).messages.map((m) => m.body)).toContain('wake up');
 
     // Errors are results with one sentence, as over stdio.
     const bad = await alice.raw('post_message', { channel: 'no such channel', body: 'x' });
@@ -159,8 +159,8 @@ describe('parley serve: MCP over Streamable HTTP', () => {
     const ch = created.channel as string;
     await bob.call('join_channel', { invite_code: created.invites['invite:bob'], display_name: 'Bob' });
     let cursor: string | undefined;
-    const seen: any[] = [];
-    const next = async (pred: (m: any) => boolean) => {
+    const seen: (ReadMessage & { used?: boolean })[] = [];
+    const next = async (pred: (m: ReadMessage) => boolean) => {
       for (;;) {
         const i = seen.findIndex((m) => !m.used && pred(m));
         if (i >= 0) return Object.assign(seen[i], { used: true });

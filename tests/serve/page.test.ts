@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
 import { ready } from '../../protocol/sodium.js';
 import { spawnRelay, type SpawnedRelay } from '../helpers/relay.js';
-import { collectUntil, startNode, type TestNode } from '../helpers/mcp.js';
+import { collectUntil, startNode, type ReadMessage, type TestNode } from '../helpers/mcp.js';
 import { connectHttp, spawnServe, type HttpNode, type SpawnedServe } from '../helpers/serve.js';
 import { launchBrowser } from '../helpers/browser.js';
 
@@ -133,12 +133,12 @@ describe('the web page', () => {
       expect(guesses).toBeLessThan(8);
       const g = Math.floor((lo + hi) / 2);
       await alice.call('post_message', { channel: game, kind: 'guess', body: String(g) });
-      let hint: any;
+      let hint: ReadMessage | undefined;
       while (!hint) {
         const r = await alice.call('sync_messages', { channel: game, cursor, limit: 500, wait_seconds: 10 });
         if (r.messages.length === 0) throw new Error('no hint from the bot');
         cursor = r.cursor;
-        hint = r.messages.find((m: any) => m.from === 'bot:guess' && m.kind === 'hint');
+        hint = r.messages.find((m) => m.from === 'bot:guess' && m.kind === 'hint');
       }
       if (guesses === 0 && hint.body !== 'correct') {
         // Before the reveal the page says pending, not verified.
