@@ -40,7 +40,8 @@ async function waitFor<T>(f: () => Promise<T>, ok: (v: T) => boolean, ms: number
     const v = await f();
     if (ok(v)) return v;
     if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
+    // A full list of thousands of channels is itself work for the node: ask twice a second, not more.
+    await new Promise((r) => setTimeout(r, 500));
   }
 }
 
