@@ -179,11 +179,14 @@ export class Channel extends EventEmitter {
    */
   tick(now = Date.now()): void {
     if (this.closedLocally) return;
-    const current = this.replicas.get(this.epoch);
-    if (current?.hasPeers() && now - this.publishedAt >= HEARTBEAT_MS) this.publishPresence();
+    const epoch = this.epoch;
     for (const [ep, r] of this.replicas) {
-      r.expirePresence(now);
-      if (ep === this.epoch || this.letGo.has(ep)) continue;
+      // Alone in a room (the usual idle case) there is nothing to renew or expire.
+      if (r.hasPeers()) {
+        r.expirePresence(now);
+        if (ep === epoch && now - this.publishedAt >= HEARTBEAT_MS) this.publishPresence();
+      }
+      if (ep === epoch || this.letGo.has(ep)) continue;
       if (!this.syncedAt.has(ep) && r.isSynced()) this.syncedAt.set(ep, now);
       const since = this.syncedAt.get(ep);
       if (since !== undefined && now - since >= this.oldEpochGrace && !this.needsEpoch(ep)) {

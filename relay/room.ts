@@ -352,6 +352,15 @@ export class Room {
     for (const peer of staged.gaps) if (this.peers.has(peer) && !peer.refused) peer.send(syncMessage(SYNC_STEP1, this.stateVector()));
   }
 
+  /** The store is away: each writer of the batch is told to try again later (1013), and counted once. */
+  private unavailableTo(writers: Set<Peer>): void {
+    for (const peer of writers) {
+      if (peer.refused) continue;
+      this.metrics.refuse('store-unavailable');
+      peer.unavailable();
+    }
+  }
+
   private async commit(staged: Staged): Promise<void> {
     const { entries, senders } = staged;
     const writers = new Set(senders);
@@ -360,14 +369,7 @@ export class Room {
     try {
       result = await this.store.append(this.name, entries, this.cursor, Date.now());
     } catch (err) {
-      if (err instanceof StoreUnavailableError) {
-        for (const peer of writers) {
-          if (peer.refused) continue;
-          this.metrics.refuse('store-unavailable');
-          peer.unavailable();
-        }
-        return;
-      }
+      if (err instanceof StoreUnavailableError) return this.unavailableTo(writers);
       // Disk full or another write error: refuse these writers only; readers keep being served from memory.
       if (this.metrics.writesFailing === 0) this.log(`store write failed (${(err as Error).message}); refusing writes until one succeeds`);
       this.metrics.writesFailing = 1;
@@ -400,14 +402,7 @@ export class Room {
         );
       }
     } catch (err) {
-      if (err instanceof StoreUnavailableError) {
-        for (const peer of writers) {
-          if (peer.refused) continue;
-          this.metrics.refuse('store-unavailable');
-          peer.unavailable();
-        }
-        return;
-      }
+      if (err instanceof StoreUnavailableError) return this.unavailableTo(writers);
       for (const peer of writers) peer.refuse('bad-message');
       return;
     }
