@@ -78,8 +78,10 @@ export class RelayConnection {
   reopen(room: MuxRoom): void {
     const id = this.ids.get(room);
     if (id === undefined) return;
-    // A fresh id: the relay may still be tearing down the old one.
+    // A fresh id: the relay may still be tearing down the old one. If the room was re-opened meanwhile (a reconnect
+    // opens every room), the old id is live on the relay: leave it, so the room is not held twice.
     this.rooms.delete(id);
+    if (this.open) this.ws!.send(encodeClose(id, 1000, 'reopen'));
     const fresh = this.nextId++;
     this.rooms.set(fresh, room);
     this.ids.set(room, fresh);

@@ -105,6 +105,10 @@ export class RoomLink extends EventEmitter implements MuxRoom {
     this.heard.clear();
     if (gone.length > 0) removeAwarenessStates(this.awareness, gone, this);
     // The connection re-opens its rooms itself when it reconnects; a room it refused alone is asked for again here.
+    if (connectionLost && this.retry) {
+      clearTimeout(this.retry);
+      this.retry = null;
+    }
     if (!connectionLost && !this.destroyed && !this.retry) {
       this.retry = setTimeout(() => {
         this.retry = null;
