@@ -205,11 +205,6 @@ export class Channel extends EventEmitter {
     return ep === 0 && this.membership.openSlots().length > 0;
   }
 
-  /** Linked relay rooms (current and older epochs), for tests and the bench. */
-  linkedEpochs(): number[] {
-    return [...this.replicas.keys()].filter((ep) => !this.letGo.has(ep)).sort((a, b) => a - b);
-  }
-
   addEpochKey(ep: number, key: Uint8Array): void {
     this.store.saveEpochKey(this.ch, ep, key);
     this.keys.set(ep, key);

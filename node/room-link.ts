@@ -87,9 +87,8 @@ export class RoomLink extends EventEmitter implements MuxRoom {
     if (type === MESSAGE_QUERY_AWARENESS) return this.sendAwareness([...this.awareness.getStates().keys()]);
     if (type !== MESSAGE_AWARENESS) return;
     try {
-      const update = decoding.readVarUint8Array(decoder);
-      for (const client of awarenessClients(update)) if (client !== this.doc.clientID) this.heard.add(client);
-      applyAwarenessUpdate(this.awareness, update, this);
+      // The clients it names are recorded in `heard` by onAwarenessUpdate (origin: this link).
+      applyAwarenessUpdate(this.awareness, decoding.readVarUint8Array(decoder), this);
     } catch {
       // A malformed awareness update carries nothing; presence is checked (signed, sealed) where it is read.
     }
@@ -193,8 +192,11 @@ export class RoomLink extends EventEmitter implements MuxRoom {
     { added, updated, removed }: { added: number[]; updated: number[]; removed: number[] },
     origin: unknown,
   ): void => {
-    if (origin === this || !this.connected) return;
-    this.sendAwareness([...added, ...updated, ...removed]);
+    if (origin === this) {
+      for (const client of [...added, ...updated]) if (client !== this.doc.clientID) this.heard.add(client);
+      return;
+    }
+    if (this.connected) this.sendAwareness([...added, ...updated, ...removed]);
   };
 
   /**
@@ -227,15 +229,3 @@ export class RoomLink extends EventEmitter implements MuxRoom {
   }
 }
 
-/** The client ids an awareness update names (varuint n, n × {client, clock, state}); throws if malformed. */
-function awarenessClients(update: Uint8Array): number[] {
-  const d = decoding.createDecoder(update);
-  const n = decoding.readVarUint(d);
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    out.push(decoding.readVarUint(d));
-    decoding.readVarUint(d);
-    decoding.readVarString(d);
-  }
-  return out;
-}

@@ -211,8 +211,8 @@ export class ParleyNode extends EventEmitter {
   channel(ref: string): Channel {
     const byId = this.channels.get(ref) ?? this.openNow(ref);
     if (byId) return byId;
-    const named = [...this.channels.values(), ...this.unopened.values()].filter((c) => (c instanceof Channel ? c.row : c).name === ref);
-    if (named.length === 1) return named[0] instanceof Channel ? named[0] : this.openChannel(named[0]);
+    const named = [...[...this.channels.values()].map((c) => c.row), ...this.unopened.values()].filter((row) => row.name === ref);
+    if (named.length === 1) return this.channels.get(named[0].ch) ?? this.openChannel(named[0]);
     if (named.length > 1) throw new ToolError(`Several channels are named "${ref}"; pass the channel id instead.`);
     throw new ToolError(`Unknown channel "${ref}"; call list_channels to see the channels you are in.`);
   }
