@@ -16,7 +16,7 @@ import { craft, headOf, identityOf, pushEntries } from '../helpers/forge.js';
 import { openEvent } from '../../protocol/event.js';
 import { decodeInvite } from '../../protocol/invite.js';
 import { fromB64u, toB64u } from '../../protocol/bytes.js';
-import { memberId, newIdentity, randomBytes, type KeyPair } from '../../protocol/keys.js';
+import { memberId, newEpochKey, newIdentity, randomBytes, sealToMember, type KeyPair } from '../../protocol/keys.js';
 import { signSlotClaim } from '../../node/payloads.js';
 
 const { cleanup, relay, node } = e2eScope();
@@ -254,6 +254,38 @@ describe('roles and admission', () => {
     expect(again.slot).toBe('invite:bob');
     await bob.call('post_message', { channel: ch, body: 'admitted' });
     await collectUntil(alice, ch, (all) => all.some((m) => m.body === 'admitted'));
+  });
+});
+
+describe('epoch keys handed out before delivery', () => {
+  it('a member\'s hand-crafted epoch.key sealing a key to another member is taken by no node', async () => {
+    const r = await relay();
+    const [alice, bob, carol] = [await node(r.url), await node(r.url), await node(r.url)];
+    const created = await alice.call('create_channel', { name: 'keys', slots: ['invite:bob', 'invite:carol'] });
+    const ch = created.channel;
+    await bob.call('join_channel', { invite_code: created.invites['invite:bob'] });
+    await carol.call('join_channel', { invite_code: created.invites['invite:carol'] });
+
+    // Bob, a plain member, continues his chain with an epoch.key giving Carol (and Alice) a key of his own for
+    // epoch 7, exactly as the owner's node hands keys to a member admitted from an old epoch.
+    const bobKeys = identityOf(bob.home);
+    const head = headOf(bob.home, ch);
+    const epoch = { ch, ep: 0, key: fromB64u(decodeInvite(created.invites['invite:bob']).key, 32)! };
+    const bogus = newEpochKey();
+    const keys: Record<string, Record<string, string>> = {};
+    for (const n of [alice, carol]) {
+      const pk = identityOf(n.home).publicKey;
+      keys[memberId(pk)] = { '7': toB64u(sealToMember(bogus, pk)) };
+    }
+    const forged = craft(bobKeys, epoch, { type: 'epoch.key', seq: head.seq + 1, prev: head.id, lamport: head.lamport + 1, payload: { keys } });
+    await pushEntries(r.url, epoch.key, [forged]);
+    // Bob's next post follows the forged event in his chain: once it arrives, the forged one was handled.
+    await bob.call('post_message', { channel: ch, body: 'after my key' });
+    for (const n of [alice, carol]) {
+      await collectUntil(n, ch, (all) => all.some((m) => m.body === 'after my key'));
+      expect([...epochKeysOf(n.home, ch).keys()]).toEqual([0]);
+      expect((await n.call('list_channels')).channels[0].epoch).toBe(0);
+    }
   });
 });
 
