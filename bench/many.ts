@@ -20,6 +20,8 @@ interface Row {
   allSyncedMs: number;
   rssMb: number;
   sockets: number;
+  /** Channels the node started dormant (node/dormant.ts), from its ready line. */
+  dormant: number;
   nodeIdleCpuMs: number;
   relayIdleCpuMs: number;
 }
@@ -58,8 +60,9 @@ async function measure(cleanup: Cleanup, relay: BenchRelay, home: string, n: num
   // Let start-up work (compaction, the open thread) settle before the idle window.
   await new Promise((r) => setTimeout(r, 2000));
   const row = await idle(node, relay, idleS);
+  const dormant = Number(/(\d+) dormant\)/.exec(node.stderr())?.[1] ?? NaN);
   await node.close();
-  return { n, firstAnswerMs, allSyncedMs, ...row };
+  return { n, firstAnswerMs, allSyncedMs, dormant, ...row };
 }
 
 async function idle(node: BenchNode, relay: BenchRelay, idleS: number) {
@@ -94,7 +97,7 @@ export async function main(args: string[]): Promise<void> {
       await node.call('list_channels');
       const firstAnswerMs = performance.now() - t0;
       await new Promise((r) => setTimeout(r, 2000));
-      rows.push({ n: 0, firstAnswerMs, allSyncedMs: firstAnswerMs, ...(await idle(node, relay, idleS)) });
+      rows.push({ n: 0, firstAnswerMs, allSyncedMs: firstAnswerMs, dormant: 0, ...(await idle(node, relay, idleS)) });
       await node.close();
       await relay.close();
     }
@@ -116,11 +119,12 @@ export async function main(args: string[]): Promise<void> {
     const base = rows[0];
     console.log(`one node in N channels on one relay, ${messages} messages each; idle window ${idleS} s; baseline = the node with no channel`);
     printTable([
-      ['channels', 'first answer ms', 'all synced s', 'node RSS MB', 'KB / channel', 'sockets', 'node idle CPU %', 'relay idle CPU %', 'node idle CPU ÷ baseline'],
+      ['channels', 'first answer ms', 'all synced s', 'dormant', 'node RSS MB', 'KB / channel', 'sockets', 'node idle CPU %', 'relay idle CPU %', 'node idle CPU ÷ baseline'],
       ...rows.map((r) => [
         r.n === 0 ? '0 (baseline)' : String(r.n),
         fmt(r.firstAnswerMs, 0),
         fmt(r.allSyncedMs / 1000, 2),
+        String(r.dormant),
         fmt(r.rssMb, 0),
         r.n === 0 ? '-' : fmt(((r.rssMb - base.rssMb) * 1024) / r.n, 1),
         String(r.sockets),

@@ -16,6 +16,8 @@ export const command: Command = {
     '                              withholding (default 15000)',
     '  PARLEY_STORE_POLL_MS        how often to pick up what other parley mcp processes of this profile stored',
     '                              (default 200)',
+    '  PARLEY_DORMANT_AFTER_MS     a channel with nothing to do for this long is unloaded until something',
+    '                              arrives or a tool names it (default 120000)',
   ].join('\n'),
   async run(argv) {
     parseOptions(argv, {}, false);
@@ -40,7 +42,7 @@ export const command: Command = {
     process.on('SIGINT', shutdown);
     process.stdin.on('close', shutdown);
     await server.connect(transport);
-    console.error(`parley mcp: node ${node.me.slice(0, 8)} ready (profile ${node.home}, ${node.listChannels().channels.length} channel(s))`);
+    console.error(`parley mcp: node ${node.me.slice(0, 8)} ready (profile ${node.home}, ${node.channelRows().length} channel(s), ${node.dormant.size} dormant)`);
     return new Promise<number>(() => undefined);
   },
 };

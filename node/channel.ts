@@ -26,6 +26,8 @@ import { RoomLink } from './room-link.js';
 import type { RelayPool } from './relay-connection.js';
 import { FrontierWatch, describeWithholding } from './withholding.js';
 import { oldEpochGraceMs, withholdGraceMs } from './config.js';
+import * as Y from 'yjs';
+import type { DormantEpoch } from './store.js';
 
 /** Authors listed in a frontier beacon (keeps the sealed presence well under its size limit). */
 const BEACON_AUTHORS = 128;
@@ -65,6 +67,8 @@ export class Channel extends EventEmitter {
   private readonly frontier = new FrontierWatch(withholdGraceMs());
   /** An older epoch stays linked this long after it synced, to send what we wrote there and get stragglers. */
   private readonly oldEpochGrace = oldEpochGraceMs();
+  /** When something last happened here (a delivery, a post, a tool naming the channel, a peer's presence). */
+  private lastActive = Date.now();
 
   constructor(
     private readonly store: LocalStore,
@@ -221,7 +225,10 @@ export class Channel extends EventEmitter {
         (relay, limit) => this.ingestor.problem(`${relay} refused an update of ours for its size: entries over ${limit} bytes are no longer sent to it`),
       );
       this.replicas.set(ep, replica);
-      replica.awareness.on('change', () => this.emit('presence'));
+      replica.awareness.on('change', () => {
+        this.touch();
+        this.emit('presence');
+      });
       replica.awareness.on('update', (changes: { added: number[]; updated: number[] }, origin: unknown) => {
         if (ep !== this.epoch) return;
         this.observeBeacons(replica, [...changes.added, ...changes.updated], origin);
@@ -317,6 +324,7 @@ export class Channel extends EventEmitter {
 
   private afterDelivery(n: number): void {
     if (n === 0) return;
+    this.touch();
     this.emit('delivered', n);
     this.scheduleBeacon();
   }
@@ -487,6 +495,7 @@ export class Channel extends EventEmitter {
    * is refused before anything is signed into our chain.
    */
   post(type: EventType, payload: Record<string, unknown>, ep = this.epoch, pinnedDeps?: string[]): string {
+    this.touch();
     const replica = this.replica(ep);
     return this.store.transaction(() => {
       replica.pollStore();
@@ -615,6 +624,33 @@ export class Channel extends EventEmitter {
 
   relays() {
     return this.replica().relays();
+  }
+
+  /** Something happened here: the channel stays loaded at least `idleMs` longer (see `dormantState`). */
+  touch(now = Date.now()): void {
+    this.lastActive = now;
+  }
+
+  /**
+   * The epochs to keep linked and their state vectors, if this channel may go dormant now (node/dormant.ts): idle for
+   * `idleMs` (unless the node is stopping), every linked epoch synced and needed, and nothing this node must still
+   * do or watch here — entries to ingest, events waiting for dependencies, claims to admit, a rotation to make, a
+   * bot to run or verify, a peer online, a withholding finding. Null otherwise.
+   */
+  dormantState(now: number, idleMs: number, stopping = false): DormantEpoch[] | null {
+    if (this.closedLocally || (!stopping && now - this.lastActive < idleMs)) return null;
+    if (this.inbox.size > 0 || this.flushScheduled || this.onThread.size > 0 || this.ingestor.pendingCount() > 0) return null;
+    const m = this.membership;
+    if (m.botSlots().length > 0 || m.needsRotation(this.epoch)) return null;
+    if (m.manages(this.me) && m.pendingClaims().length > 0) return null;
+    const epochs: DormantEpoch[] = [];
+    for (const [ep, r] of this.replicas) {
+      if (this.letGo.has(ep)) continue;
+      if (!r.isSynced() || (!stopping && r.hasPeers()) || (ep !== this.epoch && !this.needsEpoch(ep))) return null;
+      epochs.push({ ep, sv: Y.encodeStateVector(r.doc) });
+    }
+    if (!epochs.some((e) => e.ep === this.epoch) || this.withholding().length > 0) return null;
+    return epochs;
   }
 
   maintenance(): void {

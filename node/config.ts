@@ -48,3 +48,9 @@ export function oldEpochGraceMs(env: NodeJS.ProcessEnv = process.env): number {
   const n = Number(env.PARLEY_OLD_EPOCH_GRACE_MS);
   return env.PARLEY_OLD_EPOCH_GRACE_MS && Number.isInteger(n) && n >= 0 ? n : 30_000;
 }
+
+/** A channel with nothing to do for this long goes dormant (node/dormant.ts); 0 = at the next tick. */
+export function dormantAfterMs(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env.PARLEY_DORMANT_AFTER_MS);
+  return env.PARLEY_DORMANT_AFTER_MS && Number.isInteger(n) && n >= 0 ? n : 120_000;
+}

@@ -4,72 +4,44 @@
  * checked by the relay guard (node/relay-guard.ts) before it reaches the document — the stock handler
  * (y-protocols `readSyncMessage`) applies any update as is — and with what we send limited to what the relay takes.
  */
-import { EventEmitter } from 'node:events';
 import * as Y from 'yjs';
 import { applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates, type Awareness } from 'y-protocols/awareness';
 import * as syncProtocol from 'y-protocols/sync';
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
-import { relayAuthParams } from '../protocol/keys.js';
 import { encodeEntries, parseLogUpdate, type LogEntry, type RefusalReason } from '../protocol/log-update.js';
 import { checkRelayUpdate, docView } from './relay-guard.js';
-import { isRefusal, type MuxRoom, type RelayConnection } from './relay-connection.js';
+import type { RelayConnection } from './relay-connection.js';
+import { MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC, RoomEndpoint } from './room-endpoint.js';
 
-const MESSAGE_SYNC = 0;
-const MESSAGE_AWARENESS = 1;
-const MESSAGE_QUERY_AWARENESS = 3;
 /** The relay's close code and reason for an update refused for its size (relay/options.ts). */
 const REFUSED_CODE = 4400;
-/** A room the relay refused is asked for again after a backoff growing to this. */
-const MAX_RETRY_MS = 30_000;
 
-export class RoomLink extends EventEmitter implements MuxRoom {
-  synced = false;
-  /** Why this relay last refused the room (close code and reason), until a sync succeeds; null if it has not. */
-  refusal: string | null = null;
+export class RoomLink extends RoomEndpoint {
   /** Largest `log` value this relay is sent; lowered each time it refuses one of ours for its size. */
   valueLimit = Infinity;
-  private live = false;
-  private destroyed = false;
-  private retries = 0;
-  private retry: NodeJS.Timeout | null = null;
   /** Awareness clients heard through this link: dropped when it goes, as y-websocket does for its socket. */
   private readonly heard = new Set<number>();
   private readonly view;
-  private readonly room: string;
 
   constructor(
-    private readonly connection: RelayConnection,
-    private readonly epochKey: Uint8Array,
+    connection: RelayConnection,
+    epochKey: Uint8Array,
     readonly doc: Y.Doc,
     private readonly awareness: Awareness,
     private readonly onRefused: (reason: RefusalReason) => void,
     private readonly onLimited: (limit: number) => void,
   ) {
-    super();
-    this.room = relayAuthParams(epochKey).room;
+    super(connection, epochKey);
     this.view = docView(doc, doc.getMap('log'));
     doc.on('update', this.onDocUpdate);
     awareness.on('update', this.onAwarenessUpdate);
     connection.attach(this);
   }
 
-  get url(): string {
-    return this.connection.url;
-  }
-
-  /** The shared socket is open and this room is not refused. */
-  get connected(): boolean {
-    return this.live && this.connection.connected;
-  }
-
-  auth() {
-    return relayAuthParams(this.epochKey);
-  }
-
   opened(): void {
     this.live = true;
-    this.sendSync(syncProtocol.messageYjsSyncStep1);
+    this.sendSync(syncProtocol.messageYjsSyncStep1, Y.encodeStateVector(this.doc));
     if (this.awareness.getLocalState() !== null) this.sendAwareness([this.doc.clientID]);
   }
 
@@ -94,56 +66,18 @@ export class RoomLink extends EventEmitter implements MuxRoom {
     }
   }
 
-  closed(code: number, reason: string, connectionLost: boolean): void {
-    this.live = false;
-    this.setSynced(false);
+  protected override onClosed(code: number, reason: string): void {
     if (code === REFUSED_CODE && reason === 'oversize') this.lowerLimit();
-    // A refusal stays shown until a sync succeeds again, so the relay does not flicker to connected on every try.
-    if (isRefusal(code)) this.refusal = `${code} ${reason || 'refused'}`;
     const gone = [...this.heard];
     this.heard.clear();
     if (gone.length > 0) removeAwarenessStates(this.awareness, gone, this);
-    // The connection re-opens its rooms itself when it reconnects; a room it refused alone is asked for again here.
-    if (connectionLost && this.retry) {
-      clearTimeout(this.retry);
-      this.retry = null;
-    }
-    if (!connectionLost && !this.destroyed && !this.retry) {
-      this.retry = setTimeout(() => {
-        this.retry = null;
-        if (!this.destroyed) this.connection.reopen(this);
-      }, Math.min(MAX_RETRY_MS, 500 * 2 ** Math.min(this.retries++, 8)));
-      this.retry.unref();
-    }
   }
 
-  destroy(): void {
+  override destroy(): void {
     if (this.destroyed) return;
-    this.destroyed = true;
-    if (this.retry) clearTimeout(this.retry);
     this.doc.off('update', this.onDocUpdate);
     this.awareness.off('update', this.onAwarenessUpdate);
-    this.connection.detach(this);
-    this.removeAllListeners();
-  }
-
-  private setSynced(synced: boolean): void {
-    if (this.synced === synced) return;
-    this.synced = synced;
-    if (synced) {
-      this.refusal = null;
-      this.retries = 0;
-    }
-    this.emit('sync', synced);
-  }
-
-  /** Sends a sync message: a step 1 with our state vector, or an update (`step` 1 = sync step 2, 2 = update). */
-  private sendSync(step: number, payload: Uint8Array = Y.encodeStateVector(this.doc)): void {
-    const e = encoding.createEncoder();
-    encoding.writeVarUint(e, MESSAGE_SYNC);
-    encoding.writeVarUint(e, step);
-    encoding.writeVarUint8Array(e, payload);
-    this.connection.send(this, encoding.toUint8Array(e));
+    super.destroy();
   }
 
   private sendAwareness(clients: number[]): void {
@@ -177,7 +111,7 @@ export class RoomLink extends EventEmitter implements MuxRoom {
         console.error('Caught error while handling a Yjs update', error);
       }
     }
-    if (check.gap) this.sendSync(syncProtocol.messageYjsSyncStep1);
+    if (check.gap) this.sendSync(syncProtocol.messageYjsSyncStep1, Y.encodeStateVector(this.doc));
     // A refused step 2 never marks the room synced: that relay has not given a usable state.
     if (step === syncProtocol.messageYjsSyncStep2) this.setSynced(true);
   }

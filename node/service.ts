@@ -14,10 +14,11 @@ import { memberId, newChannelId, newEpochKey, newIdentity, randomBytes, type Key
 import { decodeInvite, encodeInvite, InviteError } from '../protocol/invite.js';
 import { fromB64u, toB64u } from '../protocol/bytes.js';
 import { Channel, parseStoredBody } from './channel.js';
+import { DormantChannel } from './dormant.js';
 import { RelayPool } from './relay-connection.js';
-import { LocalStore, type ChannelRow } from './store.js';
+import { LocalStore, type ChannelRow, type DormantEpoch } from './store.js';
 import { loadOrCreateIdentity } from './identity.js';
-import { joinAdmitMs, parleyHome, parseRelayList, storePollMs } from './config.js';
+import { dormantAfterMs, joinAdmitMs, parleyHome, parseRelayList, storePollMs } from './config.js';
 import { ToolError } from './errors.js';
 import { renderEvent, type Message, type Verification } from './messages.js';
 import { signSlotClaim, slotRole, type Role } from './payloads.js';
@@ -47,8 +48,13 @@ const JOIN_HISTORY_WAIT_MS = 45_000;
 const ROTATION_WAIT_MS = 5_000;
 
 export class ParleyNode extends EventEmitter {
-  /** Open channels. Active ones not opened yet are in `unopened` (see `openInBackground`). */
+  /**
+   * Open channels. Active ones not opened yet are in `unopened` (see `openInBackground`), and those with nothing to
+   * do are `dormant`: linked to their relay rooms, not loaded, opened when something arrives or a tool names them.
+   */
   readonly channels = new Map<string, Channel>();
+  readonly dormant = new Map<string, DormantChannel>();
+  private readonly dormantAfter: number;
   readonly me: string;
   /** The node's connections, one per relay, shared by every channel and epoch. */
   readonly pool = new RelayPool();
@@ -81,7 +87,14 @@ export class ParleyNode extends EventEmitter {
     this.bodyLimit = limits.bodyLimitBytes;
     this.lastDnum = store.maxDnum();
     this.lastDocRow = store.maxDocRow();
-    for (const row of store.channels()) if (row.status === 'active') this.unopened.set(row.ch, row);
+    this.dormantAfter = dormantAfterMs(opts.env ?? process.env);
+    const dormant = store.dormantChannels();
+    for (const row of store.channels()) {
+      if (row.status !== 'active') continue;
+      const epochs = dormant.get(row.ch);
+      if (epochs) this.sleep(row, epochs);
+      else this.unopened.set(row.ch, row);
+    }
     this.allOpen = new Promise((resolve) => (this.openedAll = resolve));
     // The MCP server answers at once; channels open in the background, or on first use (`channel`).
     setImmediate(() => this.openInBackground());
@@ -104,10 +117,42 @@ export class ParleyNode extends EventEmitter {
     this.openedAll();
   }
 
-  /** Opens an active channel not opened yet, now (a tool named it). */
+  /** Opens an active channel not opened yet or dormant, now (a tool named it, or it woke). */
   private openNow(ch: string): Channel | undefined {
+    const d = this.dormant.get(ch);
+    if (d) {
+      this.dormant.delete(ch);
+      d.close();
+      return this.openChannel(d.row);
+    }
     const row = this.unopened.get(ch);
     return row ? this.openChannel(row) : undefined;
+  }
+
+  /** Links a channel dormant (node/dormant.ts) on the epochs it recorded; it opens in full when it wakes. */
+  private sleep(row: ChannelRow, epochs: DormantEpoch[]): void {
+    const keys = new Map(this.store.epochKeys(row.ch).map((k) => [k.ep, k.key]));
+    if (!epochs.every((e) => keys.has(e.ep))) return void this.unopened.set(row.ch, row);
+    const linked = epochs.map((e) => ({ ...e, key: keys.get(e.ep)! }));
+    this.dormant.set(row.ch, new DormantChannel(row, linked, this.pool, (ch) => !this.closed && this.openNow(ch)));
+  }
+
+  /** Channels idle long enough, with nothing to do, go dormant: their state is recorded and their memory freed. */
+  private putToSleep(now: number, stopping = false): void {
+    for (const c of this.channels.values()) {
+      const epochs = c.dormantState(now, this.dormantAfter, stopping);
+      if (!epochs) continue;
+      try {
+        this.store.saveDormant(c.ch, epochs);
+      } catch {
+        // A failing store: the channel stays open (and opens in full at the next start).
+        continue;
+      }
+      if (stopping) continue;
+      this.channels.delete(c.ch);
+      c.close();
+      this.sleep(c.row, epochs);
+    }
   }
 
   private tick(): void {
@@ -117,6 +162,7 @@ export class ParleyNode extends EventEmitter {
     if (now - this.lastChannelTick >= CHANNEL_TICK_MS) {
       this.lastChannelTick = now;
       for (const c of this.channels.values()) c.tick(now);
+      this.putToSleep(now);
     }
     if (now - this.lastMaintenance >= MAINTENANCE_MS) {
       this.lastMaintenance = now;
@@ -192,7 +238,8 @@ export class ParleyNode extends EventEmitter {
   private pollStore(): void {
     const maxRow = this.store.maxDocRow();
     if (maxRow !== this.lastDocRow) {
-      for (const ch of this.store.docsWrittenSince(this.lastDocRow, this.writer)) this.channels.get(ch)?.pollStore();
+      // A dormant channel another process wrote to wakes: what was written may need sending.
+      for (const ch of this.store.docsWrittenSince(this.lastDocRow, this.writer)) (this.channels.get(ch) ?? (this.dormant.has(ch) ? this.openNow(ch) : undefined))?.pollStore();
       this.lastDocRow = maxRow;
     }
     const max = this.store.maxDnum();
@@ -207,12 +254,23 @@ export class ParleyNode extends EventEmitter {
     this.emit('delivered', ch);
   }
 
+  /** Every active channel's stored row, open, dormant or not opened yet (cheap: nothing is loaded). */
+  channelRows(): ChannelRow[] {
+    return [...[...this.channels.values()].map((c) => c.row), ...[...this.dormant.values()].map((d) => d.row), ...this.unopened.values()];
+  }
+
   /** Finds a channel by id or by its exact name. */
   channel(ref: string): Channel {
+    const c = this.findChannel(ref);
+    c.touch();
+    return c;
+  }
+
+  private findChannel(ref: string): Channel {
     const byId = this.channels.get(ref) ?? this.openNow(ref);
     if (byId) return byId;
-    const named = [...[...this.channels.values()].map((c) => c.row), ...this.unopened.values()].filter((row) => row.name === ref);
-    if (named.length === 1) return this.channels.get(named[0].ch) ?? this.openChannel(named[0]);
+    const named = this.channelRows().filter((row) => row.name === ref);
+    if (named.length === 1) return this.channels.get(named[0].ch) ?? this.openNow(named[0].ch)!;
     if (named.length > 1) throw new ToolError(`Several channels are named "${ref}"; pass the channel id instead.`);
     throw new ToolError(`Unknown channel "${ref}"; call list_channels to see the channels you are in.`);
   }
@@ -457,12 +515,15 @@ export class ParleyNode extends EventEmitter {
           ...(r.refused ? { refused: r.refused } : {}),
         })),
       })),
+      // Dormant: what the store says, and its rooms' state on each relay.
+      ...[...this.dormant.values()].map((d) => ({
+        ...storedEntry(d.row),
+        relays: d.relays().map((r) => ({
+          url: r.url, connected: r.connected && !r.refused, synced: r.synced, ...(r.refused ? { refused: r.refused } : {}),
+        })),
+      })),
       // Not opened yet (just after start-up): what the store says; relays are not connected until it opens.
-      ...[...this.unopened.values()].map((r) => ({
-        channel: r.ch, name: r.name, slot: r.slot, epoch: r.epoch, closed: r.closed,
-        ...(r.expires_at !== null ? { expires_at: new Date(r.expires_at).toISOString() } : {}),
-        relays: r.relays.map((url) => ({ url, connected: false })),
-      }))],
+      ...[...this.unopened.values()].map((r) => ({ ...storedEntry(r), relays: r.relays.map((url) => ({ url, connected: false })) }))],
     };
   }
 
@@ -545,12 +606,24 @@ export class ParleyNode extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.ticker);
+    // Channels with nothing to do start dormant next time.
+    this.putToSleep(Date.now(), true);
     for (const c of this.channels.values()) c.close();
+    for (const d of this.dormant.values()) d.close();
+    this.dormant.clear();
     this.channels.clear();
     this.unopened.clear();
     this.pool.destroy();
     this.store.close();
   }
+}
+
+/** A channel's entry in list_channels as its stored row has it (for channels not loaded). */
+function storedEntry(r: ChannelRow) {
+  return {
+    channel: r.ch, name: r.name, slot: r.slot, epoch: r.epoch, closed: r.closed,
+    ...(r.expires_at !== null ? { expires_at: new Date(r.expires_at).toISOString() } : {}),
+  };
 }
 
 /** A warning for a post's result when no relay of the channel is in sync: the post is stored, not yet sent. */

@@ -23,6 +23,12 @@ export interface ChannelRow {
   status: 'active' | 'left' | 'rejected';
 }
 
+/** One epoch a dormant channel keeps linked, and its document's state vector when it went dormant. */
+export interface DormantEpoch {
+  ep: number;
+  sv: Uint8Array;
+}
+
 export interface DeliveredRow {
   dnum: number;
   ch: string;
@@ -77,6 +83,9 @@ CREATE TABLE IF NOT EXISTS secrets (ch TEXT NOT NULL, name TEXT NOT NULL, value 
 CREATE TABLE IF NOT EXISTS marks (ch TEXT NOT NULL, step TEXT NOT NULL, status TEXT NOT NULL, PRIMARY KEY (ch, step));
 CREATE TABLE IF NOT EXISTS refused (ch TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, sig BLOB NOT NULL,
   reason TEXT NOT NULL, PRIMARY KEY (ch, id));
+-- A channel left dormant (node/dormant.ts): the epochs it keeps linked, each with its document's state vector, as
+-- of its last document row. It starts dormant while no document row of it is newer.
+CREATE TABLE IF NOT EXISTS dormant (ch TEXT PRIMARY KEY, doc_row INTEGER NOT NULL, epochs TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (row INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, tool TEXT NOT NULL,
   channel TEXT, outcome TEXT NOT NULL);
 `;
@@ -252,6 +261,29 @@ export class LocalStore {
   /** Channels with document updates after `afterRow` that another writer (process) stored. */
   docsWrittenSince(afterRow: number, notWriter: string): string[] {
     return (this.sql(`SELECT DISTINCT ch FROM doc_updates WHERE row > ? AND writer != ?`).all(afterRow, notWriter) as { ch: string }[]).map((r) => r.ch);
+  }
+
+  /**
+   * Records a channel as dormant: the epochs it keeps linked and each document's state vector now. Valid until any
+   * document row of the channel is newer (`dormantChannels`).
+   */
+  saveDormant(ch: string, epochs: DormantEpoch[]): void {
+    const { m } = this.sql(`SELECT COALESCE(MAX(row), 0) AS m FROM doc_updates WHERE ch = ?`).get(ch) as { m: number };
+    const json = JSON.stringify(epochs.map((e) => ({ ep: e.ep, sv: Buffer.from(e.sv).toString('base64') })));
+    this.sql(`INSERT OR REPLACE INTO dormant (ch, doc_row, epochs) VALUES (?, ?, ?)`).run(ch, m, json);
+  }
+
+  /** Channels whose dormant record still holds: no document row of theirs was stored after it. */
+  dormantChannels(): Map<string, DormantEpoch[]> {
+    const rows = this.sql(
+      `SELECT ch, epochs FROM dormant r WHERE r.doc_row >= (SELECT COALESCE(MAX(row), 0) FROM doc_updates d WHERE d.ch = r.ch)`,
+    ).all() as { ch: string; epochs: string }[];
+    const out = new Map<string, DormantEpoch[]>();
+    for (const r of rows) {
+      const epochs = JSON.parse(r.epochs) as { ep: number; sv: string }[];
+      out.set(r.ch, epochs.map((e) => ({ ep: e.ep, sv: new Uint8Array(Buffer.from(e.sv, 'base64')) })));
+    }
+    return out;
   }
 
   docUpdateCount(ch: string, ep: number): number {

@@ -38,6 +38,8 @@ describe('a node in many channels', () => {
 
     await alice.close();
     alice = await s.node(relay.url, { home: alice.home });
+    // Nothing to do in any of them: all start dormant (node/dormant.ts), linked to their rooms but not loaded.
+    expect(alice.stderr()).toMatch(new RegExp(`${CHANNELS} channel\\(s\\), ${CHANNELS} dormant\\)`));
     // The first answer does not wait for the channels to open.
     expect((await alice.call('list_channels')).channels).toHaveLength(CHANNELS);
     const back = await until(() => alice.call('list_channels'), (l) => l.channels.every((c) => c.relays[0].connected), 60_000);
