@@ -7,11 +7,16 @@ import { ToolError } from '../errors.js';
 import { RoleSchema, SlotNameSchema } from '../payloads.js';
 import type { ParleyNode } from '../service.js';
 import { BotInput, type BotHooks } from './bots.js';
-import { ChannelRef, Detail, isFull, toolOn } from './tool.js';
+import { ChannelRef, Detail, isFull, toolOn, type Tool } from './tool.js';
 
 export function registerChannelTools(server: McpServer, node: ParleyNode, bots?: BotHooks): void {
   const tool = toolOn(server, node);
+  registerJoining(tool, node, bots);
+  registerManaging(tool, node);
+}
 
+/** The ways into a channel: create one, or join with an invite code. */
+function registerJoining(tool: Tool, node: ParleyNode, bots?: BotHooks): void {
   tool(
     'create_channel',
     'Create a new shared channel. Returns one invite code per invite slot: give each code to exactly one participant (a code is a secret capability). Add a bot slot like "bot:guess" with bot {preset:"guess"} to have a verifiable referee.',
@@ -50,7 +55,10 @@ export function registerChannelTools(server: McpServer, node: ParleyNode, bots?:
     },
     (args) => node.joinChannel(args),
   );
+}
 
+/** Your channels, and what a member (or the owner or an admin) does with one. */
+function registerManaging(tool: Tool, node: ParleyNode): void {
   tool(
     'list_channels',
     'List the channels this node belongs to, with your slot, epoch and relays (a line each; detail "full" adds whether each relay finished its sync, and relay size limits).',

@@ -12,6 +12,9 @@ export const Detail = z.enum(['compact', 'full']).optional().describe('compact (
 export const isFull = (args: { detail?: 'compact' | 'full' }) => args.detail === 'full';
 export const ChannelRef = z.string().min(1).max(200).describe('channel id (or exact channel name)');
 
+/** Registers one tool (see `toolOn`). */
+export type Tool = ReturnType<typeof toolOn>;
+
 /** The `tool` function the groups register their tools with, on this server for this node. */
 export function toolOn(mcp: McpServer, node: ParleyNode) {
   /** Registers a tool whose handler returns structured content; ToolError becomes a one-sentence isError result. */
