@@ -1,8 +1,9 @@
 /**
  * The Parley relay: a y-websocket-compatible WebSocket server that only ever sees ciphertext. It authenticates
- * each connection to a room (or, on /mux, each room a multiplexed connection opens: relay/mux.ts), validates every update before storing it, stores before forwarding, and serves
- * /healthz and /metrics on the same port (the rooms it holds: relay/rooms.ts). With a shared store (PostgreSQL) several relay processes are one service:
- * each reads back and forwards what the others stored, when the store rings and by a slow poll.
+ * each connection to a room (or, on /mux, each room a multiplexed connection opens: relay/mux.ts), validates every
+ * update before storing it, stores before forwarding, and serves /healthz and /metrics on the same port. With a
+ * shared store (PostgreSQL) several relay processes are one service: each reads back and forwards what the others
+ * stored, when the store rings and by a slow poll (the rooms a process holds: relay/rooms.ts).
  */
 import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
