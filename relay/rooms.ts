@@ -5,8 +5,8 @@
  */
 import type { RelayMetrics } from './metrics.js';
 import type { RelayOptions } from './options.js';
-import { Room, type StoreUsage } from './room.js';
-import type { RelayStore } from './store.js';
+import { Room } from './room.js';
+import type { RelayStore, StoreUsage } from './store.js';
 
 export class Rooms {
   private readonly rooms = new Map<string, Room>();

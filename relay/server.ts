@@ -15,10 +15,10 @@ import { RelayMetrics } from './metrics.js';
 import { serveMux } from './mux.js';
 import { CLOSE, relayOptions, type RelayOptions } from './options.js';
 import { RoomPeer } from './peer.js';
-import type { Room, StoreUsage } from './room.js';
+import type { Room } from './room.js';
 import { Rooms } from './rooms.js';
 import { RelaySocket } from './socket.js';
-import { openStore, parseStoreSpec, type RelayStore } from './store.js';
+import { openStore, parseStoreSpec, type RelayStore, type StoreUsage } from './store.js';
 
 export interface RunningRelay {
   url: string;
