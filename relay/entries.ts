@@ -13,7 +13,7 @@ export class RoomEntries {
   /** Bytes of entry values in the room (for the room quota). */
   private bytes = 0;
 
-  constructor(private readonly room: string) {}
+  constructor(private readonly name: string) {}
 
   get size(): number {
     return this.entryCount;
@@ -35,7 +35,7 @@ export class RoomEntries {
   remember(e: LogEntry): void {
     let list = this.byClient.get(e.client);
     if (!list) this.byClient.set(e.client, (list = []));
-    if (e.clock !== list.length) throw new Error(`relay storage: room ${this.room} has a clock gap for client ${e.client}`);
+    if (e.clock !== list.length) throw new Error(`relay storage: room ${this.name} has a clock gap for client ${e.client}`);
     list.push(e);
     this.keys.add(e.key);
     this.entryCount++;

@@ -38,7 +38,9 @@ export class Rooms {
   /** Frees a slot by unloading the longest-idle room without connections; false if every room is in use. */
   private unloadIdleRoom(): boolean {
     let oldest: Room | null = null;
-    for (const room of this.rooms.values()) if (!room.busy && (!oldest || room.idleSince < oldest.idleSince)) oldest = room;
+    for (const room of this.rooms.values()) {
+      if (!room.busy && (!oldest || room.idleSince < oldest.idleSince)) oldest = room;
+    }
     if (oldest) this.rooms.delete(oldest.name);
     return oldest !== null;
   }

@@ -152,7 +152,12 @@ function serveRoom(ws: WebSocket, socket: RelaySocket, room: Room, opts: RelayOp
 }
 
 /** Listens to the store: rings rooms other processes appended to, and logs and counts its outages. */
-function watchStore(store: RelayStore, metrics: RelayMetrics, rooms: Rooms, log: (line: string) => void): Promise<void> {
+function watchStore(
+  store: RelayStore,
+  metrics: RelayMetrics,
+  rooms: Rooms,
+  log: (line: string) => void,
+): Promise<void> {
   return store.watch({
     appended: (name, cursor, sentAt) => rooms.ring(name, cursor, sentAt),
     status(up, why) {

@@ -48,7 +48,11 @@ export function decodeStateVector(bytes: Uint8Array): Map<number, number> {
 }
 
 /** Splits entries into runs that each fit one update message of bounded size (bytes and entry count). */
-export function* chunkEntries(entries: Iterable<LogEntry>, maxBytes: number, maxEntries: number): Generator<LogEntry[]> {
+export function* chunkEntries(
+  entries: Iterable<LogEntry>,
+  maxBytes: number,
+  maxEntries: number,
+): Generator<LogEntry[]> {
   let chunk: LogEntry[] = [];
   let bytes = 0;
   for (const e of entries) {
