@@ -42,7 +42,7 @@ import {
   syncMessage, updatePayload,
 } from './wire.js';
 
-// What users of a room (the server, tests, test relays) speak with it, importable from here as before the split.
+// The wire vocabulary and connection type a room's users (tests, test relays) import along with the room.
 export {
   MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC, SYNC_STEP1, SYNC_STEP2, SYNC_UPDATE, syncMessage,
 } from './wire.js';
