@@ -2,7 +2,7 @@
  * Compact tool results (issue 19): what an agent reads costs context, so by default results keep what it acts on
  * (who said what, of which kind, to whom, when, the verification mark, the ids it passes back) and drop what it
  * cannot use (event ids, author keys, millisecond times, bot source). Pure: full results in, compact results and
- * their text blocks out. `detail: "full"` bypasses all of this (node/mcp.ts).
+ * their text blocks out. `detail: "full"` bypasses all of this (node/tools/).
  */
 import type { Message, Verification } from './messages.js';
 import type { Role } from './payloads.js';

@@ -19,6 +19,10 @@
  * Authority events whose author had no right to them at their place in the fold are delivered but have no effect,
  * and are reported (`problems`). Ordinary events (messages, status, bot traffic) are checked against the state at
  * delivery: an author must hold a slot that may post.
+ *
+ * Over 400 lines: the rules are one module on purpose (docs/membership.md), shared whole by the live node and
+ * `parley verify`; the delivery checks, the fold (an `on…` method per authority event) and the queries all read the
+ * one private state, which a split would have to expose between files.
  */
 import { compareEvents } from '../protocol/event.js';
 import { ownedChannelId } from '../protocol/keys.js';
@@ -210,87 +214,19 @@ export class Membership {
   /** Applies one authority event at its place in the fold; returns why it has no effect, or null. */
   private effect(f: Fact): string | null {
     const p = f.payload;
-    if (f.type === 'channel.create') {
-      if (this.owner !== null) return 'the channel already exists';
-      const c = CreatePayload.parse(p);
-      this.owner = f.author;
-      this.createId = f.id;
-      this.creator = f.author;
-      this.name = c.name;
-      this.expiresAt = c.expires_at;
-      this.relays = c.relays;
-      this.ownerName = c.owner_name ?? 'owner';
-      for (const s of c.slots) this.slots.set(s.slot, { pubkey: s.pubkey, holder: null, closed: false });
-      return null;
-    }
+    if (f.type === 'channel.create') return this.onCreate(f);
     if (this.owner === null) return 'it comes before channel.create';
     switch (f.type) {
-      case 'member.join': {
-        const { slot, name, entropy } = JoinPayload.parse(p);
-        const s = this.slots.get(slot)!;
-        if (this.removed.has(f.author)) return `a removed member claimed ${slot}`;
-        if (s.closed) return `claim on ${slot}, which is closed`;
-        if (s.holder && s.holder.author !== f.author) return `late claim on ${slot}, which ${s.holder.name} holds`;
-        if (this.slotOf(f.author) !== undefined) return `claim by someone who is already a member`;
-        this.claims.set(f.id, { id: f.id, ep: f.ep, slot, author: f.author, name, entropy });
-        if (!this.names.has(f.author)) this.names.set(f.author, name);
-        return null;
-      }
-      case 'member.admit': {
-        const { slot, member, claim } = AdmitPayload.parse(p);
-        if (!this.manages(f.author)) return 'only the owner or an admin may admit';
-        if (!f.deps.includes(claim)) return 'the claim is not among its dependencies';
-        const c = this.claims.get(claim);
-        if (!c || c.slot !== slot || c.author !== member) return `it does not name a valid claim of ${slot}`;
-        const s = this.slots.get(slot)!;
-        if (s.holder) return s.holder.author === member ? null : `rival admission: ${slot} is held by ${s.holder.name}`;
-        if (this.closed) return 'the channel is closed';
-        if (s.closed) return `${slot} is closed`;
-        if (this.removed.has(member)) return 'the claimant was removed from this channel';
-        if (this.slotOf(member) !== undefined) return 'the claimant already holds a slot';
-        s.holder = { author: member, name: c.name, role: slotRole(slot) ?? 'member', claim, admit: f.id, entropy: c.entropy };
-        this.admitted.add(claim);
-        this.slotByAuthor.set(member, slot);
-        return null;
-      }
-      case 'member.kick': {
-        const { slot } = KickPayload.parse(p);
-        if (!this.manages(f.author)) return 'only the owner or an admin may remove members';
-        const s = this.slots.get(slot);
-        if (!s || slot.startsWith('bot:')) return `${slot} is not a member slot`;
-        if (s.closed) return `${slot} is already closed`;
-        if (s.holder && s.holder.role === 'admin' && f.author !== this.owner) return 'only the owner may remove an admin';
-        if (s.holder) this.removalEpochs.add(f.ep);
-        this.close(slot, s);
-        return null;
-      }
-      case 'member.leave': {
-        if (f.author === this.owner) return 'the owner cannot leave (hand ownership on first)';
-        const slot = this.slotOf(f.author);
-        if (slot === undefined) return 'the author holds no slot';
-        this.removalEpochs.add(f.ep);
-        this.close(slot, this.slots.get(slot)!);
-        return null;
-      }
-      case 'member.role': {
-        const { slot, role } = RolePayload.parse(p);
-        if (f.author !== this.owner) return 'only the owner may change roles';
-        const s = this.slots.get(slot);
-        if (!s?.holder) return `nobody holds ${slot}`;
-        if (role !== 'owner') {
-          s.holder.role = role;
-          return null;
-        }
-        // Hand-over: the new owner leaves its slot, which the old owner takes as an admin.
-        const previous = this.owner;
-        const heir = s.holder;
-        this.slotByAuthor.delete(heir.author);
-        s.holder = { ...heir, author: previous, name: this.ownerName, role: 'admin' };
-        this.slotByAuthor.set(previous, slot);
-        this.owner = heir.author;
-        this.ownerName = heir.name;
-        return null;
-      }
+      case 'member.join':
+        return this.onJoin(f);
+      case 'member.admit':
+        return this.onAdmit(f);
+      case 'member.kick':
+        return this.onKick(f);
+      case 'member.leave':
+        return this.onLeave(f);
+      case 'member.role':
+        return this.onRole(f);
       case 'channel.update': {
         if (!this.manages(f.author)) return 'only the owner or an admin may rename';
         const u = UpdatePayload.parse(p);
@@ -310,6 +246,97 @@ export class Membership {
         return null;
       }
     }
+    return null;
+  }
+
+  /** The channel's creation: its owner, name, expiry, relays and slots. */
+  private onCreate(f: Fact): string | null {
+    if (this.owner !== null) return 'the channel already exists';
+    const c = CreatePayload.parse(f.payload);
+    this.owner = f.author;
+    this.createId = f.id;
+    this.creator = f.author;
+    this.name = c.name;
+    this.expiresAt = c.expires_at;
+    this.relays = c.relays;
+    this.ownerName = c.owner_name ?? 'owner';
+    for (const s of c.slots) this.slots.set(s.slot, { pubkey: s.pubkey, holder: null, closed: false });
+    return null;
+  }
+
+  /** A claim: recorded, unless the claimant or the slot rules it out. */
+  private onJoin(f: Fact): string | null {
+    const { slot, name, entropy } = JoinPayload.parse(f.payload);
+    const s = this.slots.get(slot)!;
+    if (this.removed.has(f.author)) return `a removed member claimed ${slot}`;
+    if (s.closed) return `claim on ${slot}, which is closed`;
+    if (s.holder && s.holder.author !== f.author) return `late claim on ${slot}, which ${s.holder.name} holds`;
+    if (this.slotOf(f.author) !== undefined) return `claim by someone who is already a member`;
+    this.claims.set(f.id, { id: f.id, ep: f.ep, slot, author: f.author, name, entropy });
+    if (!this.names.has(f.author)) this.names.set(f.author, name);
+    return null;
+  }
+
+  /** An admission: the first valid one settles the slot for good. */
+  private onAdmit(f: Fact): string | null {
+    const { slot, member, claim } = AdmitPayload.parse(f.payload);
+    if (!this.manages(f.author)) return 'only the owner or an admin may admit';
+    if (!f.deps.includes(claim)) return 'the claim is not among its dependencies';
+    const c = this.claims.get(claim);
+    if (!c || c.slot !== slot || c.author !== member) return `it does not name a valid claim of ${slot}`;
+    const s = this.slots.get(slot)!;
+    if (s.holder) return s.holder.author === member ? null : `rival admission: ${slot} is held by ${s.holder.name}`;
+    if (this.closed) return 'the channel is closed';
+    if (s.closed) return `${slot} is closed`;
+    if (this.removed.has(member)) return 'the claimant was removed from this channel';
+    if (this.slotOf(member) !== undefined) return 'the claimant already holds a slot';
+    s.holder = { author: member, name: c.name, role: slotRole(slot) ?? 'member', claim, admit: f.id, entropy: c.entropy };
+    this.admitted.add(claim);
+    this.slotByAuthor.set(member, slot);
+    return null;
+  }
+
+  /** A removal by the owner or an admin: the slot closes. */
+  private onKick(f: Fact): string | null {
+    const { slot } = KickPayload.parse(f.payload);
+    if (!this.manages(f.author)) return 'only the owner or an admin may remove members';
+    const s = this.slots.get(slot);
+    if (!s || slot.startsWith('bot:')) return `${slot} is not a member slot`;
+    if (s.closed) return `${slot} is already closed`;
+    if (s.holder && s.holder.role === 'admin' && f.author !== this.owner) return 'only the owner may remove an admin';
+    if (s.holder) this.removalEpochs.add(f.ep);
+    this.close(slot, s);
+    return null;
+  }
+
+  /** A member leaves: its slot closes. */
+  private onLeave(f: Fact): string | null {
+    if (f.author === this.owner) return 'the owner cannot leave (hand ownership on first)';
+    const slot = this.slotOf(f.author);
+    if (slot === undefined) return 'the author holds no slot';
+    this.removalEpochs.add(f.ep);
+    this.close(slot, this.slots.get(slot)!);
+    return null;
+  }
+
+  /** A role change by the owner; role "owner" hands the channel on. */
+  private onRole(f: Fact): string | null {
+    const { slot, role } = RolePayload.parse(f.payload);
+    if (f.author !== this.owner) return 'only the owner may change roles';
+    const s = this.slots.get(slot);
+    if (!s?.holder) return `nobody holds ${slot}`;
+    if (role !== 'owner') {
+      s.holder.role = role;
+      return null;
+    }
+    // Hand-over: the new owner leaves its slot, which the old owner takes as an admin.
+    const previous = this.owner;
+    const heir = s.holder;
+    this.slotByAuthor.delete(heir.author);
+    s.holder = { ...heir, author: previous, name: this.ownerName, role: 'admin' };
+    this.slotByAuthor.set(previous, slot);
+    this.owner = heir.author;
+    this.ownerName = heir.name;
     return null;
   }
 

@@ -1,6 +1,6 @@
 /**
  * Validation of the Yjs updates of a channel document, and the encoder of `log` entries as an update. One validator
- * for both sides: the relay checks what a client sends it (relay/room.ts, RoomView = the room), and a node checks
+ * for both sides: the relay checks what a client sends it (relay/batch.ts, RoomView = the room), and a node checks
  * what a relay sends it before the update touches its Y.Doc (node/replica.ts, RoomView = its own document).
  * Pure: bytes in, verdicts out; no sockets, no files.
  *

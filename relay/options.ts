@@ -76,6 +76,16 @@ export interface RelayOptions {
   diskQuotaBytes: number;
 }
 
+/** The options a room enforces itself (relay/room.ts). */
+export interface RoomLimits {
+  maxValueBytes: number;
+  syncChunkBytes: number;
+  syncChunkEntries: number;
+  maxAwarenessBytes: number;
+  roomQuotaBytes: number;
+  diskQuotaBytes: number;
+}
+
 export const RELAY_DEFAULTS: Omit<RelayOptions, 'dataDir'> = {
   host: '127.0.0.1',
   port: 4455,

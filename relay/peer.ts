@@ -1,13 +1,31 @@
 /**
- * One connection to one room, as relay/room.ts sees it (`Peer`): a stock y-websocket socket, or one room of a
- * multiplexed socket (relay/mux.ts). Holds the per-room rate limits and ends the link with the refusal's close code;
- * how a message is framed and how the link ends is the caller's.
+ * One connection to one room, as relay/room.ts sees it (`Peer`, defined here): a stock y-websocket socket, or one
+ * room of a multiplexed socket (relay/mux.ts). Holds the per-room rate limits and ends the link with the refusal's
+ * close code; how a message is framed and how the link ends is the caller's.
  */
+import type { RefusalReason } from '../protocol/log-update.js';
 import type { RelayMetrics } from './metrics.js';
-import { CLOSE, closeCodeFor, type RelayOptions } from './options.js';
+import { CLOSE, closeCodeFor, type RelayOptions, type RelayRefusal } from './options.js';
 import { TokenBucket } from './rate.js';
-import type { MessageRefusal, Peer } from './room.js';
 import type { RelaySocket } from './socket.js';
+
+export type MessageRefusal = RefusalReason | 'bad-message' | RelayRefusal;
+
+/** What a room needs from a connection. */
+export interface Peer {
+  /** Sends now; a connection whose send buffer is past its bound is not fed but closed (backpressure). */
+  send(message: Uint8Array): void;
+  /** Sends and calls `sent` once the bytes have left the process; false (and no call) if the connection is gone. */
+  stream(message: Uint8Array, sent: () => void): boolean;
+  /** Takes a token from the connection's bucket for this kind of message; false = over its rate. */
+  take(kind: 'sync-step1' | 'awareness'): boolean;
+  /** Closes the connection with the reason's close code (options.ts closeCodeFor), and counts the refusal. */
+  refuse(reason: MessageRefusal): void;
+  /** Closes the connection with 1013 (try again later): the store cannot take the write or serve the room now. */
+  unavailable(): void;
+  /** True once the relay refused or closed this connection: its messages still queued are dropped. */
+  readonly refused: boolean;
+}
 
 export class RoomPeer implements Peer {
   private ended = false;

@@ -1,10 +1,11 @@
 /**
  * The Parley relay: a y-websocket-compatible WebSocket server that only ever sees ciphertext. It authenticates
- * each connection to a room (or, on /mux, each room a multiplexed connection opens: relay/mux.ts), validates every update before storing it, stores before forwarding, and serves
- * /healthz and /metrics on the same port. With a shared store (PostgreSQL) several relay processes are one service:
- * each reads back and forwards what the others stored, when the store rings and by a slow poll.
+ * each connection to a room (or, on /mux, each room a multiplexed connection opens: relay/mux.ts), validates every
+ * update before storing it, stores before forwarding, and serves /healthz and /metrics on the same port. With a
+ * shared store (PostgreSQL) several relay processes are one service: each reads back and forwards what the others
+ * stored, when the store rings and by a slow poll (the rooms a process holds: relay/rooms.ts).
  */
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, WebSocket } from 'ws';
 import { MUX_PATH } from '../protocol/mux.js';
@@ -14,9 +15,10 @@ import { RelayMetrics } from './metrics.js';
 import { serveMux } from './mux.js';
 import { CLOSE, relayOptions, type RelayOptions } from './options.js';
 import { RoomPeer } from './peer.js';
-import { Room, type StoreUsage } from './room.js';
+import type { Room } from './room.js';
+import { Rooms } from './rooms.js';
 import { RelaySocket } from './socket.js';
-import { openStore, parseStoreSpec } from './store.js';
+import { openStore, parseStoreSpec, type RelayStore, type StoreUsage } from './store.js';
 
 export interface RunningRelay {
   url: string;
@@ -37,8 +39,6 @@ export async function startRelay(
   const opts = relayOptions(overrides);
   const store = await openStore(parseStoreSpec(opts.store, opts.dataDir));
   const metrics = new RelayMetrics();
-  const rooms = new Map<string, Room>();
-  const perIp = new Map<string, number>();
   let usage: StoreUsage;
   try {
     usage = { bytes: await store.usage() };
@@ -46,38 +46,72 @@ export async function startRelay(
     await store.close();
     throw err;
   }
+  const rooms = new Rooms(store, metrics, opts, usage, log);
 
-  const http = createServer((req, res) => {
+  const http = createServer(routes(metrics, rooms));
+  const wss = new WebSocketServer({ server: http, maxPayload: opts.maxFrameBytes, perMessageDeflate: false });
+  wss.on('connection', connections(opts, metrics, rooms));
+  wss.on('wsClientError', () => metrics.refuse('bad-handshake'));
+  // ws emits 'error' with code WS_ERR_UNSUPPORTED_MESSAGE_LENGTH etc. on the socket and closes it with 1009.
+  wss.on('error', () => undefined);
+
+  await watchStore(store, metrics, rooms, log);
+  const poller = store.shared ? setInterval(() => void rooms.poll(), opts.storePollMs) : null;
+  poller?.unref();
+  const maintenance = setInterval(() => void rooms.maintain(), opts.compactionIntervalMs);
+  maintenance.unref();
+  const stopTimers = () => {
+    clearInterval(maintenance);
+    if (poller) clearInterval(poller);
+  };
+
+  try {
+    await listen(http, opts);
+  } catch (err) {
+    stopTimers();
+    await store.close();
+    throw err;
+  }
+  const address = http.address() as AddressInfo;
+  const hostForUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+
+  let closing: Promise<void> | null = null;
+  return {
+    url: `ws://${hostForUrl}:${address.port}`,
+    host: address.address,
+    port: address.port,
+    metrics,
+    close() {
+      stopTimers();
+      closing ??= shutDown(http, wss, rooms, store);
+      return closing;
+    },
+  };
+}
+
+/** The plain HTTP side of the port: /healthz, /metrics, and a hint for anything else. */
+function routes(metrics: RelayMetrics, rooms: Rooms): RequestListener {
+  return (req, res) => {
     if (req.method === 'GET' && req.url === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else if (req.method === 'GET' && req.url === '/metrics') {
       metrics.rooms = rooms.size;
-      metrics.storedBytes = usage.bytes;
+      metrics.storedBytes = rooms.usage.bytes;
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics.render());
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('Parley relay: connect with a WebSocket to /<room>?ts=…&sig=…\n');
     }
-  });
-  const wss = new WebSocketServer({ server: http, maxPayload: opts.maxFrameBytes, perMessageDeflate: false });
-
-  /** Frees a slot by unloading the longest-idle room without connections; false if every room is in use. */
-  const unloadIdleRoom = (): boolean => {
-    let oldest: Room | null = null;
-    for (const room of rooms.values()) if (!room.busy && (!oldest || room.idleSince < oldest.idleSince)) oldest = room;
-    if (oldest) rooms.delete(oldest.name);
-    return oldest !== null;
   };
+}
 
-  const roomFor = (name: string): Room | null => {
-    let room = rooms.get(name);
-    if (room) return room;
-    if (rooms.size >= opts.maxRooms && !unloadIdleRoom()) return null;
-    room = new Room(name, store, metrics, opts, usage, log);
-    rooms.set(name, room);
-    return room;
-  };
-
-  wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
+/**
+ * Each upgraded connection: a stock y-websocket socket is authorized for its one room from its URL; a /mux socket
+ * opens its rooms itself (relay/mux.ts). Both count against the per-IP connection limit.
+ */
+function connections(opts: RelayOptions, metrics: RelayMetrics, rooms: Rooms) {
+  const perIp = new Map<string, number>();
+  const roomFor = (name: string) => rooms.roomFor(name);
+  return (ws: WebSocket, req: IncomingMessage) => {
     const ip = req.socket.remoteAddress ?? 'unknown';
     const socket = new RelaySocket(ws, opts, metrics);
     const mux = isMuxPath(req.url);
@@ -99,124 +133,73 @@ export async function startRelay(
       else perIp.delete(ip);
     });
     if (!room) return serveMux(socket, { opts, metrics, roomFor });
-
-    const stock = room;
-    const peer = new RoomPeer(socket, opts, metrics, (m) => m, (code, reason) => socket.close(code, reason, false));
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      if (socket.closed) return;
-      metrics.bytesIn += data.length;
-      if (!peer.admit()) return;
-      if (!isBinary) return peer.refuse('bad-message');
-      stock.receive(peer, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    });
-    ws.on('close', () => stock.leave(peer));
-    stock.join(peer);
-  });
-  wss.on('wsClientError', () => metrics.refuse('bad-handshake'));
-  // ws emits 'error' with code WS_ERR_UNSUPPORTED_MESSAGE_LENGTH etc. on the socket and closes it with 1009.
-  wss.on('error', () => undefined);
-
-  /** Reads the heads of the loaded rooms and rings those another process moved (a lost notification only delays). */
-  let polling = false;
-  const poll = async () => {
-    if (polling || rooms.size === 0) return;
-    polling = true;
-    try {
-      for (const [name, head] of await store.heads([...rooms.keys()])) rooms.get(name)?.ring(head);
-    } catch {
-      // Store away: the status log line says so; the next poll tries again.
-    } finally {
-      polling = false;
-    }
+    serveRoom(ws, socket, room, opts, metrics);
   };
-  await store.watch({
-    appended: (name, cursor, sentAt) => rooms.get(name)?.ring(cursor, sentAt),
+}
+
+/** A stock y-websocket connection to one room: every binary message is one y-websocket message for it. */
+function serveRoom(ws: WebSocket, socket: RelaySocket, room: Room, opts: RelayOptions, metrics: RelayMetrics): void {
+  const peer = new RoomPeer(socket, opts, metrics, (m) => m, (code, reason) => socket.close(code, reason, false));
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    if (socket.closed) return;
+    metrics.bytesIn += data.length;
+    if (!peer.admit()) return;
+    if (!isBinary) return peer.refuse('bad-message');
+    room.receive(peer, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  });
+  ws.on('close', () => room.leave(peer));
+  room.join(peer);
+}
+
+/** Listens to the store: rings rooms other processes appended to, and logs and counts its outages. */
+function watchStore(
+  store: RelayStore,
+  metrics: RelayMetrics,
+  rooms: Rooms,
+  log: (line: string) => void,
+): Promise<void> {
+  return store.watch({
+    appended: (name, cursor, sentAt) => rooms.ring(name, cursor, sentAt),
     status(up, why) {
       metrics.storeUp = up ? 1 : 0;
       if (up) {
         log(`store available again (${store.description}); taking writes`);
-        void poll();
+        void rooms.poll();
       } else {
         metrics.storeOutages++;
         log(`store unavailable (${store.description}: ${why}); refusing writes with 1013 until it is back`);
       }
     },
-    missed: () => void poll(),
+    missed: () => void rooms.poll(),
   });
-  const poller = store.shared ? setInterval(() => void poll(), opts.storePollMs) : null;
-  poller?.unref();
+}
 
-  let maintaining = false;
-  const maintain = async () => {
-    if (maintaining) return;
-    maintaining = true;
-    try {
-      const now = Date.now();
-      for (const [name, room] of rooms) {
-        if (!room.busy && now - room.idleSince > opts.roomIdleTtlMs) rooms.delete(name);
-        else room.expireAwareness(now);
-      }
-      // Other processes expire rooms too: renew the ones in use here so none of them deletes a room this one serves.
-      if (store.shared) await store.touch([...rooms.values()].filter((r) => r.busy).map((r) => r.name), now);
-      const expired = opts.diskTtlMs > 0 ? await store.expire(now - opts.diskTtlMs, new Set(rooms.keys())) : [];
-      // Expiry frees bytes, and with a shared store other processes add some: recount for the disk quota (a single
-      // SQLite process otherwise knows its total from its own appends, and the recount is a scan).
-      if (store.shared || expired.length > 0) usage.bytes = await store.usage();
-      await store.maintain();
-    } catch (err) {
-      log(`maintenance: ${(err as Error).message}`);
-    } finally {
-      maintaining = false;
-    }
-  };
-  const maintenance = setInterval(() => void maintain(), opts.compactionIntervalMs);
-  maintenance.unref();
-
-  try {
-    await new Promise<void>((resolve, reject) => {
-      http.once('error', reject);
-      http.listen(opts.port, opts.host, () => {
-        http.off('error', reject);
-        resolve();
-      });
+function listen(http: Server, opts: RelayOptions): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(opts.port, opts.host, () => {
+      http.off('error', reject);
+      resolve();
     });
-  } catch (err) {
-    clearInterval(maintenance);
-    if (poller) clearInterval(poller);
-    await store.close();
-    throw err;
-  }
-  const address = http.address() as AddressInfo;
-  const hostForUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  });
+}
 
-  let closing: Promise<void> | null = null;
-  return {
-    url: `ws://${hostForUrl}:${address.port}`,
-    host: address.address,
-    port: address.port,
-    metrics,
-    close() {
-      closing ??= new Promise<void>((resolve) => {
-        clearInterval(maintenance);
-        if (poller) clearInterval(poller);
-        for (const ws of wss.clients) ws.close(CLOSE.shutdown, 'relay shutting down');
-        wss.close(() => {
-          http.close(() => {
-            // Let queued appends finish before the store closes under them.
-            void Promise.all([...rooms.values()].map((r) => r.idle()))
-              .then(() => {
-                rooms.clear();
-                return store.close();
-              })
-              .finally(resolve);
-          });
-          http.closeAllConnections();
-        });
-        setTimeout(() => {
-          for (const ws of wss.clients) ws.terminate();
-        }, 1000).unref();
+/** Closes every connection (terminated after a second), then the HTTP server, the rooms and the store. */
+function shutDown(http: Server, wss: WebSocketServer, rooms: Rooms, store: RelayStore): Promise<void> {
+  return new Promise<void>((resolve) => {
+    for (const ws of wss.clients) ws.close(CLOSE.shutdown, 'relay shutting down');
+    wss.close(() => {
+      http.close(() => {
+        // Let queued appends finish before the store closes under them.
+        void rooms
+          .close()
+          .then(() => store.close())
+          .finally(resolve);
       });
-      return closing;
-    },
-  };
+      http.closeAllConnections();
+    });
+    setTimeout(() => {
+      for (const ws of wss.clients) ws.terminate();
+    }, 1000).unref();
+  });
 }

@@ -34,6 +34,11 @@ export interface StoreEvents {
   missed(): void;
 }
 
+/** Bytes of entry values in the whole store, shared by the rooms of one relay (for the disk quota). */
+export interface StoreUsage {
+  bytes: number;
+}
+
 export interface RelayStore {
   /** For logs: `sqlite <file>` or `postgres <host:port/db>` (never a password). */
   readonly description: string;

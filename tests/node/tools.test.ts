@@ -1,0 +1,82 @@
+/**
+ * node/mcp.ts and its tool groups (node/tools/): every tool of the contract is registered, with its title and hints,
+ * the bot tools only on a node that runs bots, and `toolOn` turns a ToolError into a one-sentence isError result
+ * that is audited. Driven in memory against a stand-in node, so no relay or profile is needed.
+ */
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { describe, expect, it } from 'vitest';
+import { createMcpServer, type BotHooks } from '../../node/mcp.js';
+import { ToolError } from '../../node/errors.js';
+import type { ParleyNode } from '../../node/service.js';
+import { TOOL_HINTS } from '../../node/tool-hints.js';
+
+const BOT_TOOLS = ['attach_bot', 'get_bot', 'hand_over_bot'];
+
+/** A node that answers `leave_channel` with a ToolError and records what is audited. */
+function standIn() {
+  const audited: string[] = [];
+  const node = {
+    channels: new Map(),
+    on() {},
+    off() {},
+    audit(tool: string, channel: string | null, outcome: string) {
+      audited.push(`${tool} ${channel} ${outcome}`);
+    },
+    leaveChannel() {
+      throw new ToolError('No channel "x".');
+    },
+    setStatus() {
+      return { ok: true };
+    },
+  };
+  return { node: node as unknown as ParleyNode, audited };
+}
+
+async function connect(node: ParleyNode, bots?: BotHooks): Promise<Client> {
+  const [serverSide, clientSide] = InMemoryTransport.createLinkedPair();
+  await createMcpServer(node, bots).connect(serverSide);
+  const client = new Client({ name: 'tools-test', version: '1' });
+  await client.connect(clientSide);
+  return client;
+}
+
+const bots: BotHooks = {
+  attachBot: () => ({ slot: 'bot:x', code_hash: 'h' }),
+  getBot: () => ({}),
+  handOverBot: () => ({ slot: 'bot:x', runner: 'r', runner_slot: 'owner', from_step: 0 }),
+};
+
+describe('MCP tool groups', () => {
+  it('register every tool of the contract, each with its title, on a node that runs bots', async () => {
+    const client = await connect(standIn().node, bots);
+    const { tools } = await client.listTools();
+    expect(tools.map((t) => t.name).sort()).toEqual(Object.keys(TOOL_HINTS).sort());
+    for (const t of tools) {
+      expect(t.title ?? t.annotations?.title).toBe(TOOL_HINTS[t.name].title);
+      expect(t.description).toMatch(/\w/);
+      expect(t.inputSchema.type).toBe('object');
+      expect(t.outputSchema?.type).toBe('object');
+    }
+    await client.close();
+  });
+
+  it('leave out the bot tools on a node without bot support', async () => {
+    const client = await connect(standIn().node);
+    const names = (await client.listTools()).tools.map((t) => t.name);
+    expect(names.sort()).toEqual(Object.keys(TOOL_HINTS).filter((n) => !BOT_TOOLS.includes(n)).sort());
+    await client.close();
+  });
+
+  it('return a ToolError as one sentence with isError, and audit both outcomes', async () => {
+    const { node, audited } = standIn();
+    const client = await connect(node);
+    const failed = await client.callTool({ name: 'leave_channel', arguments: { channel: 'x' } });
+    expect(failed.isError).toBe(true);
+    expect(failed.content).toEqual([{ type: 'text', text: 'No channel "x".' }]);
+    const ok = await client.callTool({ name: 'set_status', arguments: { channel: 'x', status: 'working' } });
+    expect(ok.structuredContent).toEqual({ ok: true });
+    expect(audited).toEqual(['leave_channel x error: No channel "x".', 'set_status x ok']);
+    await client.close();
+  });
+});
