@@ -124,11 +124,11 @@ export class DormantChannel {
       .map(({ link }) => ({ url: link.url, connected: link.connected, synced: link.synced, ...(link.refusal ? { refused: link.refusal } : {}) }));
   }
 
-  /** Leaves the rooms and asks the node (on the next turn, outside the connection's dispatch) to open the channel. */
+  /** Leaves the rooms and hands the channel to the node to open. */
   wake(): void {
     if (this.woken) return;
     this.close();
-    setImmediate(() => this.onWake(this.row.ch));
+    this.onWake(this.row.ch);
   }
 
   close(): void {

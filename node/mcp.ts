@@ -56,7 +56,7 @@ function registerTranscripts(mcp: McpServer, node: ParleyNode): void {
   mcp.registerResource(
     'channel-transcript',
     new ResourceTemplate('parley://channel/{id}', {
-      list: () => ({ resources: [...node.channels.values()].map((c) => ({ uri: `parley://channel/${c.ch}`, name: c.row.name, mimeType: 'text/plain' })) }),
+      list: () => ({ resources: node.channelRows().map((r) => ({ uri: `parley://channel/${r.ch}`, name: r.name, mimeType: 'text/plain' })) }),
     }),
     { description: 'The decrypted transcript of a channel', mimeType: 'text/plain' },
     (uri, { id }) => {

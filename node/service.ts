@@ -44,6 +44,8 @@ const OPEN_SLICE_MS = 20;
 const MAX_WAIT_SECONDS = 50;
 /** After a relay answered, how long join_channel also waits for a long history (under the usual 60 s tool timeout). */
 const JOIN_HISTORY_WAIT_MS = 45_000;
+/** How long a post or a leave in a channel just opened waits for it to sync before going on without. */
+const OPEN_SYNC_WAIT_MS = 3000;
 /** How long update_channel waits for the rotation after a kick before it reports the epoch it has. */
 const ROTATION_WAIT_MS = 5_000;
 
@@ -66,6 +68,8 @@ export class ParleyNode extends EventEmitter {
   private lastChannelTick = Date.now();
   private lastMaintenance = Date.now();
   private readonly allOpen: Promise<void>;
+  /** The background opener is scheduled. */
+  private opening = false;
   private openedAll!: () => void;
   private readonly rate: RateLimiter;
   private readonly bodyLimit: number;
@@ -97,7 +101,7 @@ export class ParleyNode extends EventEmitter {
     }
     this.allOpen = new Promise((resolve) => (this.openedAll = resolve));
     // The MCP server answers at once; channels open in the background, or on first use (`channel`).
-    setImmediate(() => this.openInBackground());
+    this.scheduleOpening();
     this.ticker = setInterval(() => this.tick(), storePollMs());
     this.ticker.unref();
   }
@@ -107,14 +111,34 @@ export class ParleyNode extends EventEmitter {
     return this.allOpen;
   }
 
+  private scheduleOpening(): void {
+    if (this.opening) return;
+    this.opening = true;
+    setImmediate(() => this.openInBackground());
+  }
+
   private openInBackground(): void {
+    this.opening = false;
     if (this.closed) return this.openedAll();
     const stop = performance.now() + OPEN_SLICE_MS;
     for (const row of this.unopened.values()) {
       this.openChannel(row);
-      if (performance.now() > stop) return void setImmediate(() => this.openInBackground());
+      if (performance.now() > stop) return this.scheduleOpening();
     }
     this.openedAll();
+  }
+
+  /**
+   * A dormant channel woke (something arrived for it): it joins the channels the background opener opens, so a
+   * thousand waking at once (a peer's node coming online in all of them) open in slices between tool calls.
+   */
+  private wake(ch: string): void {
+    const d = this.dormant.get(ch);
+    if (!d || this.closed) return;
+    this.dormant.delete(ch);
+    d.close();
+    this.unopened.set(ch, d.row);
+    this.scheduleOpening();
   }
 
   /** Opens an active channel not opened yet or dormant, now (a tool named it, or it woke). */
@@ -134,7 +158,7 @@ export class ParleyNode extends EventEmitter {
     const keys = new Map(this.store.epochKeys(row.ch).map((k) => [k.ep, k.key]));
     if (!epochs.every((e) => keys.has(e.ep))) return void this.unopened.set(row.ch, row);
     const linked = epochs.map((e) => ({ ...e, key: keys.get(e.ep)! }));
-    this.dormant.set(row.ch, new DormantChannel(row, linked, this.pool, (ch) => !this.closed && this.openNow(ch)));
+    this.dormant.set(row.ch, new DormantChannel(row, linked, this.pool, (ch) => this.wake(ch)));
   }
 
   /** Channels idle long enough, with nothing to do, go dormant: their state is recorded and their memory freed. */
@@ -410,7 +434,7 @@ export class ParleyNode extends EventEmitter {
     }
   }
 
-  postMessage(args: { channel: string; body: string; kind?: string; to?: string; meta?: Record<string, unknown> }) {
+  async postMessage(args: { channel: string; body: string; kind?: string; to?: string; meta?: Record<string, unknown> }) {
     const channel = this.channel(args.channel);
     this.checkPostable(channel);
     const tooBig = checkBodySize(args.body, this.bodyLimit);
@@ -426,6 +450,9 @@ export class ParleyNode extends EventEmitter {
       for (const r of meta.redacted) if (!redacted.includes(r)) redacted.push(r);
     }
     const id = this.postAs(channel, 'message', payload);
+    // A channel just opened (woken from dormant, or at start-up) on a live connection is still syncing: give it that
+    // moment before calling its post unsent.
+    if (!channel.isSynced() && channel.relays().some((r) => r.connected && !r.refused)) await channel.waitSynced(OPEN_SYNC_WAIT_MS);
     return { id, redacted, ...unsentWarning(channel) };
   }
 
@@ -564,16 +591,20 @@ export class ParleyNode extends EventEmitter {
     return { channel: c.ch, name: m.name, epoch: c.epoch, closed: m.closed };
   }
 
-  leaveChannel(args: { channel: string }) {
+  async leaveChannel(args: { channel: string }) {
     const c = this.channel(args.channel);
     if (c.membership.owner === this.me && c.membership.members().length > 1) {
       throw new ToolError('The owner cannot leave a channel with members: hand ownership on first (update_channel role {slot, role: "owner"}).');
     }
-    if (c.membership.isMember(this.me) && c.membership.owner !== this.me) this.postAs(c, 'member.leave', {});
+    if (c.membership.isMember(this.me) && c.membership.owner !== this.me) {
+      // The leave is sent on the room's next message once it is synced (in order, before the room is left); a
+      // channel just opened syncs first. Unreachable relays get it if this profile ever joins again.
+      if (!c.isSynced()) await c.waitSynced(OPEN_SYNC_WAIT_MS);
+      this.postAs(c, 'member.leave', {});
+    }
     c.saveRow({ status: 'left' });
-    // Give the providers a moment to push the leave event before the replica closes.
-    setTimeout(() => c.close(), 1000).unref();
     this.channels.delete(c.ch);
+    c.close();
     return { ok: true };
   }
 

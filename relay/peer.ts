@@ -23,12 +23,17 @@ export interface Peer {
   refuse(reason: MessageRefusal): void;
   /** Closes the connection with 1013 (try again later): the store cannot take the write or serve the room now. */
   unavailable(): void;
-  /** True once the relay refused or closed this connection: its messages still queued are dropped. */
+  /**
+   * True once the relay refused this connection: its messages still queued are dropped. A peer that left (closed
+   * its room or socket) is not refused: what it sent before leaving is handled like anyone's.
+   */
   readonly refused: boolean;
 }
 
 export class RoomPeer implements Peer {
+  /** Nothing more is sent: the relay refused the link, or the peer left. */
   private ended = false;
+  private refusedByRelay = false;
   private readonly messages: TokenBucket;
   private readonly buckets: Record<'sync-step1' | 'awareness', TokenBucket>;
 
@@ -49,15 +54,19 @@ export class RoomPeer implements Peer {
   }
 
   get refused(): boolean {
+    return this.refusedByRelay;
+  }
+
+  private get gone(): boolean {
     return this.ended || this.socket.closed;
   }
 
   send(message: Uint8Array): void {
-    if (!this.refused) this.socket.send(this.frame(message));
+    if (!this.gone) this.socket.send(this.frame(message));
   }
 
   stream(message: Uint8Array, sent: () => void): boolean {
-    return !this.refused && this.socket.send(this.frame(message), sent);
+    return !this.gone && this.socket.send(this.frame(message), sent);
   }
 
   take(kind: 'sync-step1' | 'awareness'): boolean {
@@ -76,7 +85,7 @@ export class RoomPeer implements Peer {
 
   /** Counts one incoming message against the link's rate; over it, the link is closed (4408) and false returned. */
   admit(): boolean {
-    if (this.refused) return false;
+    if (this.refused || this.gone) return false;
     if (this.messages.take()) return true;
     this.metrics.refuse('rate-limit');
     this.finish(CLOSE.rateLimit, 'rate-limit');
@@ -88,8 +97,11 @@ export class RoomPeer implements Peer {
     this.ended = true;
   }
 
+  /** Refuses the link: its queued messages are dropped, and it is closed unless the peer already left. */
   private finish(code: number, reason: string): void {
+    this.refusedByRelay = true;
+    const left = this.gone;
     this.ended = true;
-    this.end(code, reason);
+    if (!left) this.end(code, reason);
   }
 }

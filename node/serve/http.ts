@@ -133,7 +133,7 @@ export async function startServe(node: ParleyNode, bots: BotHooks, opts: ServeOp
     if (!originAllowed(req.headers.origin, allowed)) return sendJson(res, 403, { error: 'Forbidden: requests from another site (Origin) are refused.' });
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
-    if (path === '/healthz') return sendJson(res, 200, { ok: !closing, channels: node.channels.size, sessions: sessions.size });
+    if (path === '/healthz') return sendJson(res, 200, { ok: !closing, channels: node.channelRows().length, sessions: sessions.size });
     if (path === '/mcp' || path.startsWith('/api/')) {
       if (!bearerMatches(req.headers.authorization, opts.token)) {
         return sendJson(res, 401, { error: 'Unauthorized: send Authorization: Bearer <token> (the token is in $PARLEY_HOME/serve.token).' }, { 'www-authenticate': 'Bearer' });

@@ -12,7 +12,8 @@ import { until } from '../helpers/until.js';
 import { randomEntry, stockProvider } from '../helpers/room-client.js';
 import { ready } from '../../protocol/sodium.js';
 import { newEpochKey, relayAuthParams } from '../../protocol/keys.js';
-import { decodeFrame, encodeData, encodeOpen, MUX_PATH, type MuxFrame } from '../../protocol/mux.js';
+import { decodeFrame, encodeClose, encodeData, encodeOpen, MUX_PATH, type MuxFrame } from '../../protocol/mux.js';
+import { SYNC_UPDATE, syncMessage } from '../../relay/wire.js';
 import { RelayPool } from '../../node/relay-connection.js';
 import { RoomLink } from '../../node/room-link.js';
 
@@ -112,5 +113,47 @@ describe('relay /mux', () => {
     const m = await rawMux(r.url);
     m.ws.send(Uint8Array.of(9, 1, 2));
     expect(await m.closed).toEqual({ code: 4400, reason: 'bad-frame' });
+  });
+});
+
+describe('a client that writes and leaves at once', () => {
+  /** An update adding one random entry, as a y-websocket sync message. */
+  function entryUpdate(): { id: string; message: Uint8Array } {
+    const doc = new Y.Doc();
+    const [id, v] = randomEntry();
+    doc.getMap('log').set(id, v);
+    return { id, message: syncMessage(SYNC_UPDATE, Y.encodeStateAsUpdate(doc)) };
+  }
+
+  /** A fresh client of the room has the entry (its write was stored, not dropped with its leaving). */
+  async function stored(url: string, key: Uint8Array, id: string): Promise<void> {
+    const reader = stockProvider(url, key, cleanup);
+    await until(() => reader.p.synced, { what: 'the reader to sync' });
+    await until(() => reader.log.has(id), { ms: 5000, what: 'the entry written just before leaving' });
+  }
+
+  it('an update sent just before a room close frame is stored', async () => {
+    const r = await relay();
+    const key = newEpochKey();
+    const { ws } = await rawMux(r.url);
+    const { room, ts, sig } = relayAuthParams(key);
+    const { id, message } = entryUpdate();
+    // One write: open, update, close, so the relay reads all three in one turn.
+    ws.send(encodeOpen(1, room, ts, sig));
+    ws.send(encodeData(1, message));
+    ws.send(encodeClose(1, 1000, 'left'));
+    await stored(r.url, key, id);
+  });
+
+  it('an update sent just before the socket closes is stored', async () => {
+    const r = await relay();
+    const key = newEpochKey();
+    const { ws } = await rawMux(r.url);
+    const { room, ts, sig } = relayAuthParams(key);
+    const { id, message } = entryUpdate();
+    ws.send(encodeOpen(1, room, ts, sig));
+    ws.send(encodeData(1, message));
+    ws.close(1000, 'done');
+    await stored(r.url, key, id);
   });
 });

@@ -31,7 +31,7 @@ interface AfterPage {
   more: boolean;
 }
 /** POST /api/channels/:ch/messages */
-type PostResponse = ReturnType<ParleyNode['postMessage']>;
+type PostResponse = Awaited<ReturnType<ParleyNode['postMessage']>>;
 /** GET /api/channels/:ch/who */
 type WhoResponse = ReturnType<ParleyNode['who']>;
 /** GET /api/channels/:ch/bots */
