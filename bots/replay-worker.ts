@@ -23,7 +23,13 @@ const bots = new Map<number, Hosted>();
 
 port.on('message', (m: ToWorker) => {
   if (m.t === 'open') {
-    bots.set(m.key, { replay: loadBot(m.source, m.limits).then((sb) => new TextReplay(sb)), members: [], channel: {}, chain: Promise.resolve(), closed: false });
+    bots.set(m.key, {
+      replay: loadBot(m.source, m.limits).then((sb) => new TextReplay(sb)),
+      members: [],
+      channel: {},
+      chain: Promise.resolve(),
+      closed: false,
+    });
     return;
   }
   const bot = bots.get(m.key);
@@ -57,7 +63,14 @@ port.on('message', (m: ToWorker) => {
         continue;
       }
       try {
-        const r = replay.run(HOOKS[Number(f[0])], Number(f[1]), [Number(f[2]), Number(f[3]), Number(f[4]), Number(f[5])], argText, bot.members, bot.channel);
+        const r = replay.run(
+          HOOKS[Number(f[0])],
+          Number(f[1]),
+          [Number(f[2]), Number(f[3]), Number(f[4]), Number(f[5])],
+          argText,
+          bot.members,
+          bot.channel,
+        );
         lines.push(outcomeLine(r.outcome, r.outputsText));
       } catch (err) {
         // The sandbox itself failed (not the bot): this and every later step of the bot cannot be replayed here.

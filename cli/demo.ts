@@ -25,7 +25,9 @@ interface Agent {
 
 function startRelay(dataDir: string): Promise<{ url: string; child: ChildProcess }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'relay', '--port', '0', '--data', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'relay', '--port', '0', '--data', dataDir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let err = '';
     child.stderr!.on('data', (d) => (err += d));
     const timer = setTimeout(() => reject(new Error(`relay did not start: ${err.trim()}`)), 15_000);
@@ -55,7 +57,9 @@ async function startAgent(name: string, relay: string, root: string): Promise<Ag
     home,
     client,
     async call(tool, args = {}) {
-      const r = (await client.callTool({ name: tool, arguments: args }, CallToolResultSchema, { timeout: 60_000 })) as CallToolResult;
+      const r = (await client.callTool({ name: tool, arguments: args }, CallToolResultSchema, {
+        timeout: 60_000,
+      })) as CallToolResult;
       if (r.isError) throw new Error(`${name}: ${tool} failed: ${(r.content[0] as { text: string }).text}`);
       return r.structuredContent;
     },
@@ -72,7 +76,12 @@ function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number;
   });
 }
 
-const MARK: Record<string, string> = { verified: '✔ verified', pending: '… pending', mismatch: '✘ MISMATCH', unverifiable: '? unverifiable' };
+const MARK: Record<string, string> = {
+  verified: '✔ verified',
+  pending: '… pending',
+  mismatch: '✘ MISMATCH',
+  unverifiable: '? unverifiable',
+};
 
 export const command: Command = {
   summary: 'run a local relay and two agents playing a verified guessing game, end to end',
@@ -88,15 +97,27 @@ export const command: Command = {
       const relay = await startRelay(join(root, 'relay'));
       cleanups.push(() => void relay.child.kill('SIGTERM'));
       step(`relay listening on ${relay.url} (it only ever sees ciphertext)`);
-      const [alice, bob] = await Promise.all([startAgent('Alice', relay.url, root), startAgent('Bob', relay.url, root)]);
-      cleanups.push(() => alice.client.close(), () => bob.client.close());
+      const [alice, bob] = await Promise.all([
+        startAgent('Alice', relay.url, root),
+        startAgent('Bob', relay.url, root),
+      ]);
+      cleanups.push(
+        () => alice.client.close(),
+        () => bob.client.close(),
+      );
 
       const created = await alice.call('create_channel', {
-        name: 'guess night', slots: ['invite:bob', 'bot:guess'], bot: { preset: 'guess' }, display_name: 'Alice',
+        name: 'guess night',
+        slots: ['invite:bob', 'bot:guess'],
+        bot: { preset: 'guess' },
+        display_name: 'Alice',
       });
       const ch = created.channel as string;
       step(`Alice created channel ${ch} with the guess bot (code sha256 ${created.bots[0].code_hash.slice(0, 16)}…)`);
-      const joined = await bob.call('join_channel', { invite_code: created.invites['invite:bob'], display_name: 'Bob' });
+      const joined = await bob.call('join_channel', {
+        invite_code: created.invites['invite:bob'],
+        display_name: 'Bob',
+      });
       step(`Bob joined as ${joined.slot}; members: ${joined.members.map((m: any) => m.name).join(', ')}`);
 
       // Bob plays by binary search, waiting for each hint addressed to him.
@@ -129,15 +150,22 @@ export const command: Command = {
         await new Promise((r) => setTimeout(r, 200));
       }
       const transcript = await bob.call('sync_messages', { channel: ch, cursor: '0', limit: 500, detail: 'full' });
-      console.log('\n— transcript as Bob\'s node sees it —');
+      console.log("\n— transcript as Bob's node sees it —");
       for (const m of transcript.messages) {
         const mark = m.verification ? `  [${MARK[m.verification] ?? m.verification}]` : '';
-        console.log(`  #${String(m.seq).padStart(2)} ${m.from_name.padEnd(6)} ${m.kind.padEnd(7)} ${m.body}${m.to ? ` → ${m.to}` : ''}${mark}`);
+        console.log(
+          `  #${String(m.seq).padStart(2)} ${m.from_name.padEnd(6)} ${m.kind.padEnd(7)} ${m.body}${m.to ? ` → ${m.to}` : ''}${mark}`,
+        );
       }
       const aliceReport = await alice.call('verify_channel', { channel: ch });
-      for (const [who, r] of [['Alice', aliceReport], ['Bob', report]] as const) {
+      for (const [who, r] of [
+        ['Alice', aliceReport],
+        ['Bob', report],
+      ] as const) {
         const b = r.bots[0] ?? { steps: 0, verified: 0, pending: 0, mismatches: 0 };
-        console.log(`\n${who}'s node: ${r.events} events authenticated; bot steps ${b.steps}: ${b.verified} verified, ${b.pending} pending, ${b.mismatches} mismatches; problems: ${r.problems.length === 0 ? 'none' : r.problems.join('; ')}`);
+        console.log(
+          `\n${who}'s node: ${r.events} events authenticated; bot steps ${b.steps}: ${b.verified} verified, ${b.pending} pending, ${b.mismatches} mismatches; problems: ${r.problems.length === 0 ? 'none' : r.problems.join('; ')}`,
+        );
       }
 
       const file = join(root, 'guess-night.json');
@@ -146,9 +174,19 @@ export const command: Command = {
       if (exported.code !== 0) throw new Error(`export failed: ${exported.out}`);
       const verified = await runCli(['verify', file], env);
       console.log(`\n$ parley export ${ch.slice(0, 8)}… -o guess-night.json && parley verify guess-night.json`);
-      console.log(verified.out.trimEnd().split('\n').map((l) => `  ${l}`).join('\n'));
+      console.log(
+        verified.out
+          .trimEnd()
+          .split('\n')
+          .map((l) => `  ${l}`)
+          .join('\n'),
+      );
       const ok = verified.code === 0 && report.ok && aliceReport.ok;
-      step(ok ? 'demo finished: every bot output was re-computed and verified by both nodes and offline.' : 'demo finished WITH PROBLEMS (see above).');
+      step(
+        ok
+          ? 'demo finished: every bot output was re-computed and verified by both nodes and offline.'
+          : 'demo finished WITH PROBLEMS (see above).',
+      );
       return ok ? 0 : 1;
     } finally {
       for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);

@@ -50,11 +50,19 @@ export const command: Command = {
         port,
         store,
         ...(values.data ? { dataDir: values.data } : {}),
-        roomQuotaBytes: values['room-quota'] === undefined ? undefined : parseBytes('--room-quota', values['room-quota']),
-        diskQuotaBytes: values['disk-quota'] === undefined ? undefined : parseBytes('--disk-quota', values['disk-quota']),
-        maxConnectionsPerIp: values['max-connections-per-ip'] === undefined ? undefined : parseCount('--max-connections-per-ip', values['max-connections-per-ip']),
+        roomQuotaBytes:
+          values['room-quota'] === undefined ? undefined : parseBytes('--room-quota', values['room-quota']),
+        diskQuotaBytes:
+          values['disk-quota'] === undefined ? undefined : parseBytes('--disk-quota', values['disk-quota']),
+        maxConnectionsPerIp:
+          values['max-connections-per-ip'] === undefined
+            ? undefined
+            : parseCount('--max-connections-per-ip', values['max-connections-per-ip']),
         maxRooms: values['max-rooms'] === undefined ? undefined : parseCount('--max-rooms', values['max-rooms']),
-        maxRoomsPerConnection: values['max-rooms-per-connection'] === undefined ? undefined : parseCount('--max-rooms-per-connection', values['max-rooms-per-connection']),
+        maxRoomsPerConnection:
+          values['max-rooms-per-connection'] === undefined
+            ? undefined
+            : parseCount('--max-rooms-per-connection', values['max-rooms-per-connection']),
       });
     } catch (err) {
       console.error(`parley relay: ${(err as Error).message}`);
@@ -66,10 +74,13 @@ export const command: Command = {
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       const why =
-        e.code === 'EADDRINUSE' ? `port ${opts.port} is already in use (pick another with --port, or 0 for any free port)`
-        : e.code === 'EACCES' || e.code === 'EPERM' ? `permission denied (${e.message})`
-        : e.code === 'SQLITE_CANTOPEN' ? `cannot open the database in ${opts.dataDir}`
-        : e.message;
+        e.code === 'EADDRINUSE'
+          ? `port ${opts.port} is already in use (pick another with --port, or 0 for any free port)`
+          : e.code === 'EACCES' || e.code === 'EPERM'
+            ? `permission denied (${e.message})`
+            : e.code === 'SQLITE_CANTOPEN'
+              ? `cannot open the database in ${opts.dataDir}`
+              : e.message;
       console.error(`parley relay: ${why}`);
       return 1;
     }

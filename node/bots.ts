@@ -10,17 +10,21 @@ import { loadPreset, PRESET_NAMES } from '../bots/presets.js';
 import { requestLimits } from '../bots/sandbox.js';
 
 /** How long a runner may leave an input unanswered before get_bot calls the bot paused (PARLEY_BOT_PAUSED_MS). */
-const PAUSED_AFTER_MS = Number(process.env.PARLEY_BOT_PAUSED_MS) > 0 ? Number(process.env.PARLEY_BOT_PAUSED_MS) : 30_000;
+const PAUSED_AFTER_MS =
+  Number(process.env.PARLEY_BOT_PAUSED_MS) > 0 ? Number(process.env.PARLEY_BOT_PAUSED_MS) : 30_000;
 const MAX_CODE_BYTES = 256 * 1024;
 
 export function resolveBotSource(args: { preset?: string; code?: string }): { source: string; secret: boolean } {
-  if ((args.preset === undefined) === (args.code === undefined)) throw new ToolError('Give exactly one of preset or code for the bot.');
+  if ((args.preset === undefined) === (args.code === undefined))
+    throw new ToolError('Give exactly one of preset or code for the bot.');
   if (args.code !== undefined) {
-    if (Buffer.byteLength(args.code) > MAX_CODE_BYTES) throw new ToolError(`Bot code is larger than ${MAX_CODE_BYTES / 1024} KB.`);
+    if (Buffer.byteLength(args.code) > MAX_CODE_BYTES)
+      throw new ToolError(`Bot code is larger than ${MAX_CODE_BYTES / 1024} KB.`);
     // Custom code: treat as secret only if it uses commitments; publishing the seed makes every step verifiable now.
     return { source: args.code, secret: /ctx\.commit\s*\(/.test(args.code) };
   }
-  if (!PRESET_NAMES.includes(args.preset!)) throw new ToolError(`Unknown bot preset "${args.preset}"; presets: ${PRESET_NAMES.join(', ')}.`);
+  if (!PRESET_NAMES.includes(args.preset!))
+    throw new ToolError(`Unknown bot preset "${args.preset}"; presets: ${PRESET_NAMES.join(', ')}.`);
   const preset = loadPreset(args.preset!);
   return { source: preset.source, secret: preset.secret };
 }
@@ -65,11 +69,19 @@ export function attachBotSupport(node: ParleyNode): BotHooks {
       if (!to) throw new ToolError(`Nobody holds the slot ${String(toSlot)}; a bot can only be handed to a member.`);
       if (to === runner) throw new ToolError(`${toSlot} already runs ${args.slot}.`);
       if (secret && !revealed && runner !== node.me) {
-        throw new ToolError(`${args.slot} has a secret seed: only its current runner can hand it over (it seals the seed to the new runner).`);
+        throw new ToolError(
+          `${args.slot} has a secret seed: only its current runner can hand it over (it seals the seed to the new runner).`,
+        );
       }
       if (!isOwner) {
-        if (to !== node.me) throw new ToolError('Only the owner can hand a bot to someone else; you can claim a paused bot for yourself.');
-        if (!isPaused(info) && runner !== node.me) throw new ToolError(`${args.slot} is running; a member can claim it only while it is paused (its runner silent for ${PAUSED_AFTER_MS / 1000} s with inputs waiting).`);
+        if (to !== node.me)
+          throw new ToolError(
+            'Only the owner can hand a bot to someone else; you can claim a paused bot for yourself.',
+          );
+        if (!isPaused(info) && runner !== node.me)
+          throw new ToolError(
+            `${args.slot} is running; a member can claim it only while it is paused (its runner silent for ${PAUSED_AFTER_MS / 1000} s with inputs waiting).`,
+          );
       }
       const fromStep = c.handOverBot(args.slot, to, fromB64u(to, 32)!);
       return { slot: args.slot, runner: to, runner_slot: toSlot!, from_step: fromStep };
@@ -91,7 +103,7 @@ export function attachBotSupport(node: ParleyNode): BotHooks {
         state: isPaused(info) ? 'paused' : 'running',
         waiting_inputs: info.waiting,
         note: info.attach.manifest?.secret
-          ? 'The runner can see this bot\'s hidden state (its commitment stops it from changing it, not from knowing it); steps stay pending until the runner reveals its seed.'
+          ? "The runner can see this bot's hidden state (its commitment stops it from changing it, not from knowing it); steps stay pending until the runner reveals its seed."
           : 'The runner published its seed, so every node verifies every step as it arrives.',
         steps: stats.steps,
         verified: stats.verified,

@@ -54,7 +54,8 @@ const game = {
 const coordinate = {
   name: 'coordinate_task',
   title: 'Coordinate a task with status updates',
-  description: 'Split a task with the other members, keep your status current, and wait for replies without re-reading history.',
+  description:
+    'Split a task with the other members, keep your status current, and wait for replies without re-reading history.',
   args: {
     channel: z.string().describe('the channel id'),
     task: z.string().describe('what the group has to get done'),

@@ -26,11 +26,19 @@ export const TranscriptSchema = z.object({
   name: z.string(),
   exported_at: z.string(),
   events: z.array(z.object({ id: z.string(), dnum: z.number().int(), body: z.string(), sig: z.string() })),
-  refused: z.array(z.object({ id: z.string(), body: z.string(), sig: z.string(), reason: z.string().max(500) })).max(MAX_REFUSED_ROWS).optional(),
+  refused: z
+    .array(z.object({ id: z.string(), body: z.string(), sig: z.string(), reason: z.string().max(500) }))
+    .max(MAX_REFUSED_ROWS)
+    .optional(),
 });
 export type Transcript = z.infer<typeof TranscriptSchema>;
 
-export function buildTranscript(ch: string, name: string, rows: DeliveredRow[], refused: RefusedRow[] = []): Transcript {
+export function buildTranscript(
+  ch: string,
+  name: string,
+  rows: DeliveredRow[],
+  refused: RefusedRow[] = [],
+): Transcript {
   return {
     format: 'parley-transcript',
     v: 1,
@@ -38,7 +46,9 @@ export function buildTranscript(ch: string, name: string, rows: DeliveredRow[], 
     name,
     exported_at: new Date().toISOString(),
     events: rows.map((r) => ({ id: r.id, dnum: r.dnum, body: r.body, sig: toB64u(r.sig) })),
-    ...(refused.length > 0 ? { refused: refused.map((r) => ({ id: r.id, body: r.body, sig: toB64u(r.sig), reason: r.reason })) } : {}),
+    ...(refused.length > 0
+      ? { refused: refused.map((r) => ({ id: r.id, body: r.body, sig: toB64u(r.sig), reason: r.reason })) }
+      : {}),
   };
 }
 
@@ -53,7 +63,10 @@ export interface EventCheckReport {
 }
 
 /** Checks signatures, chains, causal order, lamport clocks and membership of a transcript's events. */
-export function checkTranscriptEvents(t: Transcript, onProgress?: (done: number, total: number) => void): EventCheckReport {
+export function checkTranscriptEvents(
+  t: Transcript,
+  onProgress?: (done: number, total: number) => void,
+): EventCheckReport {
   const problems: string[] = [];
   const events: VerifiedEvent[] = [];
   const chains = new ChainTracker();
@@ -68,14 +81,16 @@ export function checkTranscriptEvents(t: Transcript, onProgress?: (done: number,
     let expected = 1;
     for (const d of [...b.deps, ...(b.prev ? [b.prev] : [])]) {
       const l = lamports.get(d);
-      if (l === undefined) return problems.push(`${where}: depends on ${d.slice(0, 8)}, which is missing or comes later`);
+      if (l === undefined)
+        return problems.push(`${where}: depends on ${d.slice(0, 8)}, which is missing or comes later`);
       expected = Math.max(expected, l + 1);
     }
     if (b.lamport !== expected) return problems.push(`${where}: wrong lamport clock`);
     const refusal = membership.refusal(e.id, b);
     if (refusal) return problems.push(`${where}: ${refusal === 'defer' ? 'comes before channel.create' : refusal}`);
     const chain = chains.check({ id: e.id, author: b.author, seq: b.seq, prev: b.prev });
-    if (chain !== 'ok') return problems.push(`${where}: ${chain === 'equivocation' ? 'equivocation' : 'broken author chain'}`);
+    if (chain !== 'ok')
+      return problems.push(`${where}: ${chain === 'equivocation' ? 'equivocation' : 'broken author chain'}`);
     membership.apply(e.id, b);
     lamports.set(e.id, b.lamport);
     events.push({ id: e.id, body: b });
@@ -89,13 +104,18 @@ export function checkTranscriptEvents(t: Transcript, onProgress?: (done: number,
     const b = signed.body;
     const verdict = membership.refusal(e.id, b);
     const now = verdict === 'defer' ? 'there is no channel.create' : verdict;
-    problems.push(`refused ${b.type} (${e.id.slice(0, 8)}) by ${b.author.slice(0, 8)}: ${now ?? `${e.reason} (according to the exporting node)`}`);
+    problems.push(
+      `refused ${b.type} (${e.id.slice(0, 8)}) by ${b.author.slice(0, 8)}: ${now ?? `${e.reason} (according to the exporting node)`}`,
+    );
   }
   return { events, problems };
 }
 
 /** A transcript line's body, if it is a valid event of this channel signed by its author; else what is wrong. */
-function authentic(e: { body: string; sig: string }, channel: string): { ok: true; body: EventBody } | { ok: false; problem: string } {
+function authentic(
+  e: { body: string; sig: string },
+  channel: string,
+): { ok: true; body: EventBody } | { ok: false; problem: string } {
   const bytes = utf8(e.body);
   const parsed = parseBody(bytes);
   if (!parsed.ok) return { ok: false, problem: `body is not a valid event (${parsed.reason})` };

@@ -49,7 +49,14 @@ export class FrontierWatch {
    * Records a peer's signed frontier. `local(author)` is this node's delivered seq for that author (0 if none).
    * Only claims beyond the local frontier open a gap; a larger claim for an open gap raises it.
    */
-  observe(peer: string, heads: Record<string, number>, via: string | null, local: (author: string) => number, relays: RelayState[], now: number): void {
+  observe(
+    peer: string,
+    heads: Record<string, number>,
+    via: string | null,
+    local: (author: string) => number,
+    relays: RelayState[],
+    now: number,
+  ): void {
     const connected = relays.filter((r) => r.connected).map((r) => r.url);
     for (const [author, claimed] of Object.entries(heads).slice(0, MAX_AUTHORS)) {
       if (!Number.isSafeInteger(claimed) || claimed <= local(author)) continue;
@@ -84,7 +91,15 @@ export class FrontierWatch {
         continue;
       }
       if (now - gap.since < this.graceMs) continue;
-      out.push({ relays: [...gap.relays].sort(), author, have, claimed: gap.claimed, claimedBy: gap.claimedBy, via: gap.via, sinceMs: now - gap.since });
+      out.push({
+        relays: [...gap.relays].sort(),
+        author,
+        have,
+        claimed: gap.claimed,
+        claimedBy: gap.claimedBy,
+        via: gap.via,
+        sinceMs: now - gap.since,
+      });
     }
     return out;
   }

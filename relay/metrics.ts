@@ -20,7 +20,12 @@ export class Histogram {
   lines(name: string): string[] {
     let cumulative = 0;
     const buckets = BUCKETS.map((b, i) => `${name}_bucket{le="${b}"} ${(cumulative += this.counts[i])}`);
-    return [...buckets, `${name}_bucket{le="+Inf"} ${this.count}`, `${name}_sum ${this.sum}`, `${name}_count ${this.count}`];
+    return [
+      ...buckets,
+      `${name}_bucket{le="+Inf"} ${this.count}`,
+      `${name}_sum ${this.sum}`,
+      `${name}_count ${this.count}`,
+    ];
   }
 }
 
@@ -72,42 +77,73 @@ export class RelayMetrics {
   }
 
   render(): string {
-    const metric = (name: string, type: 'gauge' | 'counter' | 'histogram', help: string, lines: string[]) =>
-      [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...lines];
+    const metric = (name: string, type: 'gauge' | 'counter' | 'histogram', help: string, lines: string[]) => [
+      `# HELP ${name} ${help}`,
+      `# TYPE ${name} ${type}`,
+      ...lines,
+    ];
     const refused = [...this.refused.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([reason, n]) => `parley_relay_updates_refused_total{reason="${escapeLabel(reason)}"} ${n}`);
-    return [
-      ...metric('parley_relay_connections', 'gauge', 'Open WebSocket connections.', [`parley_relay_connections ${this.connections}`]),
-      ...metric('parley_relay_mux_rooms', 'gauge', 'Rooms open over multiplexed connections.', [`parley_relay_mux_rooms ${this.roomLinks}`]),
-      ...metric('parley_relay_rooms', 'gauge', 'Rooms loaded in memory.', [`parley_relay_rooms ${this.rooms}`]),
-      ...metric('parley_relay_updates_accepted_total', 'counter', 'Update messages that passed validation.', [
-        `parley_relay_updates_accepted_total ${this.updatesAccepted}`,
-      ]),
-      ...metric('parley_relay_entries_stored_total', 'counter', 'New log entries stored.', [
-        `parley_relay_entries_stored_total ${this.entriesStored}`,
-      ]),
-      ...metric('parley_relay_updates_refused_total', 'counter', 'Refused updates, messages and connections, by reason.', refused),
-      ...metric('parley_relay_bytes_in_total', 'counter', 'WebSocket message bytes received.', [`parley_relay_bytes_in_total ${this.bytesIn}`]),
-      ...metric('parley_relay_bytes_out_total', 'counter', 'WebSocket message bytes sent.', [`parley_relay_bytes_out_total ${this.bytesOut}`]),
-      ...metric('parley_relay_store_up', 'gauge', '1 while the store takes writes, 0 while it is unavailable.', [`parley_relay_store_up ${this.storeUp}`]),
-      ...metric('parley_relay_store_outages_total', 'counter', 'Times the store became unavailable.', [
-        `parley_relay_store_outages_total ${this.storeOutages}`,
-      ]),
-      ...metric('parley_relay_store_writes_failing', 'gauge', '1 while appends fail with a write error (disk full), 0 once one succeeds.', [
-        `parley_relay_store_writes_failing ${this.writesFailing}`,
-      ]),
-      ...metric('parley_relay_stored_bytes', 'gauge', 'Bytes of entry values stored, as the disk quota counts them.', [
-        `parley_relay_stored_bytes ${this.storedBytes}`,
-      ]),
-      ...metric('parley_relay_append_seconds', 'histogram', 'Time to commit one append (one batch of updates).', this.appendLatency.lines('parley_relay_append_seconds')),
-      ...metric(
-        'parley_relay_notification_lag_seconds',
-        'histogram',
-        "Time from another instance's append to its entries being forwarded here.",
-        this.notifyLag.lines('parley_relay_notification_lag_seconds'),
-      ),
-    ].join('\n') + '\n';
+    return (
+      [
+        ...metric('parley_relay_connections', 'gauge', 'Open WebSocket connections.', [
+          `parley_relay_connections ${this.connections}`,
+        ]),
+        ...metric('parley_relay_mux_rooms', 'gauge', 'Rooms open over multiplexed connections.', [
+          `parley_relay_mux_rooms ${this.roomLinks}`,
+        ]),
+        ...metric('parley_relay_rooms', 'gauge', 'Rooms loaded in memory.', [`parley_relay_rooms ${this.rooms}`]),
+        ...metric('parley_relay_updates_accepted_total', 'counter', 'Update messages that passed validation.', [
+          `parley_relay_updates_accepted_total ${this.updatesAccepted}`,
+        ]),
+        ...metric('parley_relay_entries_stored_total', 'counter', 'New log entries stored.', [
+          `parley_relay_entries_stored_total ${this.entriesStored}`,
+        ]),
+        ...metric(
+          'parley_relay_updates_refused_total',
+          'counter',
+          'Refused updates, messages and connections, by reason.',
+          refused,
+        ),
+        ...metric('parley_relay_bytes_in_total', 'counter', 'WebSocket message bytes received.', [
+          `parley_relay_bytes_in_total ${this.bytesIn}`,
+        ]),
+        ...metric('parley_relay_bytes_out_total', 'counter', 'WebSocket message bytes sent.', [
+          `parley_relay_bytes_out_total ${this.bytesOut}`,
+        ]),
+        ...metric('parley_relay_store_up', 'gauge', '1 while the store takes writes, 0 while it is unavailable.', [
+          `parley_relay_store_up ${this.storeUp}`,
+        ]),
+        ...metric('parley_relay_store_outages_total', 'counter', 'Times the store became unavailable.', [
+          `parley_relay_store_outages_total ${this.storeOutages}`,
+        ]),
+        ...metric(
+          'parley_relay_store_writes_failing',
+          'gauge',
+          '1 while appends fail with a write error (disk full), 0 once one succeeds.',
+          [`parley_relay_store_writes_failing ${this.writesFailing}`],
+        ),
+        ...metric(
+          'parley_relay_stored_bytes',
+          'gauge',
+          'Bytes of entry values stored, as the disk quota counts them.',
+          [`parley_relay_stored_bytes ${this.storedBytes}`],
+        ),
+        ...metric(
+          'parley_relay_append_seconds',
+          'histogram',
+          'Time to commit one append (one batch of updates).',
+          this.appendLatency.lines('parley_relay_append_seconds'),
+        ),
+        ...metric(
+          'parley_relay_notification_lag_seconds',
+          'histogram',
+          "Time from another instance's append to its entries being forwarded here.",
+          this.notifyLag.lines('parley_relay_notification_lag_seconds'),
+        ),
+      ].join('\n') + '\n'
+    );
   }
 }
 

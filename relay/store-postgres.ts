@@ -12,7 +12,13 @@
  * back with `since`, and polls `heads` as a fallback, so a lost notification only delays.
  */
 import pg from 'pg';
-import { StoreUnavailableError, type AppendResult, type RelayStore, type StoreEvents, type StoredRows } from './store.js';
+import {
+  StoreUnavailableError,
+  type AppendResult,
+  type RelayStore,
+  type StoreEvents,
+  type StoredRows,
+} from './store.js';
 import type { LogEntry } from '../protocol/log-update.js';
 
 const CHANNEL = 'parley_relay';
@@ -61,7 +67,12 @@ $fn$;
 `;
 
 type Row = { seq: string; key: string; client: string; clock: string; value: Buffer };
-const toEntry = (r: Row): LogEntry => ({ key: r.key, client: Number(r.client), clock: Number(r.clock), value: new Uint8Array(r.value) });
+const toEntry = (r: Row): LogEntry => ({
+  key: r.key,
+  client: Number(r.client),
+  clock: Number(r.clock),
+  value: new Uint8Array(r.value),
+});
 
 /** Errors that mean "the database is not reachable right now", as opposed to a bug or a constraint. */
 function isConnectionError(err: unknown): boolean {
@@ -70,7 +81,9 @@ function isConnectionError(err: unknown): boolean {
     // 08xxx connection exceptions, 57P0x admin/crash shutdown, 53300 too many connections; Node socket errors.
     if (/^(08|57P0|53300)/.test(e.code) || /^E[A-Z]+$/.test(e.code)) return true;
   }
-  return /Connection terminated|connection timeout|Client has encountered a connection error|not queryable/i.test(e?.message ?? '');
+  return /Connection terminated|connection timeout|Client has encountered a connection error|not queryable/i.test(
+    e?.message ?? '',
+  );
 }
 
 const RECONNECT_MS = [100, 250, 500, 1000, 2000];
@@ -98,7 +111,12 @@ export class PostgresStore implements RelayStore {
 
   /** Connects, creates the schema if missing (serialised across processes by an advisory lock). */
   static async open(url: string, display: string): Promise<PostgresStore> {
-    const pool = new pg.Pool({ connectionString: url, max: 8, connectionTimeoutMillis: 5000, application_name: 'parley-relay' });
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: 8,
+      connectionTimeoutMillis: 5000,
+      application_name: 'parley-relay',
+    });
     const store = new PostgresStore(url, display, pool);
     try {
       const client = await pool.connect();
@@ -138,7 +156,12 @@ export class PostgresStore implements RelayStore {
   }
 
   async load(room: string): Promise<StoredRows> {
-    const rows = (await this.query<Row>('SELECT seq, key, client, clock, value FROM parley_relay_entries WHERE room = $1 ORDER BY seq', [room])).rows;
+    const rows = (
+      await this.query<Row>(
+        'SELECT seq, key, client, clock, value FROM parley_relay_entries WHERE room = $1 ORDER BY seq',
+        [room],
+      )
+    ).rows;
     return { entries: rows.map(toEntry), cursor: rows.length > 0 ? Number(rows[rows.length - 1].seq) : 0 };
   }
 
@@ -154,14 +177,17 @@ export class PostgresStore implements RelayStore {
 
   async append(room: string, entries: readonly LogEntry[], cursor: number, now: number): Promise<AppendResult> {
     if (entries.length === 0) return { stored: [], cursor };
-    const { rows } = await this.query<{ prev: string; seqs: string[] }>('SELECT prev, seqs FROM parley_relay_append($1, $2, $3, $4, $5, $6)', [
-      room,
-      entries.map((e) => e.key),
-      entries.map((e) => e.client),
-      entries.map((e) => e.clock),
-      entries.map((e) => e.value),
-      now,
-    ]);
+    const { rows } = await this.query<{ prev: string; seqs: string[] }>(
+      'SELECT prev, seqs FROM parley_relay_append($1, $2, $3, $4, $5, $6)',
+      [
+        room,
+        entries.map((e) => e.key),
+        entries.map((e) => e.client),
+        entries.map((e) => e.clock),
+        entries.map((e) => e.value),
+        now,
+      ],
+    );
     this.appends++;
     const prev = Number(rows[0].prev);
     const seqs = rows[0].seqs.map(Number);
@@ -204,7 +230,9 @@ export class PostgresStore implements RelayStore {
   }
 
   async usage(): Promise<number> {
-    const { rows } = await this.query<{ bytes: string }>('SELECT coalesce(sum(octet_length(value)), 0) AS bytes FROM parley_relay_entries');
+    const { rows } = await this.query<{ bytes: string }>(
+      'SELECT coalesce(sum(octet_length(value)), 0) AS bytes FROM parley_relay_entries',
+    );
     return Number(rows[0].bytes);
   }
 
@@ -219,7 +247,11 @@ export class PostgresStore implements RelayStore {
   /** One dedicated connection LISTENs; when it drops, it is re-opened with backoff and the relay polls on `status`. */
   private async listen(): Promise<void> {
     if (this.closed) return;
-    const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 5000, application_name: 'parley-relay-listen' });
+    const client = new pg.Client({
+      connectionString: this.url,
+      connectionTimeoutMillis: 5000,
+      application_name: 'parley-relay-listen',
+    });
     const lost = (why: string) => {
       if (this.listener !== client) return;
       this.listener = null;

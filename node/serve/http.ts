@@ -52,7 +52,8 @@ const STATIC: Record<string, { file: URL; type: string }> = {
 };
 /** Scripts and styles from this server only, no framing, no referrer (the token lives in the fragment anyway). */
 const PAGE_HEADERS = {
-  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'cache-control': 'no-cache',
@@ -86,14 +87,22 @@ export async function startServe(node: ParleyNode, bots: BotHooks, opts: ServeOp
       try {
         body = JSON.parse(text);
       } catch {
-        sendJson(res, 400, { jsonrpc: '2.0', error: { code: -32700, message: 'Parse error: the body is not JSON.' }, id: null });
+        sendJson(res, 400, {
+          jsonrpc: '2.0',
+          error: { code: -32700, message: 'Parse error: the body is not JSON.' },
+          id: null,
+        });
         return;
       }
     }
     if (id !== undefined) {
       const s = sessions.get(id);
       if (!s) {
-        sendJson(res, 404, { jsonrpc: '2.0', error: { code: -32001, message: 'Session not found: initialize a new session.' }, id: null });
+        sendJson(res, 404, {
+          jsonrpc: '2.0',
+          error: { code: -32001, message: 'Session not found: initialize a new session.' },
+          id: null,
+        });
         return;
       }
       s.used = Date.now();
@@ -101,7 +110,11 @@ export async function startServe(node: ParleyNode, bots: BotHooks, opts: ServeOp
       return;
     }
     if (req.method !== 'POST' || !isInitializeRequest(body)) {
-      sendJson(res, 400, { jsonrpc: '2.0', error: { code: -32000, message: 'Bad request: no Mcp-Session-Id header; start with an initialize request.' }, id: null });
+      sendJson(res, 400, {
+        jsonrpc: '2.0',
+        error: { code: -32000, message: 'Bad request: no Mcp-Session-Id header; start with an initialize request.' },
+        id: null,
+      });
       return;
     }
     // The SDK's pattern: one transport and one McpServer per session, all on the same node.
@@ -129,14 +142,22 @@ export async function startServe(node: ParleyNode, bots: BotHooks, opts: ServeOp
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // DNS rebinding: a page on another site that resolves its name to 127.0.0.1 still sends its own Host and Origin.
-    if (!hostAllowed(req.headers.host, allowed)) return sendJson(res, 403, { error: 'Forbidden: the Host header does not name this server.' });
-    if (!originAllowed(req.headers.origin, allowed)) return sendJson(res, 403, { error: 'Forbidden: requests from another site (Origin) are refused.' });
+    if (!hostAllowed(req.headers.host, allowed))
+      return sendJson(res, 403, { error: 'Forbidden: the Host header does not name this server.' });
+    if (!originAllowed(req.headers.origin, allowed))
+      return sendJson(res, 403, { error: 'Forbidden: requests from another site (Origin) are refused.' });
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
-    if (path === '/healthz') return sendJson(res, 200, { ok: !closing, channels: node.channels.size, sessions: sessions.size });
+    if (path === '/healthz')
+      return sendJson(res, 200, { ok: !closing, channels: node.channels.size, sessions: sessions.size });
     if (path === '/mcp' || path.startsWith('/api/')) {
       if (!bearerMatches(req.headers.authorization, opts.token)) {
-        return sendJson(res, 401, { error: 'Unauthorized: send Authorization: Bearer <token> (the token is in $PARLEY_HOME/serve.token).' }, { 'www-authenticate': 'Bearer' });
+        return sendJson(
+          res,
+          401,
+          { error: 'Unauthorized: send Authorization: Bearer <token> (the token is in $PARLEY_HOME/serve.token).' },
+          { 'www-authenticate': 'Bearer' },
+        );
       }
       if (closing) return sendJson(res, 503, { error: 'parley serve is shutting down.' });
       if (path === '/mcp') return handleMcp(req, res);
@@ -156,9 +177,15 @@ export async function startServe(node: ParleyNode, bots: BotHooks, opts: ServeOp
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       const status = err instanceof HttpError ? err.status : 500;
-      const message = err instanceof HttpError ? err.message : err instanceof Error && err.name === 'ToolError' ? err.message : 'Internal error.';
+      const message =
+        err instanceof HttpError
+          ? err.message
+          : err instanceof Error && err.name === 'ToolError'
+            ? err.message
+            : 'Internal error.';
       if (status === 500) console.error(`parley serve: ${req.method} ${req.url?.split('?')[0]} failed:`, err);
-      if (!res.headersSent) sendJson(res, err instanceof Error && err.name === 'ToolError' ? 400 : status, { error: message });
+      if (!res.headersSent)
+        sendJson(res, err instanceof Error && err.name === 'ToolError' ? 400 : status, { error: message });
       else res.end();
     });
   });

@@ -28,7 +28,8 @@ async function runSteps(src: string, kinds: string[], limits?: unknown): Promise
   });
 }
 
-const brief = (o: StepOutcome) => (o.status === 'unverifiable' ? o : { status: o.status, error: o.error, gas: o.gas, outputs: o.outputs });
+const brief = (o: StepOutcome) =>
+  o.status === 'unverifiable' ? o : { status: o.status, error: o.error, gas: o.gas, outputs: o.outputs };
 
 describe('host calls are metered', () => {
   it('hashing 8 MB 50 times through ctx.commit runs out of gas, identically in a fresh sandbox, and the bot goes on', async () => {

@@ -28,7 +28,11 @@ describe('sandbox', () => {
     const d = await code(COUNTER);
     expect(d.step('init', { start: 5 })).toMatchObject({ status: 'ok', outputs: [], state: { n: 5 } });
     const out = d.msg('invite:bob', 'chat', 'hi');
-    expect(out).toMatchObject({ status: 'ok', outputs: [{ kind: 'count', body: 6, to: 'invite:bob' }], state: { n: 6 } });
+    expect(out).toMatchObject({
+      status: 'ok',
+      outputs: [{ kind: 'count', body: 6, to: 'invite:bob' }],
+      state: { n: 6 },
+    });
     if (out.status === 'unverifiable') throw new Error('unexpected');
     expect(out.stateHash).toBe(createHash('sha256').update('{"n":6}').digest('hex'));
   });
@@ -60,19 +64,29 @@ describe('sandbox', () => {
     expect(revealed.kind).toBe('reveal');
     const body = revealed.body as { hash: string; salt: string; value: unknown };
     expect(body.hash).toBe(hash);
-    expect(createHash('sha256').update(JSON.stringify({ salt: body.salt, value: body.value })).digest('hex')).toBe(hash);
+    expect(
+      createHash('sha256')
+        .update(JSON.stringify({ salt: body.salt, value: body.value }))
+        .digest('hex'),
+    ).toBe(hash);
     expect(body.value).toEqual({ secret: 42 });
   });
 
   it('untrusted manifest limits are clamped', () => {
-    expect(sanitizeLimits({ memoryBytes: 1e12, gas: -1, wallMs: 'x' })).toEqual({ ...DEFAULT_LIMITS, memoryBytes: 128 * 1024 * 1024 });
+    expect(sanitizeLimits({ memoryBytes: 1e12, gas: -1, wallMs: 'x' })).toEqual({
+      ...DEFAULT_LIMITS,
+      memoryBytes: 128 * 1024 * 1024,
+    });
     expect(sanitizeLimits(null)).toEqual(DEFAULT_LIMITS);
   });
 
   it('a bot that does not export a default object fails every step with the same notice', async () => {
     const d = await code('const x = 1;');
     const a = d.step('init', {});
-    expect(a).toMatchObject({ status: 'error', error: expect.stringMatching(/^bot failed to load: TypeError: the bot must `export default/) });
+    expect(a).toMatchObject({
+      status: 'error',
+      error: expect.stringMatching(/^bot failed to load: TypeError: the bot must `export default/),
+    });
     expect(d.step('onMessage', {})).toMatchObject({ status: 'error', error: (a as { error: string }).error });
   });
 
@@ -92,12 +106,17 @@ describe('sandbox', () => {
     const step = (kind: string, members: Json, ch: Json = channel) =>
       bot.step({ hook: 'onMessage', arg: { kind }, state: null, now: n, members, channel: ch, random: rand(n++) });
     try {
-      expect(step('look', alice)).toMatchObject({ status: 'ok', outputs: [{ body: { slots: ['owner'], name: 'one' } }] });
+      expect(step('look', alice)).toMatchObject({
+        status: 'ok',
+        outputs: [{ body: { slots: ['owner'], name: 'one' } }],
+      });
       expect(step('mutate', alice)).toMatchObject({ status: 'error', error: expect.stringMatching(/^TypeError/) });
       expect(step('rename', alice)).toMatchObject({ status: 'error', error: expect.stringMatching(/^TypeError/) });
       expect(step('look', [...alice])).toMatchObject({ outputs: [{ body: { slots: ['owner'], name: 'one' } }] });
       expect(step('boom', both, { id: 'c', name: 'two' })).toMatchObject({ status: 'error' });
-      expect(step('look', both, { id: 'c', name: 'two' })).toMatchObject({ outputs: [{ body: { slots: ['owner', 'invite:a'], name: 'two' } }] });
+      expect(step('look', both, { id: 'c', name: 'two' })).toMatchObject({
+        outputs: [{ body: { slots: ['owner', 'invite:a'], name: 'two' } }],
+      });
       expect(step('look', alice)).toMatchObject({ outputs: [{ body: { slots: ['owner'], name: 'one' } }] });
     } finally {
       bot.close();

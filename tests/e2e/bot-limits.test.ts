@@ -10,7 +10,16 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnRelay } from '../helpers/relay.js';
-import { CLI, errorText, removeHome, startNode, tempHome, type ReadMessage, type TestNode, type ToolResults } from '../helpers/mcp.js';
+import {
+  CLI,
+  errorText,
+  removeHome,
+  startNode,
+  tempHome,
+  type ReadMessage,
+  type TestNode,
+  type ToolResults,
+} from '../helpers/mcp.js';
 import { until } from '../helpers/until.js';
 import { HASHER, BIG_STRINGS, SMALL_OBJECTS } from '../bots/hoarders.js';
 
@@ -34,7 +43,11 @@ afterAll(async () => {
 });
 
 function parley(home: string, args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, PARLEY_HOME: home, ...env }, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    env: { ...process.env, PARLEY_HOME: home, ...env },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   return { code: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
@@ -50,7 +63,8 @@ async function messages(node: TestNode, channel: string): Promise<ReadMessage[]>
   }
 }
 
-const botOutputs = (all: ReadMessage[], slot: string) => all.filter((m) => m.from === slot).map((m) => ({ kind: m.kind, body: m.body, verification: m.verification }));
+const botOutputs = (all: ReadMessage[], slot: string) =>
+  all.filter((m) => m.from === slot).map((m) => ({ kind: m.kind, body: m.body, verification: m.verification }));
 
 /** Waits until `node` has judged every step of every bot (nothing pending) with at least `minSteps` each. */
 async function settled(node: TestNode, channel: string, minSteps: number) {
@@ -75,18 +89,34 @@ async function join2(created: ToolResults['create_channel'], slot = 'invite:bob'
 describe('metered bots over MCP', () => {
   it('the hashing bot runs out of gas on the runner and on every verifier; the node answers `who` meanwhile', async () => {
     // The hashing bot commits, so its seed is secret: a 'done' message reveals it and every step is replayed.
-    const src = HASHER.replace("ctx.post('ok', ctx.state.n);", "if (msg.kind === 'done') { ctx.state.h = ctx.commit(1); ctx.reveal(ctx.state.h); } ctx.post('ok', ctx.state.n);");
-    const created = await alice.call('create_channel', { name: 'hasher', slots: ['invite:bob', 'bot:hash'], bot: { code: src }, display_name: 'Alice' });
+    const src = HASHER.replace(
+      "ctx.post('ok', ctx.state.n);",
+      "if (msg.kind === 'done') { ctx.state.h = ctx.commit(1); ctx.reveal(ctx.state.h); } ctx.post('ok', ctx.state.n);",
+    );
+    const created = await alice.call('create_channel', {
+      name: 'hasher',
+      slots: ['invite:bob', 'bot:hash'],
+      bot: { code: src },
+      display_name: 'Alice',
+    });
     const ch = created.channel;
     await join2(created);
     await bob.call('post_message', { channel: ch, kind: 'attack', body: 'go' });
     const who = await alice.call('who', { channel: ch });
     expect(who.members.map((m) => m.slot)).toContain('invite:bob');
-    const stopped = await until(() => messages(bob, ch), (all) => all.some((m) => m.from === 'bot:hash' && m.kind === 'error'), 60_000);
+    const stopped = await until(
+      () => messages(bob, ch),
+      (all) => all.some((m) => m.from === 'bot:hash' && m.kind === 'error'),
+      60_000,
+    );
     const error = stopped.find((m) => m.from === 'bot:hash' && m.kind === 'error');
     expect(error?.body).toMatch(/^"?out of gas \(more than 400 units\)/);
     await bob.call('post_message', { channel: ch, kind: 'done', body: '' });
-    await until(() => messages(bob, ch), (all) => all.some((m) => m.from === 'bot:hash' && m.kind === 'reveal'), 60_000);
+    await until(
+      () => messages(bob, ch),
+      (all) => all.some((m) => m.from === 'bot:hash' && m.kind === 'reveal'),
+      60_000,
+    );
     for (const n of [alice, bob]) {
       const r = await settled(n, ch, 4);
       expect(r.bots[0]).toMatchObject({ mismatches: 0, pending: 0, verified: r.bots[0].steps });
@@ -99,15 +129,29 @@ describe('metered bots over MCP', () => {
   });
 
   it('30 MB strings and millions of small objects each fail with out of memory at the same step everywhere, RSS bounded', async () => {
-    const created = await alice.call('create_channel', { name: 'hoarders', slots: ['invite:bob'], display_name: 'Alice' });
+    const created = await alice.call('create_channel', {
+      name: 'hoarders',
+      slots: ['invite:bob'],
+      display_name: 'Alice',
+    });
     const ch = created.channel;
     // attach_bot with limits: both bots need more gas than the default to fill their memory (making a 30 MB
     // string is charged ~1,800 gas, 250,000 objects take thousands of bytecode units).
     await alice.call('attach_bot', { channel: ch, slot: 'bot:big', code: BIG_STRINGS, limits: { gas: 20_000 } });
-    const refused = await alice.raw('attach_bot', { channel: ch, slot: 'bot:objs', code: SMALL_OBJECTS, limits: { gas: 50_000 } });
+    const refused = await alice.raw('attach_bot', {
+      channel: ch,
+      slot: 'bot:objs',
+      code: SMALL_OBJECTS,
+      limits: { gas: 50_000 },
+    });
     expect(refused.isError).toBe(true);
     expect(errorText(refused)).toMatch(/gas must be an integer from 1 to 20000/);
-    await alice.call('attach_bot', { channel: ch, slot: 'bot:objs', code: SMALL_OBJECTS, limits: { gas: 20_000, memory: 32 * MiB } });
+    await alice.call('attach_bot', {
+      channel: ch,
+      slot: 'bot:objs',
+      code: SMALL_OBJECTS,
+      limits: { gas: 20_000, memory: 32 * MiB },
+    });
     await join2(created);
     const inputs = 6;
     for (let i = 0; i < inputs; i++) await bob.call('post_message', { channel: ch, kind: 'grow', body: String(i) });
@@ -128,7 +172,11 @@ describe('metered bots over MCP', () => {
       expect(a.every((o) => o.verification === 'verified')).toBe(true);
     }
     // The 30 MB bot keeps one string, then fails on the second.
-    expect(botOutputs(onAlice, 'bot:big').slice(0, 2).map((o) => o.kind)).toEqual(['kept', 'error']);
+    expect(
+      botOutputs(onAlice, 'bot:big')
+        .slice(0, 2)
+        .map((o) => o.kind),
+    ).toEqual(['kept', 'error']);
     const file = join(scratch, 'hoarders.json');
     expect(parley(bob.home, ['export', ch, '-o', file]).code).toBe(0);
     expect(parley(bob.home, ['verify', file]).out).toMatch(/OK: everything verifies/);
@@ -144,7 +192,12 @@ describe('engine versions over MCP', () => {
     const other = 'qjs-test-other-engine';
     const carol = await startNode({ relays: [relay.url], env: { PARLEY_TEST_ENGINE_ID: other } });
     try {
-      const created = await alice.call('create_channel', { name: 'dice-engines', slots: ['invite:carol', 'bot:dice'], bot: { preset: 'dice' }, display_name: 'Alice' });
+      const created = await alice.call('create_channel', {
+        name: 'dice-engines',
+        slots: ['invite:carol', 'bot:dice'],
+        bot: { preset: 'dice' },
+        display_name: 'Alice',
+      });
       const ch = created.channel;
       const bot = await alice.call('get_bot', { channel: ch, slot: 'bot:dice' });
       expect(bot.engine).toMatch(/^qjs-[0-9a-f]{16}$/);
@@ -156,8 +209,15 @@ describe('engine versions over MCP', () => {
         (v) => v.bots.length > 0 && v.bots[0].steps >= 5 && v.bots[0].pending === 0,
         60_000,
       );
-      expect(r.bots[0]).toMatchObject({ mismatches: 0, verified: 0, unverifiable: r.bots[0].steps, needsEngine: bot.engine });
-      expect(r.problems.join('\n')).toContain(`attached under engine ${bot.engine}, this node runs engine ${other}: its steps are unverifiable here (engine)`);
+      expect(r.bots[0]).toMatchObject({
+        mismatches: 0,
+        verified: 0,
+        unverifiable: r.bots[0].steps,
+        needsEngine: bot.engine,
+      });
+      expect(r.problems.join('\n')).toContain(
+        `attached under engine ${bot.engine}, this node runs engine ${other}: its steps are unverifiable here (engine)`,
+      );
       const rolled = (await messages(carol, ch)).filter((m) => m.from === 'bot:dice' && m.kind === 'rolled');
       expect(rolled.length).toBe(3);
       expect(rolled.every((m) => m.verification === 'unverifiable')).toBe(true);

@@ -32,7 +32,11 @@ describe('soak', () => {
     const port = relay.port;
     cleanup.push(() => relay.stop());
     const env = { PARLEY_RATE_LIMIT_PER_MIN: '100000' };
-    const nodes = [await startNode({ relays: [relay.url], env }), await startNode({ relays: [relay.url], env }), await startNode({ relays: [relay.url], env })];
+    const nodes = [
+      await startNode({ relays: [relay.url], env }),
+      await startNode({ relays: [relay.url], env }),
+      await startNode({ relays: [relay.url], env }),
+    ];
     nodes.forEach((n) => cleanup.push(() => n.close()));
     const created = await nodes[0].call('create_channel', { name: 'soak', slots: ['invite:b', 'invite:c'] });
     const ch = created.channel;
@@ -67,13 +71,19 @@ describe('soak', () => {
     await Promise.all(posters);
 
     const want = [...posted].sort();
-    const views = await until(() => Promise.all(nodes.map((n) => allBodies(n, ch))), (vs) => vs.every((v) => v.length >= want.length), {
-      what: 'every post on every node',
-      ms: 45_000,
-    }).catch(() => Promise.all(nodes.map((n) => allBodies(n, ch)))); // on timeout, the report below says what is missing
+    const views = await until(
+      () => Promise.all(nodes.map((n) => allBodies(n, ch))),
+      (vs) => vs.every((v) => v.length >= want.length),
+      {
+        what: 'every post on every node',
+        ms: 45_000,
+      },
+    ).catch(() => Promise.all(nodes.map((n) => allBodies(n, ch)))); // on timeout, the report below says what is missing
     const lost = views.map((v) => want.filter((b) => !v.includes(b)).length);
     const dupes = views.map((v) => v.length - new Set(v).size);
-    console.log(`soak: ${RESTARTS} relay kills (one wiped), ${posted.length} messages posted; delivered per node ${views.map((v) => v.length).join('/')}; lost ${lost.join('/')}; duplicates ${dupes.join('/')}`);
+    console.log(
+      `soak: ${RESTARTS} relay kills (one wiped), ${posted.length} messages posted; delivered per node ${views.map((v) => v.length).join('/')}; lost ${lost.join('/')}; duplicates ${dupes.join('/')}`,
+    );
     for (const v of views) expect([...v].sort()).toEqual(want);
   });
 });

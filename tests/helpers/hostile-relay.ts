@@ -119,7 +119,8 @@ export async function startHostileRelay(): Promise<HostileRelay> {
       }
     } else parts.push(Y.encodeStateAsUpdate(room.doc, Y.encodeStateVector(sv)));
     if (room.policy.replay) parts.push(Y.encodeStateAsUpdate(room.doc));
-    for (const [c, clock] of Y.decodeStateVector(Y.encodeStateVector(room.doc))) if (!hidden.has(c)) conn.known.set(c, clock);
+    for (const [c, clock] of Y.decodeStateVector(Y.encodeStateVector(room.doc)))
+      if (!hidden.has(c)) conn.known.set(c, clock);
     parts.forEach((p, i) => conn.ws.send(syncMessage(step2 && i === parts.length - 1 ? SYNC_STEP2 : SYNC_UPDATE, p)));
     if (step2 && parts.length === 0) conn.ws.send(syncMessage(SYNC_STEP2, Y.encodeStateAsUpdate(new Y.Doc())));
   };
@@ -153,7 +154,8 @@ export async function startHostileRelay(): Promise<HostileRelay> {
           conn.received++;
           if (room.policy.dropEvery && conn.received % room.policy.dropEvery === 0) return;
           // The sender has what it sent: do not echo it back.
-          for (const [c, clock] of Y.decodeStateVector(Y.encodeStateVectorFromUpdate(payload))) conn.known.set(c, Math.max(conn.known.get(c) ?? 0, clock));
+          for (const [c, clock] of Y.decodeStateVector(Y.encodeStateVectorFromUpdate(payload)))
+            conn.known.set(c, Math.max(conn.known.get(c) ?? 0, clock));
           Y.applyUpdate(room.doc, payload, conn);
         } else if (type === MESSAGE_AWARENESS) {
           for (const other of room.conns) if (other !== conn && other.ws.open) other.ws.send(data);
@@ -185,19 +187,22 @@ export async function startHostileRelay(): Promise<HostileRelay> {
         let left = false;
         const closers: (() => void)[] = [];
         ws.once('close', () => closers.forEach((f) => f()));
-        rooms.set(id, join(frame.room, {
-          get open() {
-            return !left && ws.readyState === ws.OPEN;
-          },
-          send: (m) => ws.send(encodeData(id, m)),
-          onClose: (f) => closers.push(f),
-          close: () => {
-            left = true;
-            rooms.delete(id);
-            ws.send(encodeClose(id, 4400, 'refused'));
-            closers.forEach((f) => f());
-          },
-        }));
+        rooms.set(
+          id,
+          join(frame.room, {
+            get open() {
+              return !left && ws.readyState === ws.OPEN;
+            },
+            send: (m) => ws.send(encodeData(id, m)),
+            onClose: (f) => closers.push(f),
+            close: () => {
+              left = true;
+              rooms.delete(id);
+              ws.send(encodeClose(id, 4400, 'refused'));
+              closers.forEach((f) => f());
+            },
+          }),
+        );
       } else if (frame?.kind === 'data') rooms.get(frame.id)?.(frame.message);
       else if (frame?.kind === 'close') rooms.delete(frame.id);
     });

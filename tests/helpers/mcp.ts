@@ -89,7 +89,9 @@ export function tempHome(prefix = 'parley-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-export async function startNode(opts: { home?: string; relays?: string[]; env?: Record<string, string> } = {}): Promise<TestNode> {
+export async function startNode(
+  opts: { home?: string; relays?: string[]; env?: Record<string, string> } = {},
+): Promise<TestNode> {
   const home = opts.home ?? tempHome();
   const env: Record<string, string> = { ...(process.env as Record<string, string>), PARLEY_HOME: home, ...opts.env };
   if (opts.relays) env.PARLEY_RELAY = opts.relays.join(',');

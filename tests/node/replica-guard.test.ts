@@ -52,10 +52,13 @@ async function scriptedRelay() {
       if (decoding.readVarUint(d) === MESSAGE_SYNC) steps.push(decoding.readVarUint(d));
     });
   });
-  cleanup.push(() => new Promise<void>((r) => {
-    for (const ws of wss.clients) ws.terminate();
-    wss.close(() => r());
-  }));
+  cleanup.push(
+    () =>
+      new Promise<void>((r) => {
+        for (const ws of wss.clients) ws.terminate();
+        wss.close(() => r());
+      }),
+  );
   return {
     url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`,
     steps,
@@ -70,7 +73,17 @@ function replica(relay: string) {
   const refused: string[] = [];
   const pool = new RelayPool();
   let r!: EpochReplica;
-  r = new EpochReplica(store, 'ch', 0, new Uint8Array(32).fill(7), 'w', pool, () => undefined, () => r.flushUpdates(), (url, reason) => refused.push(`${reason} ${url}`));
+  r = new EpochReplica(
+    store,
+    'ch',
+    0,
+    new Uint8Array(32).fill(7),
+    'w',
+    pool,
+    () => undefined,
+    () => r.flushUpdates(),
+    (url, reason) => refused.push(`${reason} ${url}`),
+  );
   cleanup.push(() => {
     r.close();
     pool.destroy();
@@ -85,7 +98,9 @@ describe('EpochReplica: updates from a relay go through the guard', () => {
   it('drops and counts a delete set, a refused sync step 2 and a malformed message; asks after a gap; stores nothing refused', async () => {
     const relay = await scriptedRelay();
     const { r, store, refused } = replica(relay.url);
-    await until(() => relay.connected() && relay.steps.includes(SYNC_STEP1), { what: 'the connection and the node\'s sync step 1' });
+    await until(() => relay.connected() && relay.steps.includes(SYNC_STEP1), {
+      what: "the connection and the node's sync step 1",
+    });
     const mine = value();
     r.put(contentId(mine), mine);
 
@@ -95,10 +110,12 @@ describe('EpochReplica: updates from a relay go through the guard', () => {
     const plog = peer.getMap<Uint8Array>('log');
     const [x, y, z] = [value(), value(), value()];
     const ux = captureUpdate(peer, () => plog.set(contentId(x), x));
-    const uyz = captureUpdate(peer, () => peer.transact(() => {
-      plog.set(contentId(y), y);
-      plog.set(contentId(z), z);
-    }));
+    const uyz = captureUpdate(peer, () =>
+      peer.transact(() => {
+        plog.set(contentId(y), y);
+        plog.set(contentId(z), z);
+      }),
+    );
 
     // A poisoned sync step 2: refused, and the relay is not marked synced.
     const poison = captureUpdate(peer, () => plog.delete(contentId(mine)));
@@ -110,8 +127,15 @@ describe('EpochReplica: updates from a relay go through the guard', () => {
     // y and z without x: past a gap, so the node asks for what it lacks.
     const before = relay.steps.filter((s) => s === SYNC_STEP1).length;
     relay.send(syncMessage(SYNC_UPDATE, uyz));
-    await until(() => relay.steps.filter((s) => s === SYNC_STEP1).length > before, { what: 'a sync step 1 after the gap' });
-    expect(refused).toEqual([`delete-set ${relay.url}`, `delete-set ${relay.url}`, `undecodable ${relay.url}`, `undecodable ${relay.url}`]);
+    await until(() => relay.steps.filter((s) => s === SYNC_STEP1).length > before, {
+      what: 'a sync step 1 after the gap',
+    });
+    expect(refused).toEqual([
+      `delete-set ${relay.url}`,
+      `delete-set ${relay.url}`,
+      `undecodable ${relay.url}`,
+      `undecodable ${relay.url}`,
+    ]);
     expect(r.relays()[0]).toMatchObject({ connected: true, synced: false });
     expect(r.log.has(contentId(y))).toBe(false);
 

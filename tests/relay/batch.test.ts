@@ -15,7 +15,16 @@ import { ready } from '../../protocol/sodium.js';
 import { encodeEntries, parseLogUpdate, type LogEntry } from '../../protocol/log-update.js';
 import { RelayMetrics } from '../../relay/metrics.js';
 import { relayOptions } from '../../relay/options.js';
-import { MESSAGE_SYNC, Room, SYNC_STEP1, SYNC_STEP2, SYNC_UPDATE, syncMessage, type MessageRefusal, type Peer } from '../../relay/room.js';
+import {
+  MESSAGE_SYNC,
+  Room,
+  SYNC_STEP1,
+  SYNC_STEP2,
+  SYNC_UPDATE,
+  syncMessage,
+  type MessageRefusal,
+  type Peer,
+} from '../../relay/room.js';
 import { openStore, parseStoreSpec, StoreUnavailableError, type RelayStore } from '../../relay/store.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { randomEntry } from '../helpers/room-client.js';
@@ -232,9 +241,13 @@ describe.each<Kind>(['sqlite', 'postgres'])('batches on the %s store', (kind) =>
     expect(events.findIndex((e) => e.startsWith('send'))).toBeGreaterThan(firstCommit);
     const secondAppend = events.lastIndexOf('append 1');
     expect(events.slice(secondAppend).filter((e) => e.startsWith('send')).length).toBeGreaterThan(0);
-    expect(events.slice(secondAppend).findIndex((e) => e.startsWith('send'))).toBeGreaterThan(events.slice(secondAppend).indexOf('committed'));
+    expect(events.slice(secondAppend).findIndex((e) => e.startsWith('send'))).toBeGreaterThan(
+      events.slice(secondAppend).indexOf('committed'),
+    );
     // c: the merged update of a0 and b0, its answer (step 2) holding both, then b1.
-    const cMessages = c.sent.map((m) => decoding.createDecoder(m)).map((d) => [decoding.readVarUint(d), decoding.readVarUint(d)]);
+    const cMessages = c.sent
+      .map((m) => decoding.createDecoder(m))
+      .map((d) => [decoding.readVarUint(d), decoding.readVarUint(d)]);
     expect(cMessages).toEqual([
       [MESSAGE_SYNC, SYNC_UPDATE],
       [MESSAGE_SYNC, SYNC_STEP2],
@@ -274,7 +287,9 @@ describe('batches when the store fails', () => {
     let full = false;
     const store = new Proxy(inner, {
       get(target, prop, receiver) {
-        if (prop === 'append' && full) return async () => Promise.reject(Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }));
+        if (prop === 'append' && full)
+          return async () =>
+            Promise.reject(Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }));
         return Reflect.get(target, prop, receiver);
       },
     });

@@ -21,10 +21,19 @@ let ch: string;
 beforeAll(async () => {
   await ready();
   relay = await spawnRelay();
-  [serve, bob, browser] = await Promise.all([spawnServe({ relays: [relay.url], env: { PARLEY_RATE_LIMIT_PER_MIN: '100000' } }), startNode({ relays: [relay.url] }), launchBrowser()]);
+  [serve, bob, browser] = await Promise.all([
+    spawnServe({ relays: [relay.url], env: { PARLEY_RATE_LIMIT_PER_MIN: '100000' } }),
+    startNode({ relays: [relay.url] }),
+    launchBrowser(),
+  ]);
   context = browser.context;
   alice = await connectHttp(serve.url, serve.token);
-  const created = await alice.call('create_channel', { name: 'page room', slots: ['invite:bob', 'bot:echo'], bot: { preset: 'echo' }, display_name: 'Alice' });
+  const created = await alice.call('create_channel', {
+    name: 'page room',
+    slots: ['invite:bob', 'bot:echo'],
+    bot: { preset: 'echo' },
+    display_name: 'Alice',
+  });
   ch = created.channel;
   await bob.call('join_channel', { invite_code: created.invites['invite:bob'], display_name: 'Bob' });
 });
@@ -44,7 +53,7 @@ async function open(url: string): Promise<Page> {
 }
 
 describe('the web page', () => {
-  it('shows the channel, a stdio node\'s message without reload, the bot output\'s verification, and posts back', async () => {
+  it("shows the channel, a stdio node's message without reload, the bot output's verification, and posts back", async () => {
     const page = await open(serve.page);
     await page.getByRole('button', { name: 'page room' }).waitFor();
     await page.locator('#title', { hasText: 'page room' }).waitFor();
@@ -60,7 +69,9 @@ describe('the web page', () => {
     const echo = page.locator('#transcript li', { hasText: 'Bob said: hello from bob' });
     await echo.locator('.badge.verified').waitFor({ timeout: 15_000 });
     await page.locator('#bots li', { hasText: 'bot:echo' }).waitFor();
-    expect(await page.locator('#bots li').first().textContent()).toMatch(/runner owner.*steps \d+: \d+ verified, 0 pending, 0 mismatches/s);
+    expect(await page.locator('#bots li').first().textContent()).toMatch(
+      /runner owner.*steps \d+: \d+ verified, 0 pending, 0 mismatches/s,
+    );
     await page.locator('#who li', { hasText: 'Bob' }).waitFor();
 
     await page.locator('#body').fill('hello from the page');
@@ -73,7 +84,8 @@ describe('the web page', () => {
     await page.locator('#verify-result', { hasText: /^OK: \d+ events authenticated/ }).waitFor({ timeout: 15_000 });
 
     // PARLEY_SCREENSHOTS=DIR keeps a picture of the page for a human to look at (docs/serve.md describes one).
-    if (process.env.PARLEY_SCREENSHOTS) await page.screenshot({ path: `${process.env.PARLEY_SCREENSHOTS}/page-desktop.png`, fullPage: true });
+    if (process.env.PARLEY_SCREENSHOTS)
+      await page.screenshot({ path: `${process.env.PARLEY_SCREENSHOTS}/page-desktop.png`, fullPage: true });
 
     const download = page.waitForEvent('download');
     await page.getByRole('button', { name: 'Download export' }).click();
@@ -94,7 +106,8 @@ describe('the web page', () => {
     await page.keyboard.type('typed at phone width');
     await page.keyboard.press('Enter');
     await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'typed at phone width'));
-    if (process.env.PARLEY_SCREENSHOTS) await page.screenshot({ path: `${process.env.PARLEY_SCREENSHOTS}/page-phone.png`, fullPage: true });
+    if (process.env.PARLEY_SCREENSHOTS)
+      await page.screenshot({ path: `${process.env.PARLEY_SCREENSHOTS}/page-phone.png`, fullPage: true });
     await page.close();
   });
 
@@ -118,9 +131,14 @@ describe('the web page', () => {
     await page.close();
   });
 
-  it('shows a hidden-information bot\'s outputs pending until its seed is revealed, then verified, without reload', async () => {
+  it("shows a hidden-information bot's outputs pending until its seed is revealed, then verified, without reload", async () => {
     // Bob's node runs the bot and holds its seed; Alice's node (the page's) can only verify once it is revealed.
-    const created = await bob.call('create_channel', { name: 'guess room', slots: ['invite:alice', 'bot:guess'], bot: { preset: 'guess' }, display_name: 'Bob' });
+    const created = await bob.call('create_channel', {
+      name: 'guess room',
+      slots: ['invite:alice', 'bot:guess'],
+      bot: { preset: 'guess' },
+      display_name: 'Bob',
+    });
     const game = created.channel as string;
     await alice.call('join_channel', { invite_code: created.invites['invite:alice'], display_name: 'Alice' });
     const page = await open(serve.page);
@@ -142,7 +160,11 @@ describe('the web page', () => {
       }
       if (guesses === 0 && hint.body !== 'correct') {
         // Before the reveal the page says pending, not verified.
-        await page.locator('#transcript li', { hasText: '· hint' }).first().locator('.badge.pending').waitFor({ timeout: 10_000 });
+        await page
+          .locator('#transcript li', { hasText: '· hint' })
+          .first()
+          .locator('.badge.pending')
+          .waitFor({ timeout: 10_000 });
       }
       if (hint.body === 'correct') break;
       if (hint.body === 'higher') lo = g + 1;
@@ -150,7 +172,11 @@ describe('the web page', () => {
     }
     await page.locator('#transcript li', { hasText: '· reveal' }).waitFor({ timeout: 15_000 });
     // Every output shown as pending turns verified on the page once the seed is out.
-    await page.waitForFunction(() => document.querySelectorAll('#transcript .badge.pending, #transcript .badge.checking').length === 0, undefined, { timeout: 15_000 });
+    await page.waitForFunction(
+      () => document.querySelectorAll('#transcript .badge.pending, #transcript .badge.checking').length === 0,
+      undefined,
+      { timeout: 15_000 },
+    );
     const badges = await page.locator('#transcript li', { hasText: '· hint' }).locator('.badge').allTextContents();
     expect(badges.length).toBeGreaterThan(0);
     expect(new Set(badges)).toEqual(new Set(['verified']));
@@ -160,7 +186,9 @@ describe('the web page', () => {
 
   it('says clearly when the token is wrong or missing', async () => {
     const wrong = await open(`${serve.url}/#token=not-the-token`);
-    await wrong.locator('#error', { hasText: 'Access denied: the token in this link is wrong or out of date' }).waitFor();
+    await wrong
+      .locator('#error', { hasText: 'Access denied: the token in this link is wrong or out of date' })
+      .waitFor();
     expect(await wrong.locator('#app').isHidden()).toBe(true);
     await wrong.close();
     const none = await open(`${serve.url}/`);
