@@ -128,7 +128,9 @@ export async function main(args: string[]): Promise<void> {
         () => delivered++,
       );
       time('admit', () => {
-        split.forEach((p, i) => ingestor.admit(opened[i], ingestor.claim(p)));
+        split.forEach((p, i) => {
+          ingestor.admit(opened[i], ingestor.claim(p));
+        });
       });
       if (delivered !== N) throw new Error(`admitted ${delivered} of ${N}`);
       const store = new LocalStore(cleanup.tempDir('parley-bench-floor-'));

@@ -25,6 +25,14 @@ function progress(total: number): Progress {
   };
 }
 
+/** How many events a transcript, or a fraud proof's transcript, holds: the progress bar's total (0 if neither). */
+function eventCount(json: unknown): number {
+  const file = json as { events?: unknown; transcript?: { events?: unknown } } | null | undefined;
+  if (Array.isArray(file?.events)) return file.events.length;
+  if (Array.isArray(file?.transcript?.events)) return file.transcript.events.length;
+  return 0;
+}
+
 export const command: Command = {
   summary: 'verify an exported transcript or a fraud proof offline: signatures, chains, membership, bot replay',
   usage:
@@ -42,12 +50,7 @@ export const command: Command = {
       return 1;
     }
     await ready();
-    const total = Array.isArray((json as any)?.events)
-      ? (json as any).events.length
-      : Array.isArray((json as any)?.transcript?.events)
-        ? (json as any).transcript.events.length
-        : 0;
-    const bar = progress(total);
+    const bar = progress(eventCount(json));
     let report;
     try {
       report = await verifyFile(json, bar);

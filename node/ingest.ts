@@ -20,9 +20,7 @@ export interface IngestEntry extends SealedEntry {
 }
 
 /** Why an event may not be delivered, null if it may, or 'defer' if it cannot be judged yet. */
-export interface Refusal {
-  (ev: IngestEvent): string | null | 'defer';
-}
+export type Refusal = (ev: IngestEvent) => string | null | 'defer';
 
 export class Ingestor {
   readonly chains = new ChainTracker();

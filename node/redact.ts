@@ -71,7 +71,7 @@ export function redactJson(value: unknown): { value: Json; redacted: string[] } 
   const walk = (v: unknown): Json => {
     if (typeof v === 'string') {
       const r = redactSecrets(v);
-      r.redacted.forEach((n) => found.add(n));
+      for (const n of r.redacted) found.add(n);
       return r.text;
     }
     if (Array.isArray(v)) return v.map(walk);

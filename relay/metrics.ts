@@ -19,7 +19,10 @@ export class Histogram {
 
   lines(name: string): string[] {
     let cumulative = 0;
-    const buckets = BUCKETS.map((b, i) => `${name}_bucket{le="${b}"} ${(cumulative += this.counts[i])}`);
+    const buckets = BUCKETS.map((b, i) => {
+      cumulative += this.counts[i];
+      return `${name}_bucket{le="${b}"} ${cumulative}`;
+    });
     return [
       ...buckets,
       `${name}_bucket{le="+Inf"} ${this.count}`,

@@ -48,7 +48,7 @@ export function serveMux(socket: RelaySocket, ctx: MuxContext): void {
     if (frame.kind === 'data') {
       // A frame for a room this socket left, or the relay closed, was in flight: dropped.
       const link = links.get(id);
-      if (link && link.peer.admit()) link.room.receive(link.peer, frame.message);
+      if (link?.peer.admit()) link.room.receive(link.peer, frame.message);
       return;
     }
     if (frame.kind === 'close') return unlink(id);

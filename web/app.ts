@@ -216,13 +216,14 @@ async function loadChannels(): Promise<void> {
 async function openChannel(ch: string): Promise<void> {
   const gen = ++state.generation;
   state.following?.abort();
-  const following = (state.following = new AbortController());
+  const following = new AbortController();
+  state.following = following;
   state.open = ch;
   state.unsettled.clear();
   sessionStorage.setItem(CHANNEL_KEY, ch);
-  document
-    .querySelectorAll<HTMLButtonElement>('#channels button')
-    .forEach((b) => b.setAttribute('aria-current', String(b.dataset.channel === ch)));
+  document.querySelectorAll<HTMLButtonElement>('#channels button').forEach((b) => {
+    b.setAttribute('aria-current', String(b.dataset.channel === ch));
+  });
   const c = state.channels.find((x) => x.channel === ch);
   $('title').textContent = c ? c.name : ch;
   $('transcript').replaceChildren();

@@ -15,7 +15,7 @@ export interface BenchNode {
   pid: number | null;
   stderr(): string;
   /** Calls a tool and returns its structured content; throws with the tool's text if it returned isError. */
-  call<T = Record<string, any>>(name: string, args?: Record<string, unknown>, timeoutMs?: number): Promise<T>;
+  call<T = Record<string, unknown>>(name: string, args?: Record<string, unknown>, timeoutMs?: number): Promise<T>;
   /** Calls a tool and returns the whole result: its text block and structured content, as a host receives them. */
   result(name: string, args?: Record<string, unknown>): Promise<CallToolResult>;
   close(): Promise<void>;

@@ -185,7 +185,10 @@ export class PageApi {
       const out = run();
       if (out instanceof Promise) {
         return out.then(
-          (v) => (this.node.audit(`web:${name}`, c.ch, 'ok'), v),
+          (v) => {
+            this.node.audit(`web:${name}`, c.ch, 'ok');
+            return v;
+          },
           (err) => {
             this.node.audit(`web:${name}`, c.ch, `error: ${(err as Error).message}`);
             throw err;

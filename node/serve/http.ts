@@ -65,7 +65,10 @@ export async function startServe(node: ParleyNode, bots: BotHooks, opts: ServeOp
   const files = new Map<string, Buffer>();
   const fileOf = (path: string) => {
     let data = files.get(path);
-    if (!data) files.set(path, (data = readFileSync(fileURLToPath(STATIC[path].file))));
+    if (!data) {
+      data = readFileSync(fileURLToPath(STATIC[path].file));
+      files.set(path, data);
+    }
     return data;
   };
   let allowed = new Set<string>();

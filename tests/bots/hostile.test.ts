@@ -9,7 +9,9 @@ import { Driver, outputsOf } from './helpers.js';
 
 beforeAll(ready);
 const open: Driver[] = [];
-afterEach(() => open.splice(0).forEach((d) => d.close()));
+afterEach(() => {
+  for (const d of open.splice(0)) d.close();
+});
 
 /** A bot whose onMessage runs `body` when msg.kind === 'attack' and answers 'ok' otherwise. */
 const bot = (body: string, extra = '') => `${extra}

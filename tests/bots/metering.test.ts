@@ -11,7 +11,9 @@ import { BIG_STRINGS, HASHER, SMALL_OBJECTS } from './hoarders.js';
 
 beforeAll(ready);
 const open: Driver[] = [];
-afterEach(() => open.splice(0).forEach((d) => d.close()));
+afterEach(() => {
+  for (const d of open.splice(0)) d.close();
+});
 
 /** The most WebAssembly memory any sandbox of the last runSteps reached. */
 let peakMemory = 0;

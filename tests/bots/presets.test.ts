@@ -7,7 +7,9 @@ import { Driver, outputsOf } from './helpers.js';
 
 beforeAll(ready);
 const open: Driver[] = [];
-afterEach(() => open.splice(0).forEach((d) => d.close()));
+afterEach(() => {
+  for (const d of open.splice(0)) d.close();
+});
 const preset = async (name: string, params = {}) => {
   const d = await Driver.preset(name, params);
   open.push(d);
@@ -85,8 +87,7 @@ describe('presets', () => {
     let outputs = dealt;
     for (let i = 0; i < 20 && !outputs.some((o) => o.kind === 'result'); i++) {
       const turn = [...outputs].reverse().find((o) => o.kind === 'turn');
-      const player = (turn?.body as { player: string; total: number }).player;
-      const total = (turn?.body as { total: number }).total;
+      const { player, total } = turn!.body as { player: string; total: number };
       outputs = outputsOf(d.msg(player, total < 15 ? 'hit' : 'stand', ''));
     }
     const result = outputs.find((o) => o.kind === 'result')!.body as {

@@ -7,7 +7,9 @@ import { Driver, outputsOf, rand } from './helpers.js';
 
 beforeAll(ready);
 const open: Driver[] = [];
-afterEach(() => open.splice(0).forEach((d) => d.close()));
+afterEach(() => {
+  for (const d of open.splice(0)) d.close();
+});
 const code = async (src: string) => {
   const d = await Driver.code(src);
   open.push(d);

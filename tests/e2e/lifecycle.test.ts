@@ -14,7 +14,7 @@ import { epochKeysOf } from '../helpers/profile.js';
 import { openEvent } from '../../protocol/event.js';
 import { relayAuthParams } from '../../protocol/keys.js';
 
-const { cleanup, relay, node } = e2eScope();
+const { relay, node } = e2eScope();
 
 /** Closes with the relay's close code, or 'open' if the relay let the socket in and kept it for 1.5 s. */
 function tryRoom(url: string, room: string, ts: string, sig: string): Promise<number | 'open'> {

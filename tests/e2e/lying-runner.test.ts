@@ -168,7 +168,10 @@ describe('a lying runner is caught by an honest node', () => {
   it('reordered inputs', async () => {
     let held: StepPayload | null = null;
     const ch = await setUp('reorder', (p, post) => {
-      if (inputBody(p) === 'first') return void (held = p);
+      if (inputBody(p) === 'first') {
+        held = p;
+        return;
+      }
       post(p);
       if (held) post(held);
     });

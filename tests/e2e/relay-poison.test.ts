@@ -103,7 +103,7 @@ describe("a hostile relay cannot poison a node's replica", () => {
 
       await stillSyncing(alice, bob, ch, honest.url, 'after the attack');
       const expected = `relay update refused (${reason}) from ${hostile.url}`;
-      const refusal = new RegExp(`^(\\d+× )?${escape(expected)}$`);
+      const refusal = new RegExp(`^(\\d+× )?${escapeRegExp(expected)}$`);
       const v = await alice.call('verify_channel', { channel: ch });
       expect.soft(v.ok).toBe(false);
       expect.soft(v.problems).toEqual([expect.stringMatching(refusal)]);
@@ -137,4 +137,4 @@ describe("a hostile relay cannot poison a node's replica", () => {
   );
 });
 
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -44,13 +44,10 @@ describe('several relays', () => {
       const t0 = performance.now();
       await alice.call('post_message', { channel: ch, body: `m${i}` });
       let got = await waiting;
-      while (!got.messages.some((m) => m.body === `m${i}`))
-        got = await bob.call('sync_messages', {
-          channel: ch,
-          cursor: (cursor = got.cursor),
-          wait_seconds: 10,
-          limit: 500,
-        });
+      while (!got.messages.some((m) => m.body === `m${i}`)) {
+        cursor = got.cursor;
+        got = await bob.call('sync_messages', { channel: ch, cursor, wait_seconds: 10, limit: 500 });
+      }
       latencies.push(performance.now() - t0);
       cursor = got.cursor;
     }

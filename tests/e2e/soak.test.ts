@@ -37,7 +37,7 @@ describe('soak', () => {
       await startNode({ relays: [relay.url], env }),
       await startNode({ relays: [relay.url], env }),
     ];
-    nodes.forEach((n) => cleanup.push(() => n.close()));
+    for (const n of nodes) cleanup.push(() => n.close());
     const created = await nodes[0].call('create_channel', { name: 'soak', slots: ['invite:b', 'invite:c'] });
     const ch = created.channel;
     await nodes[1].call('join_channel', { invite_code: created.invites['invite:b'] });

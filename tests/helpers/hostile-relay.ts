@@ -121,10 +121,14 @@ export async function startHostileRelay(): Promise<HostileRelay> {
     if (room.policy.replay) parts.push(Y.encodeStateAsUpdate(room.doc));
     for (const [c, clock] of Y.decodeStateVector(Y.encodeStateVector(room.doc)))
       if (!hidden.has(c)) conn.known.set(c, clock);
-    parts.forEach((p, i) => conn.ws.send(syncMessage(step2 && i === parts.length - 1 ? SYNC_STEP2 : SYNC_UPDATE, p)));
+    parts.forEach((p, i) => {
+      conn.ws.send(syncMessage(step2 && i === parts.length - 1 ? SYNC_STEP2 : SYNC_UPDATE, p));
+    });
     if (step2 && parts.length === 0) conn.ws.send(syncMessage(SYNC_STEP2, Y.encodeStateAsUpdate(new Y.Doc())));
   };
-  const flushAll = (room: RoomState) => room.conns.forEach((c) => flush(room, c));
+  const flushAll = (room: RoomState) => {
+    for (const c of room.conns) flush(room, c);
+  };
 
   /** Joins a connection to a room; returns its message handler. */
   const join = (name: string, ws: RoomSocket): ((data: Uint8Array) => void) => {
@@ -186,7 +190,9 @@ export async function startHostileRelay(): Promise<HostileRelay> {
         const { id } = frame;
         let left = false;
         const closers: (() => void)[] = [];
-        ws.once('close', () => closers.forEach((f) => f()));
+        ws.once('close', () => {
+          for (const f of closers) f();
+        });
         rooms.set(
           id,
           join(frame.room, {
@@ -199,7 +205,7 @@ export async function startHostileRelay(): Promise<HostileRelay> {
               left = true;
               rooms.delete(id);
               ws.send(encodeClose(id, 4400, 'refused'));
-              closers.forEach((f) => f());
+              for (const f of closers) f();
             },
           }),
         );

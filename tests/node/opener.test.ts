@@ -119,11 +119,20 @@ describe('open thread', () => {
     try {
       const parts = [entries.slice(0, 70), entries.slice(70), entries];
       const order: number[] = [];
-      const results = await Promise.all(parts.map((p, i) => thread.open(p, epoch).then((r) => (order.push(i), r))));
+      const results = await Promise.all(
+        parts.map((p, i) =>
+          thread.open(p, epoch).then((r) => {
+            order.push(i);
+            return r;
+          }),
+        ),
+      );
       expect(order).toEqual([0, 1, 2]);
       expect(thread.answered()).toBe(3);
       expect(view(results[2])).toEqual(view(inline));
-      parts.forEach((p, i) => expect(view(results[i])).toEqual(view(openBatch(p, epoch))));
+      parts.forEach((p, i) => {
+        expect(view(results[i])).toEqual(view(openBatch(p, epoch)));
+      });
     } finally {
       await thread.close();
     }

@@ -52,7 +52,10 @@ describe('canonical JSON', () => {
 
   it('round-trips random values exactly', () => {
     let seed = 7;
-    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const rnd = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
     const gen = (d: number): unknown => {
       const r = rnd();
       if (d > 3 || r < 0.3)

@@ -250,9 +250,9 @@ describe('a reader that does not read', () => {
     // 24 MB of updates: more than the kernel's socket buffers and the relay's 4 MiB bound together.
     const N = 400;
     for (let i = 0; i < N; i += 10)
-      writer.doc.transact(() =>
-        Array.from({ length: 10 }, () => entry(60 * 1024)).forEach(([k, v]) => writer.log.set(k, v)),
-      );
+      writer.doc.transact(() => {
+        for (let i = 0; i < 10; i++) writer.log.set(...entry(60 * 1024));
+      });
     await until(() => reader.log.size === N, 60_000);
     // (A reader in this busy test process may itself fall 4 MiB behind for a moment: it is closed too, reconnects
     // and resyncs, which is why it still ends up with every entry.)
@@ -333,9 +333,9 @@ describe('store write failures', () => {
 
       let text = '';
       for (let batch = 0; batch < 200 && refusedCount(text, 'disk-full') === 0; batch++) {
-        writer.doc.transact(() =>
-          Array.from({ length: 5 }, () => entry(60 * 1024)).forEach(([k, v]) => writer.log.set(k, v)),
-        );
+        writer.doc.transact(() => {
+          for (let i = 0; i < 5; i++) writer.log.set(...entry(60 * 1024));
+        });
         await until(() => reader.log.size === writer.log.size || refusedCount(text, 'disk-full') > 0, 5_000).catch(
           () => undefined,
         );

@@ -87,7 +87,9 @@ describe('validateUpdate', () => {
     const client = new Y.Doc();
     const values = [value(), value(), value()];
     const u = captureUpdate(client, () =>
-      client.transact(() => values.forEach((v) => client.getMap('log').set(contentId(v), v))),
+      client.transact(() => {
+        for (const v of values) client.getMap('log').set(contentId(v), v);
+      }),
     );
     const verdict = validateUpdate(u, server().view, 65536);
     if (!verdict.ok) throw new Error(verdict.reason);
