@@ -142,7 +142,8 @@ async function benchCase(name: string, moves: number, rounds: number, budgetMs: 
   const bodies = log.events.map((e) => JSON.parse(e.bodyText) as EventBody);
   const inputs = sandboxInputs(log);
   console.log(
-    `\n${name}: ${log.inputs} inputs, ${log.steps} bot.step events (incl. init), ${log.events.length} signed events in the log (built in ${fmt(genMs / 1000)} s)`,
+    `\n${name}: ${log.inputs} inputs, ${log.steps} bot.step events (incl. init), ${log.events.length} signed events ` +
+      `in the log (built in ${fmt(genMs / 1000)} s)`,
   );
   // One untimed round first: the replay thread's JIT and WebAssembly tiers warm up on it, as the node's own thread
   // already has while the log was built.
@@ -162,7 +163,9 @@ async function benchCase(name: string, moves: number, rounds: number, budgetMs: 
     rates.sandbox.push((sb.steps / sb.ms) * 1000);
     rates.verifier.push((ver.steps / ver.ms) * 1000);
     console.log(
-      `  round ${r + 1}: raw ${raw.steps} calls ${fmt(raw.ms, 0)} ms | sandbox ${sb.steps} steps ${fmt(sb.ms, 0)} ms | verifier ${ver.steps} steps verified ${fmt(ver.ms, 0)} ms (CPU ${fmt(ver.cpuMs ?? 0, 0)} ms)`,
+      `  round ${r + 1}: raw ${raw.steps} calls ${fmt(raw.ms, 0)} ms | ` +
+        `sandbox ${sb.steps} steps ${fmt(sb.ms, 0)} ms | verifier ${ver.steps} steps verified ${fmt(ver.ms, 0)} ms ` +
+        `(CPU ${fmt(ver.cpuMs ?? 0, 0)} ms)`,
     );
     if (performance.now() - c0 > budgetMs && r + 1 < rounds) {
       console.log(`  (stopping after ${r + 1} round(s): over the ${fmt(budgetMs / 1000, 0)} s budget)`);
@@ -182,13 +185,16 @@ async function benchCase(name: string, moves: number, rounds: number, budgetMs: 
   const n = rates.raw.length;
   console.log(`  raw QuickJS loop               ${fmt(res.raw, 0).padStart(7)} steps/s   (median of ${n})`);
   console.log(
-    `  bots/sandbox.ts step only      ${fmt(res.sandbox, 0).padStart(7)} steps/s   ${fmt(res.sandbox / res.raw, 3)}× raw`,
+    `  bots/sandbox.ts step only      ${fmt(res.sandbox, 0).padStart(7)} steps/s ` +
+      `  ${fmt(res.sandbox / res.raw, 3)}× raw`,
   );
   console.log(
-    `  full verifier (ChannelBots)    ${fmt(res.verifier, 0).padStart(7)} steps/s   ${fmt(res.verifier / res.raw, 3)}× raw (of medians)`,
+    `  full verifier (ChannelBots)    ${fmt(res.verifier, 0).padStart(7)} steps/s ` +
+      `  ${fmt(res.verifier / res.raw, 3)}× raw (of medians)`,
   );
   console.log(
-    `  verifier/raw per round: ${ratios.map((r) => fmt(r, 3)).join(', ')}; median ${fmt(res.ratio, 3)}×   (target ≥ 0.7×)`,
+    `  verifier/raw per round: ${ratios.map((r) => fmt(r, 3)).join(', ')}; median ${fmt(res.ratio, 3)}× ` +
+      `  (target ≥ 0.7×)`,
   );
   return res;
 }
@@ -212,14 +218,15 @@ export async function main(args: string[]): Promise<void> {
   for (const c of cases) if (!['dice', 'tictactoe', 'dice-blind'].includes(c)) throw new Error(`unknown case ${c}`);
   await ready();
   console.log(
-    `bots: ${moves}-input logs replayed through bots/channel-bots.ts vs a raw quickjs-emscripten loop (node ${process.version})`,
+    `bots: ${moves}-input logs replayed through bots/channel-bots.ts vs a raw quickjs-emscripten loop ` +
+      `(node ${process.version})`,
   );
   const results: CaseResult[] = [];
   for (const c of cases) results.push(await benchCase(c, moves, rounds, budget * 1000));
   console.log('\nsummary (steps/s, medians; ratio = median of per-round full verifier / raw)');
   for (const r of results) {
-    console.log(
-      `  ${r.name.padEnd(13)} raw ${fmt(r.raw, 0).padStart(6)}  sandbox ${fmt(r.sandbox, 0).padStart(6)}  verifier ${fmt(r.verifier, 0).padStart(6)}  ratio ${fmt(r.ratio, 3)}×${r.ratio >= 0.7 ? '' : '  (misses 0.7×)'}`,
-    );
+    const rate = (x: number) => fmt(x, 0).padStart(6);
+    const rates = `raw ${rate(r.raw)}  sandbox ${rate(r.sandbox)}  verifier ${rate(r.verifier)}`;
+    console.log(`  ${r.name.padEnd(13)} ${rates}  ratio ${fmt(r.ratio, 3)}×${r.ratio >= 0.7 ? '' : '  (misses 0.7×)'}`);
   }
 }

@@ -18,10 +18,10 @@ import { startBenchRelay } from './lib/relays.js';
 import { printTable } from './lib/table.js';
 import { fmt, prng } from './util.js';
 
-const WORDS =
-  'the build is green again but the flaky test in the parser suite still needs a look before we merge so please check the logs and tell me what you find next'.split(
-    ' ',
-  );
+const WORDS = (
+  'the build is green again but the flaky test in the parser suite still needs a look before we merge so please ' +
+  'check the logs and tell me what you find next'
+).split(' ');
 const SLOTS = ['invite:bob', 'invite:carol', 'invite:dave', 'invite:erin'];
 
 const textBytes = (r: CallToolResult) => Buffer.byteLength((r.content[0] as { text: string }).text);
@@ -109,7 +109,8 @@ export async function main(args: string[]): Promise<void> {
     const bot = await both(alice, 'get_bot', { channel: ch, slot: 'bot:guess' });
 
     console.log(
-      `context cost of tool results: ${count} messages (bodies ${bodyBytes} B, ${fmt(bodyBytes / count, 1)} B each), 5 members and a guess bot, real parley mcp nodes over stdio; tokens ≈ bytes / 4\n`,
+      `context cost of tool results: ${count} messages (bodies ${bodyBytes} B, ${fmt(bodyBytes / count, 1)} B ` +
+        `each), 5 members and a guess bot, real parley mcp nodes over stdio; tokens ≈ bytes / 4\n`,
     );
     const perMsg = (r: CallToolResult, bytes: (r: CallToolResult) => number) => [
       fmt(bytes(r) / count, 1),
@@ -140,7 +141,9 @@ export async function main(args: string[]): Promise<void> {
     ]);
     const over = (textBytes(sync.compact) - bodyBytes) / count;
     console.log(
-      `compact text overhead ${fmt(over, 1)} B/message beyond the body (target ≤ 60: ${over <= 60 ? 'met' : 'missed'}); full/compact text ${fmt(textBytes(sync.full) / textBytes(sync.compact))}×\n`,
+      `compact text overhead ${fmt(over, 1)} B/message beyond the body (target ≤ ` +
+        `60: ${over <= 60 ? 'met' : 'missed'}); full/compact ` +
+        `text ${fmt(textBytes(sync.full) / textBytes(sync.compact))}×\n`,
     );
     const row = (label: string, r: { compact: CallToolResult; full: CallToolResult }) => [
       label,

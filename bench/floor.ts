@@ -96,7 +96,8 @@ export async function main(args: string[]): Promise<void> {
     const plainUpdate = updateOf(plain);
     const meanBytes = sealed.reduce((a, e) => a + e.value.length, 0) / N;
     console.log(
-      `floor: ${N} chained chat events (sealed, mean ${fmt(meanBytes, 0)} B) vs ${N} plaintext entries of 300 B; fastest of ${o.rounds} rounds`,
+      `floor: ${N} chained chat events (sealed, mean ${fmt(meanBytes, 0)} B) vs ${N} plaintext entries of ` +
+        `300 B; fastest of ${o.rounds} rounds`,
     );
     console.log(`setup (not timed): ${fmt((performance.now() - t) / 1000, 1)} s`);
 

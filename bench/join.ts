@@ -119,7 +119,8 @@ export async function main(args: string[]): Promise<void> {
   // 32 MiB frame limit (about 400 B per sealed event on the wire).
   if (Math.ceil(o.events / o.batch) > 1900)
     throw new Error(
-      `--batch ${o.batch} would push ${Math.ceil(o.events / o.batch)} messages; the Parley relay's burst is 2000: raise --batch`,
+      `--batch ${o.batch} would push ${Math.ceil(o.events / o.batch)} messages; the Parley relay's burst is ` +
+        `2000: raise --batch`,
     );
   if (o.batch > 50_000) throw new Error('--batch must be at most 50000 (relay frame limit)');
   const N = o.events;
@@ -216,7 +217,8 @@ export async function main(args: string[]): Promise<void> {
 
     console.log(`join: ${N} chat events (sealed, mean ${fmt(bytes / N, 0)} B) vs ${N} plaintext entries of 300 B`);
     console.log(
-      `setup (not timed): sign+seal ${fmt(genMs / 1000, 1)} s (${fmt((genMs * 1000) / N, 1)} µs/event); generate+push to parley relay ${fmt(pushParleyMs / 1000, 1)} s, ` +
+      `setup (not timed): sign+seal ${fmt(genMs / 1000, 1)} s (${fmt((genMs * 1000) / N, 1)} µs/event); ` +
+        `generate+push to parley relay ${fmt(pushParleyMs / 1000, 1)} s, ` +
         `to plain relay ${fmt(pushPlainMs / 1000, 1)} s (batches of ${o.batch})`,
     );
 
@@ -328,24 +330,29 @@ export async function main(args: string[]): Promise<void> {
     console.log(`CPU time: baseline ${cpu(plainRun)}; split ${cpu(stockRun)}`);
     if (nodeCpuMs !== null) {
       console.log(
-        `CPU time to all delivered: node ${fmt(nodeCpuMs / 1000, 2)} s + relay ${fmt(joinRelayCpuMs / 1000, 2)} s = ${cores(nodeCpuMs + joinRelayCpuMs, deliveredMs)} on ${availableParallelism()} cores`,
+        `CPU time to all delivered: node ${fmt(nodeCpuMs / 1000, 2)} s + relay ${fmt(joinRelayCpuMs / 1000, 2)} s ` +
+          `= ${cores(nodeCpuMs + joinRelayCpuMs, deliveredMs)} on ${availableParallelism()} cores`,
       );
       if (threadsAt) console.log(`  node threads: ${threadBreakdown(threads0, threadsAt)}`);
     }
     if (joinedAt < deliveredAt) {
       console.log(
-        'note: join_channel returned before the history was delivered: its wait for the relay sync (node/service.ts joinChannel, 10 s) ran out',
+        'note: join_channel returned before the history was delivered: its wait for the relay sync (node/service.ts ' +
+          'joinChannel, 10 s) ran out',
       );
     }
     console.log(
-      `verify_channel: ok=${verify.ok}, ${verify.events} events${verify.problems.length ? `, problems: ${verify.problems.join('; ')}` : ''}`,
+      `verify_channel: ok=${verify.ok}, ${verify.events} events` +
+        (verify.problems.length ? `, problems: ${verify.problems.join('; ')}` : ''),
     );
     const ratio = deliveredMs / plainMs;
     console.log(
-      `\nratio parley/baseline (all delivered vs plaintext sync): ${fmt(ratio)}× (target ≤ 2×: ${ratio <= 2 ? 'meets' : 'MISSES'})`,
+      `\nratio parley/baseline (all delivered vs plaintext sync): ${fmt(ratio)}× (target ≤ ` +
+        `2×: ${ratio <= 2 ? 'meets' : 'MISSES'})`,
     );
     console.log(
-      `absolute: ${fmt(deliveredMs / 1000, 2)} s for ${N} events (target ≤ 4 s: ${deliveredMs <= 4000 ? 'meets' : 'MISSES'})`,
+      `absolute: ${fmt(deliveredMs / 1000, 2)} s for ${N} events (target ≤ 4 ` +
+        `s: ${deliveredMs <= 4000 ? 'meets' : 'MISSES'})`,
     );
     if (profDir) {
       summarizeProfileDir(profDir, 25, {

@@ -165,10 +165,12 @@ export async function main(args: string[]): Promise<void> {
   console.log(`\nratio parley/baseline: p50 ${fmt(parley.p50 / base.p50)}×, p99 ${fmt(parley.p99 / base.p99)}×`);
   const ok = (v: number, t: number) => (v <= t ? 'meets' : 'MISSES');
   console.log(
-    `targets: p50 ${fmt(parley.p50)} ms ${ok(parley.p50, 10)} ≤ 10 ms; p99 ${fmt(parley.p99)} ms ${ok(parley.p99, 40)} ≤ 40 ms`,
+    `targets: p50 ${fmt(parley.p50)} ms ${ok(parley.p50, 10)} ≤ 10 ms; ` +
+      `p99 ${fmt(parley.p99)} ms ${ok(parley.p99, 40)} ≤ 40 ms`,
   );
   console.log(
-    `HTTP/stdio: p50 ${fmt(http.p50 / parley.p50)}× ${ok(http.p50 / parley.p50, 1.5)} ≤ 1.5×, p99 ${fmt(http.p99 / parley.p99)}×`,
+    `HTTP/stdio: p50 ${fmt(http.p50 / parley.p50)}× ${ok(http.p50 / parley.p50, 1.5)} ≤ 1.5×, ` +
+      `p99 ${fmt(http.p99 / parley.p99)}×`,
   );
   console.log('');
   printPageOpen(await measurePageOpen({ messages: 10_000, runs: 5 }));

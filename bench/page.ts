@@ -120,7 +120,8 @@ export function printPageOpen(r: PageOpen): void {
   ]);
   const worst = r.long.p99;
   console.log(
-    `ratio long/short: p50 ${fmt(r.long.p50 / r.short.p50)}×; target: open ≤ 1000 ms: worst ${fmt(worst)} ms ${worst <= 1000 ? 'meets' : 'MISSES'}`,
+    `ratio long/short: p50 ${fmt(r.long.p50 / r.short.p50)}×; target: open ≤ 1000 ms: ` +
+      `worst ${fmt(worst)} ms ${worst <= 1000 ? 'meets' : 'MISSES'}`,
   );
 }
 

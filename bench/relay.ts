@@ -190,7 +190,8 @@ async function runWorkload(
         const closes = clients.flatMap((c) => c.closes.map((x) => `${x.code} ${x.reason}`));
         reject(
           new Error(
-            `${kind}: ${total}/${expected} deliveries after ${RUN_TIMEOUT_MS} ms; server closes: ${closes.join(', ') || 'none'}`,
+            `${kind}: ${total}/${expected} deliveries after ${RUN_TIMEOUT_MS} ms; server ` +
+              `closes: ${closes.join(', ') || 'none'}`,
           ),
         );
       }, RUN_TIMEOUT_MS);
@@ -298,8 +299,11 @@ async function runScenario(
   const tputs = paired('parley', 'plain');
   const tput = median(tputs);
   console.log(
-    `ratio parley/baseline: throughput ${fmt(tput)}× (median of per-run ratios ${tputs.map((x) => fmt(x)).join(', ')}; target ≥ 0.80×), ` +
-      `p50 ${fmt(parley.p50 / base.p50)}×, p99 ${fmt(parley.p99 / base.p99)}×, relay CPU per entry ${fmt(median(runs.parley.map((r) => r.relayCpuMs)) / median(runs.plain.map((r) => r.relayCpuMs)))}× (median of runs)`,
+    `ratio parley/baseline: throughput ${fmt(tput)}× (median of per-run ` +
+      `ratios ${tputs.map((x) => fmt(x)).join(', ')}; target ≥ 0.80×), ` +
+      `p50 ${fmt(parley.p50 / base.p50)}×, p99 ${fmt(parley.p99 / base.p99)}×, relay CPU per ` +
+      `entry ${fmt(median(runs.parley.map((r) => r.relayCpuMs)) / median(runs.plain.map((r) => r.relayCpuMs)))}× ` +
+      `(median of runs)`,
   );
   const hps = paired('parley', 'hocuspocus');
   const hpCpus = runs.parley.map(
@@ -308,8 +312,10 @@ async function runScenario(
   const hp = pick(runs.hocuspocus);
   const result: ScenarioResult = { label: sc.label, tput, hp: median(hps), hpCpu: median(hpCpus) };
   console.log(
-    `ratio parley/Hocuspocus: throughput ${fmt(result.hp)}× (per run ${hps.map((x) => fmt(x)).join(', ')}; target ≥ 1.00×), ` +
-      `p50 ${fmt(parley.p50 / hp.p50)}×, p99 ${fmt(parley.p99 / hp.p99)}×, relay CPU per entry ${fmt(result.hpCpu)}× (per run ${hpCpus.map((x) => fmt(x)).join(', ')}; target ≤ 1.00×)`,
+    `ratio parley/Hocuspocus: throughput ${fmt(result.hp)}× (per run ${hps.map((x) => fmt(x)).join(', ')}; ` +
+      `target ≥ 1.00×), ` +
+      `p50 ${fmt(parley.p50 / hp.p50)}×, p99 ${fmt(parley.p99 / hp.p99)}×, relay CPU per ` +
+      `entry ${fmt(result.hpCpu)}× (per run ${hpCpus.map((x) => fmt(x)).join(', ')}; target ≤ 1.00×)`,
   );
   if (o.pg) {
     const pg = paired('pg', 'parley');
@@ -319,12 +325,14 @@ async function runScenario(
     const two = pick(runs.pg2);
     result.cross = two.cross;
     console.log(
-      `ratio PostgreSQL/SQLite: one instance ${fmt(result.pg)}× (per run ${pg.map((x) => fmt(x)).join(', ')}; target ≥ 0.50×), ` +
+      `ratio PostgreSQL/SQLite: one instance ${fmt(result.pg)}× (per run ${pg.map((x) => fmt(x)).join(', ')}; ` +
+        `target ≥ 0.50×), ` +
         `two instances ${fmt(result.pg2)}× (per run ${pg2.map((x) => fmt(x)).join(', ')})`,
     );
     if (two.cross) {
       console.log(
-        `cross-instance delivery under this load (post on A → receive on B): p50 ${fmt(two.cross.p50)} ms, p99 ${fmt(two.cross.p99)} ms over ${two.cross.n} deliveries`,
+        `cross-instance delivery under this load (post on A → receive on B): p50 ${fmt(two.cross.p50)} ms, ` +
+          `p99 ${fmt(two.cross.p99)} ms over ${two.cross.n} deliveries`,
       );
     }
   }
@@ -410,7 +418,8 @@ export async function main(args: string[]): Promise<void> {
     throw new Error('--entries, --window, --batch and --repeat must be positive');
   if (o.entries / o.batch > 1900)
     console.warn(
-      `warning: ${Math.ceil(o.entries / o.batch)} messages per client exceeds the Parley relay's burst of 2000; raise --batch`,
+      `warning: ${Math.ceil(o.entries / o.batch)} messages per client exceeds the Parley relay's burst of ` +
+        `2000; raise --batch`,
     );
   await ready();
 
@@ -422,11 +431,14 @@ export async function main(args: string[]): Promise<void> {
       outer.add(() => pg.stop());
     }
     console.log(
-      `relay fan-out: ${o.clients} stock y-websocket clients (WebsocketProvider; through a protocol adapter for Hocuspocus), entries of 300 B (key = contentId), window ${o.window}, batch ${o.batch}, ${o.repeat} run(s) per relay (median shown)`,
+      `relay fan-out: ${o.clients} stock y-websocket clients (WebsocketProvider; through a protocol adapter for ` +
+        `Hocuspocus), entries of 300 B (key = contentId), window ${o.window}, batch ${o.batch}, ${o.repeat} run(s) ` +
+        `per relay (median shown)`,
     );
     if (o.pg)
       console.log(
-        `PostgreSQL: a throwaway cluster on 127.0.0.1:${o.pg.port}, default settings (fsync on, synchronous_commit on); SQLite: WAL, synchronous = NORMAL`,
+        `PostgreSQL: a throwaway cluster on 127.0.0.1:${o.pg.port}, default settings (fsync on, synchronous_commit ` +
+          `on); SQLite: WAL, synchronous = NORMAL`,
       );
     const scenarios = [
       { label: `${o.clients} clients in 1 room`, rooms: 1, entries: o.entries },
@@ -440,15 +452,21 @@ export async function main(args: string[]): Promise<void> {
     console.log('');
     for (const r of results) {
       console.log(
-        `throughput parley/baseline, ${r.label}: ${fmt(r.tput)}× ${r.tput >= 0.8 ? '(meets ≥ 0.8×)' : '(BELOW the 0.8× target)'}`,
+        `throughput ` +
+          `parley/baseline, ${r.label}: ${fmt(r.tput)}× ${
+            r.tput >= 0.8 ? '(meets ≥ 0.8×)' : '(BELOW the ' + '0.8× target)'
+          }`,
       );
       console.log(
-        `parley (SQLite)/Hocuspocus, ${r.label}: throughput ${fmt(r.hp)}× ${r.hp >= 1 ? '(meets ≥ 1.0×)' : '(BELOW the 1.0× target)'}, ` +
+        `parley (SQLite)/Hocuspocus, ${r.label}: ` +
+          `throughput ${fmt(r.hp)}× ${r.hp >= 1 ? '(meets ≥ 1.0×)' : '(BELOW the 1.0× target)'}, ` +
           `relay CPU per entry ${fmt(r.hpCpu)}× ${r.hpCpu <= 1 ? '(meets ≤ 1.0×)' : '(ABOVE the 1.0× target)'}`,
       );
       if (r.pg !== undefined) {
         console.log(
-          `throughput PostgreSQL/SQLite, ${r.label}: one instance ${fmt(r.pg)}× ${r.pg >= 0.5 ? '(meets ≥ 0.5×)' : '(BELOW the 0.5× target)'}, two instances ${fmt(r.pg2!)}×`,
+          `throughput PostgreSQL/SQLite, ${r.label}: one ` +
+            `instance ${fmt(r.pg)}× ${r.pg >= 0.5 ? '(meets ≥ 0.5×)' : '(BELOW the 0.5× target)'}, two ` +
+            `instances ${fmt(r.pg2!)}×`,
         );
       }
       if (r.cross) console.log(`cross-instance p99 under full load, ${r.label}: ${fmt(r.cross.p99)} ms`);
@@ -456,7 +474,8 @@ export async function main(args: string[]): Promise<void> {
     const cross = probes.find((p) => p.label.includes('A → B'));
     if (cross)
       console.log(
-        `cross-instance p99 without load: ${fmt(cross.p99)} ms ${cross.p99 <= 25 ? '(meets ≤ 25 ms)' : '(ABOVE the 25 ms target)'}`,
+        `cross-instance p99 without ` +
+          `load: ${fmt(cross.p99)} ms ${cross.p99 <= 25 ? '(meets ≤ 25 ms)' : '(ABOVE the 25 ms target)'}`,
       );
   } finally {
     await outer.run();

@@ -2,11 +2,11 @@
  * `npm run bench -- verify [--events N] [--rounds R] [--budget S] [--dag paced|blind] [--keep]`
  *
  * `parley verify` throughput (events/s) on an N-event export. The export is built in-process (dev/bots-log.ts):
- * real signed and sealed events — channel.create with two invite slots, two slot-signed claims and their admissions, a dice bot attached
- * by the owner and run by the product's own runner (bots/channel-bots.ts), then chat messages, rolls, malformed rolls
- * and member.status updates, each message answered by a bot.step — written in the node/transcript.ts format exactly
- * as cli/export.ts writes it. (Driving `parley mcp` nodes through a relay gives the same bytes but takes minutes
- * for 10,000 events; this takes seconds.)
+ * real signed and sealed events — channel.create with two invite slots, two slot-signed claims and their admissions, a
+ * dice bot attached by the owner and run by the product's own runner (bots/channel-bots.ts), then chat messages, rolls,
+ * malformed rolls and member.status updates, each message answered by a bot.step — written in the node/transcript.ts
+ * format exactly as cli/export.ts writes it. (Driving `parley mcp` nodes through a relay gives the same bytes but takes
+ * minutes for 10,000 events; this takes seconds.)
  *
  * Measured, rounds interleaved:
  *   - baseline: read the file, JSON.parse it, and check every event's Ed25519 signature with libsodium — the floor
@@ -31,12 +31,15 @@ import { fmt, summarize } from './util.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const SIGN_CONTEXT = Buffer.from('parley-event-v1');
-const WORDS =
-  'the bot rolled again and we should check whether the plan still holds before the next step of the review so please confirm'.split(
-    ' ',
-  );
+const WORDS = (
+  'the bot rolled again and we should check whether the plan still holds before the next step of the review ' +
+  'so please confirm'
+).split(' ');
 
-/** The messages and statuses that bring the export to exactly `events` events (7 fixed: create, two claims and their admissions, attach, init step; + 2 per message + 1 per status). */
+/**
+ * The messages and statuses that bring the export to exactly `events` events (7 fixed: create, two claims and their
+ * admissions, attach, init step; + 2 per message + 1 per status).
+ */
 function plan(events: number, blind: boolean): Move[] {
   const rest = events - 7;
   if (rest < 2) throw new Error('--events must be at least 9');
@@ -173,7 +176,8 @@ export async function main(args: string[]): Promise<void> {
     const file = join(dir, 'export.json');
     const built = await writeExport(file, n, values.dag === 'blind');
     console.log(
-      `verify: ${built.events}-event export (${built.types}; ${values.dag} DAG), ${fmt(built.bytes / 1e6)} MB, built in ${fmt(built.ms / 1000)} s (node ${process.version})`,
+      `verify: ${built.events}-event export (${built.types}; ${values.dag} DAG), ${fmt(built.bytes / 1e6)} MB, ` +
+        `built in ${fmt(built.ms / 1000)} s (node ${process.version})`,
     );
 
     const startup = await timed(() => cli(['verify', '--help']));
@@ -190,7 +194,8 @@ export async function main(args: string[]): Promise<void> {
       rates.inproc.push((n / v.ms) * 1000);
       rates.cli.push((n / x.ms) * 1000);
       console.log(
-        `  round ${r + 1}: baseline ${fmt(b.ms, 0)} ms | event checks ${fmt(c.ms, 0)} ms | verifyFile ${fmt(v.ms, 0)} ms | CLI ${fmt(x.ms, 0)} ms`,
+        `  round ${r + 1}: baseline ${fmt(b.ms, 0)} ms | event checks ${fmt(c.ms, 0)} ms | ` +
+          `verifyFile ${fmt(v.ms, 0)} ms | CLI ${fmt(x.ms, 0)} ms`,
       );
       if (performance.now() - c0 > budgetMs && r + 1 < rounds) {
         console.log(`  (stopping after ${r + 1} round(s): over the ${fmt(budgetMs / 1000, 0)} s budget)`);
@@ -201,7 +206,8 @@ export async function main(args: string[]): Promise<void> {
     const base = med(rates.base);
     const row = (label: string, rate: number, note = '') =>
       console.log(
-        `  ${label.padEnd(44)} ${fmt(rate, 0).padStart(8)} events/s   ${fmt(rate / base, 3).padStart(6)}× baseline${note}`,
+        `  ${label.padEnd(44)} ${fmt(rate, 0).padStart(8)} events/s   ${fmt(rate / base, 3).padStart(6)}× ` +
+          `baseline${note}`,
       );
     console.log(`\nmedian of ${rates.base.length} round(s):`);
     row('baseline: JSON.parse + Ed25519 check per event', base);

@@ -208,7 +208,8 @@ export type FromWorker = { t: 'outcomes'; key: number; outcomes: string };
 /** The worker's half of the outcome format above. */
 export function outcomeLine(o: StepOutcomeLite, outputsText: string): string {
   if (o.status === 'unverifiable') return `u\t${JSON.stringify(o.reason)}`;
-  return `${o.status === 'ok' ? 'o' : 'e'}\t${o.gas}\t${o.stateHash}\t${o.error === undefined ? '' : JSON.stringify(o.error)}\t${outputsText}`;
+  const error = o.error === undefined ? '' : JSON.stringify(o.error);
+  return `${o.status === 'ok' ? 'o' : 'e'}\t${o.gas}\t${o.stateHash}\t${error}\t${outputsText}`;
 }
 
 function parseOutcomeLine(line: string): StepOutcomeLite {
@@ -288,7 +289,9 @@ class ThreadReplayer implements Replayer {
     const channelText = !this.sent || this.sent.channel !== channel ? JSON.stringify(channel) : '';
     this.sent = { members, channel };
     const rng = prngState(request.random);
-    const line = `${HOOKS.indexOf(request.hook)}\t${request.now}\t${rng[0]}\t${rng[1]}\t${rng[2]}\t${rng[3]}\t${membersText}\t${channelText}\t${JSON.stringify(request.arg ?? null)}`;
+    const line =
+      `${HOOKS.indexOf(request.hook)}\t${request.now}\t${rng[0]}\t${rng[1]}\t${rng[2]}\t${rng[3]}\t` +
+      `${membersText}\t${channelText}\t${JSON.stringify(request.arg ?? null)}`;
     if (!this.batch) {
       this.batch = [];
       queueMicrotask(() => this.flush());

@@ -23,7 +23,8 @@ async function passphrase(prompt: string): Promise<string> {
 export const command: Command = {
   summary: 'move your identity between devices: export to / import from a passphrase-protected file',
   usage:
-    'usage: parley identity show | export -o FILE | import FILE [--force]\n\nThe passphrase is read from $PARLEY_PASSPHRASE or asked on the terminal.',
+    'usage: parley identity show | export -o FILE | import FILE [--force]\n\nThe passphrase is read from ' +
+    '$PARLEY_PASSPHRASE or asked on the terminal.',
   async run(argv) {
     const { values, positionals } = parseOptions(argv, {
       output: { type: 'string', short: 'o' },
@@ -51,7 +52,8 @@ export const command: Command = {
         if (!existsSync(file)) throw new UsageError(`no such file: ${file}`);
         if (existsSync(identityPath(home)) && !values.force) {
           console.error(
-            `parley identity: ${identityPath(home)} already exists; pass --force to replace it (the current identity is lost unless you exported it).`,
+            `parley identity: ${identityPath(home)} already exists; pass --force to replace it (the current ` +
+              `identity is lost unless you exported it).`,
           );
           return 1;
         }

@@ -31,7 +31,8 @@ export const command: Command = {
     const { isLoopback, loadOrCreateToken } = await import('../node/serve/auth.js');
     if (!isLoopback(host) && extra.length === 0) {
       throw new UsageError(
-        `--host ${host} is not a loopback address: name the host clients will use with --allowed-host (and put TLS in front)`,
+        `--host ${host} is not a loopback address: name the host clients will use with --allowed-host (and ` +
+          `put TLS in front)`,
       );
     }
     const { ParleyNode } = await import('../node/service.js');
@@ -58,13 +59,15 @@ export const command: Command = {
     }
     if (!isLoopback(host)) {
       console.error(
-        `parley serve: listening on ${host}, beyond this machine: the token and every message cross the network in clear text unless a TLS proxy (https) is in front.`,
+        `parley serve: listening on ${host}, beyond this machine: the token and every message cross the network in ` +
+          `clear text unless a TLS proxy (https) is in front.`,
       );
     }
     console.log(`parley serve listening on ${serve.url}`);
     console.log(`page: ${serve.url}/#token=${token}`);
     console.error(
-      `parley serve: node ${node.me.slice(0, 8)} ready (profile ${node.home}, ${node.channels.size} channel(s)); MCP at ${serve.url}/mcp`,
+      `parley serve: node ${node.me.slice(0, 8)} ready (profile ${node.home}, ${node.channels.size} channel(s)); ` +
+        `MCP at ${serve.url}/mcp`,
     );
     return new Promise<number>((resolve) => {
       const stop = () => {

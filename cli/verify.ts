@@ -15,9 +15,8 @@ function progress(total: number): Progress {
     if (process.stderr.isTTY) {
       const width = 30;
       const fill = Math.round(frac * width);
-      process.stderr.write(
-        `\r${phase.padEnd(15)} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${done}/${total}${done === total ? '\n' : ''}`,
-      );
+      const bar = `[${'#'.repeat(fill)}${'.'.repeat(width - fill)}]`;
+      process.stderr.write(`\r${phase.padEnd(15)} ${bar} ${done}/${total}${done === total ? '\n' : ''}`);
     } else if (Math.floor(frac * 4) > lastQuarter) {
       lastQuarter = Math.floor(frac * 4);
       process.stderr.write(`${phase}: ${Math.round(frac * 100)}% (${done}/${total})\n`);
@@ -36,7 +35,8 @@ function eventCount(json: unknown): number {
 export const command: Command = {
   summary: 'verify an exported transcript or a fraud proof offline: signatures, chains, membership, bot replay',
   usage:
-    'usage: parley verify <file> [--json]\n\nExit status 0 only if everything verifies (for a fraud proof: if the claimed divergence is reproduced).',
+    'usage: parley verify <file> [--json]\n\nExit status 0 only if everything verifies (for a fraud proof: if the ' +
+    'claimed divergence is reproduced).',
   async run(argv) {
     const { values, positionals } = parseOptions(argv, { json: { type: 'boolean' } });
     if (positionals.length !== 1) throw new UsageError('expected exactly one file');
@@ -45,7 +45,8 @@ export const command: Command = {
       json = JSON.parse(readFileSync(positionals[0], 'utf8'));
     } catch (err) {
       console.error(
-        `parley verify: cannot read ${positionals[0]}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'not valid JSON'}`,
+        `parley verify: cannot read ${positionals[0]}: ` +
+          ((err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'not valid JSON'),
       );
       return 1;
     }
@@ -68,23 +69,27 @@ export const command: Command = {
     console.log(`  events authenticated: ${report.events}`);
     for (const b of report.bots) {
       console.log(
-        `  bot ${b.slot}: ${b.steps} steps replayed — ${b.verified} verified, ${b.pending} pending, ${b.mismatches} mismatches${b.unverifiable ? `, ${b.unverifiable} unverifiable` : ''}`,
+        `  bot ${b.slot}: ${b.steps} steps replayed — ${b.verified} verified, ${b.pending} pending, ` +
+          `${b.mismatches} mismatches${b.unverifiable ? `, ${b.unverifiable} unverifiable` : ''}`,
       );
       if (b.needsEngine !== undefined)
         console.log(
-          `  bot ${b.slot} needs engine ${b.needsEngine || '(none recorded)'}; this parley runs engine ${ENGINE_ID}: its steps are unverifiable here`,
+          `  bot ${b.slot} needs engine ${b.needsEngine || '(none recorded)'}; this parley runs ` +
+            `engine ${ENGINE_ID}: its steps are unverifiable here`,
         );
     }
     for (const p of report.problems) console.log(`  problem: ${p}`);
     const claimed = report.kind === 'fraud-proof' ? report.bots.find((b) => b.slot === report.claim!.bot) : undefined;
     if (claimed?.needsEngine !== undefined) {
       console.log(
-        `fraud proof CANNOT BE CHECKED here: ${claimed.slot} needs engine ${claimed.needsEngine || '(none recorded)'}, this parley runs engine ${ENGINE_ID}`,
+        `fraud proof CANNOT BE CHECKED here: ${claimed.slot} needs ` +
+          `engine ${claimed.needsEngine || '(none recorded)'}, this parley runs engine ${ENGINE_ID}`,
       );
     } else if (report.kind === 'fraud-proof') {
       console.log(
         report.proofHolds
-          ? `FRAUD PROOF HOLDS: step ${report.claim!.n} of ${report.claim!.bot} does not replay (${report.claim!.reason})`
+          ? `FRAUD PROOF HOLDS: step ${report.claim!.n} of ${report.claim!.bot} does not replay ` +
+              `(${report.claim!.reason})`
           : 'fraud proof does NOT hold: the claimed step replays correctly',
       );
     } else console.log(report.ok ? 'OK: everything verifies' : 'FAILED: see problems above');

@@ -70,7 +70,8 @@ export function attachBotSupport(node: ParleyNode): BotHooks {
       if (to === runner) throw new ToolError(`${toSlot} already runs ${args.slot}.`);
       if (secret && !revealed && runner !== node.me) {
         throw new ToolError(
-          `${args.slot} has a secret seed: only its current runner can hand it over (it seals the seed to the new runner).`,
+          `${args.slot} has a secret seed: only its current runner can hand it over (it seals the seed to ` +
+            `the new runner).`,
         );
       }
       if (!isOwner) {
@@ -80,7 +81,8 @@ export function attachBotSupport(node: ParleyNode): BotHooks {
           );
         if (!isPaused(info) && runner !== node.me)
           throw new ToolError(
-            `${args.slot} is running; a member can claim it only while it is paused (its runner silent for ${PAUSED_AFTER_MS / 1000} s with inputs waiting).`,
+            `${args.slot} is running; a member can claim it only while it is paused (its runner silent ` +
+              `for ${PAUSED_AFTER_MS / 1000} s with inputs waiting).`,
           );
       }
       const fromStep = c.handOverBot(args.slot, to, fromB64u(to, 32)!);
@@ -103,7 +105,8 @@ export function attachBotSupport(node: ParleyNode): BotHooks {
         state: isPaused(info) ? 'paused' : 'running',
         waiting_inputs: info.waiting,
         note: info.attach.manifest?.secret
-          ? "The runner can see this bot's hidden state (its commitment stops it from changing it, not from knowing it); steps stay pending until the runner reveals its seed."
+          ? "The runner can see this bot's hidden state (its commitment stops it from changing it, not from knowing " +
+            'it); steps stay pending until the runner reveals its seed.'
           : 'The runner published its seed, so every node verifies every step as it arrives.',
         steps: stats.steps,
         verified: stats.verified,

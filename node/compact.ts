@@ -161,9 +161,9 @@ export function renderCompactChannels(r: { channels: ChannelEntry[] }): string {
       const parts = [`${c.channel} "${c.name}"`, `as ${c.slot}`, `epoch ${c.epoch}`];
       if (c.closed) parts.push('closed');
       if (c.expires_at !== undefined) parts.push(`expires ${c.expires_at}`);
-      parts.push(
-        `relays ${c.relays.map((x) => `${x.url} (${x.refused ? `refused: ${x.refused}` : x.connected ? 'connected' : 'down'})`).join(', ')}`,
-      );
+      const state = (x: (typeof c.relays)[number]) =>
+        x.refused ? `refused: ${x.refused}` : x.connected ? 'connected' : 'down';
+      parts.push(`relays ${c.relays.map((x) => `${x.url} (${state(x)})`).join(', ')}`);
       return parts.join(' · ');
     })
     .join('\n');
@@ -197,8 +197,10 @@ export function compactBot(full: BotInfo): CompactBot {
 
 export function renderCompactBot(b: CompactBot): string {
   return [
-    `${b.slot} · ${b.state} · runner ${b.runner_slot}${b.runner_is_neutral ? ' (neutral)' : ''} · engine ${b.engine} · code sha256 ${b.code_hash}`,
-    `steps ${b.steps}: ${b.verified} verified, ${b.pending} pending, ${b.mismatches} mismatches${b.waiting_inputs > 0 ? ` · ${b.waiting_inputs} inputs waiting` : ''}${b.secret ? ' · secret seed' : ''}`,
+    `${b.slot} · ${b.state} · runner ${b.runner_slot}${b.runner_is_neutral ? ' (neutral)' : ''} · ` +
+      `engine ${b.engine} · code sha256 ${b.code_hash}`,
+    `steps ${b.steps}: ${b.verified} verified, ${b.pending} pending, ${b.mismatches} mismatches` +
+      `${b.waiting_inputs > 0 ? ` · ${b.waiting_inputs} inputs waiting` : ''}${b.secret ? ' · secret seed' : ''}`,
     b.note,
   ].join('\n');
 }

@@ -14,7 +14,9 @@ export class EventTooLargeError extends ToolError {
     readonly limit = 64 * 1024,
   ) {
     super(
-      `This ${what(type)} would be ${bytes.toLocaleString('en-US')} bytes once signed and encrypted; relays accept at most ${limit.toLocaleString('en-US')} bytes per event (body, meta, kind and addressee all count, JSON escaping included). Shorten it or split it.`,
+      `This ${what(type)} would be ${bytes.toLocaleString('en-US')} bytes once signed and encrypted; relays ` +
+        `accept at most ${limit.toLocaleString('en-US')} bytes per event (body, meta, kind and addressee all count, ` +
+        `JSON escaping included). Shorten it or split it.`,
     );
   }
 }

@@ -44,7 +44,8 @@ export function readIdentity(path: string): KeyPair {
     parsed = IdentityFileSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
   } catch {
     throw new IdentityError(
-      `The identity file ${path} is corrupt; restore it from a backup (parley identity import) or move it away to create a new identity.`,
+      `The identity file ${path} is corrupt; restore it from a backup (parley identity import) or move it away to ` +
+        `create a new identity.`,
     );
   }
   return newIdentity(fromB64u(parsed.seed, 32)!);

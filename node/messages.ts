@@ -1,6 +1,6 @@
 /**
- * What agents read: delivered events rendered as `Message`s (docs/DESIGN.md "MCP surface"). Chat messages map one to one;
- * membership and channel events become short notices (kind join/leave/status/system) so an agent sees who came and
+ * What agents read: delivered events rendered as `Message`s (docs/DESIGN.md "MCP surface"). Chat messages map one to
+ * one; membership and channel events become short notices (kind join/leave/status/system) so an agent sees who came and
  * went; a bot step becomes one message per output, all sharing the step's delivery number.
  */
 import type { EventBody } from '../protocol/event.js';
@@ -80,7 +80,8 @@ export function renderEvent(dnum: number, id: string, b: EventBody, ctx: RenderC
     case 'bot.attach':
       return notice(
         'system',
-        `bot ${String(p.bot)} attached (code sha256 ${String(p.code_hash).slice(0, 16)}…, runner ${String(p.runner).slice(0, 8)})`,
+        `bot ${String(p.bot)} attached (code sha256 ${String(p.code_hash).slice(0, 16)}…, ` +
+          `runner ${String(p.runner).slice(0, 8)})`,
       );
     case 'bot.step': {
       const outputs = Array.isArray(p.outputs) ? (p.outputs as { kind: string; body: unknown; to?: string }[]) : [];

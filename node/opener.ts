@@ -215,7 +215,8 @@ export function openOnThread<E extends SealedEntry>(
 
 /**
  * Starts the open thread if it can run and is not running yet. A channel calls this when it opens, so the thread's
- * start-up (loading its modules and the crypto library, ~0.1 s) overlaps connecting to the relays instead of delaying the first batch.
+ * start-up (loading its modules and the crypto library, ~0.1 s) overlaps connecting to the relays instead of delaying
+ * the first batch.
  */
 export function startOpenThread(): OpenThread | null {
   if (!thread) {

@@ -14,6 +14,9 @@ interface Rule {
 
 const mark = (name: string) => `[REDACTED:${name}]`;
 
+/** Names under which a value is a secret when assigned (`password=…`, `"api_key": "…"`). */
+const SECRET_NAMES = 'password|passwd|pwd|secret|api[_-]?key|apikey|access[_-]?token|auth[_-]?token|client[_-]?secret';
+
 // Order matters: specific formats first, so a `password=ghp_...` is named for the token it holds.
 const RULES: Rule[] = [
   {
@@ -42,8 +45,7 @@ const RULES: Rule[] = [
   },
   {
     name: 'assigned-secret',
-    pattern:
-      /(\b(?:password|passwd|pwd|secret|api[_-]?key|apikey|access[_-]?token|auth[_-]?token|client[_-]?secret)["']?\s*[:=]\s*["']?)(?!\[REDACTED)[^\s"',;&]{4,}/gi,
+    pattern: new RegExp(`(\\b(?:${SECRET_NAMES})["']?\\s*[:=]\\s*["']?)(?!\\[REDACTED)[^\\s"',;&]{4,}`, 'gi'),
     replace: `$1${mark('assigned-secret')}`,
   },
 ];

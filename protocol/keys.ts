@@ -4,7 +4,8 @@
  *
  * Room seed   = BLAKE2b-256(message "parley-room", key = epochKey); room key pair = crypto_sign_seed_keypair(seed);
  *               room name = base64url(room public key).
- * Relay auth  = URL params ts (unix milliseconds, decimal) and sig = base64url(Ed25519(roomSecret, "parley-relay|" ‖ room ‖ "|" ‖ ts)).
+ * Relay auth  = URL params ts (unix milliseconds, decimal) and
+ *               sig = base64url(Ed25519(roomSecret, "parley-relay|" ‖ room ‖ "|" ‖ ts)).
  * Channel id  = base64url(BLAKE2b-256("parley-channel-v1" ‖ owner public key ‖ salt(16))[0..16]): the id commits to its
  *               owner, so a `channel.create` by anyone else cannot match it (node/membership.ts).
  */

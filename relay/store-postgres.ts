@@ -1,8 +1,9 @@
 /**
  * Durable relay storage on PostgreSQL, shared by any number of relay processes (`parley relay --store postgres://…`).
  *
- *   parley_relay_rooms   (room, last_seq, last_seen)                 one row per room: its cursor and the disk TTL
- *   parley_relay_entries (room, seq, key, client, clock, value)     unique per (room, seq), (room, key), (room, client, clock)
+ *   parley_relay_rooms   (room, last_seq, last_seen)             one row per room: its cursor and the disk TTL
+ *   parley_relay_entries (room, seq, key, client, clock, value)  unique per (room, seq), (room, key),
+ *                                                                (room, client, clock)
  *
  * An append is one round trip: the function `parley_relay_append` locks the room's row, numbers the new entries
  * after the room's last seq, skips those another process already stored (ON CONFLICT DO NOTHING), and NOTIFYs
@@ -23,7 +24,8 @@ import type { LogEntry } from '../protocol/log-update.js';
 
 const CHANNEL = 'parley_relay';
 
-const SCHEMA = `
+const SCHEMA =
+  `
 CREATE TABLE IF NOT EXISTS parley_relay_rooms (
   room      text   PRIMARY KEY,
   last_seq  bigint NOT NULL DEFAULT 0,
@@ -41,7 +43,8 @@ CREATE TABLE IF NOT EXISTS parley_relay_entries (
   UNIQUE (room, client, clock)
 );
 CREATE INDEX IF NOT EXISTS parley_relay_rooms_last_seen ON parley_relay_rooms (last_seen);
-CREATE OR REPLACE FUNCTION parley_relay_append(p_room text, p_keys text[], p_clients bigint[], p_clocks bigint[], p_values bytea[], p_now bigint)
+CREATE OR REPLACE FUNCTION parley_relay_append(p_room text, p_keys text[], p_clients bigint[], p_clocks bigint[], ` +
+  `p_values bytea[], p_now bigint)
 RETURNS TABLE (prev bigint, seqs bigint[]) LANGUAGE plpgsql AS $fn$
 DECLARE
   v_prev bigint;
@@ -59,7 +62,8 @@ BEGIN
   SELECT array_agg(ins.seq ORDER BY ins.seq) INTO v_seqs FROM ins;
   IF v_seqs IS NOT NULL THEN
     UPDATE parley_relay_rooms SET last_seq = v_seqs[cardinality(v_seqs)] WHERE room = p_room;
-    PERFORM pg_notify('${CHANNEL}', v_seqs[cardinality(v_seqs)] || ' ' || floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint || ' ' || p_room);
+    PERFORM pg_notify('${CHANNEL}', v_seqs[cardinality(v_seqs)] || ' ' || floor(extract(epoch FROM ` +
+  `clock_timestamp()) * 1000)::bigint || ' ' || p_room);
   END IF;
   RETURN QUERY SELECT v_prev, coalesce(v_seqs, '{}'::bigint[]);
 END
@@ -168,7 +172,8 @@ export class PostgresStore implements RelayStore {
   async since(room: string, cursor: number, limit: number): Promise<StoredRows> {
     const rows = (
       await this.query<Row>(
-        'SELECT seq, key, client, clock, value FROM parley_relay_entries WHERE room = $1 AND seq > $2 ORDER BY seq LIMIT $3',
+        'SELECT seq, key, client, clock, value FROM parley_relay_entries WHERE room = $1 AND seq > $2 ORDER ' +
+          'BY seq LIMIT $3',
         [room, cursor, limit],
       )
     ).rows;

@@ -79,7 +79,8 @@ export class SqliteStore implements RelayStore {
     );
     this.selectHead = this.db.prepare('SELECT MAX(seq) AS seq FROM entries WHERE room = ?');
     this.upsertRoom = this.db.prepare(
-      'INSERT INTO rooms (room, last_seen) VALUES (?, ?) ON CONFLICT (room) DO UPDATE SET last_seen = excluded.last_seen',
+      'INSERT INTO rooms (room, last_seen) VALUES (?, ?) ON CONFLICT (room) DO UPDATE SET last_seen = ' +
+        'excluded.last_seen',
     );
     this.selectExpired = this.db.prepare('SELECT room FROM rooms WHERE last_seen < ?');
     this.deleteEntries = this.db.prepare('DELETE FROM entries WHERE room = ?');

@@ -95,7 +95,8 @@ async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
   if (res.status === 401) {
     sessionStorage.removeItem(TOKEN_KEY);
     showError(
-      'Access denied: the token in this link is wrong or out of date. Open the link that `parley serve` printed (http://HOST:PORT/#token=…); the token is also in $PARLEY_HOME/serve.token.',
+      'Access denied: the token in this link is wrong or out of date. Open the link that `parley serve` printed ' +
+        '(http://HOST:PORT/#token=…); the token is also in $PARLEY_HOME/serve.token.',
     );
     $('app').hidden = true;
     throw new Unauthorized();
@@ -296,7 +297,8 @@ async function refreshSide(ch: string): Promise<void> {
       li.append(
         el('span', m.online ? 'dot on' : 'dot'),
         el('strong', undefined, m.name),
-        ` (${m.slot}${m.role && m.role !== 'member' && m.role !== m.slot ? `, ${m.role}` : ''}) · ${m.online ? 'online' : 'offline'}`,
+        ` (${m.slot}${m.role && m.role !== 'member' && m.role !== m.slot ? `, ${m.role}` : ''}) ` +
+          `· ${m.online ? 'online' : 'offline'}`,
       );
       if (m.status) li.append(el('div', 'muted', `${m.status}${m.note ? `: ${m.note}` : ''}`));
       return li;
@@ -426,7 +428,8 @@ async function exportChannel(): Promise<void> {
 function start(): void {
   if (!token) {
     showError(
-      'No access token: open this page with the link `parley serve` printed (http://HOST:PORT/#token=…); the token is in $PARLEY_HOME/serve.token.',
+      'No access token: open this page with the link `parley serve` printed (http://HOST:PORT/#token=…); the token ' +
+        'is in $PARLEY_HOME/serve.token.',
     );
     return;
   }

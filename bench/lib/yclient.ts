@@ -59,7 +59,8 @@ export function connectYClient(url: string, room: string, epochKey: Uint8Array |
           provider.off('sync', onSync);
           reject(
             new Error(
-              `no sync from ${url}/${room} within ${timeoutMs} ms${closes.length ? ` (closed: ${closes.map((c) => `${c.code} ${c.reason}`).join(', ')})` : ''}`,
+              `no sync from ${url}/${room} within ${timeoutMs} ms` +
+                (closes.length ? ` (closed: ${closes.map((c) => `${c.code} ${c.reason}`).join(', ')})` : ''),
             ),
           );
         }, timeoutMs);

@@ -234,7 +234,9 @@ export class PageApi {
     };
   }
 
-  /** Deliveries after `after`; with `wait`, holds the request until one arrives (or the time is up, or the page leaves). */
+  /**
+   * Deliveries after `after`; with `wait`, holds the request until one arrives (or the time is up, or the page leaves).
+   */
   private async after(c: Channel, after: number, limit: number, wait: number, signal: AbortSignal) {
     const deadline = Date.now() + wait * 1000;
     for (;;) {

@@ -17,7 +17,8 @@ export function loadOrCreateToken(home: string): string {
     const token = readFileSync(path, 'utf8').trim();
     if (token.length < 16)
       throw new Error(
-        `${path} holds no usable token (fewer than 16 characters); delete it and start parley serve again to create a new one.`,
+        `${path} holds no usable token (fewer than 16 characters); delete it and start parley serve again to ` +
+          `create a new one.`,
       );
     return token;
   } catch (err) {

@@ -19,7 +19,9 @@ import { HttpError, PageApi, readBody, sendJson } from './api.js';
 
 /** Largest JSON-RPC request body (bytes): a bot's code is at most 256 KiB, JSON escaping can double it. */
 export const MCP_BODY_LIMIT_BYTES = 1024 * 1024;
-/** Open MCP sessions at once; past it the least recently used one is closed (a host that vanished never says DELETE). */
+/**
+ * Open MCP sessions at once; past it the least recently used one is closed (a host that vanished never says DELETE).
+ */
 export const MAX_SESSIONS = 64;
 
 export interface ServeOptions {
@@ -53,7 +55,8 @@ const STATIC: Record<string, { file: URL; type: string }> = {
 /** Scripts and styles from this server only, no framing, no referrer (the token lives in the fragment anyway). */
 const PAGE_HEADERS = {
   'content-security-policy':
-    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'cache-control': 'no-cache',

@@ -46,24 +46,27 @@ describe('engine id', () => {
     expect(marks.every((m) => m.status === 'verified')).toBe(true);
   });
 
-  it('steps of a bot attached under another engine are unverifiable (engine), never a mismatch or a claim', async () => {
-    const log = await buildBotLog('dice', dicePicker(4));
-    const other = 'qjs-0000000000000000';
-    const { report, marks } = await verify(log, other);
-    expect(report.bots[0]).toMatchObject({
-      steps: log.steps,
-      verified: 0,
-      mismatches: 0,
-      unverifiable: log.steps,
-      needsEngine: other,
-    });
-    expect(marks.length).toBe(log.steps);
-    expect(marks.every((m) => m.status === 'unverifiable' && m.claim === undefined)).toBe(true);
-    expect(report.problems.join('\n')).toContain(
-      `attached under engine ${other}, this node runs engine ${ENGINE_ID}: its steps are unverifiable here (engine)`,
-    );
-    expect(report.problems.some((p) => /step \d+:/.test(p))).toBe(false);
-  });
+  it(
+    'steps of a bot attached under another engine are unverifiable (engine), never a mismatch or a ' + 'claim',
+    async () => {
+      const log = await buildBotLog('dice', dicePicker(4));
+      const other = 'qjs-0000000000000000';
+      const { report, marks } = await verify(log, other);
+      expect(report.bots[0]).toMatchObject({
+        steps: log.steps,
+        verified: 0,
+        mismatches: 0,
+        unverifiable: log.steps,
+        needsEngine: other,
+      });
+      expect(marks.length).toBe(log.steps);
+      expect(marks.every((m) => m.status === 'unverifiable' && m.claim === undefined)).toBe(true);
+      expect(report.problems.join('\n')).toContain(
+        `attached under engine ${other}, this node runs engine ${ENGINE_ID}: its steps are unverifiable here (engine)`,
+      );
+      expect(report.problems.some((p) => /step \d+:/.test(p))).toBe(false);
+    },
+  );
 
   it('a structural lie is still a mismatch under another engine (only replay depends on the engine)', async () => {
     const log = await buildBotLog('dice', dicePicker(3));

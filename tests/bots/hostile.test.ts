@@ -33,7 +33,10 @@ async function run(src: string): Promise<{ attack: StepOutcome; after: StepOutco
   return { attack, after };
 }
 
-/** Runs twice in fresh sandboxes: the outcome must be identical (gas included), the failed step rolled back and the bot still usable. */
+/**
+ * Runs twice in fresh sandboxes: the outcome must be identical (gas included), the failed step rolled back and the bot
+ * still usable.
+ */
 async function contained(src: string): Promise<StepOutcome> {
   const first = await run(src);
   const second = await run(src);
@@ -110,14 +113,18 @@ describe('hostile bots are contained deterministically', () => {
   });
 
   it('Math.random cannot be replaced and globalThis tricks reach nothing of the host', async () => {
-    const d = await Driver.code(`export default {
+    const d = await Driver.code(
+      `export default {
       onMessage(ctx) {
         let replaced;
         try { Math.random = () => 0.5; replaced = Math.random() === 0.5; } catch (e) { replaced = String(e); }
-        const names = Object.getOwnPropertyNames(globalThis).filter((n) => /^(process|require|module|Buffer|WebAssembly|setTimeout|setInterval|console|std|os|performance|fetch)$/.test(n));
+        const host = ['process', 'require', 'module', 'Buffer', 'WebAssembly', 'setTimeout', 'setInterval', 'console',
+          'std', 'os', 'performance', 'fetch'];
+        const names = Object.getOwnPropertyNames(globalThis).filter((n) => host.includes(n));
         ctx.post('probe', { replaced, names, date: typeof Date, evalType: typeof eval, timers: typeof setTimeout });
       },
-    }`);
+    }`,
+    );
     open.push(d);
     const out = outputsOf(d.msg('x', 'k', null))[0].body as Record<string, unknown>;
     expect(out.replaced === false || String(out.replaced).includes('read-only')).toBe(true);

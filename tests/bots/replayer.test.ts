@@ -23,13 +23,15 @@ beforeAll(async () => {
 });
 
 // Keeps a history, throws after changing its state on "boom", and reports the members it sees.
-const FICKLE = `export default {
+const FICKLE =
+  `export default {
   init(ctx, params) { ctx.state = { seen: [], members: 0 }; },
   onJoin(ctx, m) { ctx.state.members = ctx.members.length; ctx.post('welcome', m.name); },
   onMessage(ctx, msg) {
     ctx.state.seen.push(msg.body);
     if (msg.body === 'boom') throw new RangeError('boom at ' + ctx.state.seen.length);
-    ctx.post('echo', { body: msg.body, n: ctx.state.seen.length, r: Math.floor(ctx.random() * 1000), members: ctx.members.map((m) => m.slot) });
+    ctx.post('echo', { body: msg.body, n: ctx.state.seen.length, r: Math.floor(ctx.random() * 1000), members: ` +
+  `ctx.members.map((m) => m.slot) });
   },
 };`;
 

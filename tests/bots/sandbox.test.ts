@@ -92,8 +92,10 @@ describe('sandbox', () => {
     expect(d.step('onMessage', {})).toMatchObject({ status: 'error', error: (a as { error: string }).error });
   });
 
-  it('ctx.members and ctx.channel are read-only and each step sees the current ones, also after a failed step', async () => {
-    const bot = await loadBot(`export default {
+  it(
+    'ctx.members and ctx.channel are read-only and each step sees the current ones, also after a failed ' + 'step',
+    async () => {
+      const bot = await loadBot(`export default {
       onMessage(ctx, msg) {
         if (msg.kind === 'mutate') ctx.members.push({ slot: 'evil' });
         if (msg.kind === 'rename') ctx.channel.name = 'evil';
@@ -101,27 +103,28 @@ describe('sandbox', () => {
         ctx.post('seen', { slots: ctx.members.map((m) => m.slot), name: ctx.channel.name });
       },
     }`);
-    const alice = [{ slot: 'owner', id: 'o', name: 'Owner' }];
-    const both = [...alice, { slot: 'invite:a', id: 'a', name: 'A' }];
-    const channel = { id: 'c', name: 'one' };
-    let n = 0;
-    const step = (kind: string, members: Json, ch: Json = channel) =>
-      bot.step({ hook: 'onMessage', arg: { kind }, state: null, now: n, members, channel: ch, random: rand(n++) });
-    try {
-      expect(step('look', alice)).toMatchObject({
-        status: 'ok',
-        outputs: [{ body: { slots: ['owner'], name: 'one' } }],
-      });
-      expect(step('mutate', alice)).toMatchObject({ status: 'error', error: expect.stringMatching(/^TypeError/) });
-      expect(step('rename', alice)).toMatchObject({ status: 'error', error: expect.stringMatching(/^TypeError/) });
-      expect(step('look', [...alice])).toMatchObject({ outputs: [{ body: { slots: ['owner'], name: 'one' } }] });
-      expect(step('boom', both, { id: 'c', name: 'two' })).toMatchObject({ status: 'error' });
-      expect(step('look', both, { id: 'c', name: 'two' })).toMatchObject({
-        outputs: [{ body: { slots: ['owner', 'invite:a'], name: 'two' } }],
-      });
-      expect(step('look', alice)).toMatchObject({ outputs: [{ body: { slots: ['owner'], name: 'one' } }] });
-    } finally {
-      bot.close();
-    }
-  });
+      const alice = [{ slot: 'owner', id: 'o', name: 'Owner' }];
+      const both = [...alice, { slot: 'invite:a', id: 'a', name: 'A' }];
+      const channel = { id: 'c', name: 'one' };
+      let n = 0;
+      const step = (kind: string, members: Json, ch: Json = channel) =>
+        bot.step({ hook: 'onMessage', arg: { kind }, state: null, now: n, members, channel: ch, random: rand(n++) });
+      try {
+        expect(step('look', alice)).toMatchObject({
+          status: 'ok',
+          outputs: [{ body: { slots: ['owner'], name: 'one' } }],
+        });
+        expect(step('mutate', alice)).toMatchObject({ status: 'error', error: expect.stringMatching(/^TypeError/) });
+        expect(step('rename', alice)).toMatchObject({ status: 'error', error: expect.stringMatching(/^TypeError/) });
+        expect(step('look', [...alice])).toMatchObject({ outputs: [{ body: { slots: ['owner'], name: 'one' } }] });
+        expect(step('boom', both, { id: 'c', name: 'two' })).toMatchObject({ status: 'error' });
+        expect(step('look', both, { id: 'c', name: 'two' })).toMatchObject({
+          outputs: [{ body: { slots: ['owner', 'invite:a'], name: 'two' } }],
+        });
+        expect(step('look', alice)).toMatchObject({ outputs: [{ body: { slots: ['owner'], name: 'one' } }] });
+      } finally {
+        bot.close();
+      }
+    },
+  );
 });

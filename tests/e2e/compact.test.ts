@@ -96,35 +96,38 @@ describe('compact and full results', () => {
     expect(compact.text.split('\n')[1]).toContain(` @${ch} `);
   });
 
-  it('who, list_channels, get_bot and verify_channel render their structured content; full keeps keys and source', async () => {
-    const who = await both('who', { channel: ch });
-    expect(who.compact.text).toBe(renderCompactWho(who.compact.s));
-    expect(who.compact.s.members.map((m) => m.slot)).toEqual(who.full.s.members.map((m) => m.slot));
-    expect(who.compact.s.members.some((m) => 'id' in m)).toBe(false);
-    expect(who.full.s.members.find((m) => m.slot === 'owner')?.id).toHaveLength(43);
+  it(
+    'who, list_channels, get_bot and verify_channel render their structured content; full keeps ' + 'keys and source',
+    async () => {
+      const who = await both('who', { channel: ch });
+      expect(who.compact.text).toBe(renderCompactWho(who.compact.s));
+      expect(who.compact.s.members.map((m) => m.slot)).toEqual(who.full.s.members.map((m) => m.slot));
+      expect(who.compact.s.members.some((m) => 'id' in m)).toBe(false);
+      expect(who.full.s.members.find((m) => m.slot === 'owner')?.id).toHaveLength(43);
 
-    const list = await both('list_channels', {});
-    expect(list.compact.text).toBe(renderCompactChannels(list.compact.s));
-    expect(list.compact.s.channels[0]).toMatchObject({
-      channel: ch,
-      name: 'solo game',
-      slot: 'owner',
-      epoch: 0,
-      closed: false,
-    });
+      const list = await both('list_channels', {});
+      expect(list.compact.text).toBe(renderCompactChannels(list.compact.s));
+      expect(list.compact.s.channels[0]).toMatchObject({
+        channel: ch,
+        name: 'solo game',
+        slot: 'owner',
+        epoch: 0,
+        closed: false,
+      });
 
-    const bot = await both('get_bot', { channel: ch, slot: 'bot:guess' });
-    expect(bot.compact.text).toBe(renderCompactBot(bot.compact.s));
-    expect(bot.compact.s).not.toHaveProperty('code');
-    expect(bot.full.s.code).toContain('export default');
-    expect(bot.full.s.code_hash.startsWith(bot.compact.s.code_hash.slice(0, -1))).toBe(true);
+      const bot = await both('get_bot', { channel: ch, slot: 'bot:guess' });
+      expect(bot.compact.text).toBe(renderCompactBot(bot.compact.s));
+      expect(bot.compact.s).not.toHaveProperty('code');
+      expect(bot.full.s.code).toContain('export default');
+      expect(bot.full.s.code_hash.startsWith(bot.compact.s.code_hash.slice(0, -1))).toBe(true);
 
-    const v = await both('verify_channel', { channel: ch });
-    expect(v.compact.text).toBe(renderCompactVerify(v.compact.s));
-    expect(Object.keys(v.compact.s).sort()).toEqual(['bots', 'events', 'ok', 'problems']);
-    expect(v.compact.s.bots.map((b) => b.slot)).toEqual(v.full.s.bots.map((b) => b.slot));
-    expect(v.full.text).toBe(JSON.stringify(v.full.s));
-  });
+      const v = await both('verify_channel', { channel: ch });
+      expect(v.compact.text).toBe(renderCompactVerify(v.compact.s));
+      expect(Object.keys(v.compact.s).sort()).toEqual(['bots', 'events', 'ok', 'problems']);
+      expect(v.compact.s.bots.map((b) => b.slot)).toEqual(v.full.s.bots.map((b) => b.slot));
+      expect(v.full.text).toBe(JSON.stringify(v.full.s));
+    },
+  );
 
   it('refuses an unknown detail', async () => {
     const r = await n.raw('who', { channel: ch, detail: 'verbose' });

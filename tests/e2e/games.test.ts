@@ -195,10 +195,12 @@ describe('games over MCP', () => {
   it("a bot that reads its inputs' key order sees the same order on the runner and on every verifier", async () => {
     // Object.keys and JSON.stringify expose insertion order: the runner must hand its bot inputs in the order a
     // verifier reads them back from the signed (canonical, sorted) step, or an honest runner gets flagged.
-    const code = `export default {
+    const code =
+      `export default {
       init(ctx, params) { ctx.state = { seen: 0 }; },
       onJoin(ctx, member) { ctx.post('join-keys', Object.keys(member).join(',')); },
-      onMessage(ctx, msg) { ctx.state.seen += 1; ctx.post('msg-keys', Object.keys(msg).join(',') + ' ' + JSON.stringify(msg.body)); },
+      onMessage(ctx, msg) { ctx.state.seen += 1; ctx.post('msg-keys', Object.keys(msg).join(',') + ' ' + ` +
+      `JSON.stringify(msg.body)); },
     };`;
     const created = await alice.call('create_channel', {
       name: 'keys',

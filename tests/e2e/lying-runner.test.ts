@@ -129,7 +129,8 @@ describe('a lying runner is caught by an honest node', () => {
 
   it('a wrong output', async () => {
     const ch = await setUp('output', (p, post) => {
-      if (inputBody(p) === 'x') p.outputs = [{ kind: 'rolled', body: { label: 'x', value: 7, n: 1 } }]; // a d6 never rolls 7: always a lie
+      // A d6 never rolls 7: always a lie.
+      if (inputBody(p) === 'x') p.outputs = [{ kind: 'rolled', body: { label: 'x', value: 7, n: 1 } }];
       post(p);
     });
     await roll(ch, 'x');

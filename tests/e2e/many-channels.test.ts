@@ -23,7 +23,8 @@ async function relayMetrics(port: number) {
 }
 
 describe('a node in many channels', () => {
-  it(`${CHANNELS} channels sync over one socket, a member joins the newest, and all come back after a restart`, async () => {
+  it(`${CHANNELS} channels sync over one socket, a member joins the newest, and all come back after a ` +
+    `restart`, async () => {
     const relay = await s.relay();
     let alice = await s.node(relay.url);
     let newest: { channel: string; invites: Record<string, string> } | undefined;
@@ -101,7 +102,8 @@ describe('a node in many channels', () => {
     expect(settled.sockets).toBe(4);
   }, 120_000);
 
-  it('members stay in epoch 0 while a slot is open: an invite from before a rotation still admits its holder', async () => {
+  it('members stay in epoch 0 while a slot is open: an invite from before a rotation still admits its ' +
+    'holder', async () => {
     const relay = await s.relay();
     const env = { PARLEY_OLD_EPOCH_GRACE_MS: '0' };
     const alice = await s.node(relay.url, { env });

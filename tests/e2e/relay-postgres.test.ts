@@ -102,7 +102,8 @@ describe('two relay instances on one PostgreSQL database', () => {
     }
   });
 
-  it('kill -9 of one instance mid-stream: nodes reconnect through the proxy, every message arrives exactly once', async () => {
+  it('kill -9 of one instance mid-stream: nodes reconnect through the proxy, every message ' +
+    'arrives exactly once', async () => {
     const { a, lb, alice, bob, ch } = await twoInstances();
     const N = 30;
     const want: string[] = [];
@@ -126,7 +127,8 @@ describe('two relay instances on one PostgreSQL database', () => {
     }
   }, 120_000);
 
-  it('PostgreSQL restarted under running relays: writes are refused while it is away, nothing is lost, both resume', async () => {
+  it('PostgreSQL restarted under running relays: writes are refused while it is away, nothing is ' +
+    'lost, both resume', async () => {
     const { a, b, alice, bob, ch } = await twoInstances();
     await alice.call('post_message', { channel: ch, body: 'before' });
     await collectUntil(bob, ch, (all) => chats(all).includes('before'));

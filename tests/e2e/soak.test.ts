@@ -82,7 +82,8 @@ describe('soak', () => {
     const lost = views.map((v) => want.filter((b) => !v.includes(b)).length);
     const dupes = views.map((v) => v.length - new Set(v).size);
     console.log(
-      `soak: ${RESTARTS} relay kills (one wiped), ${posted.length} messages posted; delivered per node ${views.map((v) => v.length).join('/')}; lost ${lost.join('/')}; duplicates ${dupes.join('/')}`,
+      `soak: ${RESTARTS} relay kills (one wiped), ${posted.length} messages posted; delivered per ` +
+        `node ${views.map((v) => v.length).join('/')}; lost ${lost.join('/')}; duplicates ${dupes.join('/')}`,
     );
     for (const v of views) expect([...v].sort()).toEqual(want);
   });

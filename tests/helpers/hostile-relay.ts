@@ -1,7 +1,8 @@
 /**
  * A deliberately dishonest relay for tests. It speaks the y-websocket protocol (framing from relay/room.ts), on
- * stock per-room sockets and on the node's multiplexed one (protocol/mux.ts), with one master Y.Doc per room, checks no auth, and serves each connection its own view of the room, computed from the
- * master with a state vector that hides whatever the current policy says. Behaviours:
+ * stock per-room sockets and on the node's multiplexed one (protocol/mux.ts), with one master Y.Doc per room, checks no
+ * auth, and serves each connection its own view of the room, computed from the master with a state vector that hides
+ * whatever the current policy says. Behaviours:
  *
  *   inject     write entries into a room as the relay (forged, flipped or copied from another room)
  *   drop       lose every n-th update a client sends (never stored, never forwarded)

@@ -138,7 +138,10 @@ export const compactResult = <N extends ToolName>(_tool: N, r: CallToolResult): 
 export const toolResult = <N extends ToolName>(_tool: N, r: CallToolResult): ToolResults[N] =>
   r.structuredContent as ToolResults[N];
 
-/** Polls `sync_messages` on a node until `predicate` holds for all messages seen so far (compact unless `detail` is "full"). */
+/**
+ * Polls `sync_messages` on a node until `predicate` holds for all messages seen so far (compact unless `detail` is
+ * "full").
+ */
 export async function collectUntil(
   node: Pick<TestNode, 'call'>,
   channel: string,

@@ -74,7 +74,10 @@ export function spawnServe(
 export interface HttpNode {
   client: Client;
   transport: StreamableHTTPClientTransport;
-  /** Calls a tool and returns its structured content, typed as `TestNode.call`; throws with the tool's text if it returned isError. */
+  /**
+   * Calls a tool and returns its structured content, typed as `TestNode.call`; throws with the tool's text if it
+   * returned isError.
+   */
   call<N extends ToolName>(name: N, args?: Record<string, unknown>, timeoutMs?: number): Promise<ToolResults[N]>;
   raw(name: string, args?: Record<string, unknown>): Promise<CallToolResult>;
   close(): Promise<void>;

@@ -186,7 +186,8 @@ describe('compact who, list_channels, get_bot, verify_channel', () => {
     expect(c).not.toHaveProperty('runner');
     expect(c.code_hash).toBe(`${'ab'.repeat(8)}…`);
     expect(renderCompactBot(c)).toBe(
-      `bot:guess · running · runner owner (neutral) · engine qjs-0123456789abcdef · code sha256 ${'ab'.repeat(8)}…\nsteps 4: 4 verified, 0 pending, 0 mismatches\nThe runner published its seed.`,
+      `bot:guess · running · runner owner (neutral) · engine qjs-0123456789abcdef · code ` +
+        `sha256 ${'ab'.repeat(8)}…\nsteps 4: 4 verified, 0 pending, 0 mismatches\nThe runner published its seed.`,
     );
   });
 
@@ -198,7 +199,8 @@ describe('compact who, list_channels, get_bot, verify_channel', () => {
       problems: ['bot:guess step 7 does not replay'],
     };
     expect(renderCompactVerify(v)).toBe(
-      'NOT ok · 57 events\nbot:guess: 12 steps, 11 verified, 0 pending, 1 mismatches\nproblems:\n- bot:guess step 7 does not replay',
+      'NOT ok · 57 events\nbot:guess: 12 steps, 11 verified, 0 pending, 1 mismatches\nproblems:\n- bot:guess step 7 ' +
+        'does not replay',
     );
     expect(renderCompactVerify({ ok: true, events: 3, bots: [], problems: [] })).toBe('ok · 3 events\nno problems');
   });

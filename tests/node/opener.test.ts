@@ -64,7 +64,8 @@ function hostileBatch(): { entries: SealedEntry[]; epoch: EpochContext } {
       const { sealed } = sealEvent(signEvent(body(author, i), who.secretKey), epoch);
       entries.push({ key: 'A'.repeat(43), value: sealed }); // key is not the value's hash
     }
-    if (i === 60) add(signEvent(body(author, i), who.secretKey), { ...epoch, key: newEpochKey() }); // another room's key
+    // Sealed with another room's key.
+    if (i === 60) add(signEvent(body(author, i), who.secretKey), { ...epoch, key: newEpochKey() });
     if (i === 70) {
       const text = utf8(JSON.stringify(body(author, i), null, 1)); // valid JSON, not canonical
       add(concat(text, sign(concat(utf8('parley-event-v1'), text), who.secretKey)));

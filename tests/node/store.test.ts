@@ -63,7 +63,8 @@ describe('LocalStore deliveries', () => {
       body TEXT NOT NULL, sig BLOB NOT NULL, UNIQUE (id))`);
     old
       .prepare(
-        `INSERT INTO delivered (ch, ep, id, type, author, lamport, ts, body, sig) VALUES ('ch1', 0, 'id1', 'message', 'alice', 1, 0, '{}', x'00')`,
+        `INSERT INTO delivered (ch, ep, id, type, author, lamport, ts, body, sig) VALUES ('ch1', 0, 'id1', ` +
+          `'message', 'alice', 1, 0, '{}', x'00')`,
       )
       .run();
     old.close();

@@ -147,7 +147,9 @@ describe.each(['sqlite', 'postgres'] as const)('relay fuzz, %s store', (kind) =>
     const want = [...honest.getMap<Uint8Array>('log').keys()].sort();
     expect([...served.keys()].sort()).toEqual(want);
     console.log(
-      `fuzz: ${sent} frames over ${connections} connections; close codes ${JSON.stringify(Object.fromEntries(closeCodes))}; relay RSS ${before} → ${after} KiB; honest entries ${want.length}/${want.length}`,
+      `fuzz: ${sent} frames over ${connections} connections; close ` +
+        `codes ${JSON.stringify(Object.fromEntries(closeCodes))}; relay RSS ${before} → ${after} KiB; honest ` +
+        `entries ${want.length}/${want.length}`,
     );
     expect(relay.process.exitCode).toBeNull();
     expect(after - before).toBeLessThan(200 * 1024);

@@ -108,7 +108,9 @@ async function bigRoom(dataDir: string, room: string, bytes: number): Promise<nu
   return entries.length;
 }
 
-/** Spawns a relay on a 52 MB room and has an honest reader load it; returns the relay, the room key and its RSS then. */
+/**
+ * Spawns a relay on a 52 MB room and has an honest reader load it; returns the relay, the room key and its RSS then.
+ */
 async function relayWithBigRoom() {
   const dataDir = mkdtempSync(join(tmpdir(), 'parley-relay-big-'));
   const key = newEpochKey();
@@ -141,7 +143,8 @@ async function otherRoomServed(url: string): Promise<void> {
 }
 
 describe('relay backpressure', () => {
-  it('2,000 sync step 1 requests from one client that never reads, on a 52 MB room: RSS growth < 64 MiB, other rooms served', async () => {
+  it('2,000 sync step 1 requests from one client that never reads, on a 52 MB room: RSS growth < 64 MiB, ' +
+    'other rooms served', async () => {
     const { r, key, pid } = await relayWithBigRoom();
     const counter = (m: string, name: string) => Number(new RegExp(`parley_relay_${name}_total (\\d+)`).exec(m)![1]);
     const start = await metrics(r);
@@ -163,7 +166,8 @@ describe('relay backpressure', () => {
     const growth = s.peak - s.before;
     const sent = counter(end, 'bytes_out') - counter(start, 'bytes_out');
     console.log(
-      `one client: relay RSS before ${(s.before / MiB).toFixed(0)} MiB, peak ${(s.peak / MiB).toFixed(0)} MiB, growth ${(growth / MiB).toFixed(0)} MiB; ${(sent / MiB).toFixed(1)} MiB handed to its socket`,
+      `one client: relay RSS before ${(s.before / MiB).toFixed(0)} MiB, peak ${(s.peak / MiB).toFixed(0)} MiB, ` +
+        `growth ${(growth / MiB).toFixed(0)} MiB; ${(sent / MiB).toFixed(1)} MiB handed to its socket`,
     );
     expect(growth).toBeLessThan(64 * MiB);
     expect(sent).toBeLessThan(52 * 1000 * 1000);
@@ -208,7 +212,8 @@ describe('relay backpressure', () => {
     expect(refusedCount(await metrics(r), 'sync-rate-limit')).toBe(1);
   });
 
-  it('2,000 sync step 1 requests from 200 connections that never read (10 each): RSS growth < 256 MiB, other rooms served', async () => {
+  it('2,000 sync step 1 requests from 200 connections that never read (10 each): RSS growth < 256 MiB, ' +
+    'other rooms served', async () => {
     const { r, key, pid } = await relayWithBigRoom();
     const { s, stop } = sampleRss(pid);
     const step1 = step1Message();
@@ -229,14 +234,16 @@ describe('relay backpressure', () => {
     expect(refusedCount(await metrics(r), 'sync-rate-limit')).toBe(0);
     const growth = s.peak - s.before;
     console.log(
-      `200 connections: relay RSS before ${(s.before / MiB).toFixed(0)} MiB, peak ${(s.peak / MiB).toFixed(0)} MiB, growth ${(growth / MiB).toFixed(0)} MiB`,
+      `200 connections: relay RSS before ${(s.before / MiB).toFixed(0)} MiB, peak ${(s.peak / MiB).toFixed(0)} MiB, ` +
+        `growth ${(growth / MiB).toFixed(0)} MiB`,
     );
     expect(growth).toBeLessThan(256 * MiB);
   }, 180_000);
 });
 
 describe('a reader that does not read', () => {
-  it('is no longer fed once its send buffer passes the bound, and is closed with 4509; the others get everything', async () => {
+  it('is no longer fed once its send buffer passes the bound, and is closed with 4509; the ' +
+    'others get everything', async () => {
     const r = await spawnRelay();
     cleanup.push(() => r.stop());
     const key = newEpochKey();
@@ -355,7 +362,8 @@ describe('store write failures', () => {
     90_000,
   );
 
-  it('disk full (injected SQLITE_FULL): writers refused with 4507 disk-full, readers stay connected and served, writes resume', async () => {
+  it('disk full (injected SQLITE_FULL): writers refused with 4507 disk-full, readers stay connected and ' +
+    'served, writes resume', async () => {
     const fault = join(mkdtempSync(join(tmpdir(), 'parley-fault-')), 'disk-full');
     const r = await spawnRelay({ env: { PARLEY_RELAY_FAULT_APPEND: fault } });
     cleanup.push(() => r.stop());
@@ -428,17 +436,20 @@ describe.each(['sqlite', 'postgres'] as const)('quotas (%s store)', (kind) => {
     );
   };
 
-  it('--room-quota: an update that would pass it is refused with 4520 room-quota; other rooms still take writes', async () => {
-    const r = await relay(['--room-quota', '200KiB']);
-    const key = newEpochKey();
-    const c = await write(r.url, key, values(4));
-    expect(await c.closed).toEqual({ code: 4520, reason: 'room-quota' });
-    await stored(r.url, key, 3);
-    expect(refusedCount(await metrics(r), 'room-quota')).toBe(1);
-    const other = newEpochKey();
-    await write(r.url, other, values(3));
-    await stored(r.url, other, 3);
-  });
+  it(
+    '--room-quota: an update that would pass it is refused with 4520 room-quota; other rooms ' + 'still take writes',
+    async () => {
+      const r = await relay(['--room-quota', '200KiB']);
+      const key = newEpochKey();
+      const c = await write(r.url, key, values(4));
+      expect(await c.closed).toEqual({ code: 4520, reason: 'room-quota' });
+      await stored(r.url, key, 3);
+      expect(refusedCount(await metrics(r), 'room-quota')).toBe(1);
+      const other = newEpochKey();
+      await write(r.url, other, values(3));
+      await stored(r.url, other, 3);
+    },
+  );
 
   it('--disk-quota: counts every room and what was stored before a restart; refused with 4521 disk-quota', async () => {
     const r = await relay(['--disk-quota', '300KiB']);

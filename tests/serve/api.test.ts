@@ -14,7 +14,9 @@ import type { Transcript } from '../../node/transcript.js';
 type PageMessage = Omit<Message, 'author' | 'channel'>;
 /** GET /api/channels */
 type ChannelsResponse = { me: string } & ReturnType<ParleyNode['listChannels']>;
-/** GET /api/channels/:ch/messages (?before): a page of the transcript, oldest first; the newest page carries the cursor. */
+/**
+ * GET /api/channels/:ch/messages (?before): a page of the transcript, oldest first; the newest page carries the cursor.
+ */
 interface TranscriptPage {
   messages: PageMessage[];
   first: number | null;

@@ -39,48 +39,52 @@ const post = (url: string, headers: Record<string, string>) =>
   });
 
 describe('parley serve: the gate', () => {
-  it('creates the token file with mode 0600, answers /healthz, and refuses missing or wrong tokens, foreign origins and hosts', async () => {
-    const s = await serve();
-    expect(statSync(join(s.home, 'serve.token')).mode & 0o777).toBe(0o600);
-    expect(s.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    expect(s.page).toBe(`${s.url}/#token=${s.token}`);
-    expect(await (await fetch(`${s.url}/healthz`)).json()).toMatchObject({ ok: true });
+  it(
+    'creates the token file with mode 0600, answers /healthz, and refuses missing or wrong tokens, foreign ' +
+      'origins and hosts',
+    async () => {
+      const s = await serve();
+      expect(statSync(join(s.home, 'serve.token')).mode & 0o777).toBe(0o600);
+      expect(s.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(s.page).toBe(`${s.url}/#token=${s.token}`);
+      expect(await (await fetch(`${s.url}/healthz`)).json()).toMatchObject({ ok: true });
 
-    const none = await post(s.url, {});
-    expect(none.status).toBe(401);
-    expect(none.headers.get('www-authenticate')).toBe('Bearer');
-    expect((await none.json()).error).toMatch(/^Unauthorized: send Authorization: Bearer <token>/);
-    expect((await post(s.url, { authorization: 'Bearer wrong' })).status).toBe(401);
-    expect((await fetch(`${s.url}/api/channels`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
-    expect((await fetch(`${s.url}/api/channels`)).status).toBe(401);
+      const none = await post(s.url, {});
+      expect(none.status).toBe(401);
+      expect(none.headers.get('www-authenticate')).toBe('Bearer');
+      expect((await none.json()).error).toMatch(/^Unauthorized: send Authorization: Bearer <token>/);
+      expect((await post(s.url, { authorization: 'Bearer wrong' })).status).toBe(401);
+      expect((await fetch(`${s.url}/api/channels`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+      expect((await fetch(`${s.url}/api/channels`)).status).toBe(401);
 
-    const evil = await post(s.url, { authorization: `Bearer ${s.token}`, origin: 'http://evil.example' });
-    expect(evil.status).toBe(403);
-    expect((await evil.json()).error).toMatch(/Origin/);
-    // The page's own origin passes.
-    expect((await post(s.url, { authorization: `Bearer ${s.token}`, origin: s.url })).status).toBe(200);
+      const evil = await post(s.url, { authorization: `Bearer ${s.token}`, origin: 'http://evil.example' });
+      expect(evil.status).toBe(403);
+      expect((await evil.json()).error).toMatch(/Origin/);
+      // The page's own origin passes.
+      expect((await post(s.url, { authorization: `Bearer ${s.token}`, origin: s.url })).status).toBe(200);
 
-    // Host: fetch will not send a foreign Host header, so speak HTTP/1.1 by hand.
-    const { request } = await import('node:http');
-    const status = await new Promise<number>((resolve, reject) => {
-      const u = new URL(s.url);
-      request({ host: u.hostname, port: u.port, path: '/healthz', headers: { host: 'attacker.example' } }, (res) => {
-        res.resume();
-        resolve(res.statusCode!);
-      })
-        .on('error', reject)
-        .end();
-    });
-    expect(status).toBe(403);
+      // Host: fetch will not send a foreign Host header, so speak HTTP/1.1 by hand.
+      const { request } = await import('node:http');
+      const status = await new Promise<number>((resolve, reject) => {
+        const u = new URL(s.url);
+        request({ host: u.hostname, port: u.port, path: '/healthz', headers: { host: 'attacker.example' } }, (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        })
+          .on('error', reject)
+          .end();
+      });
+      expect(status).toBe(403);
 
-    // The SDK client with a wrong token fails to connect, with the 401 in its message.
-    await expect(connectHttp(s.url, s.token, { authorization: 'Bearer nope' })).rejects.toMatchObject({ code: 401 });
+      // The SDK client with a wrong token fails to connect, with the 401 in its message.
+      await expect(connectHttp(s.url, s.token, { authorization: 'Bearer nope' })).rejects.toMatchObject({ code: 401 });
 
-    // The same token on the next start.
-    expect(await s.stop()).toBe(0);
-    const again = await serve({ home: s.home });
-    expect(again.token).toBe(s.token);
-  });
+      // The same token on the next start.
+      expect(await s.stop()).toBe(0);
+      const again = await serve({ home: s.home });
+      expect(again.token).toBe(s.token);
+    },
+  );
 
   it('keeps one session per client until it ends: unknown session 404, no session 400, DELETE ends it', async () => {
     const s = await serve();
@@ -231,28 +235,31 @@ describe('parley serve: MCP over Streamable HTTP', () => {
     expect(report.bots[0].verified).toBe(report.bots[0].steps);
   });
 
-  it("a bot keeps answering while the owner's stdio host is closed and only parley serve runs for the owner", async () => {
-    const relay = await scope.relay();
-    const home = tempHome('parley-owner-');
-    const owner = await scope.node(relay.url, { home });
-    const created = await owner.call('create_channel', {
-      name: 'echo room',
-      slots: ['invite:bob', 'bot:echo'],
-      bot: { preset: 'echo' },
-    });
-    const ch = created.channel as string;
-    const bob = await scope.node(relay.url);
-    await bob.call('join_channel', { invite_code: created.invites['invite:bob'], display_name: 'Bob' });
-    // The owner's agent host goes away; the owner's always-on node takes over the same profile.
-    await owner.close();
-    await serve({ home, relays: [relay.url] });
-    await bob.call('post_message', { channel: ch, body: 'anyone there?' });
-    const seen = await collectUntil(
-      bob,
-      ch,
-      (all) => all.some((m) => m.from === 'bot:echo' && m.body.includes('anyone there?')),
-      30_000,
-    );
-    expect(seen.filter((m) => m.from === 'bot:echo').length).toBeGreaterThan(0);
-  });
+  it(
+    "a bot keeps answering while the owner's stdio host is closed and only parley serve runs for the " + 'owner',
+    async () => {
+      const relay = await scope.relay();
+      const home = tempHome('parley-owner-');
+      const owner = await scope.node(relay.url, { home });
+      const created = await owner.call('create_channel', {
+        name: 'echo room',
+        slots: ['invite:bob', 'bot:echo'],
+        bot: { preset: 'echo' },
+      });
+      const ch = created.channel as string;
+      const bob = await scope.node(relay.url);
+      await bob.call('join_channel', { invite_code: created.invites['invite:bob'], display_name: 'Bob' });
+      // The owner's agent host goes away; the owner's always-on node takes over the same profile.
+      await owner.close();
+      await serve({ home, relays: [relay.url] });
+      await bob.call('post_message', { channel: ch, body: 'anyone there?' });
+      const seen = await collectUntil(
+        bob,
+        ch,
+        (all) => all.some((m) => m.from === 'bot:echo' && m.body.includes('anyone there?')),
+        30_000,
+      );
+      expect(seen.filter((m) => m.from === 'bot:echo').length).toBeGreaterThan(0);
+    },
+  );
 });
