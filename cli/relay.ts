@@ -1,6 +1,15 @@
 import type { Command } from './command.js';
 import { parseOptions, parsePort } from './command.js';
 
+/** Why the relay could not start, in words that say what to change. */
+function startFailure(e: NodeJS.ErrnoException, opts: { port: number; dataDir?: string }): string {
+  if (e.code === 'EADDRINUSE')
+    return `port ${opts.port} is already in use (pick another with --port, or 0 for any free port)`;
+  if (e.code === 'EACCES' || e.code === 'EPERM') return `permission denied (${e.message})`;
+  if (e.code === 'SQLITE_CANTOPEN') return `cannot open the database in ${opts.dataDir}`;
+  return e.message;
+}
+
 export const command: Command = {
   summary: 'run a Parley relay: a dumb, self-hostable WebSocket relay that only sees ciphertext',
   usage: [
@@ -72,16 +81,7 @@ export const command: Command = {
     try {
       relay = await startRelay(opts);
     } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      const why =
-        e.code === 'EADDRINUSE'
-          ? `port ${opts.port} is already in use (pick another with --port, or 0 for any free port)`
-          : e.code === 'EACCES' || e.code === 'EPERM'
-            ? `permission denied (${e.message})`
-            : e.code === 'SQLITE_CANTOPEN'
-              ? `cannot open the database in ${opts.dataDir}`
-              : e.message;
-      console.error(`parley relay: ${why}`);
+      console.error(`parley relay: ${startFailure(err as NodeJS.ErrnoException, opts)}`);
       return 1;
     }
     console.log(`parley relay listening on ${relay.url}`);

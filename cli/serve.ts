@@ -1,6 +1,22 @@
 import type { Command } from './command.js';
 import { parseOptions, parsePort, UsageError } from './command.js';
 
+/** The --allowed-host values, each a host name or name:port (an IPv6 address in brackets). */
+function allowedHosts(hosts: string[]): string[] {
+  for (const h of hosts)
+    if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(h))
+      throw new UsageError(`--allowed-host must be a host name or name:port, got "${h}"`);
+  return hosts;
+}
+
+/** Why the server could not listen, in words that say what to change. */
+function listenFailure(e: NodeJS.ErrnoException, port: number): string {
+  if (e.code === 'EADDRINUSE')
+    return `port ${port} is already in use (pick another with --port, or 0 for any free port)`;
+  if (e.code === 'EACCES') return `permission denied (${e.message})`;
+  return e.message;
+}
+
 export const command: Command = {
   summary: 'run an always-on node: MCP over Streamable HTTP at /mcp and a live web page, on this profile',
   usage: [
@@ -24,10 +40,7 @@ export const command: Command = {
     );
     const host = values.host ?? '127.0.0.1';
     const port = parsePort(values.port, 4456);
-    const extra = values['allowed-host'] ?? [];
-    for (const h of extra)
-      if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(h))
-        throw new UsageError(`--allowed-host must be a host name or name:port, got "${h}"`);
+    const extra = allowedHosts(values['allowed-host'] ?? []);
     const { isLoopback, loadOrCreateToken } = await import('../node/serve/auth.js');
     if (!isLoopback(host) && extra.length === 0) {
       throw new UsageError(
@@ -47,14 +60,7 @@ export const command: Command = {
       serve = await startServe(node, attachBotSupport(node), { host, port, token, allowedHosts: extra });
     } catch (err) {
       node.close();
-      const e = err as NodeJS.ErrnoException;
-      const why =
-        e.code === 'EADDRINUSE'
-          ? `port ${port} is already in use (pick another with --port, or 0 for any free port)`
-          : e.code === 'EACCES'
-            ? `permission denied (${e.message})`
-            : e.message;
-      console.error(`parley serve: ${why}`);
+      console.error(`parley serve: ${listenFailure(err as NodeJS.ErrnoException, port)}`);
       return 1;
     }
     if (!isLoopback(host)) {

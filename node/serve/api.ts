@@ -147,27 +147,34 @@ export class PageApi {
         sendJson(res, 200, this.node.who({ channel: c.ch }));
         return true;
       case 'GET bots':
-        sendJson(res, 200, {
-          bots: c.bots.slots().map((slot) => {
-            const { code: _code, ...info } = this.bots.getBot({ channel: c.ch, slot });
-            return info;
-          }),
-        });
+        sendJson(res, 200, { bots: this.botInfos(c) });
         return true;
       case 'POST verify':
         sendJson(res, 200, await this.tool('verify_channel', c, () => this.node.verifyChannel({ channel: c.ch })));
         return true;
-      case 'GET export': {
-        const store = this.node.store;
-        const transcript = buildTranscript(c.ch, c.row.name, store.deliveredAll(c.ch), store.refusedAll(c.ch));
-        const file = `${c.row.name.replace(/[^A-Za-z0-9_.-]+/g, '_').slice(0, 60) || 'channel'}.parley.json`;
-        sendJson(res, 200, transcript, { 'content-disposition': `attachment; filename="${file}"` });
-        this.node.audit('web:export', c.ch, 'ok');
+      case 'GET export':
+        this.sendExport(res, c);
         return true;
-      }
       default:
         return false;
     }
+  }
+
+  /** The channel's bots as get_bot describes them, without their code (the page does not show it). */
+  private botInfos(c: Channel) {
+    return c.bots.slots().map((slot) => {
+      const { code: _code, ...info } = this.bots.getBot({ channel: c.ch, slot });
+      return info;
+    });
+  }
+
+  /** The channel's transcript as a download, as `parley export` writes it. */
+  private sendExport(res: ServerResponse, c: Channel): void {
+    const store = this.node.store;
+    const transcript = buildTranscript(c.ch, c.row.name, store.deliveredAll(c.ch), store.refusedAll(c.ch));
+    const file = `${c.row.name.replace(/[^A-Za-z0-9_.-]+/g, '_').slice(0, 60) || 'channel'}.parley.json`;
+    sendJson(res, 200, transcript, { 'content-disposition': `attachment; filename="${file}"` });
+    this.node.audit('web:export', c.ch, 'ok');
   }
 
   private channel(ref: string): Channel {
