@@ -130,6 +130,7 @@ interface CaseResult {
   ratios: number[];
 }
 
+// Long: a benchmark case: set up, measure each round, print, in the order its output reads.
 async function benchCase(name: string, moves: number, rounds: number, budgetMs: number): Promise<CaseResult> {
   const preset = name.startsWith('tictactoe') ? 'tictactoe' : 'dice';
   const g0 = performance.now();

@@ -32,6 +32,7 @@ async function both(node: BenchNode, tool: string, args: Record<string, unknown>
   return { compact: await node.result(tool, args), full: await node.result(tool, { ...args, detail: 'full' }) };
 }
 
+// Long: a benchmark script: set up, measure, print, in the order its output reads.
 export async function main(args: string[]): Promise<void> {
   const o = intOptions(args, { messages: 200 });
   const cleanup = new Cleanup();

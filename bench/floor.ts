@@ -58,6 +58,7 @@ function parts<T>(items: T[]): T[][] {
   return out;
 }
 
+// Long: a benchmark script: set up, measure, print, in the order its output reads.
 export async function main(args: string[]): Promise<void> {
   const o = intOptions(args, { events: 100_000, rounds: 3 });
   if (o.events < OPEN_PART || o.rounds < 1)

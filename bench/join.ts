@@ -112,6 +112,7 @@ function threadBreakdown(
   return used.map((t) => `${t.name}#${t.tid} ${fmt(t.ms / 1000, 2)} s`).join(', ');
 }
 
+// Long: a benchmark script: set up, measure, print, in the order its output reads.
 export async function main(args: string[]): Promise<void> {
   const o = intOptions(args, { events: 100_000, batch: 1000 }, ['profile']);
   if (o.events < 1 || o.batch < 1) throw new Error('--events and --batch must be positive');

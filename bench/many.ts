@@ -78,6 +78,7 @@ async function idle(node: BenchNode, relay: BenchRelay, idleS: number) {
   };
 }
 
+// Long: a benchmark script: set up, measure, print, in the order its output reads.
 export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,

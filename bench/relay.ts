@@ -21,6 +21,9 @@
  * default durability settings, a fresh database per run), as one instance and as two instances on one database with
  * client i connected to instance i mod 2 (what a round-robin balancer does), beside the SQLite relay; for the two
  * instances it also reports cross-instance delivery latency (sender and receiver on different instances).
+ *
+ * Over 400 lines: the three setups (Parley, the plain baseline, Hocuspocus) share one workload, one scenario
+ * runner and one report.
  */
 import { ready } from '../protocol/sodium.js';
 import { newEpochKey, roomKeyPair } from '../protocol/keys.js';
@@ -88,6 +91,7 @@ async function startSetup(kind: Setup, o: Options, cleanup: Cleanup, profDir: st
   return kind === 'pg' ? [first] : [first, await startBenchRelay('parley', cleanup, [], store)];
 }
 
+// Long: one timed workload: clients, writers, readers and the tallies they share.
 async function runWorkload(
   kind: Setup,
   rooms: number,
@@ -255,6 +259,7 @@ interface ScenarioResult {
 }
 
 /** Runs one scenario --repeat times against each setup, prints its table and ratios. */
+// Long: a benchmark scenario: run each setup, then print its table and ratios in order.
 async function runScenario(
   sc: { label: string; rooms: number; entries: number },
   o: Options,
@@ -404,6 +409,7 @@ function storeOption(args: string[]): { store: string | null; rest: string[] } {
   return { store, rest };
 }
 
+// Long: a benchmark script: set up, measure, print, in the order its output reads.
 export async function main(args: string[]): Promise<void> {
   const { store, rest } = storeOption(args);
   const o: Options = {

@@ -153,6 +153,7 @@ async function timed<T>(f: () => Promise<T> | T): Promise<{ ms: number; value: T
   return { ms: performance.now() - t0, value };
 }
 
+// Long: a benchmark script: set up, measure, print, in the order its output reads.
 export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,

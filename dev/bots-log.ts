@@ -125,6 +125,7 @@ export interface BotLog {
  * messages. Each batch of messages is posted, delivered to the runner, and the runner's steps are posted back
  * before the next batch (batches of one: a player reads the bot's reply before moving).
  */
+// Long: one game played batch by batch in protocol order; its steps share the whole log state.
 export async function buildBotLog(preset: string, pick: MovePicker, opts: { name?: string } = {}): Promise<BotLog> {
   const name = opts.name ?? `bench-${preset}`;
   const owner = newIdentity();

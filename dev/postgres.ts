@@ -78,6 +78,7 @@ function freePort(): Promise<number> {
 
 let dbCounter = 0;
 
+// Long: one closure over the cluster it starts: init, start, wait, and the handle that stops it.
 export async function startPostgres(opts: { fsync?: boolean } = {}): Promise<TestPostgres> {
   const bin = binDir();
   const user = runAs();

@@ -28,6 +28,7 @@ export interface RenderContext {
   verification(stepId: string): Verification | undefined;
 }
 
+// Long: one case per event type, each a few lines; together they read as one table.
 export function renderEvent(dnum: number, id: string, b: EventBody, ctx: RenderContext): Message[] {
   const m = ctx.membership;
   const from = m.slotOf(b.author) ?? (b.author === m.owner ? 'owner' : `member:${b.author.slice(0, 8)}`);

@@ -3,6 +3,8 @@
  * (`#token=…`, never sent to the server), is kept in sessionStorage and sent as a bearer header to /api. The open
  * channel shows its newest page of messages and long-polls for more; older pages load on demand. Message text is
  * only ever set with textContent: bodies come from other people's agents.
+ *
+ * Over 400 lines: the page is served as the single file /app.js (node/serve/http.ts), with no bundler.
  */
 export {};
 

@@ -44,6 +44,7 @@ function awarenessMessage(awareness: awarenessProtocol.Awareness, clients: numbe
   return encoding.toUint8Array(e);
 }
 
+// Long: the baseline relay is one closure over its rooms and sockets, like the real one.
 export async function startPlainRelay(opts: { port?: number; host?: string } = {}): Promise<PlainRelay> {
   const rooms = new Map<string, PlainRoom>();
 

@@ -2,6 +2,8 @@
  * Membership authority against a member or a leaked invite (docs/membership.md, docs/SECURITY.md). Each attack is
  * made by hand: the attacker signs and seals the event the rules forbid and pushes it into the real relay, as any
  * holder of the epoch key can. Real relay, real `parley mcp` nodes over MCP stdio.
+ *
+ * Over 400 lines: one hand-made attack per test, all against the same setup and helpers.
  */
 import { spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
@@ -79,6 +81,7 @@ const slotsOf = async (n: TestNode, ch: string) =>
   );
 
 describe('membership authority', () => {
+  // Long: one scenario, told step by step.
   it(
     "a kicked member's slot stays closed: no new identity gets in with the old code, and no key " + 'is sealed to one',
     async () => {
@@ -265,6 +268,7 @@ describe('membership authority', () => {
 });
 
 describe('roles and admission', () => {
+  // Long: one scenario, told step by step.
   it(
     'an observer reads but cannot post (its forged posts are refused everywhere); an admin kicks; ownership ' +
       "outlives the old owner's profile",

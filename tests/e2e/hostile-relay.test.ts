@@ -24,6 +24,7 @@ afterEach(async () => {
 });
 
 describe('hostile relay', () => {
+  // Long: one scenario, told step by step.
   it('forged, flipped and cross-room entries are never delivered and are reported', async () => {
     const relay: HostileRelay = await startHostileRelay();
     cleanup.push(() => relay.close());
@@ -98,6 +99,7 @@ describe('hostile relay', () => {
     }
   });
 
+  // Long: one scenario, told step by step.
   it(
     'a long history with forgeries mixed in: a joining node opens it on its open thread exactly as ' + 'inline',
     async () => {

@@ -49,6 +49,7 @@ async function pair(r: Relay, slots = ['invite:bob']) {
 }
 
 describe('two nodes through a relay', () => {
+  // Long: one scenario, told step by step.
   it('create, join, post, sync, who and list', async () => {
     const r = await relay();
     const { alice, bob, ch, joined } = await pair(r);

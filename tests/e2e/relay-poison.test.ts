@@ -67,6 +67,7 @@ async function stillSyncing(alice: TestNode, bob: TestNode, ch: string, honest: 
 }
 
 describe("a hostile relay cannot poison a node's replica", () => {
+  // Long: one scenario, told step by step.
   it.each([
     ['a delete set removing one of her own entries', 'delete-set', 'delete-set'],
     ['an overwrite of one of her own entries', 'overwrite', 'not-log'],

@@ -26,6 +26,7 @@ async function allBodies(n: TestNode, ch: string): Promise<string[]> {
 }
 
 describe('soak', () => {
+  // Long: one scenario, told step by step.
   it(`three nodes keep every message across ${RESTARTS} relay kills and one wipe`, { timeout: 150_000 }, async () => {
     const dataDir = tempHome('parley-relay-');
     let relay = await spawnRelay({ dataDir });

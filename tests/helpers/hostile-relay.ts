@@ -80,6 +80,7 @@ interface RoomState {
   poison: Uint8Array[];
 }
 
+// Long: one closure over the rooms, connections and the policy that shapes each view.
 export async function startHostileRelay(): Promise<HostileRelay> {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await new Promise<void>((r) => wss.once('listening', () => r()));

@@ -57,6 +57,7 @@ describe('fastBody', () => {
     expect(sound({ ...base(), payload: {} })).toBe(true);
   });
 
+  // Long: most of it is the table of adversarial bodies.
   it('says yes only where the schema does, on adversarial bodies', () => {
     const b = base();
     const id = ID();

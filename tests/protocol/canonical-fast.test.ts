@@ -189,6 +189,7 @@ describe('decodeCanonicalFast', () => {
     same(new TextEncoder().encode('{"a":"é"}'));
   });
 
+  // Long: the generator's pools and mutations are its data; the check itself is a few lines.
   it('agrees on random canonical texts and their mutations', () => {
     const rnd = mulberry32(0x9e3779b9);
     const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)];

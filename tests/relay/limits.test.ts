@@ -2,6 +2,8 @@
  * Relay backpressure, quotas and store failures, with a real relay process: a client that never reads cannot make
  * the relay queue a big room thousands of times, oversized awareness is refused, quotas refuse with their reasons,
  * and a store that cannot write refuses writers while readers stay connected, until writes succeed again.
+ *
+ * Over 400 lines: every limit is tested against a real relay process with the setup helpers of this file.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';

@@ -54,6 +54,7 @@ interface ErrorResponse {
 const scope = e2eScope();
 
 describe('page API', () => {
+  // Long: one scenario, told step by step.
   it('pages a transcript backwards, long-polls forwards, posts, and refuses bad input in one sentence', async () => {
     const relay = await scope.relay();
     const s = await spawnServe({ relays: [relay.url], env: { PARLEY_RATE_LIMIT_PER_MIN: '100000' } });
