@@ -45,9 +45,15 @@ async function verifierPass(log: BotLog, bodies: EventBody[]): Promise<Run> {
   const c0 = process.cpuUsage();
   const membership = new Membership(log.ch);
   // The mark callback stands in for node/channel.ts's store.setMark (a SQLite write, not part of bots/).
-  const bots = new ChannelBots(log.ch, membership, () => membership.name || log.name, undefined, (_id, status) => {
-    marks.set(status, (marks.get(status) ?? 0) + 1);
-  });
+  const bots = new ChannelBots(
+    log.ch,
+    membership,
+    () => membership.name || log.name,
+    undefined,
+    (_id, status) => {
+      marks.set(status, (marks.get(status) ?? 0) + 1);
+    },
+  );
   for (let i = 0; i < bodies.length; i++) {
     const b = bodies[i];
     const id = log.events[i].id;
@@ -60,7 +66,14 @@ async function verifierPass(log: BotLog, bodies: EventBody[]): Promise<Run> {
   const report = bots.report();
   bots.close();
   const r = report.bots[0];
-  if (report.problems.length > 0 || !r || r.mismatches > 0 || r.pending > 0 || r.verified !== log.steps || marks.get('verified') !== log.steps) {
+  if (
+    report.problems.length > 0 ||
+    !r ||
+    r.mismatches > 0 ||
+    r.pending > 0 ||
+    r.verified !== log.steps ||
+    marks.get('verified') !== log.steps
+  ) {
     const summary = { ...r, problems: report.problems.length, first: report.problems.slice(0, 3) };
     throw new Error(`the verifier did not verify the ${log.preset} log: ${JSON.stringify(summary)}`);
   }
@@ -72,7 +85,14 @@ function sandboxInputs(log: BotLog): Omit<StepInput, 'state'>[] {
   const acc = entropyStart(log.ch);
   const members: Json = [{ slot: 'owner', id: log.owner, name: 'owner' }];
   const channel: Json = { id: log.ch, name: log.name };
-  return log.stepPayloads.map((p) => ({ hook: p.input.hook, arg: p.input.arg, now: p.now, members, channel, random: stepRandom(log.seed, acc, p.n) }));
+  return log.stepPayloads.map((p) => ({
+    hook: p.input.hook,
+    arg: p.input.arg,
+    now: p.now,
+    members,
+    channel,
+    random: stepRandom(log.seed, acc, p.n),
+  }));
 }
 
 /** bots/sandbox.ts alone: load, then step through every recorded input, checking each state hash. */
@@ -82,7 +102,8 @@ async function sandboxPass(log: BotLog, inputs: Omit<StepInput, 'state'>[]): Pro
   let state: Json | null = null;
   for (let i = 0; i < inputs.length; i++) {
     const out = bot.step({ ...inputs[i], state });
-    if (out.status !== 'ok' || out.stateHash !== log.stepPayloads[i].stateHash) throw new Error(`sandbox replay of step ${i + 1} differs from the runner's`);
+    if (out.status !== 'ok' || out.stateHash !== log.stepPayloads[i].stateHash)
+      throw new Error(`sandbox replay of step ${i + 1} differs from the runner's`);
     state = out.state;
   }
   const ms = performance.now() - t0;
@@ -109,15 +130,22 @@ interface CaseResult {
   ratios: number[];
 }
 
+// Long: a benchmark case: set up, measure each round, print, in the order its output reads.
 async function benchCase(name: string, moves: number, rounds: number, budgetMs: number): Promise<CaseResult> {
   const preset = name.startsWith('tictactoe') ? 'tictactoe' : 'dice';
   const g0 = performance.now();
-  const log = await buildBotLog(preset, preset === 'tictactoe' ? tictactoePicker(moves) : dicePicker(moves, name !== 'dice-blind'));
+  const log = await buildBotLog(
+    preset,
+    preset === 'tictactoe' ? tictactoePicker(moves) : dicePicker(moves, name !== 'dice-blind'),
+  );
   const genMs = performance.now() - g0;
   // What a node holds after ingest: bodies decoded from the signed canonical text (fresh objects, not the builder's).
   const bodies = log.events.map((e) => JSON.parse(e.bodyText) as EventBody);
   const inputs = sandboxInputs(log);
-  console.log(`\n${name}: ${log.inputs} inputs, ${log.steps} bot.step events (incl. init), ${log.events.length} signed events in the log (built in ${fmt(genMs / 1000)} s)`);
+  console.log(
+    `\n${name}: ${log.inputs} inputs, ${log.steps} bot.step events (incl. init), ${log.events.length} signed events ` +
+      `in the log (built in ${fmt(genMs / 1000)} s)`,
+  );
   // One untimed round first: the replay thread's JIT and WebAssembly tiers warm up on it, as the node's own thread
   // already has while the log was built.
   await rawLoop(log.source, log.messageArgs);
@@ -135,7 +163,11 @@ async function benchCase(name: string, moves: number, rounds: number, budgetMs: 
     rates.raw.push((raw.steps / raw.ms) * 1000);
     rates.sandbox.push((sb.steps / sb.ms) * 1000);
     rates.verifier.push((ver.steps / ver.ms) * 1000);
-    console.log(`  round ${r + 1}: raw ${raw.steps} calls ${fmt(raw.ms, 0)} ms | sandbox ${sb.steps} steps ${fmt(sb.ms, 0)} ms | verifier ${ver.steps} steps verified ${fmt(ver.ms, 0)} ms (CPU ${fmt(ver.cpuMs ?? 0, 0)} ms)`);
+    console.log(
+      `  round ${r + 1}: raw ${raw.steps} calls ${fmt(raw.ms, 0)} ms | ` +
+        `sandbox ${sb.steps} steps ${fmt(sb.ms, 0)} ms | verifier ${ver.steps} steps verified ${fmt(ver.ms, 0)} ms ` +
+        `(CPU ${fmt(ver.cpuMs ?? 0, 0)} ms)`,
+    );
     if (performance.now() - c0 > budgetMs && r + 1 < rounds) {
       console.log(`  (stopping after ${r + 1} round(s): over the ${fmt(budgetMs / 1000, 0)} s budget)`);
       break;
@@ -143,12 +175,28 @@ async function benchCase(name: string, moves: number, rounds: number, budgetMs: 
   }
   const med = (xs: number[]) => summarize(xs).p50;
   const ratios = rates.verifier.map((v, i) => v / rates.raw[i]);
-  const res = { name, raw: med(rates.raw), sandbox: med(rates.sandbox), verifier: med(rates.verifier), ratio: med(ratios), ratios };
+  const res = {
+    name,
+    raw: med(rates.raw),
+    sandbox: med(rates.sandbox),
+    verifier: med(rates.verifier),
+    ratio: med(ratios),
+    ratios,
+  };
   const n = rates.raw.length;
   console.log(`  raw QuickJS loop               ${fmt(res.raw, 0).padStart(7)} steps/s   (median of ${n})`);
-  console.log(`  bots/sandbox.ts step only      ${fmt(res.sandbox, 0).padStart(7)} steps/s   ${fmt(res.sandbox / res.raw, 3)}× raw`);
-  console.log(`  full verifier (ChannelBots)    ${fmt(res.verifier, 0).padStart(7)} steps/s   ${fmt(res.verifier / res.raw, 3)}× raw (of medians)`);
-  console.log(`  verifier/raw per round: ${ratios.map((r) => fmt(r, 3)).join(', ')}; median ${fmt(res.ratio, 3)}×   (target ≥ 0.7×)`);
+  console.log(
+    `  bots/sandbox.ts step only      ${fmt(res.sandbox, 0).padStart(7)} steps/s ` +
+      `  ${fmt(res.sandbox / res.raw, 3)}× raw`,
+  );
+  console.log(
+    `  full verifier (ChannelBots)    ${fmt(res.verifier, 0).padStart(7)} steps/s ` +
+      `  ${fmt(res.verifier / res.raw, 3)}× raw (of medians)`,
+  );
+  console.log(
+    `  verifier/raw per round: ${ratios.map((r) => fmt(r, 3)).join(', ')}; median ${fmt(res.ratio, 3)}× ` +
+      `  (target ≥ 0.7×)`,
+  );
   return res;
 }
 
@@ -165,15 +213,21 @@ export async function main(args: string[]): Promise<void> {
   const moves = Number(values.moves);
   const rounds = Number(values.rounds);
   const budget = Number(values.budget);
-  if (!Number.isInteger(moves) || moves < 1 || !Number.isInteger(rounds) || rounds < 1 || !(budget > 0)) throw new Error('--moves and --rounds must be positive integers, --budget a positive number of seconds');
+  if (!Number.isInteger(moves) || moves < 1 || !Number.isInteger(rounds) || rounds < 1 || !(budget > 0))
+    throw new Error('--moves and --rounds must be positive integers, --budget a positive number of seconds');
   const cases = values.cases!.split(',').map((c) => c.trim());
   for (const c of cases) if (!['dice', 'tictactoe', 'dice-blind'].includes(c)) throw new Error(`unknown case ${c}`);
   await ready();
-  console.log(`bots: ${moves}-input logs replayed through bots/channel-bots.ts vs a raw quickjs-emscripten loop (node ${process.version})`);
+  console.log(
+    `bots: ${moves}-input logs replayed through bots/channel-bots.ts vs a raw quickjs-emscripten loop ` +
+      `(node ${process.version})`,
+  );
   const results: CaseResult[] = [];
   for (const c of cases) results.push(await benchCase(c, moves, rounds, budget * 1000));
   console.log('\nsummary (steps/s, medians; ratio = median of per-round full verifier / raw)');
   for (const r of results) {
-    console.log(`  ${r.name.padEnd(13)} raw ${fmt(r.raw, 0).padStart(6)}  sandbox ${fmt(r.sandbox, 0).padStart(6)}  verifier ${fmt(r.verifier, 0).padStart(6)}  ratio ${fmt(r.ratio, 3)}×${r.ratio >= 0.7 ? '' : '  (misses 0.7×)'}`);
+    const rate = (x: number) => fmt(x, 0).padStart(6);
+    const rates = `raw ${rate(r.raw)}  sandbox ${rate(r.sandbox)}  verifier ${rate(r.verifier)}`;
+    console.log(`  ${r.name.padEnd(13)} ${rates}  ratio ${fmt(r.ratio, 3)}×${r.ratio >= 0.7 ? '' : '  (misses 0.7×)'}`);
   }
 }

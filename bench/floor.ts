@@ -58,9 +58,11 @@ function parts<T>(items: T[]): T[][] {
   return out;
 }
 
+// Long: a benchmark script: set up, measure, print, in the order its output reads.
 export async function main(args: string[]): Promise<void> {
   const o = intOptions(args, { events: 100_000, rounds: 3 });
-  if (o.events < OPEN_PART || o.rounds < 1) throw new Error(`--events must be at least ${OPEN_PART} and --rounds at least 1`);
+  if (o.events < OPEN_PART || o.rounds < 1)
+    throw new Error(`--events must be at least ${OPEN_PART} and --rounds at least 1`);
   const N = o.events;
   await ready();
   const cleanup = new Cleanup();
@@ -74,7 +76,16 @@ export async function main(args: string[]): Promise<void> {
     for (let i = 1; i <= N; i++) {
       const seq: number = (prev?.seq ?? 0) + 1;
       const body: EventBody = {
-        v: 1, ch: epoch.ch, ep: 0, type: 'message', author, seq, prev: prev?.id ?? null, deps: [], lamport: seq, ts: Date.now(),
+        v: 1,
+        ch: epoch.ch,
+        ep: 0,
+        type: 'message',
+        author,
+        seq,
+        prev: prev?.id ?? null,
+        deps: [],
+        lamport: seq,
+        ts: Date.now(),
         payload: { kind: 'chat', body: `history message ${i}` },
       };
       const { id, sealed: value } = sealEvent(signEvent(body, identity.secretKey), epoch, randomBytes(NONCE_BYTES));
@@ -85,7 +96,10 @@ export async function main(args: string[]): Promise<void> {
     const sealedUpdate = updateOf(sealed);
     const plainUpdate = updateOf(plain);
     const meanBytes = sealed.reduce((a, e) => a + e.value.length, 0) / N;
-    console.log(`floor: ${N} chained chat events (sealed, mean ${fmt(meanBytes, 0)} B) vs ${N} plaintext entries of 300 B; fastest of ${o.rounds} rounds`);
+    console.log(
+      `floor: ${N} chained chat events (sealed, mean ${fmt(meanBytes, 0)} B) vs ${N} plaintext entries of ` +
+        `300 B; fastest of ${o.rounds} rounds`,
+    );
     console.log(`setup (not timed): ${fmt((performance.now() - t) / 1000, 1)} s`);
 
     const best = new Map<string, number>();
@@ -108,11 +122,17 @@ export async function main(args: string[]): Promise<void> {
       time('open', () => {
         opened = split.map((p) => openBatch(p, epoch));
       });
-      if (opened.some((b) => b.refused.length > 0)) throw new Error(`entries refused: ${opened.flatMap((b) => b.refused.map((r) => r.reason)).join('; ')}`);
+      if (opened.some((b) => b.refused.length > 0))
+        throw new Error(`entries refused: ${opened.flatMap((b) => b.refused.map((r) => r.reason)).join('; ')}`);
       let delivered = 0;
-      const ingestor = new Ingestor(() => null, () => delivered++);
+      const ingestor = new Ingestor(
+        () => null,
+        () => delivered++,
+      );
       time('admit', () => {
-        split.forEach((p, i) => ingestor.admit(opened[i], ingestor.claim(p)));
+        split.forEach((p, i) => {
+          ingestor.admit(opened[i], ingestor.claim(p));
+        });
       });
       if (delivered !== N) throw new Error(`admitted ${delivered} of ${N}`);
       const store = new LocalStore(cleanup.tempDir('parley-bench-floor-'));
@@ -121,7 +141,18 @@ export async function main(args: string[]): Promise<void> {
           store.transaction(() => {
             for (const { event: e } of b.events) {
               const body = e.body;
-              store.deliver({ ch: body.ch, ep: body.ep, id: e.id, type: body.type, author: body.author, seq: body.seq, lamport: body.lamport, ts: body.ts, body: e.bodyText, sig: e.signature });
+              store.deliver({
+                ch: body.ch,
+                ep: body.ep,
+                id: e.id,
+                type: body.type,
+                author: body.author,
+                seq: body.seq,
+                lamport: body.lamport,
+                ts: body.ts,
+                body: e.bodyText,
+                sig: e.signature,
+              });
             }
           });
         }

@@ -50,7 +50,11 @@ async function relayHolds(relay: BenchRelay, count: number): Promise<void> {
 }
 
 /** Pushes entries in transactions of `batch` (one relay message each), yielding between them so ws can flush. */
-async function push(client: YClient, entries: Iterable<{ key: string; value: Uint8Array }>, batch: number): Promise<void> {
+async function push(
+  client: YClient,
+  entries: Iterable<{ key: string; value: Uint8Array }>,
+  batch: number,
+): Promise<void> {
   let pending: { key: string; value: Uint8Array }[] = [];
   const flush = async () => {
     const part = pending;
@@ -75,7 +79,12 @@ interface Timed {
 }
 
 /** Connect → synced for a fresh stock client (in this process); checks it got `expected` entries. */
-async function timeStockSync(relay: BenchRelay, room: string, key: Uint8Array | null, expected: number): Promise<Timed> {
+async function timeStockSync(
+  relay: BenchRelay,
+  room: string,
+  key: Uint8Array | null,
+  expected: number,
+): Promise<Timed> {
   const relayCpu0 = (await relay.stats()).cpuMs;
   const cpu0 = ownCpuMs();
   const t0 = performance.now();
@@ -92,18 +101,28 @@ async function timeStockSync(relay: BenchRelay, room: string, key: Uint8Array | 
 }
 
 /** The node's busiest threads over the window, by name ("node" is the main thread; libuv and V8 helpers are named). */
-function threadBreakdown(before: ReturnType<typeof threadCpuMs>, after: NonNullable<ReturnType<typeof threadCpuMs>>): string {
-  const used = [...after].map(([tid, t]) => ({ tid, name: t.name, ms: t.ms - (before?.get(tid)?.ms ?? 0) })).filter((t) => t.ms >= 10);
+function threadBreakdown(
+  before: ReturnType<typeof threadCpuMs>,
+  after: NonNullable<ReturnType<typeof threadCpuMs>>,
+): string {
+  const used = [...after]
+    .map(([tid, t]) => ({ tid, name: t.name, ms: t.ms - (before?.get(tid)?.ms ?? 0) }))
+    .filter((t) => t.ms >= 10);
   used.sort((a, b) => b.ms - a.ms);
   return used.map((t) => `${t.name}#${t.tid} ${fmt(t.ms / 1000, 2)} s`).join(', ');
 }
 
+// Long: a benchmark script: set up, measure, print, in the order its output reads.
 export async function main(args: string[]): Promise<void> {
   const o = intOptions(args, { events: 100_000, batch: 1000 }, ['profile']);
   if (o.events < 1 || o.batch < 1) throw new Error('--events and --batch must be positive');
   // One pushed transaction = one relay message: stay within the relay's per-connection burst (2000 messages) and its
   // 32 MiB frame limit (about 400 B per sealed event on the wire).
-  if (Math.ceil(o.events / o.batch) > 1900) throw new Error(`--batch ${o.batch} would push ${Math.ceil(o.events / o.batch)} messages; the Parley relay's burst is 2000: raise --batch`);
+  if (Math.ceil(o.events / o.batch) > 1900)
+    throw new Error(
+      `--batch ${o.batch} would push ${Math.ceil(o.events / o.batch)} messages; the Parley relay's burst is ` +
+        `2000: raise --batch`,
+    );
   if (o.batch > 50_000) throw new Error('--batch must be at most 50000 (relay frame limit)');
   const N = o.events;
   await ready();
@@ -113,7 +132,10 @@ export async function main(args: string[]): Promise<void> {
 
     // 1. A real owner creates the channel; its identity and the epoch key are what a forger would lack.
     const owner = await startNode(cleanup, { relays: [parley.url] });
-    const created = await owner.call<{ channel: string; invites: Record<string, string> }>('create_channel', { name: 'join bench', slots: ['invite:bob'] });
+    const created = await owner.call<{ channel: string; invites: Record<string, string> }>('create_channel', {
+      name: 'join bench',
+      slots: ['invite:bob'],
+    });
     const invite = created.invites['invite:bob'];
     const inv = decodeInvite(invite);
     const epoch = { ch: inv.ch, ep: inv.ep, key: fromB64u(inv.key, 32)! };
@@ -131,12 +153,13 @@ export async function main(args: string[]): Promise<void> {
         while (pusher.log.size === 0) await sleep(20);
       })(),
       15_000,
-      'the owner\'s channel.create never reached the relay',
+      "the owner's channel.create never reached the relay",
     );
     let head: { id: string; seq: number; lamport: number } | null = null;
     for (const [, sealed] of pusher.log.entries()) {
       const r = openEvent(sealed, epoch);
-      if (r.ok && r.event.body.author === author && (!head || r.event.body.seq > head.seq)) head = { id: r.event.id, seq: r.event.body.seq, lamport: r.event.body.lamport };
+      if (r.ok && r.event.body.author === author && (!head || r.event.body.seq > head.seq))
+        head = { id: r.event.id, seq: r.event.body.seq, lamport: r.event.body.lamport };
     }
     if (!head) throw new Error('no event by the owner in the room');
     await owner.close();
@@ -150,8 +173,17 @@ export async function main(args: string[]): Promise<void> {
       for (let i = 1; i <= N; i++) {
         const t = performance.now();
         const body: EventBody = {
-          v: 1, ch: epoch.ch, ep: epoch.ep, type: 'message', author, seq: prev.seq + 1, prev: prev.id, deps: [], lamport: prev.lamport + 1,
-          ts: Date.now(), payload: { kind: 'chat', body: `history message ${i}` },
+          v: 1,
+          ch: epoch.ch,
+          ep: epoch.ep,
+          type: 'message',
+          author,
+          seq: prev.seq + 1,
+          prev: prev.id,
+          deps: [],
+          lamport: prev.lamport + 1,
+          ts: Date.now(),
+          payload: { kind: 'chat', body: `history message ${i}` },
         };
         // Our own random nonce: libsodium-wrappers' randombytes_buf (sealEvent's default) costs ~140 µs a call here,
         // which would double the set-up time; the nonce is 24 random bytes either way.
@@ -173,16 +205,21 @@ export async function main(args: string[]): Promise<void> {
     cleanup.add(() => plainPusher.close());
     await plainPusher.synced();
     t = performance.now();
-    await push(plainPusher, (function* () {
-      for (let i = 0; i < N; i++) yield randomEntry();
-    })(), o.batch);
+    await push(
+      plainPusher,
+      (function* () {
+        for (let i = 0; i < N; i++) yield randomEntry();
+      })(),
+      o.batch,
+    );
     await relayHolds(plain, N);
     const pushPlainMs = performance.now() - t;
     plainPusher.close();
 
     console.log(`join: ${N} chat events (sealed, mean ${fmt(bytes / N, 0)} B) vs ${N} plaintext entries of 300 B`);
     console.log(
-      `setup (not timed): sign+seal ${fmt(genMs / 1000, 1)} s (${fmt((genMs * 1000) / N, 1)} µs/event); generate+push to parley relay ${fmt(pushParleyMs / 1000, 1)} s, ` +
+      `setup (not timed): sign+seal ${fmt(genMs / 1000, 1)} s (${fmt((genMs * 1000) / N, 1)} µs/event); ` +
+        `generate+push to parley relay ${fmt(pushParleyMs / 1000, 1)} s, ` +
         `to plain relay ${fmt(pushPlainMs / 1000, 1)} s (batches of ${o.batch})`,
     );
 
@@ -194,7 +231,10 @@ export async function main(args: string[]): Promise<void> {
 
     // 5. The joining node: started first (process start-up is not part of joining), then timed from join_channel.
     const profDir = o.flags.has('profile') ? cleanup.tempDir('parley-bench-prof-') : null;
-    const joiner = await startNode(cleanup, { env: { PARLEY_JOIN_ADMIT_MS: '0' }, nodeArgs: profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [] });
+    const joiner = await startNode(cleanup, {
+      env: { PARLEY_JOIN_ADMIT_MS: '0' },
+      nodeArgs: profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [],
+    });
     const db = new Database(join(joiner.home, 'node.sqlite'), { readonly: true, fileMustExist: true });
     cleanup.add(() => db.close());
     const maxDnum = db.prepare('SELECT COALESCE(MAX(dnum), 0) AS m FROM delivered');
@@ -225,8 +265,14 @@ export async function main(args: string[]): Promise<void> {
       }
       throw new Error('stopped');
     })();
-    const joined = joiner.call('join_channel', { invite_code: invite, display_name: 'joiner' }, TIMEOUT_MS).then(() => performance.now());
-    const [deliveredAt, joinedAt] = await withTimeout(Promise.all([delivered, joined]), TIMEOUT_MS, 'the joining node did not deliver everything in time');
+    const joined = joiner
+      .call('join_channel', { invite_code: invite, display_name: 'joiner' }, TIMEOUT_MS)
+      .then(() => performance.now());
+    const [deliveredAt, joinedAt] = await withTimeout(
+      Promise.all([delivered, joined]),
+      TIMEOUT_MS,
+      'the joining node did not deliver everything in time',
+    );
     // Read after the join returned: the relay served the history well before the last delivery.
     const joinRelayCpuMs = (await parley.stats()).cpuMs - relayCpu0;
 
@@ -237,7 +283,11 @@ export async function main(args: string[]): Promise<void> {
     let read = 0;
     let pages = 0;
     while (read < N) {
-      const r = await joiner.call<{ messages: { kind: string }[]; cursor: string; more: boolean }>('sync_messages', { channel: epoch.ch, cursor, limit: 500 });
+      const r = await joiner.call<{ messages: { kind: string }[]; cursor: string; more: boolean }>('sync_messages', {
+        channel: epoch.ch,
+        cursor,
+        limit: 500,
+      });
       pages++;
       read += r.messages.filter((m) => m.kind === 'chat').length;
       if (r.messages.length === 0 && !r.more) throw new Error(`sync_messages stopped at ${read}/${N}`);
@@ -246,7 +296,11 @@ export async function main(args: string[]): Promise<void> {
     const readMs = performance.now() - r0;
     const readUs = monotonicUs();
     const deliveredMs = deliveredAt - t0;
-    const verify = await joiner.call<{ ok: boolean; events: number; problems: string[] }>('verify_channel', { channel: epoch.ch }, TIMEOUT_MS);
+    const verify = await joiner.call<{ ok: boolean; events: number; problems: string[] }>(
+      'verify_channel',
+      { channel: epoch.ch },
+      TIMEOUT_MS,
+    );
     await joiner.close();
 
     const rate = (ms: number) => fmt((N / ms) * 1000, 0);
@@ -254,31 +308,65 @@ export async function main(args: string[]): Promise<void> {
     printTable([
       ['', 'ms', 'events/s'],
       [`baseline: stock Y.Doc client ← ${relayLabel('plain')}, connect → synced`, fmt(plainMs, 0), rate(plainMs)],
-      [`split: stock Y.Doc client ← ${relayLabel('parley')} (sealed entries, no decryption)`, fmt(stockParleyMs, 0), rate(stockParleyMs)],
+      [
+        `split: stock Y.Doc client ← ${relayLabel('parley')} (sealed entries, no decryption)`,
+        fmt(stockParleyMs, 0),
+        rate(stockParleyMs),
+      ],
       ['parley node: join_channel → first event delivered', fmt((firstAt ?? NaN) - t0, 0), ''],
       ['parley node: join_channel → all events delivered', fmt(deliveredMs, 0), rate(deliveredMs)],
       ['parley node: join_channel returned (pending: owner stopped)', fmt(joinedAt - t0, 0), ''],
       [`parley node: then read all via sync_messages (${pages} pages)`, fmt(readMs, 0), rate(readMs)],
-      ['parley node: join_channel → agent has read everything', fmt(Math.max(joinedAt, deliveredAt) - t0 + readMs, 0), ''],
+      [
+        'parley node: join_channel → agent has read everything',
+        fmt(Math.max(joinedAt, deliveredAt) - t0 + readMs, 0),
+        '',
+      ],
     ]);
-    const cores = (cpuMs: number, ms: number) => `${fmt(cpuMs / 1000, 2)} s (${fmt(cpuMs / ms, 1)} cores busy on average)`;
-    const cpu = (t: Timed) => (t.clientCpuMs === null ? '' : `client ${fmt(t.clientCpuMs / 1000, 2)} s + `) + `relay ${fmt(t.relayCpuMs / 1000, 2)} s`;
+    const cores = (cpuMs: number, ms: number) =>
+      `${fmt(cpuMs / 1000, 2)} s (${fmt(cpuMs / ms, 1)} cores busy on average)`;
+    const cpu = (t: Timed) =>
+      (t.clientCpuMs === null ? '' : `client ${fmt(t.clientCpuMs / 1000, 2)} s + `) +
+      `relay ${fmt(t.relayCpuMs / 1000, 2)} s`;
     console.log(`CPU time: baseline ${cpu(plainRun)}; split ${cpu(stockRun)}`);
     if (nodeCpuMs !== null) {
-      console.log(`CPU time to all delivered: node ${fmt(nodeCpuMs / 1000, 2)} s + relay ${fmt(joinRelayCpuMs / 1000, 2)} s = ${cores(nodeCpuMs + joinRelayCpuMs, deliveredMs)} on ${availableParallelism()} cores`);
+      console.log(
+        `CPU time to all delivered: node ${fmt(nodeCpuMs / 1000, 2)} s + relay ${fmt(joinRelayCpuMs / 1000, 2)} s ` +
+          `= ${cores(nodeCpuMs + joinRelayCpuMs, deliveredMs)} on ${availableParallelism()} cores`,
+      );
       if (threadsAt) console.log(`  node threads: ${threadBreakdown(threads0, threadsAt)}`);
     }
     if (joinedAt < deliveredAt) {
-      console.log('note: join_channel returned before the history was delivered: its wait for the relay sync (node/service.ts joinChannel, 10 s) ran out');
+      console.log(
+        'note: join_channel returned before the history was delivered: its wait for the relay sync (node/service.ts ' +
+          'joinChannel, 10 s) ran out',
+      );
     }
-    console.log(`verify_channel: ok=${verify.ok}, ${verify.events} events${verify.problems.length ? `, problems: ${verify.problems.join('; ')}` : ''}`);
+    console.log(
+      `verify_channel: ok=${verify.ok}, ${verify.events} events` +
+        (verify.problems.length ? `, problems: ${verify.problems.join('; ')}` : ''),
+    );
     const ratio = deliveredMs / plainMs;
-    console.log(`\nratio parley/baseline (all delivered vs plaintext sync): ${fmt(ratio)}× (target ≤ 2×: ${ratio <= 2 ? 'meets' : 'MISSES'})`);
-    console.log(`absolute: ${fmt(deliveredMs / 1000, 2)} s for ${N} events (target ≤ 4 s: ${deliveredMs <= 4000 ? 'meets' : 'MISSES'})`);
+    console.log(
+      `\nratio parley/baseline (all delivered vs plaintext sync): ${fmt(ratio)}× (target ≤ ` +
+        `2×: ${ratio <= 2 ? 'meets' : 'MISSES'})`,
+    );
+    console.log(
+      `absolute: ${fmt(deliveredMs / 1000, 2)} s for ${N} events (target ≤ 4 ` +
+        `s: ${deliveredMs <= 4000 ? 'meets' : 'MISSES'})`,
+    );
     if (profDir) {
-      summarizeProfileDir(profDir, 25, { label: 'samples from join_channel to all delivered', fromUs: t0Us, toUs: deliveredUs });
+      summarizeProfileDir(profDir, 25, {
+        label: 'samples from join_channel to all delivered',
+        fromUs: t0Us,
+        toUs: deliveredUs,
+      });
       console.log('\n--- the read phase (sync_messages pages) ---');
-      summarizeProfileDir(profDir, 25, { label: 'samples while sync_messages read everything', fromUs: r0Us, toUs: readUs });
+      summarizeProfileDir(profDir, 25, {
+        label: 'samples while sync_messages read everything',
+        fromUs: r0Us,
+        toUs: readUs,
+      });
     }
   } finally {
     await cleanup.run();

@@ -38,13 +38,22 @@ interface SyncResult {
 }
 
 /** `http`: both agents reach their own `parley serve` over Streamable HTTP instead of a stdio `parley mcp`. */
-async function parleyLatency(o: Options, transport: 'stdio' | 'http' = 'stdio'): Promise<{ samples: number[]; postRtt: number[] }> {
+async function parleyLatency(
+  o: Options,
+  transport: 'stdio' | 'http' = 'stdio',
+): Promise<{ samples: number[]; postRtt: number[] }> {
   const cleanup = new Cleanup();
   try {
     const relay = await startBenchRelay('parley', cleanup);
-    const start = () => (transport === 'http' ? startServe(cleanup, { relays: [relay.url] }).then((s) => connectHttp(cleanup, s)) : startNode(cleanup, { relays: [relay.url] }));
+    const start = () =>
+      transport === 'http'
+        ? startServe(cleanup, { relays: [relay.url] }).then((s) => connectHttp(cleanup, s))
+        : startNode(cleanup, { relays: [relay.url] });
     const [a, b] = await Promise.all([start(), start()]);
-    const created = await a.call<{ channel: string; invites: Record<string, string> }>('create_channel', { name: 'latency bench', slots: ['invite:bob'] });
+    const created = await a.call<{ channel: string; invites: Record<string, string> }>('create_channel', {
+      name: 'latency bench',
+      slots: ['invite:bob'],
+    });
     const ch = created.channel;
     await b.call('join_channel', { invite_code: created.invites['invite:bob'], display_name: 'bob' });
     // Drain what B has so far (channel creation, its own join) so every later long-poll waits for A's next post.
@@ -130,15 +139,39 @@ export async function main(args: string[]): Promise<void> {
   printTable([
     ['', 'n', 'p50 ms', 'p99 ms', 'mean ms'],
     [`baseline: Y.Doc → ${relayLabel('plain')} → Y.Doc`, String(base.n), fmt(base.p50), fmt(base.p99), fmt(base.mean)],
-    [`parley: post_message (A) → ${relayLabel('parley')} → sync_messages (B)`, String(parley.n), fmt(parley.p50), fmt(parley.p99), fmt(parley.mean)],
+    [
+      `parley: post_message (A) → ${relayLabel('parley')} → sync_messages (B)`,
+      String(parley.n),
+      fmt(parley.p50),
+      fmt(parley.p99),
+      fmt(parley.mean),
+    ],
     ['  (for reference) post_message round trip on A', String(post.n), fmt(post.p50), fmt(post.p99), fmt(post.mean)],
-    [`parley over HTTP: post_message (A, /mcp) → ${relayLabel('parley')} → sync_messages (B, /mcp)`, String(http.n), fmt(http.p50), fmt(http.p99), fmt(http.mean)],
-    ['  (for reference) post_message round trip on A over HTTP', String(httpPost.n), fmt(httpPost.p50), fmt(httpPost.p99), fmt(httpPost.mean)],
+    [
+      `parley over HTTP: post_message (A, /mcp) → ${relayLabel('parley')} → sync_messages (B, /mcp)`,
+      String(http.n),
+      fmt(http.p50),
+      fmt(http.p99),
+      fmt(http.mean),
+    ],
+    [
+      '  (for reference) post_message round trip on A over HTTP',
+      String(httpPost.n),
+      fmt(httpPost.p50),
+      fmt(httpPost.p99),
+      fmt(httpPost.mean),
+    ],
   ]);
   console.log(`\nratio parley/baseline: p50 ${fmt(parley.p50 / base.p50)}×, p99 ${fmt(parley.p99 / base.p99)}×`);
   const ok = (v: number, t: number) => (v <= t ? 'meets' : 'MISSES');
-  console.log(`targets: p50 ${fmt(parley.p50)} ms ${ok(parley.p50, 10)} ≤ 10 ms; p99 ${fmt(parley.p99)} ms ${ok(parley.p99, 40)} ≤ 40 ms`);
-  console.log(`HTTP/stdio: p50 ${fmt(http.p50 / parley.p50)}× ${ok(http.p50 / parley.p50, 1.5)} ≤ 1.5×, p99 ${fmt(http.p99 / parley.p99)}×`);
+  console.log(
+    `targets: p50 ${fmt(parley.p50)} ms ${ok(parley.p50, 10)} ≤ 10 ms; ` +
+      `p99 ${fmt(parley.p99)} ms ${ok(parley.p99, 40)} ≤ 40 ms`,
+  );
+  console.log(
+    `HTTP/stdio: p50 ${fmt(http.p50 / parley.p50)}× ${ok(http.p50 / parley.p50, 1.5)} ≤ 1.5×, ` +
+      `p99 ${fmt(http.p99 / parley.p99)}×`,
+  );
   console.log('');
   printPageOpen(await measurePageOpen({ messages: 10_000, runs: 5 }));
 }

@@ -55,7 +55,11 @@ async function measure(cleanup: Cleanup, relay: BenchRelay, home: string, n: num
   const firstAnswerMs = performance.now() - t0;
   if (listed.channels.length !== n) throw new Error(`expected ${n} channels, listed ${listed.channels.length}`);
   type Listed = { channels: { relays: { synced?: boolean }[] }[] };
-  await waitFor(() => node.call<Listed>('list_channels', { detail: 'full' }), (l) => l.channels.every((c) => c.relays[0].synced), 300_000);
+  await waitFor(
+    () => node.call<Listed>('list_channels', { detail: 'full' }),
+    (l) => l.channels.every((c) => c.relays[0].synced),
+    300_000,
+  );
   const allSyncedMs = performance.now() - t0;
   // Let start-up work (compaction, the open thread) settle before the idle window.
   await new Promise((r) => setTimeout(r, 2000));
@@ -77,13 +81,20 @@ async function idle(node: BenchNode, relay: BenchRelay, idleS: number) {
   };
 }
 
+// Long: a benchmark script: set up, measure, print, in the order its output reads.
 export async function main(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { sizes: { type: 'string' }, messages: { type: 'string' }, idle: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({
+    args,
+    options: { sizes: { type: 'string' }, messages: { type: 'string' }, idle: { type: 'string' } },
+    strict: true,
+  });
   const sizes = (values.sizes ?? '100,1000,3000').split(',').map(Number);
   const messages = Number(values.messages ?? 20);
   const idleS = Number(values.idle ?? 60);
   if (sizes.some((n) => !Number.isInteger(n) || n < 1) || !Number.isInteger(messages) || messages < 0 || !(idleS > 0)) {
-    throw new Error('--sizes takes positive whole numbers separated by commas, --messages a whole number, --idle seconds');
+    throw new Error(
+      '--sizes takes positive whole numbers separated by commas, --messages a whole number, --idle seconds',
+    );
   }
   const cleanup = new Cleanup();
   try {
@@ -108,8 +119,10 @@ export async function main(args: string[]): Promise<void> {
       const t0 = performance.now();
       for (let i = 0; i < n; i++) {
         const { channel } = await setup.call<{ channel: string }>('create_channel', { name: `channel ${i}` });
-        for (let k = 0; k < messages; k++) await setup.call('post_message', { channel, body: `message ${k} in channel ${i}` });
-        if ((i + 1) % 100 === 0) process.stderr.write(`\rsetting up ${n} channels: ${i + 1} (${fmt((performance.now() - t0) / 1000, 0)} s)`);
+        for (let k = 0; k < messages; k++)
+          await setup.call('post_message', { channel, body: `message ${k} in channel ${i}` });
+        if ((i + 1) % 100 === 0)
+          process.stderr.write(`\rsetting up ${n} channels: ${i + 1} (${fmt((performance.now() - t0) / 1000, 0)} s)`);
       }
       process.stderr.write('\n');
       await setup.close();
@@ -117,9 +130,23 @@ export async function main(args: string[]): Promise<void> {
       await relay.close();
     }
     const base = rows[0];
-    console.log(`one node in N channels on one relay, ${messages} messages each; idle window ${idleS} s; baseline = the node with no channel`);
+    console.log(
+      `one node in N channels on one relay, ${messages} messages each; idle window ${idleS} s; baseline = the node ` +
+        `with no channel`,
+    );
     printTable([
-      ['channels', 'first answer ms', 'all synced s', 'dormant', 'node RSS MB', 'KB / channel', 'sockets', 'node idle CPU %', 'relay idle CPU %', 'node idle CPU ÷ baseline'],
+      [
+        'channels',
+        'first answer ms',
+        'all synced s',
+        'dormant',
+        'node RSS MB',
+        'KB / channel',
+        'sockets',
+        'node idle CPU %',
+        'relay idle CPU %',
+        'node idle CPU ÷ baseline',
+      ],
       ...rows.map((r) => [
         r.n === 0 ? '0 (baseline)' : String(r.n),
         fmt(r.firstAnswerMs, 0),

@@ -48,20 +48,33 @@ export async function measurePageOpen(o: { messages: number; runs: number }): Pr
     const serve = await startServe(cleanup, { relays: [relay.url] });
     const agent = await connectHttp(cleanup, serve);
     const channels: Record<'long' | 'short', { ch: string; count: number }> = {
-      long: { ch: (await agent.call<{ channel: string }>('create_channel', { name: 'long' })).channel, count: o.messages },
+      long: {
+        ch: (await agent.call<{ channel: string }>('create_channel', { name: 'long' })).channel,
+        count: o.messages,
+      },
       short: { ch: (await agent.call<{ channel: string }>('create_channel', { name: 'short' })).channel, count: 10 },
     };
     const t = performance.now();
     await fill(agent, channels.long.ch, channels.long.count);
     await fill(agent, channels.short.ch, channels.short.count);
-    console.log(`page: posted ${o.messages} + 10 messages over MCP (HTTP) in ${fmt((performance.now() - t) / 1000, 1)} s`);
+    console.log(
+      `page: posted ${o.messages} + 10 messages over MCP (HTTP) in ${fmt((performance.now() - t) / 1000, 1)} s`,
+    );
 
     const profile = mkdtempSync(join(tmpdir(), 'parley-bench-chromium-'));
     cleanup.add(() => rmSync(profile, { recursive: true, force: true }));
     const context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     });
     cleanup.add(() => context.close());
     const samples: Record<'long' | 'short', number[]> = { long: [], short: [] };
@@ -74,7 +87,9 @@ export async function measurePageOpen(o: { messages: number; runs: number }): Pr
         const t0 = performance.now();
         await page.goto(serve.page);
         // The newest message posted, anywhere in the shown page: concurrent posts may be delivered out of their order.
-        await page.locator('#transcript li', { hasText: `message ${count - 1} of ${count}:` }).waitFor({ timeout: 30_000 });
+        await page
+          .locator('#transcript li', { hasText: `message ${count - 1} of ${count}:` })
+          .waitFor({ timeout: 30_000 });
         if (run >= 0) samples[which].push(performance.now() - t0);
         await page.close();
       }
@@ -88,11 +103,26 @@ export async function measurePageOpen(o: { messages: number; runs: number }): Pr
 export function printPageOpen(r: PageOpen): void {
   printTable([
     ['', 'n', 'p50 ms', 'max ms', 'mean ms'],
-    ['page opens a 10-message channel (baseline)', String(r.short.n), fmt(r.short.p50), fmt(r.short.p99), fmt(r.short.mean)],
-    [`page opens a ${r.messages.toLocaleString('en-US')}-message channel`, String(r.long.n), fmt(r.long.p50), fmt(r.long.p99), fmt(r.long.mean)],
+    [
+      'page opens a 10-message channel (baseline)',
+      String(r.short.n),
+      fmt(r.short.p50),
+      fmt(r.short.p99),
+      fmt(r.short.mean),
+    ],
+    [
+      `page opens a ${r.messages.toLocaleString('en-US')}-message channel`,
+      String(r.long.n),
+      fmt(r.long.p50),
+      fmt(r.long.p99),
+      fmt(r.long.mean),
+    ],
   ]);
   const worst = r.long.p99;
-  console.log(`ratio long/short: p50 ${fmt(r.long.p50 / r.short.p50)}×; target: open ≤ 1000 ms: worst ${fmt(worst)} ms ${worst <= 1000 ? 'meets' : 'MISSES'}`);
+  console.log(
+    `ratio long/short: p50 ${fmt(r.long.p50 / r.short.p50)}×; target: open ≤ 1000 ms: ` +
+      `worst ${fmt(worst)} ms ${worst <= 1000 ? 'meets' : 'MISSES'}`,
+  );
 }
 
 export async function main(args: string[]): Promise<void> {

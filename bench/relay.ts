@@ -21,6 +21,9 @@
  * default durability settings, a fresh database per run), as one instance and as two instances on one database with
  * client i connected to instance i mod 2 (what a round-robin balancer does), beside the SQLite relay; for the two
  * instances it also reports cross-instance delivery latency (sender and receiver on different instances).
+ *
+ * Over 400 lines: the three setups (Parley, the plain baseline, Hocuspocus) share one workload, one scenario
+ * runner and one report.
  */
 import { ready } from '../protocol/sodium.js';
 import { newEpochKey, roomKeyPair } from '../protocol/keys.js';
@@ -81,13 +84,21 @@ const RUN_TIMEOUT_MS = 120_000;
 
 async function startSetup(kind: Setup, o: Options, cleanup: Cleanup, profDir: string | null): Promise<BenchRelay[]> {
   const execArgv = profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];
-  if (kind === 'plain' || kind === 'parley' || kind === 'hocuspocus') return [await startBenchRelay(kind, cleanup, execArgv)];
+  if (kind === 'plain' || kind === 'parley' || kind === 'hocuspocus')
+    return [await startBenchRelay(kind, cleanup, execArgv)];
   const store = await o.pg!.createDatabase();
   const first = await startBenchRelay('parley', cleanup, execArgv, store);
   return kind === 'pg' ? [first] : [first, await startBenchRelay('parley', cleanup, [], store)];
 }
 
-async function runWorkload(kind: Setup, rooms: number, entries: number, o: Options, profDir: string | null = null): Promise<RunResult> {
+// Long: one timed workload: clients, writers, readers and the tallies they share.
+async function runWorkload(
+  kind: Setup,
+  rooms: number,
+  entries: number,
+  o: Options,
+  profDir: string | null = null,
+): Promise<RunResult> {
   const cleanup = new Cleanup();
   try {
     const relays = await startSetup(kind, o, cleanup, profDir);
@@ -99,7 +110,12 @@ async function runWorkload(kind: Setup, rooms: number, entries: number, o: Optio
     for (let i = 0; i < o.clients; i++) {
       const key = keys[roomOf(i)];
       const unauthenticated = kind === 'plain' || kind === 'hocuspocus';
-      const c = connectYClient(relays[instanceOf(i)].url, roomKeyPair(key).room, unauthenticated ? null : key, kind === 'hocuspocus');
+      const c = connectYClient(
+        relays[instanceOf(i)].url,
+        roomKeyPair(key).room,
+        unauthenticated ? null : key,
+        kind === 'hocuspocus',
+      );
       cleanup.add(() => c.close());
       clients.push(c);
     }
@@ -176,7 +192,12 @@ async function runWorkload(kind: Setup, rooms: number, entries: number, o: Optio
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         const closes = clients.flatMap((c) => c.closes.map((x) => `${x.code} ${x.reason}`));
-        reject(new Error(`${kind}: ${total}/${expected} deliveries after ${RUN_TIMEOUT_MS} ms; server closes: ${closes.join(', ') || 'none'}`));
+        reject(
+          new Error(
+            `${kind}: ${total}/${expected} deliveries after ${RUN_TIMEOUT_MS} ms; server ` +
+              `closes: ${closes.join(', ') || 'none'}`,
+          ),
+        );
       }, RUN_TIMEOUT_MS);
     });
     await Promise.race([Promise.all([done, senders]), timeout]).finally(() => clearTimeout(timer));
@@ -238,7 +259,12 @@ interface ScenarioResult {
 }
 
 /** Runs one scenario --repeat times against each setup, prints its table and ratios. */
-async function runScenario(sc: { label: string; rooms: number; entries: number }, o: Options, outer: Cleanup): Promise<ScenarioResult> {
+// Long: a benchmark scenario: run each setup, then print its table and ratios in order.
+async function runScenario(
+  sc: { label: string; rooms: number; entries: number },
+  o: Options,
+  outer: Cleanup,
+): Promise<ScenarioResult> {
   const profiles: (() => void)[] = [];
   const setups: Setup[] = o.pg ? ['plain', 'hocuspocus', 'parley', 'pg', 'pg2'] : ['plain', 'hocuspocus', 'parley'];
   const runs: Record<Setup, RunResult[]> = { plain: [], hocuspocus: [], parley: [], pg: [], pg2: [] };
@@ -247,18 +273,29 @@ async function runScenario(sc: { label: string; rooms: number; entries: number }
     const order = rep % 2 === 0 ? setups : [...setups].reverse();
     for (const kind of order) {
       // --profile: the Parley relay process of the last repetition runs under --cpu-prof.
-      const profDir = o.flags.has('profile') && kind === 'parley' && rep === o.repeat - 1 ? outer.tempDir('parley-bench-prof-') : null;
+      const profDir =
+        o.flags.has('profile') && kind === 'parley' && rep === o.repeat - 1
+          ? outer.tempDir('parley-bench-prof-')
+          : null;
       runs[kind].push(await runWorkload(kind, sc.rooms, sc.entries, o, profDir));
       if (profDir) profiles.push(() => summarizeProfileDir(profDir, 20, runs.parley.at(-1)!.window));
     }
   }
   const base = pick(runs.plain);
   const parley = pick(runs.parley);
-  console.log(`\n${sc.label}: ${sc.entries} entries per client, ${base.entries} entries, ${base.deliveries} deliveries per run`);
+  console.log(
+    `\n${sc.label}: ${sc.entries} entries per client, ${base.entries} entries, ${base.deliveries} deliveries per run`,
+  );
   const head = ['', 'events/s', 'p50 ms', 'p99 ms', 'wall ms', 'relay CPU ms', 'relay CPU µs/entry', 'clients CPU ms'];
   const row = (r: RunResult) => [
-    LABELS[r.kind], fmt(r.eventsPerSec, 0), fmt(r.p50), fmt(r.p99), fmt(r.wallMs, 0), fmt(r.relayCpuMs, 0),
-    fmt((r.relayCpuMs * 1000) / r.entries, 1), fmt(r.benchCpuMs, 0),
+    LABELS[r.kind],
+    fmt(r.eventsPerSec, 0),
+    fmt(r.p50),
+    fmt(r.p99),
+    fmt(r.wallMs, 0),
+    fmt(r.relayCpuMs, 0),
+    fmt((r.relayCpuMs * 1000) / r.entries, 1),
+    fmt(r.benchCpuMs, 0),
   ];
   printTable([head, ...setups.map((k) => row(pick(runs[k])))]);
   // Paired ratio per repetition (the runs of a repetition are adjacent in time, so they share the machine's mood),
@@ -267,16 +304,23 @@ async function runScenario(sc: { label: string; rooms: number; entries: number }
   const tputs = paired('parley', 'plain');
   const tput = median(tputs);
   console.log(
-    `ratio parley/baseline: throughput ${fmt(tput)}× (median of per-run ratios ${tputs.map((x) => fmt(x)).join(', ')}; target ≥ 0.80×), ` +
-      `p50 ${fmt(parley.p50 / base.p50)}×, p99 ${fmt(parley.p99 / base.p99)}×, relay CPU per entry ${fmt(median(runs.parley.map((r) => r.relayCpuMs)) / median(runs.plain.map((r) => r.relayCpuMs)))}× (median of runs)`,
+    `ratio parley/baseline: throughput ${fmt(tput)}× (median of per-run ` +
+      `ratios ${tputs.map((x) => fmt(x)).join(', ')}; target ≥ 0.80×), ` +
+      `p50 ${fmt(parley.p50 / base.p50)}×, p99 ${fmt(parley.p99 / base.p99)}×, relay CPU per ` +
+      `entry ${fmt(median(runs.parley.map((r) => r.relayCpuMs)) / median(runs.plain.map((r) => r.relayCpuMs)))}× ` +
+      `(median of runs)`,
   );
   const hps = paired('parley', 'hocuspocus');
-  const hpCpus = runs.parley.map((r, i) => r.relayCpuMs / r.entries / (runs.hocuspocus[i].relayCpuMs / runs.hocuspocus[i].entries));
+  const hpCpus = runs.parley.map(
+    (r, i) => r.relayCpuMs / r.entries / (runs.hocuspocus[i].relayCpuMs / runs.hocuspocus[i].entries),
+  );
   const hp = pick(runs.hocuspocus);
   const result: ScenarioResult = { label: sc.label, tput, hp: median(hps), hpCpu: median(hpCpus) };
   console.log(
-    `ratio parley/Hocuspocus: throughput ${fmt(result.hp)}× (per run ${hps.map((x) => fmt(x)).join(', ')}; target ≥ 1.00×), ` +
-      `p50 ${fmt(parley.p50 / hp.p50)}×, p99 ${fmt(parley.p99 / hp.p99)}×, relay CPU per entry ${fmt(result.hpCpu)}× (per run ${hpCpus.map((x) => fmt(x)).join(', ')}; target ≤ 1.00×)`,
+    `ratio parley/Hocuspocus: throughput ${fmt(result.hp)}× (per run ${hps.map((x) => fmt(x)).join(', ')}; ` +
+      `target ≥ 1.00×), ` +
+      `p50 ${fmt(parley.p50 / hp.p50)}×, p99 ${fmt(parley.p99 / hp.p99)}×, relay CPU per ` +
+      `entry ${fmt(result.hpCpu)}× (per run ${hpCpus.map((x) => fmt(x)).join(', ')}; target ≤ 1.00×)`,
   );
   if (o.pg) {
     const pg = paired('pg', 'parley');
@@ -286,15 +330,20 @@ async function runScenario(sc: { label: string; rooms: number; entries: number }
     const two = pick(runs.pg2);
     result.cross = two.cross;
     console.log(
-      `ratio PostgreSQL/SQLite: one instance ${fmt(result.pg)}× (per run ${pg.map((x) => fmt(x)).join(', ')}; target ≥ 0.50×), ` +
+      `ratio PostgreSQL/SQLite: one instance ${fmt(result.pg)}× (per run ${pg.map((x) => fmt(x)).join(', ')}; ` +
+        `target ≥ 0.50×), ` +
         `two instances ${fmt(result.pg2)}× (per run ${pg2.map((x) => fmt(x)).join(', ')})`,
     );
     if (two.cross) {
-      console.log(`cross-instance delivery under this load (post on A → receive on B): p50 ${fmt(two.cross.p50)} ms, p99 ${fmt(two.cross.p99)} ms over ${two.cross.n} deliveries`);
+      console.log(
+        `cross-instance delivery under this load (post on A → receive on B): p50 ${fmt(two.cross.p50)} ms, ` +
+          `p99 ${fmt(two.cross.p99)} ms over ${two.cross.n} deliveries`,
+      );
     }
   }
   const trouble = setups.flatMap((k) => runs[k]).filter((r) => r.closes > 0 || Object.keys(r.refused).length > 0);
-  for (const r of trouble) console.log(`  note: ${LABELS[r.kind]} closed ${r.closes} connection(s); refused ${JSON.stringify(r.refused)}`);
+  for (const r of trouble)
+    console.log(`  note: ${LABELS[r.kind]} closed ${r.closes} connection(s); refused ${JSON.stringify(r.refused)}`);
   for (const show of profiles) show();
   return result;
 }
@@ -355,17 +404,29 @@ function storeOption(args: string[]): { store: string | null; rest: string[] } {
     if (!m) rest.push(args[i]);
     else store = m[1] ?? args[++i] ?? '';
   }
-  if (store !== null && store !== 'postgres') throw new Error(`--store takes "postgres" (a throwaway cluster the bench starts), got "${store}"`);
+  if (store !== null && store !== 'postgres')
+    throw new Error(`--store takes "postgres" (a throwaway cluster the bench starts), got "${store}"`);
   return { store, rest };
 }
 
+// Long: a benchmark script: set up, measure, print, in the order its output reads.
 export async function main(args: string[]): Promise<void> {
   const { store, rest } = storeOption(args);
-  const o: Options = { ...intOptions(rest, { clients: 16, rooms: 4, entries: 200, window: 8, batch: 1, repeat: 3 }, ['profile']), pg: null };
-  if (o.clients < 2 || o.clients > 200) throw new Error('--clients must be 2-200 (the Parley relay allows 256 connections per IP)');
-  if (o.rooms < 1 || o.clients < 2 * o.rooms) throw new Error('--rooms must be at least 1 and leave at least 2 clients per room');
-  if (o.entries < 1 || o.window < 1 || o.batch < 1 || o.repeat < 1) throw new Error('--entries, --window, --batch and --repeat must be positive');
-  if (o.entries / o.batch > 1900) console.warn(`warning: ${Math.ceil(o.entries / o.batch)} messages per client exceeds the Parley relay's burst of 2000; raise --batch`);
+  const o: Options = {
+    ...intOptions(rest, { clients: 16, rooms: 4, entries: 200, window: 8, batch: 1, repeat: 3 }, ['profile']),
+    pg: null,
+  };
+  if (o.clients < 2 || o.clients > 200)
+    throw new Error('--clients must be 2-200 (the Parley relay allows 256 connections per IP)');
+  if (o.rooms < 1 || o.clients < 2 * o.rooms)
+    throw new Error('--rooms must be at least 1 and leave at least 2 clients per room');
+  if (o.entries < 1 || o.window < 1 || o.batch < 1 || o.repeat < 1)
+    throw new Error('--entries, --window, --batch and --repeat must be positive');
+  if (o.entries / o.batch > 1900)
+    console.warn(
+      `warning: ${Math.ceil(o.entries / o.batch)} messages per client exceeds the Parley relay's burst of ` +
+        `2000; raise --batch`,
+    );
   await ready();
 
   const outer = new Cleanup();
@@ -375,29 +436,53 @@ export async function main(args: string[]): Promise<void> {
       const pg = o.pg;
       outer.add(() => pg.stop());
     }
-    console.log(`relay fan-out: ${o.clients} stock y-websocket clients (WebsocketProvider; through a protocol adapter for Hocuspocus), entries of 300 B (key = contentId), window ${o.window}, batch ${o.batch}, ${o.repeat} run(s) per relay (median shown)`);
-    if (o.pg) console.log(`PostgreSQL: a throwaway cluster on 127.0.0.1:${o.pg.port}, default settings (fsync on, synchronous_commit on); SQLite: WAL, synchronous = NORMAL`);
+    console.log(
+      `relay fan-out: ${o.clients} stock y-websocket clients (WebsocketProvider; through a protocol adapter for ` +
+        `Hocuspocus), entries of 300 B (key = contentId), window ${o.window}, batch ${o.batch}, ${o.repeat} run(s) ` +
+        `per relay (median shown)`,
+    );
+    if (o.pg)
+      console.log(
+        `PostgreSQL: a throwaway cluster on 127.0.0.1:${o.pg.port}, default settings (fsync on, synchronous_commit ` +
+          `on); SQLite: WAL, synchronous = NORMAL`,
+      );
     const scenarios = [
       { label: `${o.clients} clients in 1 room`, rooms: 1, entries: o.entries },
-      ...(o.rooms > 1 ? [{ label: `${o.clients} clients over ${o.rooms} rooms`, rooms: o.rooms, entries: spreadEntries(o) }] : []),
+      ...(o.rooms > 1
+        ? [{ label: `${o.clients} clients over ${o.rooms} rooms`, rooms: o.rooms, entries: spreadEntries(o) }]
+        : []),
     ];
     const results: ScenarioResult[] = [];
     for (const sc of scenarios) results.push(await runScenario(sc, o, outer));
     const probes = o.pg ? await probeLatency(o) : [];
     console.log('');
     for (const r of results) {
-      console.log(`throughput parley/baseline, ${r.label}: ${fmt(r.tput)}× ${r.tput >= 0.8 ? '(meets ≥ 0.8×)' : '(BELOW the 0.8× target)'}`);
       console.log(
-        `parley (SQLite)/Hocuspocus, ${r.label}: throughput ${fmt(r.hp)}× ${r.hp >= 1 ? '(meets ≥ 1.0×)' : '(BELOW the 1.0× target)'}, ` +
+        `throughput ` +
+          `parley/baseline, ${r.label}: ${fmt(r.tput)}× ${
+            r.tput >= 0.8 ? '(meets ≥ 0.8×)' : '(BELOW the ' + '0.8× target)'
+          }`,
+      );
+      console.log(
+        `parley (SQLite)/Hocuspocus, ${r.label}: ` +
+          `throughput ${fmt(r.hp)}× ${r.hp >= 1 ? '(meets ≥ 1.0×)' : '(BELOW the 1.0× target)'}, ` +
           `relay CPU per entry ${fmt(r.hpCpu)}× ${r.hpCpu <= 1 ? '(meets ≤ 1.0×)' : '(ABOVE the 1.0× target)'}`,
       );
       if (r.pg !== undefined) {
-        console.log(`throughput PostgreSQL/SQLite, ${r.label}: one instance ${fmt(r.pg)}× ${r.pg >= 0.5 ? '(meets ≥ 0.5×)' : '(BELOW the 0.5× target)'}, two instances ${fmt(r.pg2!)}×`);
+        console.log(
+          `throughput PostgreSQL/SQLite, ${r.label}: one ` +
+            `instance ${fmt(r.pg)}× ${r.pg >= 0.5 ? '(meets ≥ 0.5×)' : '(BELOW the 0.5× target)'}, two ` +
+            `instances ${fmt(r.pg2!)}×`,
+        );
       }
       if (r.cross) console.log(`cross-instance p99 under full load, ${r.label}: ${fmt(r.cross.p99)} ms`);
     }
     const cross = probes.find((p) => p.label.includes('A → B'));
-    if (cross) console.log(`cross-instance p99 without load: ${fmt(cross.p99)} ms ${cross.p99 <= 25 ? '(meets ≤ 25 ms)' : '(ABOVE the 25 ms target)'}`);
+    if (cross)
+      console.log(
+        `cross-instance p99 without ` +
+          `load: ${fmt(cross.p99)} ms ${cross.p99 <= 25 ? '(meets ≤ 25 ms)' : '(ABOVE the 25 ms target)'}`,
+      );
   } finally {
     await outer.run();
   }

@@ -141,7 +141,7 @@ export class ChannelBots {
       case 'bot.reveal': {
         const p = RevealPayloadSchema.safeParse(b.payload);
         const bot = p.success ? this.bots.get(p.data.bot) : undefined;
-        if (!p.success || !bot || !bot.runners.includes(b.author)) {
+        if (!p.success || !bot?.runners.includes(b.author)) {
           return this.reports.problem('bot.reveal by someone other than a runner');
         }
         return this.verifier.reveal(bot, p.data.seed);

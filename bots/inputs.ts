@@ -25,7 +25,7 @@ export class BotInputs {
   }
 
   /** The recorded form of an input, derived identically by runner and verifiers. */
-  inputFor(bot: Bot, ev: DeliveredInput): StepPayload['input'] {
+  inputFor(_bot: Bot, ev: DeliveredInput): StepPayload['input'] {
     const b = ev.body;
     // Fields of the delivered payload as they are (message payloads are checked at delivery, node/payloads.ts).
     const p = b.payload as { params?: Json; claim?: unknown; kind?: Json; body?: Json; to?: unknown };

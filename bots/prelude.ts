@@ -9,8 +9,12 @@
  * `[argument, state]` (the host keeps the state as the text this guest wrote, never re-encoding it), and the hook
  * (as an index into HOOKS), `now` and the PRNG's four words come as numbers: QuickJS's JSON.parse reads numbers
  * slowly, and these cost more than the rest of a small step's input.
+ *
+ * Its bytes are hashed into ENGINE_ID (bots/sandbox.ts): a long line is split with `+`, which keeps the text exactly
+ * as it was, never rewrapped.
  */
-export const PRELUDE = String.raw`
+export const PRELUDE =
+  `
 (() => {
   'use strict';
   const stringify = JSON.stringify;
@@ -24,7 +28,8 @@ export const PRELUDE = String.raw`
   delete globalThis.__parley_meter;
   delete globalThis.eval;
   const blocked = function () { throw new TypeError('code generation is disabled in bots'); };
-  for (const proto of [Function.prototype, Object.getPrototypeOf(function* () {}), Object.getPrototypeOf(async function () {}), Object.getPrototypeOf(async function* () {})]) {
+  for (const proto of [Function.prototype, Object.getPrototypeOf(function* () {}), Object.getPrototypeOf(async ` +
+  `function () {}), Object.getPrototypeOf(async function* () {})]) {
     Object.defineProperty(proto, 'constructor', { value: blocked, writable: false, configurable: false });
   }
   Object.defineProperty(globalThis, 'Function', { value: blocked, writable: false, configurable: false });
@@ -41,7 +46,8 @@ export const PRELUDE = String.raw`
     c = (c + t) | 0;
     return (t >>> 0) / 4294967296;
   };
-  Object.defineProperty(Math, 'random', { value: function random() { return next(); }, writable: false, configurable: false });
+  Object.defineProperty(Math, 'random', { value: function random() { return next(); }, writable: false, ` +
+  `configurable: false });
 
   // Set when the host refused a call for lack of gas (or time): later metered calls this step fail before doing any
   // work, so a bot that catches the refusal cannot keep the engine busy until the next interrupt poll.
@@ -82,20 +88,29 @@ export const PRELUDE = String.raw`
     defineProperty(obj, name, { value: w, writable: true, configurable: true, enumerable: false });
   };
   const byThis = (t) => lengthOf(t);
-  const byThisAndArgs = (t, args) => { let n = lengthOf(t); for (const a of args) n += typeof a === 'string' ? a.length : 0; return n; };
+  const byThisAndArgs = (t, args) => { let n = lengthOf(t); for (const a of args) n += typeof a === 'string' ? ` +
+  `a.length : 0; return n; };
   const byResult = sizeOf;
   const ArrayProto = Array.prototype;
-  for (const name of ['indexOf', 'lastIndexOf', 'includes', 'join', 'toString', 'toLocaleString', 'reverse', 'fill', 'sort', 'copyWithin', 'slice', 'splice', 'flat', 'flatMap', 'map', 'filter', 'forEach', 'reduce', 'reduceRight', 'some', 'every', 'find', 'findIndex', 'findLast', 'findLastIndex', 'shift', 'unshift', 'toReversed', 'toSorted', 'toSpliced', 'with']) {
-    wrap(ArrayProto, name, byThis, name === 'join' || name === 'toString' || name === 'toLocaleString' ? byResult : null);
+  for (const name of ['indexOf', 'lastIndexOf', 'includes', 'join', 'toString', 'toLocaleString', 'reverse', ` +
+  `'fill', 'sort', 'copyWithin', 'slice', 'splice', 'flat', 'flatMap', 'map', 'filter', 'forEach', ` +
+  `'reduce', 'reduceRight', 'some', 'every', 'find', 'findIndex', 'findLast', 'findLastIndex', 'shift', ` +
+  `'unshift', 'toReversed', 'toSorted', 'toSpliced', 'with']) {
+    wrap(ArrayProto, name, byThis, name === 'join' || name === 'toString' || name === 'toLocaleString' ? ` +
+  `byResult : null);
   }
   wrap(ArrayProto, 'concat', byThis, byResult);
   wrap(Array, 'from', (t, args) => lengthOf(args[0]), byResult);
   const TypedProto = getPrototypeOf(Uint8Array.prototype);
-  for (const name of ['indexOf', 'lastIndexOf', 'includes', 'join', 'reverse', 'fill', 'sort', 'copyWithin', 'slice', 'map', 'filter', 'forEach', 'reduce', 'reduceRight', 'some', 'every', 'find', 'findIndex', 'findLast', 'findLastIndex', 'set', 'toReversed', 'toSorted', 'with']) {
+  for (const name of ['indexOf', 'lastIndexOf', 'includes', 'join', 'reverse', 'fill', 'sort', 'copyWithin', ` +
+  `'slice', 'map', 'filter', 'forEach', 'reduce', 'reduceRight', 'some', 'every', 'find', 'findIndex', ` +
+  `'findLast', 'findLastIndex', 'set', 'toReversed', 'toSorted', 'with']) {
     wrap(TypedProto, name, name === 'set' ? (t, args) => lengthOf(args[0]) : byThis, name === 'join' ? byResult : null);
   }
   const StringProto = String.prototype;
-  for (const name of ['indexOf', 'lastIndexOf', 'includes', 'split', 'replace', 'replaceAll', 'match', 'matchAll', 'search', 'toUpperCase', 'toLowerCase', 'toLocaleUpperCase', 'toLocaleLowerCase', 'normalize', 'trim', 'trimStart', 'trimEnd', 'localeCompare', 'startsWith', 'endsWith']) {
+  for (const name of ['indexOf', 'lastIndexOf', 'includes', 'split', 'replace', 'replaceAll', 'match', 'matchAll', ` +
+  `'search', 'toUpperCase', 'toLowerCase', 'toLocaleUpperCase', 'toLocaleLowerCase', 'normalize', 'trim', ` +
+  `'trimStart', 'trimEnd', 'localeCompare', 'startsWith', 'endsWith']) {
     wrap(StringProto, name, byThisAndArgs, null);
   }
   const times = (t, n) => { const r = lengthOf(t) * n; return r > 0 && r <= 1073741823 ? r : 0; };
@@ -131,9 +146,11 @@ export const PRELUDE = String.raw`
   let outputs = [];
   let outBytes = 0;
 
-  const hex = (n) => { let s = ''; for (let i = 0; i < n; i++) s += Math.floor(next() * 256).toString(16).padStart(2, '0'); return s; };
+  const hex = (n) => { let s = ''; for (let i = 0; i < n; i++) s += Math.floor(next() * ` +
+  `256).toString(16).padStart(2, '0'); return s; };
   const post = (kind, body, opts) => {
-    if (typeof kind !== 'string' || kind.length === 0 || kind.length > 64) throw new TypeError('ctx.post: kind must be a string of 1-64 characters');
+    if (typeof kind !== 'string' || kind.length === 0 || kind.length > 64) throw new TypeError('ctx.post: kind must ` +
+  `be a string of 1-64 characters');
     const out = { kind, body: body === undefined ? null : body };
     if (opts && opts.to !== undefined) {
       if (typeof opts.to !== 'string') throw new TypeError('ctx.post: to must be a slot string');
@@ -168,7 +185,8 @@ export const PRELUDE = String.raw`
   // Called once by the host before the bot loads, then gone: a bot must not raise its own output limit.
   Object.defineProperty(globalThis, '__parley_configure', {
     writable: false, configurable: true,
-    value: (outputLimit, stateLimit) => { maxOutputBytes = outputLimit; maxStateBytes = stateLimit; delete globalThis.__parley_configure; },
+    value: (outputLimit, stateLimit) => { maxOutputBytes = outputLimit; maxStateBytes = stateLimit; delete ` +
+  `globalThis.__parley_configure; },
   });
 
   Object.defineProperty(globalThis, '__parley_step', {
@@ -189,7 +207,8 @@ export const PRELUDE = String.raw`
       if (bot && typeof bot[name] === 'function') bot[name](ctx, input[0]);
       const state = stringify(ctx.state === undefined ? null : ctx.state);
       // Checked here, before the host copies the text out: the host's own check (on canonical JSON) comes after.
-      if (state !== undefined && state.length > maxStateBytes) throw new RangeError('state exceeds ' + maxStateBytes + ' bytes');
+      if (state !== undefined && state.length > maxStateBytes) throw new RangeError('state exceeds ' + ` +
+  String.raw`maxStateBytes + ' bytes');
       return '[' + outputs.join(',') + ']\n' + (state === undefined ? 'null' : state);
     },
   });

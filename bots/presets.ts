@@ -11,8 +11,14 @@ export interface Preset {
 
 const CATALOGUE: Record<string, { secret: boolean; description: string }> = {
   echo: { secret: false, description: 'replies to every chat message with kind "echo"' },
-  guess: { secret: true, description: 'guess a secret number 1..100: kind "guess", body a number; hints higher/lower/correct' },
-  blackjack: { secret: true, description: 'blackjack against the dealer with a committed shuffle: kinds "deal", "hit", "stand"' },
+  guess: {
+    secret: true,
+    description: 'guess a secret number 1..100: kind "guess", body a number; hints higher/lower/correct',
+  },
+  blackjack: {
+    secret: true,
+    description: 'blackjack against the dealer with a committed shuffle: kinds "deal", "hit", "stand"',
+  },
   tictactoe: { secret: false, description: 'two players, kind "move" with body 0-8 (row-major cell)' },
   dice: { secret: false, description: 'public dice rolls: kind "roll" with body like "2d6"' },
 };

@@ -10,7 +10,16 @@
  */
 import { compiledWorker, WorkerThread } from '../runtime/worker-thread.js';
 import type { Json } from '../protocol/canonical.js';
-import { HOOKS, loadBot, stateHash, type BotOutput, type BotSandbox, type StepInput, type StepOutcome, type TextOutcome } from './sandbox.js';
+import {
+  HOOKS,
+  loadBot,
+  stateHash,
+  type BotOutput,
+  type BotSandbox,
+  type StepInput,
+  type StepOutcome,
+  type TextOutcome,
+} from './sandbox.js';
 import { prngState } from './seed.js';
 
 /** A step as the replayer takes it: the replayer keeps the bot's state itself. */
@@ -98,16 +107,37 @@ export class TextReplay {
   }
 
   /** Runs one step; `outputsText` is the outputs' JSON as the guest wrote it (or the error notice's). */
-  run(hook: StepInput['hook'], now: number, rng: readonly number[], argText: string, members: Json, channel: Json): { outcome: StepOutcomeLite; outputsText: string } {
-    const o: TextOutcome = this.sandbox.stepText({ hook, now, rng, argText, stateText: this.stateText, members, channel });
+  run(
+    hook: StepInput['hook'],
+    now: number,
+    rng: readonly number[],
+    argText: string,
+    members: Json,
+    channel: Json,
+  ): { outcome: StepOutcomeLite; outputsText: string } {
+    const o: TextOutcome = this.sandbox.stepText({
+      hook,
+      now,
+      rng,
+      argText,
+      stateText: this.stateText,
+      members,
+      channel,
+    });
     if (o.status === 'unverifiable') return { outcome: o, outputsText: '' };
     if (o.status === 'failed') {
       const outputs: BotOutput[] = [{ kind: 'error', body: o.error }];
-      return { outcome: { status: 'error', outputs, stateHash: this.hash, gas: o.gas, error: o.error }, outputsText: JSON.stringify(outputs) };
+      return {
+        outcome: { status: 'error', outputs, stateHash: this.hash, gas: o.gas, error: o.error },
+        outputsText: JSON.stringify(outputs),
+      };
     }
     this.stateText = o.stateText;
     this.hash = o.stateHash;
-    return { outcome: { status: 'ok', outputs: o.outputs, stateHash: o.stateHash, gas: o.gas }, outputsText: o.outputsText };
+    return {
+      outcome: { status: 'ok', outputs: o.outputs, stateHash: o.stateHash, gas: o.gas },
+      outputsText: o.outputsText,
+    };
   }
 }
 
@@ -141,8 +171,11 @@ class InlineReplayer implements Replayer {
   }
 
   private run(r: StepRequest): void {
-    if (this.broken || !this.replay) return this.owed.settle({ status: 'unverifiable', reason: this.broken ?? 'no sandbox' });
-    this.owed.settle(this.replay.run(r.hook, r.now, prngState(r.random), JSON.stringify(r.arg ?? null), r.members, r.channel).outcome);
+    if (this.broken || !this.replay)
+      return this.owed.settle({ status: 'unverifiable', reason: this.broken ?? 'no sandbox' });
+    this.owed.settle(
+      this.replay.run(r.hook, r.now, prngState(r.random), JSON.stringify(r.arg ?? null), r.members, r.channel).outcome,
+    );
   }
 
   idle(): Promise<void> {
@@ -165,18 +198,23 @@ class InlineReplayer implements Replayer {
  * Outcomes come back the same way, a line each:
  *   'o' or 'e', gas, state hash, the error as JSON or '', the outputs' JSON;  or  'u', the reason as JSON.
  */
-export type ToWorker = { t: 'open'; key: number; source: string; limits: unknown } | { t: 'steps'; key: number; steps: string } | { t: 'close'; key: number };
+export type ToWorker =
+  | { t: 'open'; key: number; source: string; limits: unknown }
+  | { t: 'steps'; key: number; steps: string }
+  | { t: 'close'; key: number };
 
 export type FromWorker = { t: 'outcomes'; key: number; outcomes: string };
 
 /** The worker's half of the outcome format above. */
 export function outcomeLine(o: StepOutcomeLite, outputsText: string): string {
   if (o.status === 'unverifiable') return `u\t${JSON.stringify(o.reason)}`;
-  return `${o.status === 'ok' ? 'o' : 'e'}\t${o.gas}\t${o.stateHash}\t${o.error === undefined ? '' : JSON.stringify(o.error)}\t${outputsText}`;
+  const error = o.error === undefined ? '' : JSON.stringify(o.error);
+  return `${o.status === 'ok' ? 'o' : 'e'}\t${o.gas}\t${o.stateHash}\t${error}\t${outputsText}`;
 }
 
 function parseOutcomeLine(line: string): StepOutcomeLite {
-  if (line.charCodeAt(0) === 117 /* u */) return { status: 'unverifiable', reason: JSON.parse(line.slice(2)) as string };
+  if (line.charCodeAt(0) === 117 /* u */)
+    return { status: 'unverifiable', reason: JSON.parse(line.slice(2)) as string };
   const a = line.indexOf('\t', 2);
   const b = line.indexOf('\t', a + 1);
   const c = line.indexOf('\t', b + 1);
@@ -251,7 +289,9 @@ class ThreadReplayer implements Replayer {
     const channelText = !this.sent || this.sent.channel !== channel ? JSON.stringify(channel) : '';
     this.sent = { members, channel };
     const rng = prngState(request.random);
-    const line = `${HOOKS.indexOf(request.hook)}\t${request.now}\t${rng[0]}\t${rng[1]}\t${rng[2]}\t${rng[3]}\t${membersText}\t${channelText}\t${JSON.stringify(request.arg ?? null)}`;
+    const line =
+      `${HOOKS.indexOf(request.hook)}\t${request.now}\t${rng[0]}\t${rng[1]}\t${rng[2]}\t${rng[3]}\t` +
+      `${membersText}\t${channelText}\t${JSON.stringify(request.arg ?? null)}`;
     if (!this.batch) {
       this.batch = [];
       queueMicrotask(() => this.flush());
@@ -305,7 +345,10 @@ let thread: ReplayThread | null = null;
  * the worker script, or inline with null; a given script gets a thread of its own.
  */
 export function openReplayer(source: string, limits: unknown, options: { workerFile?: string | null } = {}): Replayer {
-  const file = options.workerFile !== undefined ? options.workerFile : compiledWorker('./replay-worker.js', import.meta.url, 'PARLEY_REPLAY_THREAD');
+  const file =
+    options.workerFile !== undefined
+      ? options.workerFile
+      : compiledWorker('./replay-worker.js', import.meta.url, 'PARLEY_REPLAY_THREAD');
   if (file === null) return new InlineReplayer(source, limits);
   if (options.workerFile !== undefined) return new ReplayThread(file).open(source, limits);
   thread ??= new ReplayThread(file);

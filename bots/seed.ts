@@ -16,7 +16,8 @@ function need(hex: string, what: string): string {
 
 export const entropyStart = (channelId: string): string => sha256Hex(`parley/bot-entropy/v1|${channelId}`);
 
-export const mixEntropy = (acc: string, entropyHex: string): string => sha256Hex(`parley/bot-mix/v1|${need(acc, 'accumulator')}|${need(entropyHex, 'entropy')}`);
+export const mixEntropy = (acc: string, entropyHex: string): string =>
+  sha256Hex(`parley/bot-mix/v1|${need(acc, 'accumulator')}|${need(entropyHex, 'entropy')}`);
 
 export const stepRandom = (seedHex: string, accHex: string, n: number): string => stepRandoms(seedHex, accHex)(n);
 
@@ -37,7 +38,8 @@ export const newSeed = (): string => toHex(randomBytes(32));
 export function prngState(randomHex: string): [number, number, number, number] {
   // Buffer's hex decoder stops at the first non-hex pair, and the case test is cheaper than a regex on every step.
   const bytes = Buffer.from(randomHex, 'hex');
-  if (bytes.length !== 32 || randomHex.length !== 64 || randomHex !== randomHex.toLowerCase()) need(randomHex, 'step random');
+  if (bytes.length !== 32 || randomHex.length !== 64 || randomHex !== randomHex.toLowerCase())
+    need(randomHex, 'step random');
   let a = bytes.readInt32BE(0);
   let b = bytes.readInt32BE(4);
   let c = bytes.readInt32BE(8);

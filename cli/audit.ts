@@ -15,7 +15,11 @@ export const command: Command = {
     try {
       const rows = store.auditLog(limit);
       if (values.json) console.log(JSON.stringify(rows, null, 2));
-      else for (const r of rows) console.log(`${new Date(r.at).toISOString()}  ${r.tool.padEnd(15)} ${(r.channel ?? '-').padEnd(22)} ${r.outcome}`);
+      else
+        for (const r of rows)
+          console.log(
+            `${new Date(r.at).toISOString()}  ${r.tool.padEnd(15)} ${(r.channel ?? '-').padEnd(22)} ${r.outcome}`,
+          );
       return 0;
     } finally {
       store.close();

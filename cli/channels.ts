@@ -11,7 +11,11 @@ export const command: Command = {
       const rows = store.channels().map((c) => ({ ...c, events: store.deliveredCount(c.ch) }));
       if (values.json) console.log(JSON.stringify(rows, null, 2));
       else if (rows.length === 0) console.log('no channels');
-      else for (const c of rows) console.log(`${c.ch}  ${c.name}  slot=${c.slot} epoch=${c.epoch} events=${c.events}${c.closed ? ' closed' : ''}${c.status !== 'active' ? ` (${c.status})` : ''}`);
+      else
+        for (const c of rows) {
+          const state = `${c.closed ? ' closed' : ''}${c.status !== 'active' ? ` (${c.status})` : ''}`;
+          console.log(`${c.ch}  ${c.name}  slot=${c.slot} epoch=${c.epoch} events=${c.events}${state}`);
+        }
       return 0;
     } finally {
       store.close();

@@ -20,7 +20,11 @@ const DASHED_ID = /^-[A-Za-z0-9_-]{21}$/;
  * One in 64 channel ids starts with '-': such an argument (unless it names one of the command's options) is kept
  * aside while parsing and put back as the value it was, so `parley export -Ab…` works without `--`.
  */
-export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, allowPositionals = true) {
+export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(
+  argv: string[],
+  options: T,
+  allowPositionals = true,
+) {
   const kept = new Map<string, string>();
   const args = argv.map((a, i) => {
     if (!DASHED_ID.test(a) || (a.startsWith('--') && Object.hasOwn(options, a.slice(2)))) return a;
@@ -28,16 +32,22 @@ export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(
     kept.set(stand, a);
     return stand;
   });
-  const restore = (v: unknown) => (typeof v === 'string' ? kept.get(v) ?? v : v);
+  const restore = (v: unknown) => (typeof v === 'string' ? (kept.get(v) ?? v) : v);
   let parsed;
   try {
-    parsed = parseArgs({ args, options: { help: { type: 'boolean', short: 'h' }, ...options }, allowPositionals, strict: true });
+    parsed = parseArgs({
+      args,
+      options: { help: { type: 'boolean', short: 'h' }, ...options },
+      allowPositionals,
+      strict: true,
+    });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
   if (kept.size === 0) return parsed;
   const values = parsed.values as Record<string, unknown>;
-  for (const k of Object.keys(values)) values[k] = Array.isArray(values[k]) ? (values[k] as unknown[]).map(restore) : restore(values[k]);
+  for (const k of Object.keys(values))
+    values[k] = Array.isArray(values[k]) ? (values[k] as unknown[]).map(restore) : restore(values[k]);
   return { ...parsed, positionals: parsed.positionals.map((p) => kept.get(p) ?? p) };
 }
 

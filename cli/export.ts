@@ -12,7 +12,9 @@ export const command: Command = {
     const store = openStoreReadonly();
     try {
       const view = channelView(store, positionals[0]);
-      const text = JSON.stringify(buildTranscript(view.row.ch, view.row.name, view.rows, store.refusedAll(view.row.ch)), null, 1) + '\n';
+      const text =
+        JSON.stringify(buildTranscript(view.row.ch, view.row.name, view.rows, store.refusedAll(view.row.ch)), null, 1) +
+        '\n';
       if (values.output) {
         // A decrypted transcript is as private as the channel: only its owner may read the file.
         writeFileSync(values.output, text, { mode: 0o600 });

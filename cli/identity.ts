@@ -22,9 +22,14 @@ async function passphrase(prompt: string): Promise<string> {
 
 export const command: Command = {
   summary: 'move your identity between devices: export to / import from a passphrase-protected file',
-  usage: 'usage: parley identity show | export -o FILE | import FILE [--force]\n\nThe passphrase is read from $PARLEY_PASSPHRASE or asked on the terminal.',
+  usage:
+    'usage: parley identity show | export -o FILE | import FILE [--force]\n\nThe passphrase is read from ' +
+    '$PARLEY_PASSPHRASE or asked on the terminal.',
   async run(argv) {
-    const { values, positionals } = parseOptions(argv, { output: { type: 'string', short: 'o' }, force: { type: 'boolean' } });
+    const { values, positionals } = parseOptions(argv, {
+      output: { type: 'string', short: 'o' },
+      force: { type: 'boolean' },
+    });
     const [action, file] = positionals;
     await ready();
     const home = parleyHome();
@@ -36,7 +41,9 @@ export const command: Command = {
       if (action === 'export') {
         if (!values.output) throw new UsageError('export needs -o FILE');
         const seed = seedOf(loadOrCreateIdentity(home));
-        writeFileSync(values.output, await encryptSeed(seed, await passphrase('passphrase for the backup: ')), { mode: 0o600 });
+        writeFileSync(values.output, await encryptSeed(seed, await passphrase('passphrase for the backup: ')), {
+          mode: 0o600,
+        });
         console.error(`identity ${memberId(newIdentity(seed).publicKey).slice(0, 8)}… exported to ${values.output}`);
         return 0;
       }
@@ -44,7 +51,10 @@ export const command: Command = {
         if (!file) throw new UsageError('import needs the backup FILE');
         if (!existsSync(file)) throw new UsageError(`no such file: ${file}`);
         if (existsSync(identityPath(home)) && !values.force) {
-          console.error(`parley identity: ${identityPath(home)} already exists; pass --force to replace it (the current identity is lost unless you exported it).`);
+          console.error(
+            `parley identity: ${identityPath(home)} already exists; pass --force to replace it (the current ` +
+              `identity is lost unless you exported it).`,
+          );
           return 1;
         }
         const seed = await decryptSeed(readFileSync(file, 'utf8'), await passphrase('passphrase of the backup: '));

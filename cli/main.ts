@@ -30,7 +30,8 @@ async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     const lines = [usage().split('\n')[0], '', 'commands:'];
-    for (const [cmd, load] of Object.entries(commands)) lines.push(`  ${cmd.padEnd(10)} ${(await load()).command.summary}`);
+    for (const [cmd, load] of Object.entries(commands))
+      lines.push(`  ${cmd.padEnd(10)} ${(await load()).command.summary}`);
     lines.push('', 'Run `parley <command> --help` for the options of one command.');
     console.log(lines.join('\n'));
     return name ? 0 : 2;

@@ -1,6 +1,15 @@
 import type { Command } from './command.js';
 import { parseOptions, parsePort } from './command.js';
 
+/** Why the relay could not start, in words that say what to change. */
+function startFailure(e: NodeJS.ErrnoException, opts: { port: number; dataDir?: string }): string {
+  if (e.code === 'EADDRINUSE')
+    return `port ${opts.port} is already in use (pick another with --port, or 0 for any free port)`;
+  if (e.code === 'EACCES' || e.code === 'EPERM') return `permission denied (${e.message})`;
+  if (e.code === 'SQLITE_CANTOPEN') return `cannot open the database in ${opts.dataDir}`;
+  return e.message;
+}
+
 export const command: Command = {
   summary: 'run a Parley relay: a dumb, self-hostable WebSocket relay that only sees ciphertext',
   usage: [
@@ -50,11 +59,19 @@ export const command: Command = {
         port,
         store,
         ...(values.data ? { dataDir: values.data } : {}),
-        roomQuotaBytes: values['room-quota'] === undefined ? undefined : parseBytes('--room-quota', values['room-quota']),
-        diskQuotaBytes: values['disk-quota'] === undefined ? undefined : parseBytes('--disk-quota', values['disk-quota']),
-        maxConnectionsPerIp: values['max-connections-per-ip'] === undefined ? undefined : parseCount('--max-connections-per-ip', values['max-connections-per-ip']),
+        roomQuotaBytes:
+          values['room-quota'] === undefined ? undefined : parseBytes('--room-quota', values['room-quota']),
+        diskQuotaBytes:
+          values['disk-quota'] === undefined ? undefined : parseBytes('--disk-quota', values['disk-quota']),
+        maxConnectionsPerIp:
+          values['max-connections-per-ip'] === undefined
+            ? undefined
+            : parseCount('--max-connections-per-ip', values['max-connections-per-ip']),
         maxRooms: values['max-rooms'] === undefined ? undefined : parseCount('--max-rooms', values['max-rooms']),
-        maxRoomsPerConnection: values['max-rooms-per-connection'] === undefined ? undefined : parseCount('--max-rooms-per-connection', values['max-rooms-per-connection']),
+        maxRoomsPerConnection:
+          values['max-rooms-per-connection'] === undefined
+            ? undefined
+            : parseCount('--max-rooms-per-connection', values['max-rooms-per-connection']),
       });
     } catch (err) {
       console.error(`parley relay: ${(err as Error).message}`);
@@ -64,13 +81,7 @@ export const command: Command = {
     try {
       relay = await startRelay(opts);
     } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      const why =
-        e.code === 'EADDRINUSE' ? `port ${opts.port} is already in use (pick another with --port, or 0 for any free port)`
-        : e.code === 'EACCES' || e.code === 'EPERM' ? `permission denied (${e.message})`
-        : e.code === 'SQLITE_CANTOPEN' ? `cannot open the database in ${opts.dataDir}`
-        : e.message;
-      console.error(`parley relay: ${why}`);
+      console.error(`parley relay: ${startFailure(err as NodeJS.ErrnoException, opts)}`);
       return 1;
     }
     console.log(`parley relay listening on ${relay.url}`);

@@ -18,7 +18,13 @@ export const command: Command = {
       if (values.json) console.log(JSON.stringify(messages, null, 2));
       else {
         console.log(`# ${view.row.name} (${view.row.ch})`);
-        for (const m of messages) console.log(`[${m.seq}] ${new Date(m.ts).toISOString()} ${m.from_name} (${m.from}) ${m.kind}${m.to ? ` → ${m.to}` : ''}${m.verification ? ` [${m.verification}]` : ''}: ${m.body}`);
+        for (const m of messages) {
+          const to = m.to ? ` → ${m.to}` : '';
+          const mark = m.verification ? ` [${m.verification}]` : '';
+          console.log(
+            `[${m.seq}] ${new Date(m.ts).toISOString()} ${m.from_name} (${m.from}) ${m.kind}${to}${mark}: ${m.body}`,
+          );
+        }
       }
       return 0;
     } finally {

@@ -52,7 +52,19 @@ export class SimChannel {
     const lamport = nextLamport(deps, head?.id ?? null, (d) => this.lamports.get(d));
     // Timestamps advance 1.5 s per event: realistic spacing, and deterministic.
     this.ts += 1500;
-    const body: EventBody = { v: 1, ch: this.ch, ep: 0, type, author, seq: (head?.seq ?? 0) + 1, prev: head?.id ?? null, deps, lamport, ts: this.ts, payload };
+    const body: EventBody = {
+      v: 1,
+      ch: this.ch,
+      ep: 0,
+      type,
+      author,
+      seq: (head?.seq ?? 0) + 1,
+      prev: head?.id ?? null,
+      deps,
+      lamport,
+      ts: this.ts,
+      payload,
+    };
     const signed = signEvent(body, who.secretKey);
     const { id } = sealEvent(signed, { ch: this.ch, ep: 0, key: this.key });
     const bodyText = canonicalString(body);
@@ -69,7 +81,9 @@ export class SimChannel {
 
   /** node/ingest.ts `currentHeads`: newest first, at most MAX_DEPS. */
   private currentHeads(): string[] {
-    return [...this.heads].sort((a, b) => (this.lamports.get(b) ?? 0) - (this.lamports.get(a) ?? 0) || (a < b ? -1 : 1)).slice(0, MAX_DEPS);
+    return [...this.heads]
+      .sort((a, b) => (this.lamports.get(b) ?? 0) - (this.lamports.get(a) ?? 0) || (a < b ? -1 : 1))
+      .slice(0, MAX_DEPS);
   }
 }
 
@@ -111,6 +125,7 @@ export interface BotLog {
  * messages. Each batch of messages is posted, delivered to the runner, and the runner's steps are posted back
  * before the next batch (batches of one: a player reads the bot's reply before moving).
  */
+// Long: one game played batch by batch in protocol order; its steps share the whole log state.
 export async function buildBotLog(preset: string, pick: MovePicker, opts: { name?: string } = {}): Promise<BotLog> {
   const name = opts.name ?? `bench-${preset}`;
   const owner = newIdentity();
@@ -147,14 +162,16 @@ export async function buildBotLog(preset: string, pick: MovePicker, opts: { name
     runner.deliver({ id: ev.id, body: b });
   };
 
-  deliver(sim.post(owner, 'channel.create', {
-    name,
-    slots: slots.map((s, i) => ({ slot: s, pubkey: toB64u(newIdentity(slotSeeds[i]).publicKey) })),
-    relays: ['ws://127.0.0.1:1'],
-    expires_at: null,
-    owner_name: 'owner',
-    salt: sim.salt,
-  }));
+  deliver(
+    sim.post(owner, 'channel.create', {
+      name,
+      slots: slots.map((s, i) => ({ slot: s, pubkey: toB64u(newIdentity(slotSeeds[i]).publicKey) })),
+      relays: ['ws://127.0.0.1:1'],
+      expires_at: null,
+      owner_name: 'owner',
+      salt: sim.salt,
+    }),
+  );
   // Each player claims its slot and the owner's node admits the claim (node/channel.ts `admit`).
   players.forEach((p, i) => {
     const claim = sim.post(p, 'member.join', {
@@ -168,11 +185,18 @@ export async function buildBotLog(preset: string, pick: MovePicker, opts: { name
   });
   const { source, secret } = loadPreset(preset);
   // node/channel.ts `attachBot`: a bot without hidden information publishes its seed so steps verify on arrival.
-  deliver(sim.post(owner, 'bot.attach', {
-    bot: slot, source, code_hash: sha256Hex(source), params: {}, runner: memberId(owner.publicKey), seed_commitment: seedCommitment(seed),
-    manifest: { engine: ENGINE_ID, limits: DEFAULT_LIMITS, secret, hooks: ['init', 'onJoin', 'onMessage'] },
-    ...(secret ? {} : { seed }),
-  }));
+  deliver(
+    sim.post(owner, 'bot.attach', {
+      bot: slot,
+      source,
+      code_hash: sha256Hex(source),
+      params: {},
+      runner: memberId(owner.publicKey),
+      seed_commitment: seedCommitment(seed),
+      manifest: { engine: ENGINE_ID, limits: DEFAULT_LIMITS, secret, hooks: ['init', 'onJoin', 'onMessage'] },
+      ...(secret ? {} : { seed }),
+    }),
+  );
   await settle(runner);
   let inputs = 0;
   for (let i = 0; ; i++) {
@@ -185,7 +209,14 @@ export async function buildBotLog(preset: string, pick: MovePicker, opts: { name
       }
       // A blind player has seen everything but the bot's steps: its deps are the newest other event.
       const deps = m.blind ? [sim.lastNonStep!] : undefined;
-      deliver(sim.post(players[m.player], 'message', { kind: m.kind ?? 'chat', body: m.body ?? '', ...(m.to ? { to: m.to } : {}) }, deps));
+      deliver(
+        sim.post(
+          players[m.player],
+          'message',
+          { kind: m.kind ?? 'chat', body: m.body ?? '', ...(m.to ? { to: m.to } : {}) },
+          deps,
+        ),
+      );
       inputs++;
     }
     await settle(runner);
@@ -193,9 +224,22 @@ export async function buildBotLog(preset: string, pick: MovePicker, opts: { name
   await settle(runner);
   const report = runner.report();
   runner.close();
-  if (report.problems.length > 0) throw new Error(`building the ${preset} log: ${report.problems.slice(0, 3).join('; ')}`);
+  if (report.problems.length > 0)
+    throw new Error(`building the ${preset} log: ${report.problems.slice(0, 3).join('; ')}`);
   if (steps !== inputs + 1) throw new Error(`building the ${preset} log: ${inputs} inputs but ${steps} steps`);
-  return { ch: sim.ch, name, preset, events: sim.events, inputs, steps, messageArgs, stepPayloads, source, seed, owner: memberId(owner.publicKey) };
+  return {
+    ch: sim.ch,
+    name,
+    preset,
+    events: sim.events,
+    inputs,
+    steps,
+    messageArgs,
+    stepPayloads,
+    source,
+    seed,
+    owner: memberId(owner.publicKey),
+  };
 }
 
 /** Waits until the bots' work queue stops growing (a runner's own steps are queued while it runs). */
@@ -207,7 +251,6 @@ export async function settle(bots: ChannelBots): Promise<void> {
     p = next;
   }
 }
-
 
 const DICE = ['2d6', '1d20', '3d6', 'd6', '4d8', '1d100'];
 
@@ -229,7 +272,8 @@ export function tictactoePicker(moves: number, seed = 7): MovePicker {
   let board = '.........';
   let mover = 0;
   return (i, outs) => {
-    if (outs.some((o) => o.kind === 'illegal')) throw new Error(`tictactoe generator made an illegal move: ${JSON.stringify(outs)}`);
+    if (outs.some((o) => o.kind === 'illegal'))
+      throw new Error(`tictactoe generator made an illegal move: ${JSON.stringify(outs)}`);
     if (i >= moves) return null;
     const b = outs.find((o) => o.kind === 'board')?.body as { board: string; next: string | null } | undefined;
     if (b) {

@@ -50,12 +50,18 @@ function runAs(): { uid: number; gid: number } | null {
 
 function run(cmd: string, args: string[], user: { uid: number; gid: number } | null): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(user ?? {}), env: { ...process.env, LC_ALL: 'C' } });
+    const child = spawn(cmd, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(user ?? {}),
+      env: { ...process.env, LC_ALL: 'C' },
+    });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}: ${out.trim()}`))));
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}: ${out.trim()}`)),
+    );
   });
 }
 
@@ -72,6 +78,7 @@ function freePort(): Promise<number> {
 
 let dbCounter = 0;
 
+// Long: one closure over the cluster it starts: init, start, wait, and the handle that stops it.
 export async function startPostgres(opts: { fsync?: boolean } = {}): Promise<TestPostgres> {
   const bin = binDir();
   const user = runAs();
@@ -82,8 +89,17 @@ export async function startPostgres(opts: { fsync?: boolean } = {}): Promise<Tes
   await run(join(bin, 'initdb'), ['-D', data, '-U', 'parley', '-A', 'trust', '-E', 'UTF8', '--no-locale'], user);
   let port = 0;
   const start = async () => {
-    const settings = [`-p ${port}`, `-k ${dir}`, '-c listen_addresses=127.0.0.1', ...(opts.fsync === false ? ['-c fsync=off'] : [])];
-    await run(join(bin, 'pg_ctl'), ['-D', data, '-l', join(dir, 'log'), '-w', '-t', '60', '-o', settings.join(' '), 'start'], user);
+    const settings = [
+      `-p ${port}`,
+      `-k ${dir}`,
+      '-c listen_addresses=127.0.0.1',
+      ...(opts.fsync === false ? ['-c fsync=off'] : []),
+    ];
+    await run(
+      join(bin, 'pg_ctl'),
+      ['-D', data, '-l', join(dir, 'log'), '-w', '-t', '60', '-o', settings.join(' '), 'start'],
+      user,
+    );
   };
   // A free port can be taken between probing and binding: try a few.
   for (let attempt = 0; ; attempt++) {

@@ -78,11 +78,14 @@ export class Checkpointer {
       return;
     }
     this.busy = true;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.last = Date.now();
-      this.worker?.postMessage(0);
-    }, Math.max(0, this.last + MIN_INTERVAL_MS - Date.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.last = Date.now();
+        this.worker?.postMessage(0);
+      },
+      Math.max(0, this.last + MIN_INTERVAL_MS - Date.now()),
+    );
     this.timer.unref();
   }
 

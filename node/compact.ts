@@ -63,7 +63,11 @@ export function compactSync(full: SyncResult, channel: string | null): CompactSy
 
 /** One line per message, the body last; continuation lines of a multi-line body are indented. */
 export function renderCompactSync(r: CompactSync): string {
-  const head = [r.channel !== undefined ? `channel ${r.channel}` : null, `cursor ${r.cursor}`, r.more ? 'more: call again with this cursor' : null];
+  const head = [
+    r.channel !== undefined ? `channel ${r.channel}` : null,
+    `cursor ${r.cursor}`,
+    r.more ? 'more: call again with this cursor' : null,
+  ];
   if (r.messages.length === 0) return `no new messages (${head.filter(Boolean).join(', ')})`;
   const lines = [head.filter(Boolean).join(' · ')];
   for (const m of r.messages) {
@@ -120,7 +124,8 @@ export function renderCompactWho(r: CompactWho): string {
     else if (m.note !== undefined) parts.push(m.note);
     return parts.join(' · ');
   });
-  if (r.waiting.length > 0) lines.push(`waiting for admission: ${r.waiting.map((w) => `${w.slot} (${w.name})`).join(', ')}`);
+  if (r.waiting.length > 0)
+    lines.push(`waiting for admission: ${r.waiting.map((w) => `${w.slot} (${w.name})`).join(', ')}`);
   for (const w of r.withholding) lines.push(`withholding: ${w}`);
   for (const w of r.refused_relays) lines.push(`refused relay: ${w}`);
   return lines.join('\n');
@@ -142,7 +147,10 @@ export interface ChannelEntry {
  */
 export function compactChannels(full: { channels: ChannelEntry[] }): { channels: ChannelEntry[] } {
   return {
-    channels: full.channels.map((c) => ({ ...c, relays: c.relays.map(({ url, connected, refused }) => ({ url, connected, ...(refused ? { refused } : {}) })) })),
+    channels: full.channels.map((c) => ({
+      ...c,
+      relays: c.relays.map(({ url, connected, refused }) => ({ url, connected, ...(refused ? { refused } : {}) })),
+    })),
   };
 }
 
@@ -153,7 +161,9 @@ export function renderCompactChannels(r: { channels: ChannelEntry[] }): string {
       const parts = [`${c.channel} "${c.name}"`, `as ${c.slot}`, `epoch ${c.epoch}`];
       if (c.closed) parts.push('closed');
       if (c.expires_at !== undefined) parts.push(`expires ${c.expires_at}`);
-      parts.push(`relays ${c.relays.map((x) => `${x.url} (${x.refused ? `refused: ${x.refused}` : x.connected ? 'connected' : 'down'})`).join(', ')}`);
+      const state = (x: (typeof c.relays)[number]) =>
+        x.refused ? `refused: ${x.refused}` : x.connected ? 'connected' : 'down';
+      parts.push(`relays ${c.relays.map((x) => `${x.url} (${state(x)})`).join(', ')}`);
       return parts.join(' · ');
     })
     .join('\n');
@@ -187,8 +197,10 @@ export function compactBot(full: BotInfo): CompactBot {
 
 export function renderCompactBot(b: CompactBot): string {
   return [
-    `${b.slot} · ${b.state} · runner ${b.runner_slot}${b.runner_is_neutral ? ' (neutral)' : ''} · engine ${b.engine} · code sha256 ${b.code_hash}`,
-    `steps ${b.steps}: ${b.verified} verified, ${b.pending} pending, ${b.mismatches} mismatches${b.waiting_inputs > 0 ? ` · ${b.waiting_inputs} inputs waiting` : ''}${b.secret ? ' · secret seed' : ''}`,
+    `${b.slot} · ${b.state} · runner ${b.runner_slot}${b.runner_is_neutral ? ' (neutral)' : ''} · ` +
+      `engine ${b.engine} · code sha256 ${b.code_hash}`,
+    `steps ${b.steps}: ${b.verified} verified, ${b.pending} pending, ${b.mismatches} mismatches` +
+      `${b.waiting_inputs > 0 ? ` · ${b.waiting_inputs} inputs waiting` : ''}${b.secret ? ' · secret seed' : ''}`,
     b.note,
   ].join('\n');
 }
@@ -203,7 +215,8 @@ export interface VerifyResult {
 /** verify_channel's fields are all ones an agent acts on; compact only changes the text from JSON to lines. */
 export function renderCompactVerify(v: VerifyResult): string {
   const lines = [`${v.ok ? 'ok' : 'NOT ok'} · ${v.events} events`];
-  for (const b of v.bots) lines.push(`${b.slot}: ${b.steps} steps, ${b.verified} verified, ${b.pending} pending, ${b.mismatches} mismatches`);
+  for (const b of v.bots)
+    lines.push(`${b.slot}: ${b.steps} steps, ${b.verified} verified, ${b.pending} pending, ${b.mismatches} mismatches`);
   lines.push(v.problems.length === 0 ? 'no problems' : `problems:\n${v.problems.map((p) => `- ${p}`).join('\n')}`);
   return lines.join('\n');
 }

@@ -35,13 +35,18 @@ export function loadOrCreateIdentity(home: string): KeyPair {
 export function readIdentity(path: string): KeyPair {
   const mode = statSync(path).mode & 0o777;
   if (mode & 0o077) {
-    throw new IdentityError(`Refusing to use ${path}: it is readable by other users (mode ${mode.toString(8)}); run: chmod 600 ${path}`);
+    throw new IdentityError(
+      `Refusing to use ${path}: it is readable by other users (mode ${mode.toString(8)}); run: chmod 600 ${path}`,
+    );
   }
   let parsed: z.infer<typeof IdentityFileSchema>;
   try {
     parsed = IdentityFileSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
   } catch {
-    throw new IdentityError(`The identity file ${path} is corrupt; restore it from a backup (parley identity import) or move it away to create a new identity.`);
+    throw new IdentityError(
+      `The identity file ${path} is corrupt; restore it from a backup (parley identity import) or move it away to ` +
+        `create a new identity.`,
+    );
   }
   return newIdentity(fromB64u(parsed.seed, 32)!);
 }

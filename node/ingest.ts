@@ -20,9 +20,7 @@ export interface IngestEntry extends SealedEntry {
 }
 
 /** Why an event may not be delivered, null if it may, or 'defer' if it cannot be judged yet. */
-export interface Refusal {
-  (ev: IngestEvent): string | null | 'defer';
-}
+export type Refusal = (ev: IngestEvent) => string | null | 'defer';
 
 export class Ingestor {
   readonly chains = new ChainTracker();
@@ -86,7 +84,8 @@ export class Ingestor {
 
   private accept(ev: IngestEvent): boolean | 'defer' {
     const b = ev.body;
-    if (b.lamport !== nextLamport(b.deps, b.prev, this.lamportOf)) return this.refused(`event with a wrong lamport clock by ${short(b.author)}`);
+    if (b.lamport !== nextLamport(b.deps, b.prev, this.lamportOf))
+      return this.refused(`event with a wrong lamport clock by ${short(b.author)}`);
     const reason = this.refuse(ev);
     if (reason === 'defer') return 'defer';
     if (reason) {
@@ -94,7 +93,8 @@ export class Ingestor {
       return this.refused(`${reason} (${short(b.author)})`);
     }
     const verdict = this.chains.check({ id: ev.id, author: b.author, seq: b.seq, prev: b.prev });
-    if (verdict === 'equivocation') return this.refused(`equivocation: two events with seq ${b.seq} by ${short(b.author)}`);
+    if (verdict === 'equivocation')
+      return this.refused(`equivocation: two events with seq ${b.seq} by ${short(b.author)}`);
     if (verdict !== 'ok') return this.refused(`broken hash chain by ${short(b.author)}`);
     this.record(ev.id, b);
     this.onDeliver(ev);
@@ -123,13 +123,16 @@ export class Ingestor {
 
   /** Current heads of the delivered DAG, newest first, at most `max`. */
   currentHeads(max: number): string[] {
-    return [...this.heads].sort((a, b) => (this.lamports.get(b) ?? 0) - (this.lamports.get(a) ?? 0) || (a < b ? -1 : 1)).slice(0, max);
+    return [...this.heads]
+      .sort((a, b) => (this.lamports.get(b) ?? 0) - (this.lamports.get(a) ?? 0) || (a < b ? -1 : 1))
+      .slice(0, max);
   }
 
   report(): string[] {
     const out = [...this.problems.entries()].map(([reason, n]) => (n > 1 ? `${n}× ${reason}` : reason));
     const waiting = this.causal.pendingCount();
-    if (waiting > 0) out.push(`${waiting} event(s) wait for missing dependencies: ${this.causal.missing().slice(0, 5).join(', ')}`);
+    if (waiting > 0)
+      out.push(`${waiting} event(s) wait for missing dependencies: ${this.causal.missing().slice(0, 5).join(', ')}`);
     return out;
   }
 

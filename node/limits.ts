@@ -18,7 +18,10 @@ export function limitsFromEnv(env: NodeJS.ProcessEnv): Limits {
     if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new Error(`${name} must be a positive integer, got "${raw}".`);
     return Number(raw);
   };
-  return { bodyLimitBytes: read('PARLEY_BODY_LIMIT_BYTES', DEFAULT_BODY_LIMIT_BYTES), ratePerMin: read('PARLEY_RATE_LIMIT_PER_MIN', DEFAULT_RATE_PER_MIN) };
+  return {
+    bodyLimitBytes: read('PARLEY_BODY_LIMIT_BYTES', DEFAULT_BODY_LIMIT_BYTES),
+    ratePerMin: read('PARLEY_RATE_LIMIT_PER_MIN', DEFAULT_RATE_PER_MIN),
+  };
 }
 
 /** Null when the body fits, else the sentence to show the agent. Counts UTF-8 bytes, which is what gets sealed. */

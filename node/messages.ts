@@ -1,6 +1,6 @@
 /**
- * What agents read: delivered events rendered as `Message`s (docs/DESIGN.md "MCP surface"). Chat messages map one to one;
- * membership and channel events become short notices (kind join/leave/status/system) so an agent sees who came and
+ * What agents read: delivered events rendered as `Message`s (docs/DESIGN.md "MCP surface"). Chat messages map one to
+ * one; membership and channel events become short notices (kind join/leave/status/system) so an agent sees who came and
  * went; a bot step becomes one message per output, all sharing the step's delivery number.
  */
 import type { EventBody } from '../protocol/event.js';
@@ -28,6 +28,7 @@ export interface RenderContext {
   verification(stepId: string): Verification | undefined;
 }
 
+// Long: one case per event type, each a few lines; together they read as one table.
 export function renderEvent(dnum: number, id: string, b: EventBody, ctx: RenderContext): Message[] {
   const m = ctx.membership;
   const from = m.slotOf(b.author) ?? (b.author === m.owner ? 'owner' : `member:${b.author.slice(0, 8)}`);
@@ -45,16 +46,28 @@ export function renderEvent(dnum: number, id: string, b: EventBody, ctx: RenderC
       return notice('system', `channel "${String(p.name)}" created`);
     case 'member.join': {
       const slot = String(p.slot);
-      const state = m.claim(id) ? (m.holder(slot)?.claim === id ? 'admitted' : m.pendingClaims().some((c) => c.id === id) ? 'waiting for admission' : 'not admitted') : 'refused';
+      const state = m.claim(id)
+        ? m.holder(slot)?.claim === id
+          ? 'admitted'
+          : m.pendingClaims().some((c) => c.id === id)
+            ? 'waiting for admission'
+            : 'not admitted'
+        : 'refused';
       return [{ ...base, from: slot, kind: 'join', body: `${String(p.name)} claimed ${slot} (${state})` }];
     }
     case 'member.admit': {
       const c = m.claim(String(p.claim));
-      const body = m.isEffective(id) && c ? `${c.name} joined as ${c.slot}` : `admission to ${String(p.slot)} without effect`;
+      const body =
+        m.isEffective(id) && c ? `${c.name} joined as ${c.slot}` : `admission to ${String(p.slot)} without effect`;
       return [{ ...base, from: String(p.slot), from_name: c?.name ?? base.from_name, kind: 'join', body }];
     }
     case 'member.role':
-      return notice('system', m.isEffective(id) ? `${String(p.slot)} is now ${String(p.role)}` : `role change of ${String(p.slot)} without effect`);
+      return notice(
+        'system',
+        m.isEffective(id)
+          ? `${String(p.slot)} is now ${String(p.role)}`
+          : `role change of ${String(p.slot)} without effect`,
+      );
     case 'member.leave':
       return notice('leave', `${base.from_name} left`);
     case 'member.kick':
@@ -66,7 +79,11 @@ export function renderEvent(dnum: number, id: string, b: EventBody, ctx: RenderC
     case 'channel.close':
       return notice('system', 'channel closed: no new messages can be posted');
     case 'bot.attach':
-      return notice('system', `bot ${String(p.bot)} attached (code sha256 ${String(p.code_hash).slice(0, 16)}…, runner ${String(p.runner).slice(0, 8)})`);
+      return notice(
+        'system',
+        `bot ${String(p.bot)} attached (code sha256 ${String(p.code_hash).slice(0, 16)}…, ` +
+          `runner ${String(p.runner).slice(0, 8)})`,
+      );
     case 'bot.step': {
       const outputs = Array.isArray(p.outputs) ? (p.outputs as { kind: string; body: unknown; to?: string }[]) : [];
       const verification = ctx.verification(id);
@@ -87,7 +104,10 @@ export function renderEvent(dnum: number, id: string, b: EventBody, ctx: RenderC
     case 'bot.reveal':
       return notice('system', `bot ${String(p.bot)} revealed its seed: every step can now be verified`);
     case 'bot.runner':
-      return notice('system', `bot ${String(p.bot)} is run by ${ctx.membership.nameOf(String(p.runner))} from step ${String(p.from_step)}`);
+      return notice(
+        'system',
+        `bot ${String(p.bot)} is run by ${ctx.membership.nameOf(String(p.runner))} from step ${String(p.from_step)}`,
+      );
     default:
       return [];
   }

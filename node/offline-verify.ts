@@ -22,7 +22,10 @@ export interface OfflineReport {
 /** Progress of a long verification: `phase` is what is being done, `done` of `total` events. */
 export type Progress = (phase: 'checking events' | 'replaying bots', done: number, total: number) => void;
 
-export async function verifyTranscript(t: Transcript, onProgress?: Progress): Promise<Omit<OfflineReport, 'kind' | 'ok'>> {
+export async function verifyTranscript(
+  t: Transcript,
+  onProgress?: Progress,
+): Promise<Omit<OfflineReport, 'kind' | 'ok'>> {
   const checked = checkTranscriptEvents(t, onProgress && ((done, total) => onProgress('checking events', done, total)));
   const membership = new Membership(t.channel);
   const bots = new ChannelBots(t.channel, membership, () => membership.name || t.name);
@@ -42,7 +45,13 @@ export async function verifyTranscript(t: Transcript, onProgress?: Progress): Pr
   onProgress?.('replaying bots', total, total);
   const report = bots.report();
   bots.close();
-  return { channel: t.channel, name: t.name, events: checked.events.length, bots: report.bots, problems: [...checked.problems, ...report.problems] };
+  return {
+    channel: t.channel,
+    name: t.name,
+    events: checked.events.length,
+    bots: report.bots,
+    problems: [...checked.problems, ...report.problems],
+  };
 }
 
 /** Parses and verifies a file's JSON; throws Error with one sentence if it is neither format. */

@@ -8,7 +8,8 @@ import { parleyHome } from './config.js';
 
 export function openStoreReadonly(env: NodeJS.ProcessEnv = process.env): LocalStore {
   const home = parleyHome(env);
-  if (!existsSync(join(home, 'node.sqlite'))) throw new Error(`No Parley profile at ${home} (set PARLEY_HOME, or run parley mcp once).`);
+  if (!existsSync(join(home, 'node.sqlite')))
+    throw new Error(`No Parley profile at ${home} (set PARLEY_HOME, or run parley mcp once).`);
   // A CLI read is over in moments: no checkpoint thread (it would load SQLite a second time, for nothing).
   return new LocalStore(home, { checkpointWorker: false });
 }

@@ -53,13 +53,18 @@ export function openBatch(entries: readonly SealedEntry[], epoch: EpochContext):
       continue;
     }
     const { body, bodyText, signature, bodyBytes } = r.event;
-    opened.push({ index, bodyBytes, event: { id: key, body, bodyText, signature, lamport: body.lamport, deps: body.deps, prev: body.prev } });
+    opened.push({
+      index,
+      bodyBytes,
+      event: { id: key, body, bodyText, signature, lamport: body.lamport, deps: body.deps, prev: body.prev },
+    });
   }
   const covered = coveredByChains(opened);
   const events: OpenedBatch['events'] = [];
   for (const o of opened) {
     const b = o.event.body;
-    if (covered.has(o.event.id) || verifyEventSignature(o.bodyBytes, o.event.signature, b.author)) events.push({ index: o.index, event: o.event });
+    if (covered.has(o.event.id) || verifyEventSignature(o.bodyBytes, o.event.signature, b.author))
+      events.push({ index: o.index, event: o.event });
     else refused.push({ index: o.index, reason: BAD_SIGNATURE });
   }
   refused.sort((a, b) => a.index - b.index);
@@ -78,7 +83,11 @@ function coveredByChains(opened: { event: IngestEvent; bodyBytes: Uint8Array }[]
   for (const head of newest.values()) {
     const author = head.event.body.author;
     if (!verifyEventSignature(head.bodyBytes, head.event.signature, author)) continue;
-    for (let o: (typeof opened)[number] | undefined = head; o && !covered.has(o.event.id); o = o.event.prev ? byId.get(o.event.prev) : undefined) {
+    for (
+      let o: (typeof opened)[number] | undefined = head;
+      o && !covered.has(o.event.id);
+      o = o.event.prev ? byId.get(o.event.prev) : undefined
+    ) {
       if (o.event.body.author !== author) break;
       covered.add(o.event.id);
     }

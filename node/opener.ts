@@ -51,7 +51,11 @@ export interface OpenResponse {
   refused: string;
 }
 
-export function encodeRequest(id: number, entries: readonly SealedEntry[], epoch: EpochContext): { message: OpenRequest; transfer: ArrayBuffer[] } {
+export function encodeRequest(
+  id: number,
+  entries: readonly SealedEntry[],
+  epoch: EpochContext,
+): { message: OpenRequest; transfer: ArrayBuffer[] } {
   let total = 0;
   for (const e of entries) total += e.value.length;
   const data = new Uint8Array(total);
@@ -102,13 +106,27 @@ export function decodeResponse(m: OpenResponse, entries: readonly SealedEntry[])
       const body = JSON.parse(texts[i]) as EventBody;
       const signature = m.sigs.subarray(i * SIGNATURE_BYTES, (i + 1) * SIGNATURE_BYTES);
       const index = m.index[i];
-      events.push({ index, event: { id: entries[index].key, body, bodyText: texts[i], signature, lamport: body.lamport, deps: body.deps, prev: body.prev } });
+      events.push({
+        index,
+        event: {
+          id: entries[index].key,
+          body,
+          bodyText: texts[i],
+          signature,
+          lamport: body.lamport,
+          deps: body.deps,
+          prev: body.prev,
+        },
+      });
     }
   }
-  const refused = m.refused === '' ? [] : m.refused.split('\n').map((line) => {
-    const tab = line.indexOf('\t');
-    return { index: Number(line.slice(0, tab)), reason: line.slice(tab + 1) };
-  });
+  const refused =
+    m.refused === ''
+      ? []
+      : m.refused.split('\n').map((line) => {
+          const tab = line.indexOf('\t');
+          return { index: Number(line.slice(0, tab)), reason: line.slice(tab + 1) };
+        });
   return { events, refused };
 }
 
@@ -178,7 +196,10 @@ let threadFile: string | null | undefined;
  * Opens a batch on the open thread, in parts of at most OPEN_PART entries, or returns null when it should be opened
  * inline (small batch, no thread). Parts come back in the order they were sent.
  */
-export function openOnThread<E extends SealedEntry>(entries: readonly E[], epoch: EpochContext): { entries: E[]; opened: Promise<OpenedBatch> }[] | null {
+export function openOnThread<E extends SealedEntry>(
+  entries: readonly E[],
+  epoch: EpochContext,
+): { entries: E[]; opened: Promise<OpenedBatch> }[] | null {
   if (entries.length < THREAD_MIN_ENTRIES) return null;
   // Keys travel one per line; Ingestor.claim already refused any that is not a content id, this only makes sure.
   if (entries.some((e) => e.key.includes('\n'))) return null;
@@ -194,11 +215,13 @@ export function openOnThread<E extends SealedEntry>(entries: readonly E[], epoch
 
 /**
  * Starts the open thread if it can run and is not running yet. A channel calls this when it opens, so the thread's
- * start-up (loading its modules and the crypto library, ~0.1 s) overlaps connecting to the relays instead of delaying the first batch.
+ * start-up (loading its modules and the crypto library, ~0.1 s) overlaps connecting to the relays instead of delaying
+ * the first batch.
  */
 export function startOpenThread(): OpenThread | null {
   if (!thread) {
-    if (threadFile === undefined) threadFile = compiledWorker('./open-worker.js', import.meta.url, 'PARLEY_OPEN_THREAD');
+    if (threadFile === undefined)
+      threadFile = compiledWorker('./open-worker.js', import.meta.url, 'PARLEY_OPEN_THREAD');
     if (threadFile === null) return null;
     thread = new OpenThread(threadFile);
   }
@@ -206,7 +229,11 @@ export function startOpenThread(): OpenThread | null {
 }
 
 /** A thread of its own on a given worker script (tests: a real thread from sources, or one that dies). */
-export function openThreadFor(file: string): { open: (entries: readonly SealedEntry[], epoch: EpochContext) => Promise<OpenedBatch>; answered: () => number; close: () => Promise<number> } {
+export function openThreadFor(file: string): {
+  open: (entries: readonly SealedEntry[], epoch: EpochContext) => Promise<OpenedBatch>;
+  answered: () => number;
+  close: () => Promise<number>;
+} {
   const t = new OpenThread(file);
   return { open: (entries, epoch) => t.open(entries, epoch), answered: () => t.answered, close: () => t.close() };
 }

@@ -10,7 +10,10 @@ const b64 = (n: number) => z.string().refine((s) => isB64u(s, n), `must be ${n} 
 
 export const SlotNameSchema = z
   .string()
-  .regex(/^(owner|(invite|admin|observer|bot):[A-Za-z0-9_.-]{1,32})$/, 'slots look like "invite:<label>", "admin:<label>", "observer:<label>" or "bot:<name>"');
+  .regex(
+    /^(owner|(invite|admin|observer|bot):[A-Za-z0-9_.-]{1,32})$/,
+    'slots look like "invite:<label>", "admin:<label>", "observer:<label>" or "bot:<name>"',
+  );
 export const RoleSchema = z.enum(['owner', 'admin', 'member', 'observer']);
 export type Role = z.infer<typeof RoleSchema>;
 
@@ -33,7 +36,12 @@ export const CreatePayload = z.object({
   salt: b64(16),
 });
 
-export const JoinPayload = z.object({ slot: SlotNameSchema, name: z.string().max(100), slot_sig: b64(64), entropy: b64(32) });
+export const JoinPayload = z.object({
+  slot: SlotNameSchema,
+  name: z.string().max(100),
+  slot_sig: b64(64),
+  entropy: b64(32),
+});
 export const MessagePayload = z.object({
   kind: z.string().min(1).max(64),
   body: z.string(),
@@ -46,14 +54,20 @@ export const KickPayload = z.object({ slot: SlotNameSchema });
 export const AdmitPayload = z.object({ slot: SlotNameSchema, member: b64(32), claim: b64(32) });
 export const RolePayload = z.object({ slot: SlotNameSchema, role: RoleSchema });
 export const SealedKeys = z.record(z.string(), z.string().max(200));
-export const RotatePayload = z.object({ next_ep: z.number().int().min(1).max(0xffffffff), keys: SealedKeys.refine((k) => Object.keys(k).length <= 256) }).passthrough();
+export const RotatePayload = z
+  .object({
+    next_ep: z.number().int().min(1).max(0xffffffff),
+    keys: SealedKeys.refine((k) => Object.keys(k).length <= 256),
+  })
+  .passthrough();
 export const EpochKeyPayload = z.object({ keys: z.record(z.string(), SealedKeys) });
 export const EmptyPayload = z.object({});
 
 const joinMessage = (ch: string, slot: string, author: string) => utf8(`parley-join|${ch}|${slot}|${author}`);
 
 /** The slot key's signature binding one identity to one slot of one channel. */
-export const signSlotClaim = (ch: string, slot: string, author: string, slotSecret: Uint8Array) => sign(joinMessage(ch, slot, author), slotSecret);
+export const signSlotClaim = (ch: string, slot: string, author: string, slotSecret: Uint8Array) =>
+  sign(joinMessage(ch, slot, author), slotSecret);
 
 export function checkSlotClaim(ch: string, slot: string, author: string, sig: string, slotPubkey: string): boolean {
   const s = fromB64u(sig, 64);

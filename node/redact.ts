@@ -14,19 +14,38 @@ interface Rule {
 
 const mark = (name: string) => `[REDACTED:${name}]`;
 
+/** Names under which a value is a secret when assigned (`password=…`, `"api_key": "…"`). */
+const SECRET_NAMES = 'password|passwd|pwd|secret|api[_-]?key|apikey|access[_-]?token|auth[_-]?token|client[_-]?secret';
+
 // Order matters: specific formats first, so a `password=ghp_...` is named for the token it holds.
 const RULES: Rule[] = [
-  { name: 'private-key', pattern: /-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----[\s\S]*?(?:-----END \1-----|$)/g, replace: mark('private-key') },
+  {
+    name: 'private-key',
+    pattern: /-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----[\s\S]*?(?:-----END \1-----|$)/g,
+    replace: mark('private-key'),
+  },
   { name: 'aws-access-key', pattern: /\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b/g, replace: mark('aws-access-key') },
-  { name: 'aws-secret-key', pattern: /(aws_?secret_?(?:access_?)?key["']?\s*[:=]\s*["']?)[A-Za-z0-9/+=]{40}/gi, replace: `$1${mark('aws-secret-key')}` },
-  { name: 'github-token', pattern: /\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b/g, replace: mark('github-token') },
+  {
+    name: 'aws-secret-key',
+    pattern: /(aws_?secret_?(?:access_?)?key["']?\s*[:=]\s*["']?)[A-Za-z0-9/+=]{40}/gi,
+    replace: `$1${mark('aws-secret-key')}`,
+  },
+  {
+    name: 'github-token',
+    pattern: /\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b/g,
+    replace: mark('github-token'),
+  },
   { name: 'api-key', pattern: /\bsk-(?:[A-Za-z0-9_-]{2,40}-)?[A-Za-z0-9_-]{20,}\b/g, replace: mark('api-key') },
   { name: 'slack-token', pattern: /\bxox[abprs]-[A-Za-z0-9-]{10,}\b/g, replace: mark('slack-token') },
   { name: 'bearer-token', pattern: /(\bBearer\s+)[A-Za-z0-9._~+/=-]{16,}/g, replace: `$1${mark('bearer-token')}` },
-  { name: 'url-password', pattern: /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:)[^\s@/]+(@)/gi, replace: `$1${mark('url-password')}$2` },
+  {
+    name: 'url-password',
+    pattern: /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:)[^\s@/]+(@)/gi,
+    replace: `$1${mark('url-password')}$2`,
+  },
   {
     name: 'assigned-secret',
-    pattern: /(\b(?:password|passwd|pwd|secret|api[_-]?key|apikey|access[_-]?token|auth[_-]?token|client[_-]?secret)["']?\s*[:=]\s*["']?)(?!\[REDACTED)[^\s"',;&]{4,}/gi,
+    pattern: new RegExp(`(\\b(?:${SECRET_NAMES})["']?\\s*[:=]\\s*["']?)(?!\\[REDACTED)[^\\s"',;&]{4,}`, 'gi'),
     replace: `$1${mark('assigned-secret')}`,
   },
 ];
@@ -54,7 +73,7 @@ export function redactJson(value: unknown): { value: Json; redacted: string[] } 
   const walk = (v: unknown): Json => {
     if (typeof v === 'string') {
       const r = redactSecrets(v);
-      r.redacted.forEach((n) => found.add(n));
+      for (const n of r.redacted) found.add(n);
       return r.text;
     }
     if (Array.isArray(v)) return v.map(walk);

@@ -36,4 +36,5 @@ export function checkRelayUpdate(update: Uint8Array, view: RoomView): RelayCheck
 }
 
 /** One line for `verify_channel` and `who`. */
-export const describeRefusal = (relay: string, reason: RefusalReason): string => `relay update refused (${reason}) from ${relay}`;
+export const describeRefusal = (relay: string, reason: RefusalReason): string =>
+  `relay update refused (${reason}) from ${relay}`;

@@ -26,11 +26,19 @@ export const TranscriptSchema = z.object({
   name: z.string(),
   exported_at: z.string(),
   events: z.array(z.object({ id: z.string(), dnum: z.number().int(), body: z.string(), sig: z.string() })),
-  refused: z.array(z.object({ id: z.string(), body: z.string(), sig: z.string(), reason: z.string().max(500) })).max(MAX_REFUSED_ROWS).optional(),
+  refused: z
+    .array(z.object({ id: z.string(), body: z.string(), sig: z.string(), reason: z.string().max(500) }))
+    .max(MAX_REFUSED_ROWS)
+    .optional(),
 });
 export type Transcript = z.infer<typeof TranscriptSchema>;
 
-export function buildTranscript(ch: string, name: string, rows: DeliveredRow[], refused: RefusedRow[] = []): Transcript {
+export function buildTranscript(
+  ch: string,
+  name: string,
+  rows: DeliveredRow[],
+  refused: RefusedRow[] = [],
+): Transcript {
   return {
     format: 'parley-transcript',
     v: 1,
@@ -38,7 +46,9 @@ export function buildTranscript(ch: string, name: string, rows: DeliveredRow[], 
     name,
     exported_at: new Date().toISOString(),
     events: rows.map((r) => ({ id: r.id, dnum: r.dnum, body: r.body, sig: toB64u(r.sig) })),
-    ...(refused.length > 0 ? { refused: refused.map((r) => ({ id: r.id, body: r.body, sig: toB64u(r.sig), reason: r.reason })) } : {}),
+    ...(refused.length > 0
+      ? { refused: refused.map((r) => ({ id: r.id, body: r.body, sig: toB64u(r.sig), reason: r.reason })) }
+      : {}),
   };
 }
 
@@ -53,35 +63,55 @@ export interface EventCheckReport {
 }
 
 /** Checks signatures, chains, causal order, lamport clocks and membership of a transcript's events. */
-export function checkTranscriptEvents(t: Transcript, onProgress?: (done: number, total: number) => void): EventCheckReport {
+export function checkTranscriptEvents(
+  t: Transcript,
+  onProgress?: (done: number, total: number) => void,
+): EventCheckReport {
   const problems: string[] = [];
   const events: VerifiedEvent[] = [];
-  const chains = new ChainTracker();
-  const membership = new Membership(t.channel);
-  const lamports = new Map<string, number>();
+  const state: CheckState = { chains: new ChainTracker(), membership: new Membership(t.channel), lamports: new Map() };
   t.events.forEach((e, i) => {
     if (onProgress && i % 1000 === 0) onProgress(i, t.events.length);
-    const where = `event #${i + 1} (${e.id.slice(0, 8)})`;
-    const signed = authentic(e, t.channel);
-    if (!signed.ok) return problems.push(`${where}: ${signed.problem}`);
-    const b = signed.body;
-    let expected = 1;
-    for (const d of [...b.deps, ...(b.prev ? [b.prev] : [])]) {
-      const l = lamports.get(d);
-      if (l === undefined) return problems.push(`${where}: depends on ${d.slice(0, 8)}, which is missing or comes later`);
-      expected = Math.max(expected, l + 1);
-    }
-    if (b.lamport !== expected) return problems.push(`${where}: wrong lamport clock`);
-    const refusal = membership.refusal(e.id, b);
-    if (refusal) return problems.push(`${where}: ${refusal === 'defer' ? 'comes before channel.create' : refusal}`);
-    const chain = chains.check({ id: e.id, author: b.author, seq: b.seq, prev: b.prev });
-    if (chain !== 'ok') return problems.push(`${where}: ${chain === 'equivocation' ? 'equivocation' : 'broken author chain'}`);
-    membership.apply(e.id, b);
-    lamports.set(e.id, b.lamport);
-    events.push({ id: e.id, body: b });
+    const checked = checkEvent(e, t.channel, state);
+    if (typeof checked === 'string') problems.push(`event #${i + 1} (${e.id.slice(0, 8)}): ${checked}`);
+    else events.push(checked);
   });
   onProgress?.(t.events.length, t.events.length);
-  problems.push(...membership.problems());
+  problems.push(...state.membership.problems(), ...refusedProblems(t, state.membership));
+  return { events, problems };
+}
+
+/** What the events so far have established, for checking the next one. */
+interface CheckState {
+  chains: ChainTracker;
+  membership: Membership;
+  lamports: Map<string, number>;
+}
+
+/** One transcript event, checked and applied to `state` if it passes; else what is wrong with it. */
+function checkEvent(e: Transcript['events'][number], channel: string, state: CheckState): VerifiedEvent | string {
+  const signed = authentic(e, channel);
+  if (!signed.ok) return signed.problem;
+  const b = signed.body;
+  let expected = 1;
+  for (const d of [...b.deps, ...(b.prev ? [b.prev] : [])]) {
+    const l = state.lamports.get(d);
+    if (l === undefined) return `depends on ${d.slice(0, 8)}, which is missing or comes later`;
+    expected = Math.max(expected, l + 1);
+  }
+  if (b.lamport !== expected) return 'wrong lamport clock';
+  const refusal = state.membership.refusal(e.id, b);
+  if (refusal) return refusal === 'defer' ? 'comes before channel.create' : refusal;
+  const chain = state.chains.check({ id: e.id, author: b.author, seq: b.seq, prev: b.prev });
+  if (chain !== 'ok') return chain === 'equivocation' ? 'equivocation' : 'broken author chain';
+  state.membership.apply(e.id, b);
+  state.lamports.set(e.id, b.lamport);
+  return { id: e.id, body: b };
+}
+
+/** The exporting node's refusals, re-judged against the verified membership. */
+function refusedProblems(t: Transcript, membership: Membership): string[] {
+  const problems: string[] = [];
   for (const e of t.refused ?? []) {
     // Only authentic evidence counts: anyone could write an unsigned line into a file.
     const signed = authentic(e, t.channel);
@@ -89,13 +119,19 @@ export function checkTranscriptEvents(t: Transcript, onProgress?: (done: number,
     const b = signed.body;
     const verdict = membership.refusal(e.id, b);
     const now = verdict === 'defer' ? 'there is no channel.create' : verdict;
-    problems.push(`refused ${b.type} (${e.id.slice(0, 8)}) by ${b.author.slice(0, 8)}: ${now ?? `${e.reason} (according to the exporting node)`}`);
+    problems.push(
+      `refused ${b.type} (${e.id.slice(0, 8)}) by ${b.author.slice(0, 8)}: ` +
+        `${now ?? `${e.reason} (according to the exporting node)`}`,
+    );
   }
-  return { events, problems };
+  return problems;
 }
 
 /** A transcript line's body, if it is a valid event of this channel signed by its author; else what is wrong. */
-function authentic(e: { body: string; sig: string }, channel: string): { ok: true; body: EventBody } | { ok: false; problem: string } {
+function authentic(
+  e: { body: string; sig: string },
+  channel: string,
+): { ok: true; body: EventBody } | { ok: false; problem: string } {
   const bytes = utf8(e.body);
   const parsed = parseBody(bytes);
   if (!parsed.ok) return { ok: false, problem: `body is not a valid event (${parsed.reason})` };

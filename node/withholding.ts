@@ -1,8 +1,8 @@
 /**
- * Withholding detection (docs/DESIGN.md "Withholding"): every node publishes, in its signed and sealed presence, the highest
- * delivered `seq` per author (its frontier). When a peer's signed frontier claims events this node has not
- * delivered, and they are still missing after a grace period although relays are connected, those relays are
- * reported as withholding: between them they were asked for everything (sync step 1) and did not produce it.
+ * Withholding detection (docs/DESIGN.md "Withholding"): every node publishes, in its signed and sealed presence, the
+ * highest delivered `seq` per author (its frontier). When a peer's signed frontier claims events this node has not
+ * delivered, and they are still missing after a grace period although relays are connected, those relays are reported
+ * as withholding: between them they were asked for everything (sync step 1) and did not produce it.
  *
  * Pure: the caller feeds beacons and the local frontier; no sockets, no timers.
  */
@@ -49,7 +49,14 @@ export class FrontierWatch {
    * Records a peer's signed frontier. `local(author)` is this node's delivered seq for that author (0 if none).
    * Only claims beyond the local frontier open a gap; a larger claim for an open gap raises it.
    */
-  observe(peer: string, heads: Record<string, number>, via: string | null, local: (author: string) => number, relays: RelayState[], now: number): void {
+  observe(
+    peer: string,
+    heads: Record<string, number>,
+    via: string | null,
+    local: (author: string) => number,
+    relays: RelayState[],
+    now: number,
+  ): void {
     const connected = relays.filter((r) => r.connected).map((r) => r.url);
     for (const [author, claimed] of Object.entries(heads).slice(0, MAX_AUTHORS)) {
       if (!Number.isSafeInteger(claimed) || claimed <= local(author)) continue;
@@ -84,7 +91,15 @@ export class FrontierWatch {
         continue;
       }
       if (now - gap.since < this.graceMs) continue;
-      out.push({ relays: [...gap.relays].sort(), author, have, claimed: gap.claimed, claimedBy: gap.claimedBy, via: gap.via, sinceMs: now - gap.since });
+      out.push({
+        relays: [...gap.relays].sort(),
+        author,
+        have,
+        claimed: gap.claimed,
+        claimedBy: gap.claimedBy,
+        via: gap.via,
+        sinceMs: now - gap.since,
+      });
     }
     return out;
   }
@@ -94,7 +109,8 @@ export class FrontierWatch {
 export function describeWithholding(w: Withholding, name: (id: string) => string): string {
   const relays = w.relays.length === 1 ? `relay ${w.relays[0]} is` : `relays ${w.relays.join(', ')} are`;
   return (
-    `${relays} withholding events: ${name(w.claimedBy)} signed that it has ${name(w.author)}'s events up to #${w.claimed}, ` +
+    `${relays} withholding events: ${name(w.claimedBy)} signed that it has ${name(w.author)}'s events up to ` +
+    `#${w.claimed}, ` +
     `but this node has only #${w.have} and could not get the rest for ${Math.round(w.sinceMs / 1000)} s`
   );
 }

@@ -22,12 +22,16 @@ const BackupSchema = z.object({
   id: z.string(),
   salt: z.string(),
   ops: z.number().int().min(1).max(64),
-  mem: z.number().int().min(8192).max(1 << 30),
+  mem: z
+    .number()
+    .int()
+    .min(8192)
+    .max(1 << 30),
   nonce: z.string(),
   box: z.string(),
 });
 
-type Sumo = (typeof import('libsodium-wrappers-sumo'))['default'];
+type Sumo = typeof import('libsodium-wrappers-sumo')['default'];
 
 async function sumo(): Promise<Sumo> {
   const s = (await import('libsodium-wrappers-sumo')).default;
@@ -50,7 +54,13 @@ export async function encryptSeed(seed: Uint8Array, passphrase: string): Promise
   const nonce = s.randombytes_buf(s.crypto_secretbox_NONCEBYTES);
   const box = s.crypto_secretbox_easy(seed, nonce, await deriveKey(passphrase, salt, ops, mem));
   const id = memberId(newIdentity(seed).publicKey);
-  return JSON.stringify({ format: 'parley-identity', v: 1, id, salt: toB64u(salt), ops, mem, nonce: toB64u(nonce), box: toB64u(box) }, null, 2) + '\n';
+  return (
+    JSON.stringify(
+      { format: 'parley-identity', v: 1, id, salt: toB64u(salt), ops, mem, nonce: toB64u(nonce), box: toB64u(box) },
+      null,
+      2,
+    ) + '\n'
+  );
 }
 
 export async function decryptSeed(text: string, passphrase: string): Promise<Uint8Array> {
@@ -71,6 +81,7 @@ export async function decryptSeed(text: string, passphrase: string): Promise<Uin
   } catch {
     throw new BackupError('Wrong passphrase (or the backup was altered).');
   }
-  if (seed.length !== 32 || memberId(newIdentity(seed).publicKey) !== file.id) throw new BackupError('The identity backup is damaged.');
+  if (seed.length !== 32 || memberId(newIdentity(seed).publicKey) !== file.id)
+    throw new BackupError('The identity backup is damaged.');
   return seed;
 }

@@ -14,7 +14,9 @@ const TYPES = new Set<string>(EVENT_TYPES);
 
 /** 6-bit value of each base64url character, -1 for anything else. */
 const B64U = new Int8Array(128).fill(-1);
-'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.split('').forEach((c, i) => (B64U[c.charCodeAt(0)] = i));
+for (const [i, c] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'].entries()) {
+  B64U[c.charCodeAt(0)] = i;
+}
 
 /**
  * The canonical unpadded base64url text of exactly `bytes` bytes (what protocol/bytes `isB64u` accepts): the
@@ -46,7 +48,14 @@ export function fastBody(json: unknown): EventBody | null {
   if (keys.length !== KEYS.length) return null;
   for (let i = 0; i < KEYS.length; i++) if (keys[i] !== KEYS[i]) return null;
   const b = json as Record<string, unknown>;
-  if (b.v !== 1 || !isB64uOf(b.ch, 16) || !isInt(b.ep, 0, 0xffffffff) || typeof b.type !== 'string' || !TYPES.has(b.type)) return null;
+  if (
+    b.v !== 1 ||
+    !isB64uOf(b.ch, 16) ||
+    !isInt(b.ep, 0, 0xffffffff) ||
+    typeof b.type !== 'string' ||
+    !TYPES.has(b.type)
+  )
+    return null;
   if (!isId(b.author) || !isInt(b.seq, 1) || !isInt(b.lamport, 1) || !isInt(b.ts, 0)) return null;
   if (b.prev === null ? b.seq !== 1 : b.seq === 1 || !isId(b.prev)) return null;
   const deps = b.deps;
@@ -54,6 +63,6 @@ export function fastBody(json: unknown): EventBody | null {
   for (let i = 0; i < deps.length; i++) if (!isId(deps[i]) || (i > 0 && !(deps[i - 1] < deps[i]))) return null;
   // zod's record drops an own "__proto__" key from its output: leave such payloads to zod, so the value is the same.
   const payload = b.payload;
-  if (!isRecord(payload) || Object.prototype.hasOwnProperty.call(payload, '__proto__')) return null;
+  if (!isRecord(payload) || Object.hasOwn(payload, '__proto__')) return null;
   return json as unknown as EventBody;
 }

@@ -61,7 +61,8 @@ function write(value: unknown, depth: number, stack: Set<object>): string {
     const record = value as Record<string, unknown>;
     const keys = Object.keys(record).sort();
     out = '{';
-    for (let i = 0; i < keys.length; i++) out += (i > 0 ? ',' : '') + JSON.stringify(keys[i]) + ':' + write(record[keys[i]], depth + 1, stack);
+    for (let i = 0; i < keys.length; i++)
+      out += (i > 0 ? ',' : '') + JSON.stringify(keys[i]) + ':' + write(record[keys[i]], depth + 1, stack);
     out += '}';
   }
   stack.delete(value);
@@ -70,7 +71,8 @@ function write(value: unknown, depth: number, stack: Set<object>): string {
 
 function numberText(n: number): string {
   if (!Number.isFinite(n)) throw new CanonicalError(`non-finite number ${n}`);
-  if (Number.isInteger(n) && !Number.isSafeInteger(n)) throw new CanonicalError(`integer ${n} is outside the safe range`);
+  if (Number.isInteger(n) && !Number.isSafeInteger(n))
+    throw new CanonicalError(`integer ${n} is outside the safe range`);
   if (Object.is(n, -0)) return '0';
   return String(n);
 }

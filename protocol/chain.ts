@@ -31,7 +31,10 @@ export class ChainTracker {
     if (ev.prev !== null) {
       if (ev.seq < 2 || seqs?.get(ev.seq - 1) !== ev.prev) return 'bad-prev';
     } else if (ev.seq !== 1) return 'bad-prev';
-    if (!seqs) this.bySeq.set(ev.author, (seqs = new Map()));
+    if (!seqs) {
+      seqs = new Map();
+      this.bySeq.set(ev.author, seqs);
+    }
     seqs.set(ev.seq, ev.id);
     const head = this.heads.get(ev.author);
     if (!head || head.seq < ev.seq) this.heads.set(ev.author, { id: ev.id, seq: ev.seq });

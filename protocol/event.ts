@@ -109,11 +109,21 @@ export function signEvent(body: EventBody, secretKey: Uint8Array): Uint8Array {
 }
 
 /** Seals signed bytes for an epoch. `nonce` is for known-answer tests only; production uses a random one. */
-export function sealEvent(signed: Uint8Array, epoch: EpochContext, nonce?: Uint8Array): { id: string; sealed: Uint8Array } {
+export function sealEvent(
+  signed: Uint8Array,
+  epoch: EpochContext,
+  nonce?: Uint8Array,
+): { id: string; sealed: Uint8Array } {
   const s = sodium();
   const n = nonce ?? randomBytes(NONCE_BYTES);
   if (n.length !== NONCE_BYTES) throw new TypeError('nonce must be 24 bytes');
-  const cipher = s.crypto_aead_xchacha20poly1305_ietf_encrypt(signed, associatedData(epoch.ch, epoch.ep), null, n, epoch.key);
+  const cipher = s.crypto_aead_xchacha20poly1305_ietf_encrypt(
+    signed,
+    associatedData(epoch.ch, epoch.ep),
+    null,
+    n,
+    epoch.key,
+  );
   const sealed = concat(n, cipher);
   return { id: contentId(sealed), sealed };
 }
@@ -127,7 +137,11 @@ export function verifyEventSignature(bodyBytes: Uint8Array, signature: Uint8Arra
  * Decrypts, parses and (unless told not to) verifies a sealed event. `id` may pass the caller's already checked
  * contentId(sealed) to save hashing it twice.
  */
-export function openEvent(sealed: Uint8Array, epoch: EpochContext, opts: { verifySignature?: boolean; id?: string } = {}): OpenResult {
+export function openEvent(
+  sealed: Uint8Array,
+  epoch: EpochContext,
+  opts: { verifySignature?: boolean; id?: string } = {},
+): OpenResult {
   if (sealed.length > MAX_SEALED_BYTES) return { ok: false, reason: 'too-large' };
   if (sealed.length < NONCE_BYTES + TAG_BYTES + SIGNATURE_BYTES + 2) return { ok: false, reason: 'too-short' };
   let signed: Uint8Array;
@@ -152,11 +166,16 @@ export function openEvent(sealed: Uint8Array, epoch: EpochContext, opts: { verif
   if (opts.verifySignature !== false && !verifyEventSignature(bodyBytes, signature, body.author)) {
     return { ok: false, reason: 'bad-signature' };
   }
-  return { ok: true, event: { id: opts.id ?? contentId(sealed), body, bodyBytes, bodyText: parsed.text, signature, sealed } };
+  return {
+    ok: true,
+    event: { id: opts.id ?? contentId(sealed), body, bodyBytes, bodyText: parsed.text, signature, sealed },
+  };
 }
 
 /** Parses canonical body bytes (also used by offline verification of exported transcripts). */
-export function parseBody(bodyBytes: Uint8Array): { ok: true; body: EventBody; text: string } | { ok: false; reason: 'not-canonical' | 'bad-body'; detail?: string } {
+export function parseBody(
+  bodyBytes: Uint8Array,
+): { ok: true; body: EventBody; text: string } | { ok: false; reason: 'not-canonical' | 'bad-body'; detail?: string } {
   let decoded: { value: unknown; text: string };
   try {
     // Same verdict as decodeCanonical (see canonical-fast.ts), a few times cheaper.
@@ -177,7 +196,11 @@ export function parseBody(bodyBytes: Uint8Array): { ok: true; body: EventBody; t
  * an unknown id counts as 0. The one rule for authoring (node/channel.ts) and checking (node/ingest.ts). No
  * allocation: ingest runs it for every event of a long join.
  */
-export function nextLamport(deps: readonly string[], prev: string | null, lamportOf: (id: string) => number | undefined): number {
+export function nextLamport(
+  deps: readonly string[],
+  prev: string | null,
+  lamportOf: (id: string) => number | undefined,
+): number {
   let max = prev === null ? 0 : (lamportOf(prev) ?? 0);
   for (let i = 0; i < deps.length; i++) {
     const l = lamportOf(deps[i]) ?? 0;

@@ -7,7 +7,8 @@ export const blake2b256 = (data: Uint8Array, key?: Uint8Array): Uint8Array =>
   sodium().crypto_generichash(32, data, key ?? null);
 
 // libsodium-wrappers' standard build has no SHA-256; Node's is the same function.
-export const sha256 = (data: Uint8Array): Uint8Array => new Uint8Array(nodeCrypto.createHash('sha256').update(data).digest());
+export const sha256 = (data: Uint8Array): Uint8Array =>
+  new Uint8Array(nodeCrypto.createHash('sha256').update(data).digest());
 
 /** Content address of a sealed entry: base64url(BLAKE2b-256(bytes)). The relay checks this without keys. */
 export const contentId = (data: Uint8Array): string => toB64u(blake2b256(data));

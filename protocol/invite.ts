@@ -52,10 +52,12 @@ export function encodeInvite(invite: Invite): string {
 export function decodeInvite(code: unknown): Invite {
   if (typeof code !== 'string') throw new InviteError('The invite code must be a string.');
   const text = code.trim();
-  if (!text.startsWith(INVITE_PREFIX)) throw new InviteError('This is not a Parley invite code (it must start with "parley:").');
+  if (!text.startsWith(INVITE_PREFIX))
+    throw new InviteError('This is not a Parley invite code (it must start with "parley:").');
   if (text.length > MAX_INVITE_CHARS) throw new InviteError('The invite code is too long to be a Parley invite.');
   const raw = fromB64u(text.slice(INVITE_PREFIX.length));
-  if (!raw || raw.length <= CHECKSUM_BYTES) throw new InviteError('The invite code is damaged: it is not valid base64url (was it cut off or altered?).');
+  if (!raw || raw.length <= CHECKSUM_BYTES)
+    throw new InviteError('The invite code is damaged: it is not valid base64url (was it cut off or altered?).');
   const payload = raw.subarray(0, raw.length - CHECKSUM_BYTES);
   const checksum = raw.subarray(raw.length - CHECKSUM_BYTES);
   if (!bytesEqual(blake2b256(payload).subarray(0, CHECKSUM_BYTES), checksum)) {
@@ -70,7 +72,9 @@ export function decodeInvite(code: unknown): Invite {
   const result = InviteSchema.safeParse(json);
   if (!result.success) {
     const issue = result.error.issues[0];
-    throw new InviteError(`The invite code is invalid: field "${issue?.path.join('.') || '?'}" ${issue?.message ?? 'is wrong'}.`);
+    throw new InviteError(
+      `The invite code is invalid: field "${issue?.path.join('.') || '?'}" ${issue?.message ?? 'is wrong'}.`,
+    );
   }
   return result.data;
 }

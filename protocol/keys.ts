@@ -4,7 +4,8 @@
  *
  * Room seed   = BLAKE2b-256(message "parley-room", key = epochKey); room key pair = crypto_sign_seed_keypair(seed);
  *               room name = base64url(room public key).
- * Relay auth  = URL params ts (unix milliseconds, decimal) and sig = base64url(Ed25519(roomSecret, "parley-relay|" ‖ room ‖ "|" ‖ ts)).
+ * Relay auth  = URL params ts (unix milliseconds, decimal) and
+ *               sig = base64url(Ed25519(roomSecret, "parley-relay|" ‖ room ‖ "|" ‖ ts)).
  * Channel id  = base64url(BLAKE2b-256("parley-channel-v1" ‖ owner public key ‖ salt(16))[0..16]): the id commits to its
  *               owner, so a `channel.create` by anyone else cannot match it (node/membership.ts).
  */
@@ -71,11 +72,22 @@ export function relayAuthParams(epochKey: Uint8Array, now = Date.now()): { room:
 export type AuthResult = { ok: true } | { ok: false; reason: 'missing' | 'bad-room' | 'stale' | 'bad-signature' };
 
 /** Checks relay auth for a room name taken from the URL. Pure: `now` is passed in. */
-export function checkRelayAuth(room: string, ts: string | null, sig: string | null, now: number, windowMs = AUTH_WINDOW_MS): AuthResult {
+export function checkRelayAuth(
+  room: string,
+  ts: string | null,
+  sig: string | null,
+  now: number,
+  windowMs = AUTH_WINDOW_MS,
+): AuthResult {
   if (!ts || !sig) return { ok: false, reason: 'missing' };
   const pk = fromB64u(room, 32);
   if (!pk) return { ok: false, reason: 'bad-room' };
-  if (!/^\d{1,16}$/.test(ts) || now - Number(ts) > windowMs || Number(ts) - now > Math.min(windowMs, AUTH_FUTURE_SKEW_MS)) return { ok: false, reason: 'stale' };
+  if (
+    !/^\d{1,16}$/.test(ts) ||
+    now - Number(ts) > windowMs ||
+    Number(ts) - now > Math.min(windowMs, AUTH_FUTURE_SKEW_MS)
+  )
+    return { ok: false, reason: 'stale' };
   const sigBytes = fromB64u(sig, 64);
   if (!sigBytes) return { ok: false, reason: 'bad-signature' };
   let valid = false;
@@ -116,4 +128,3 @@ export function openFromMember(sealed: Uint8Array, identity: KeyPair): Uint8Arra
     return null;
   }
 }
-

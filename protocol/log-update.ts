@@ -80,7 +80,9 @@ export interface RoomView {
   hasKey(key: string): boolean;
 }
 
-type Parsed = { ok: true; items: (LogEntry | { skip: true; client: number; clock: number; length: number })[] } | { ok: false; reason: RefusalReason };
+type Parsed =
+  | { ok: true; items: (LogEntry | { skip: true; client: number; clock: number; length: number })[] }
+  | { ok: false; reason: RefusalReason };
 
 const refuse = (reason: RefusalReason) => ({ ok: false as const, reason });
 

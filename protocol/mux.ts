@@ -66,7 +66,13 @@ export function decodeFrame(frame: Uint8Array): MuxFrame | null {
     }
     let result: MuxFrame;
     if (kind === FRAME_OPEN) {
-      result = { kind: 'open', id, room: decoding.readVarString(d), ts: decoding.readVarString(d), sig: decoding.readVarString(d) };
+      result = {
+        kind: 'open',
+        id,
+        room: decoding.readVarString(d),
+        ts: decoding.readVarString(d),
+        sig: decoding.readVarString(d),
+      };
     } else if (kind === FRAME_CLOSE) {
       result = { kind: 'close', id, code: decoding.readVarUint(d), reason: decoding.readVarString(d) };
     } else return null;

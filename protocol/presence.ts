@@ -32,7 +32,9 @@ export function sealPresence(p: Presence, identity: KeyPair, epoch: EpochContext
   const body = canonicalBytes(PresenceSchema.parse(p));
   const signed = concat(body, sign(concat(CONTEXT, body), identity.secretKey));
   const nonce = randomBytes(NONCE_BYTES);
-  return toB64u(concat(nonce, sodium().crypto_aead_xchacha20poly1305_ietf_encrypt(signed, ad(epoch), null, nonce, epoch.key)));
+  return toB64u(
+    concat(nonce, sodium().crypto_aead_xchacha20poly1305_ietf_encrypt(signed, ad(epoch), null, nonce, epoch.key)),
+  );
 }
 
 /** Opens a presence blob; null for anything forged, altered, from another room, or malformed. */
@@ -41,7 +43,13 @@ export function openPresence(blob: unknown, epoch: EpochContext): Presence | nul
   const raw = fromB64u(blob);
   if (!raw || raw.length < NONCE_BYTES + 16 + SIGNATURE_BYTES) return null;
   try {
-    const signed = sodium().crypto_aead_xchacha20poly1305_ietf_decrypt(null, raw.subarray(NONCE_BYTES), ad(epoch), raw.subarray(0, NONCE_BYTES), epoch.key);
+    const signed = sodium().crypto_aead_xchacha20poly1305_ietf_decrypt(
+      null,
+      raw.subarray(NONCE_BYTES),
+      ad(epoch),
+      raw.subarray(0, NONCE_BYTES),
+      epoch.key,
+    );
     const body = signed.subarray(0, signed.length - SIGNATURE_BYTES);
     const p = PresenceSchema.parse(decodeCanonical(body));
     const pk = fromB64u(p.author, 32)!;

@@ -23,7 +23,13 @@ export function authorize(url: string | undefined, now: number = Date.now(), win
 }
 
 /** Checks one room's auth (a stock connection's URL, or a room opened on a multiplexed connection) at `now`. */
-export function authorizeRoom(room: string, ts: string | null, sig: string | null, now: number = Date.now(), windowMs?: number): RoomAuth {
+export function authorizeRoom(
+  room: string,
+  ts: string | null,
+  sig: string | null,
+  now: number = Date.now(),
+  windowMs?: number,
+): RoomAuth {
   if (!ROOM.test(room)) return { ok: false, reason: 'bad-room' };
   const result = checkRelayAuth(room, ts, sig, now, windowMs);
   return result.ok ? { ok: true, room } : { ok: false, reason: result.reason };

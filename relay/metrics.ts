@@ -19,8 +19,16 @@ export class Histogram {
 
   lines(name: string): string[] {
     let cumulative = 0;
-    const buckets = BUCKETS.map((b, i) => `${name}_bucket{le="${b}"} ${(cumulative += this.counts[i])}`);
-    return [...buckets, `${name}_bucket{le="+Inf"} ${this.count}`, `${name}_sum ${this.sum}`, `${name}_count ${this.count}`];
+    const buckets = BUCKETS.map((b, i) => {
+      cumulative += this.counts[i];
+      return `${name}_bucket{le="${b}"} ${cumulative}`;
+    });
+    return [
+      ...buckets,
+      `${name}_bucket{le="+Inf"} ${this.count}`,
+      `${name}_sum ${this.sum}`,
+      `${name}_count ${this.count}`,
+    ];
   }
 }
 
@@ -72,43 +80,86 @@ export class RelayMetrics {
   }
 
   render(): string {
-    const metric = (name: string, type: 'gauge' | 'counter' | 'histogram', help: string, lines: string[]) =>
-      [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...lines];
     const refused = [...this.refused.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([reason, n]) => `parley_relay_updates_refused_total{reason="${escapeLabel(reason)}"} ${n}`);
+    const lines = [
+      ...single('parley_relay_connections', 'gauge', 'Open WebSocket connections.', this.connections),
+      ...single('parley_relay_mux_rooms', 'gauge', 'Rooms open over multiplexed connections.', this.roomLinks),
+      ...single('parley_relay_rooms', 'gauge', 'Rooms loaded in memory.', this.rooms),
+      ...single(
+        'parley_relay_updates_accepted_total',
+        'counter',
+        'Update messages that passed validation.',
+        this.updatesAccepted,
+      ),
+      ...single('parley_relay_entries_stored_total', 'counter', 'New log entries stored.', this.entriesStored),
+      ...metric(
+        'parley_relay_updates_refused_total',
+        'counter',
+        'Refused updates, messages and connections, by reason.',
+        refused,
+      ),
+      ...single('parley_relay_bytes_in_total', 'counter', 'WebSocket message bytes received.', this.bytesIn),
+      ...single('parley_relay_bytes_out_total', 'counter', 'WebSocket message bytes sent.', this.bytesOut),
+      ...single(
+        'parley_relay_store_up',
+        'gauge',
+        '1 while the store takes writes, 0 while it is unavailable.',
+        this.storeUp,
+      ),
+      ...single(
+        'parley_relay_store_outages_total',
+        'counter',
+        'Times the store became unavailable.',
+        this.storeOutages,
+      ),
+      ...single(
+        'parley_relay_store_writes_failing',
+        'gauge',
+        '1 while appends fail with a write error (disk full), 0 once one succeeds.',
+        this.writesFailing,
+      ),
+      ...single(
+        'parley_relay_stored_bytes',
+        'gauge',
+        'Bytes of entry values stored, as the disk quota counts them.',
+        this.storedBytes,
+      ),
+      ...this.histograms(),
+    ];
+    return lines.join('\n') + '\n';
+  }
+
+  private histograms(): string[] {
     return [
-      ...metric('parley_relay_connections', 'gauge', 'Open WebSocket connections.', [`parley_relay_connections ${this.connections}`]),
-      ...metric('parley_relay_mux_rooms', 'gauge', 'Rooms open over multiplexed connections.', [`parley_relay_mux_rooms ${this.roomLinks}`]),
-      ...metric('parley_relay_rooms', 'gauge', 'Rooms loaded in memory.', [`parley_relay_rooms ${this.rooms}`]),
-      ...metric('parley_relay_updates_accepted_total', 'counter', 'Update messages that passed validation.', [
-        `parley_relay_updates_accepted_total ${this.updatesAccepted}`,
-      ]),
-      ...metric('parley_relay_entries_stored_total', 'counter', 'New log entries stored.', [
-        `parley_relay_entries_stored_total ${this.entriesStored}`,
-      ]),
-      ...metric('parley_relay_updates_refused_total', 'counter', 'Refused updates, messages and connections, by reason.', refused),
-      ...metric('parley_relay_bytes_in_total', 'counter', 'WebSocket message bytes received.', [`parley_relay_bytes_in_total ${this.bytesIn}`]),
-      ...metric('parley_relay_bytes_out_total', 'counter', 'WebSocket message bytes sent.', [`parley_relay_bytes_out_total ${this.bytesOut}`]),
-      ...metric('parley_relay_store_up', 'gauge', '1 while the store takes writes, 0 while it is unavailable.', [`parley_relay_store_up ${this.storeUp}`]),
-      ...metric('parley_relay_store_outages_total', 'counter', 'Times the store became unavailable.', [
-        `parley_relay_store_outages_total ${this.storeOutages}`,
-      ]),
-      ...metric('parley_relay_store_writes_failing', 'gauge', '1 while appends fail with a write error (disk full), 0 once one succeeds.', [
-        `parley_relay_store_writes_failing ${this.writesFailing}`,
-      ]),
-      ...metric('parley_relay_stored_bytes', 'gauge', 'Bytes of entry values stored, as the disk quota counts them.', [
-        `parley_relay_stored_bytes ${this.storedBytes}`,
-      ]),
-      ...metric('parley_relay_append_seconds', 'histogram', 'Time to commit one append (one batch of updates).', this.appendLatency.lines('parley_relay_append_seconds')),
+      ...metric(
+        'parley_relay_append_seconds',
+        'histogram',
+        'Time to commit one append (one batch of updates).',
+        this.appendLatency.lines('parley_relay_append_seconds'),
+      ),
       ...metric(
         'parley_relay_notification_lag_seconds',
         'histogram',
         "Time from another instance's append to its entries being forwarded here.",
         this.notifyLag.lines('parley_relay_notification_lag_seconds'),
       ),
-    ].join('\n') + '\n';
+    ];
   }
 }
+
+type MetricType = 'gauge' | 'counter' | 'histogram';
+
+/** One metric in the Prometheus text format: its help and type lines, then its samples. */
+const metric = (name: string, type: MetricType, help: string, lines: string[]): string[] => [
+  `# HELP ${name} ${help}`,
+  `# TYPE ${name} ${type}`,
+  ...lines,
+];
+
+/** A metric with one unlabelled sample. */
+const single = (name: string, type: MetricType, help: string, value: number | string): string[] =>
+  metric(name, type, help, [`${name} ${value}`]);
 
 const escapeLabel = (s: string): string => s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');

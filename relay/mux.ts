@@ -48,21 +48,28 @@ export function serveMux(socket: RelaySocket, ctx: MuxContext): void {
     if (frame.kind === 'data') {
       // A frame for a room this socket left, or the relay closed, was in flight: dropped.
       const link = links.get(id);
-      if (link && link.peer.admit()) link.room.receive(link.peer, frame.message);
+      if (link?.peer.admit()) link.room.receive(link.peer, frame.message);
       return;
     }
     if (frame.kind === 'close') return unlink(id);
     if (links.has(id)) return socket.close(CLOSE.refused, 'bad-frame');
-    if (links.size >= opts.maxRoomsPerConnection) return refuseRoom(id, CLOSE.tooManyRooms, 'too-many-rooms-per-connection');
+    if (links.size >= opts.maxRoomsPerConnection)
+      return refuseRoom(id, CLOSE.tooManyRooms, 'too-many-rooms-per-connection');
     if (!opens.take()) return refuseRoom(id, CLOSE.rateLimit, 'open-rate-limit');
     const auth = authorizeRoom(frame.room, frame.ts, frame.sig);
     if (!auth.ok) return refuseRoom(id, CLOSE.auth, `auth: ${auth.reason}`);
     const room = ctx.roomFor(auth.room);
     if (!room) return refuseRoom(id, CLOSE.tooManyRooms, 'too-many-rooms');
-    const peer = new RoomPeer(socket, opts, metrics, (m) => encodeData(id, m), (code, reason) => {
-      unlink(id);
-      socket.send(encodeClose(id, code, reason));
-    });
+    const peer = new RoomPeer(
+      socket,
+      opts,
+      metrics,
+      (m) => encodeData(id, m),
+      (code, reason) => {
+        unlink(id);
+        socket.send(encodeClose(id, code, reason));
+      },
+    );
     links.set(id, { room, peer });
     metrics.roomLinks++;
     room.join(peer);

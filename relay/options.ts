@@ -122,28 +122,55 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /** Defaults merged with overrides (undefined overrides are ignored), validated; throws TypeError naming the option. */
 export function relayOptions(overrides: Partial<RelayOptions> = {}): RelayOptions {
-  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) as Partial<RelayOptions>;
+  const defined = Object.fromEntries(
+    Object.entries(overrides).filter(([, v]) => v !== undefined),
+  ) as Partial<RelayOptions>;
   const o: RelayOptions = { ...RELAY_DEFAULTS, dataDir: defaultDataDir(), ...defined };
   if (typeof o.host !== 'string' || o.host === '') throw new TypeError('relay option host must be a non-empty string');
-  if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) throw new TypeError(`relay option port must be an integer 0-65535, got ${o.port}`);
-  if (typeof o.dataDir !== 'string' || o.dataDir === '') throw new TypeError('relay option dataDir must be a non-empty string');
+  if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535)
+    throw new TypeError(`relay option port must be an integer 0-65535, got ${o.port}`);
+  if (typeof o.dataDir !== 'string' || o.dataDir === '')
+    throw new TypeError('relay option dataDir must be a non-empty string');
   const positive: (keyof RelayOptions)[] = [
-    'maxFrameBytes', 'maxValueBytes', 'messagesPerSecond', 'messageBurst', 'maxConnectionsPerIp', 'maxRooms', 'maxRoomsPerConnection', 'roomOpensPerSecond',
-    'roomIdleTtlMs', 'compactionIntervalMs', 'syncChunkBytes', 'syncChunkEntries', 'pingIntervalMs', 'storePollMs',
-    'maxBufferedBytes', 'backpressureGraceMs', 'syncStep1PerSecond', 'syncStep1Burst', 'awarenessPerSecond', 'awarenessBurst',
-    'maxAwarenessBytes', 'roomQuotaBytes', 'diskQuotaBytes',
+    'maxFrameBytes',
+    'maxValueBytes',
+    'messagesPerSecond',
+    'messageBurst',
+    'maxConnectionsPerIp',
+    'maxRooms',
+    'maxRoomsPerConnection',
+    'roomOpensPerSecond',
+    'roomIdleTtlMs',
+    'compactionIntervalMs',
+    'syncChunkBytes',
+    'syncChunkEntries',
+    'pingIntervalMs',
+    'storePollMs',
+    'maxBufferedBytes',
+    'backpressureGraceMs',
+    'syncStep1PerSecond',
+    'syncStep1Burst',
+    'awarenessPerSecond',
+    'awarenessBurst',
+    'maxAwarenessBytes',
+    'roomQuotaBytes',
+    'diskQuotaBytes',
   ];
   for (const k of positive) {
     const v = o[k];
-    if (typeof v !== 'number' || !(v > 0)) throw new TypeError(`relay option ${k} must be a positive number, got ${String(v)}`);
+    if (typeof v !== 'number' || !(v > 0))
+      throw new TypeError(`relay option ${k} must be a positive number, got ${String(v)}`);
   }
   if (!(o.diskTtlMs >= 0)) throw new TypeError(`relay option diskTtlMs must be >= 0, got ${o.diskTtlMs}`);
   if (typeof o.store !== 'string') throw new TypeError('relay option store must be a string');
   parseStoreSpec(o.store, o.dataDir);
-  if (o.maxValueBytes >= o.maxFrameBytes) throw new TypeError('relay option maxValueBytes must be smaller than maxFrameBytes');
+  if (o.maxValueBytes >= o.maxFrameBytes)
+    throw new TypeError('relay option maxValueBytes must be smaller than maxFrameBytes');
   // A bound below one chunk would close every joiner of a big room: the initial sync itself must fit.
-  if (o.maxBufferedBytes < 2 * o.syncChunkBytes) throw new TypeError('relay option maxBufferedBytes must be at least twice syncChunkBytes');
-  if (o.maxAwarenessBytes > o.maxBufferedBytes) throw new TypeError('relay option maxAwarenessBytes must not exceed maxBufferedBytes');
+  if (o.maxBufferedBytes < 2 * o.syncChunkBytes)
+    throw new TypeError('relay option maxBufferedBytes must be at least twice syncChunkBytes');
+  if (o.maxAwarenessBytes > o.maxBufferedBytes)
+    throw new TypeError('relay option maxAwarenessBytes must not exceed maxBufferedBytes');
   return o;
 }
 
@@ -153,16 +180,19 @@ export function relayOptions(overrides: Partial<RelayOptions> = {}): RelayOption
  */
 export function parseBytes(option: string, text: string): number {
   const m = /^(\d+)\s*(KiB|MiB|GiB|TiB)?$/.exec(text.trim());
-  if (!m) throw new TypeError(`${option} must be a number of bytes (e.g. 1073741824 or 1GiB), got ${JSON.stringify(text)}`);
+  if (!m)
+    throw new TypeError(`${option} must be a number of bytes (e.g. 1073741824 or 1GiB), got ${JSON.stringify(text)}`);
   const n = Number(m[1]) * 1024 ** ['', 'KiB', 'MiB', 'GiB', 'TiB'].indexOf(m[2] ?? '');
-  if (!Number.isSafeInteger(n) || n <= 0) throw new TypeError(`${option} must be a positive number of bytes, got ${JSON.stringify(text)}`);
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new TypeError(`${option} must be a positive number of bytes, got ${JSON.stringify(text)}`);
   return n;
 }
 
 /** A command-line count: a positive whole number, or one sentence naming the option. */
 export function parseCount(option: string, text: string): number {
   const n = /^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
-  if (!Number.isSafeInteger(n) || n <= 0) throw new TypeError(`${option} must be a positive whole number, got ${JSON.stringify(text)}`);
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new TypeError(`${option} must be a positive whole number, got ${JSON.stringify(text)}`);
   return n;
 }
 

@@ -1,8 +1,9 @@
 /**
  * Durable relay storage on PostgreSQL, shared by any number of relay processes (`parley relay --store postgres://…`).
  *
- *   parley_relay_rooms   (room, last_seq, last_seen)                 one row per room: its cursor and the disk TTL
- *   parley_relay_entries (room, seq, key, client, clock, value)     unique per (room, seq), (room, key), (room, client, clock)
+ *   parley_relay_rooms   (room, last_seq, last_seen)             one row per room: its cursor and the disk TTL
+ *   parley_relay_entries (room, seq, key, client, clock, value)  unique per (room, seq), (room, key),
+ *                                                                (room, client, clock)
  *
  * An append is one round trip: the function `parley_relay_append` locks the room's row, numbers the new entries
  * after the room's last seq, skips those another process already stored (ON CONFLICT DO NOTHING), and NOTIFYs
@@ -12,12 +13,19 @@
  * back with `since`, and polls `heads` as a fallback, so a lost notification only delays.
  */
 import pg from 'pg';
-import { StoreUnavailableError, type AppendResult, type RelayStore, type StoreEvents, type StoredRows } from './store.js';
+import {
+  StoreUnavailableError,
+  type AppendResult,
+  type RelayStore,
+  type StoreEvents,
+  type StoredRows,
+} from './store.js';
 import type { LogEntry } from '../protocol/log-update.js';
 
 const CHANNEL = 'parley_relay';
 
-const SCHEMA = `
+const SCHEMA =
+  `
 CREATE TABLE IF NOT EXISTS parley_relay_rooms (
   room      text   PRIMARY KEY,
   last_seq  bigint NOT NULL DEFAULT 0,
@@ -35,7 +43,8 @@ CREATE TABLE IF NOT EXISTS parley_relay_entries (
   UNIQUE (room, client, clock)
 );
 CREATE INDEX IF NOT EXISTS parley_relay_rooms_last_seen ON parley_relay_rooms (last_seen);
-CREATE OR REPLACE FUNCTION parley_relay_append(p_room text, p_keys text[], p_clients bigint[], p_clocks bigint[], p_values bytea[], p_now bigint)
+CREATE OR REPLACE FUNCTION parley_relay_append(p_room text, p_keys text[], p_clients bigint[], p_clocks bigint[], ` +
+  `p_values bytea[], p_now bigint)
 RETURNS TABLE (prev bigint, seqs bigint[]) LANGUAGE plpgsql AS $fn$
 DECLARE
   v_prev bigint;
@@ -53,7 +62,8 @@ BEGIN
   SELECT array_agg(ins.seq ORDER BY ins.seq) INTO v_seqs FROM ins;
   IF v_seqs IS NOT NULL THEN
     UPDATE parley_relay_rooms SET last_seq = v_seqs[cardinality(v_seqs)] WHERE room = p_room;
-    PERFORM pg_notify('${CHANNEL}', v_seqs[cardinality(v_seqs)] || ' ' || floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint || ' ' || p_room);
+    PERFORM pg_notify('${CHANNEL}', v_seqs[cardinality(v_seqs)] || ' ' || floor(extract(epoch FROM ` +
+  `clock_timestamp()) * 1000)::bigint || ' ' || p_room);
   END IF;
   RETURN QUERY SELECT v_prev, coalesce(v_seqs, '{}'::bigint[]);
 END
@@ -61,7 +71,12 @@ $fn$;
 `;
 
 type Row = { seq: string; key: string; client: string; clock: string; value: Buffer };
-const toEntry = (r: Row): LogEntry => ({ key: r.key, client: Number(r.client), clock: Number(r.clock), value: new Uint8Array(r.value) });
+const toEntry = (r: Row): LogEntry => ({
+  key: r.key,
+  client: Number(r.client),
+  clock: Number(r.clock),
+  value: new Uint8Array(r.value),
+});
 
 /** Errors that mean "the database is not reachable right now", as opposed to a bug or a constraint. */
 function isConnectionError(err: unknown): boolean {
@@ -70,7 +85,9 @@ function isConnectionError(err: unknown): boolean {
     // 08xxx connection exceptions, 57P0x admin/crash shutdown, 53300 too many connections; Node socket errors.
     if (/^(08|57P0|53300)/.test(e.code) || /^E[A-Z]+$/.test(e.code)) return true;
   }
-  return /Connection terminated|connection timeout|Client has encountered a connection error|not queryable/i.test(e?.message ?? '');
+  return /Connection terminated|connection timeout|Client has encountered a connection error|not queryable/i.test(
+    e?.message ?? '',
+  );
 }
 
 const RECONNECT_MS = [100, 250, 500, 1000, 2000];
@@ -98,7 +115,12 @@ export class PostgresStore implements RelayStore {
 
   /** Connects, creates the schema if missing (serialised across processes by an advisory lock). */
   static async open(url: string, display: string): Promise<PostgresStore> {
-    const pool = new pg.Pool({ connectionString: url, max: 8, connectionTimeoutMillis: 5000, application_name: 'parley-relay' });
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: 8,
+      connectionTimeoutMillis: 5000,
+      application_name: 'parley-relay',
+    });
     const store = new PostgresStore(url, display, pool);
     try {
       const client = await pool.connect();
@@ -138,14 +160,20 @@ export class PostgresStore implements RelayStore {
   }
 
   async load(room: string): Promise<StoredRows> {
-    const rows = (await this.query<Row>('SELECT seq, key, client, clock, value FROM parley_relay_entries WHERE room = $1 ORDER BY seq', [room])).rows;
+    const rows = (
+      await this.query<Row>(
+        'SELECT seq, key, client, clock, value FROM parley_relay_entries WHERE room = $1 ORDER BY seq',
+        [room],
+      )
+    ).rows;
     return { entries: rows.map(toEntry), cursor: rows.length > 0 ? Number(rows[rows.length - 1].seq) : 0 };
   }
 
   async since(room: string, cursor: number, limit: number): Promise<StoredRows> {
     const rows = (
       await this.query<Row>(
-        'SELECT seq, key, client, clock, value FROM parley_relay_entries WHERE room = $1 AND seq > $2 ORDER BY seq LIMIT $3',
+        'SELECT seq, key, client, clock, value FROM parley_relay_entries WHERE room = $1 AND seq > $2 ORDER ' +
+          'BY seq LIMIT $3',
         [room, cursor, limit],
       )
     ).rows;
@@ -154,14 +182,17 @@ export class PostgresStore implements RelayStore {
 
   async append(room: string, entries: readonly LogEntry[], cursor: number, now: number): Promise<AppendResult> {
     if (entries.length === 0) return { stored: [], cursor };
-    const { rows } = await this.query<{ prev: string; seqs: string[] }>('SELECT prev, seqs FROM parley_relay_append($1, $2, $3, $4, $5, $6)', [
-      room,
-      entries.map((e) => e.key),
-      entries.map((e) => e.client),
-      entries.map((e) => e.clock),
-      entries.map((e) => e.value),
-      now,
-    ]);
+    const { rows } = await this.query<{ prev: string; seqs: string[] }>(
+      'SELECT prev, seqs FROM parley_relay_append($1, $2, $3, $4, $5, $6)',
+      [
+        room,
+        entries.map((e) => e.key),
+        entries.map((e) => e.client),
+        entries.map((e) => e.clock),
+        entries.map((e) => e.value),
+        now,
+      ],
+    );
     this.appends++;
     const prev = Number(rows[0].prev);
     const seqs = rows[0].seqs.map(Number);
@@ -204,7 +235,9 @@ export class PostgresStore implements RelayStore {
   }
 
   async usage(): Promise<number> {
-    const { rows } = await this.query<{ bytes: string }>('SELECT coalesce(sum(octet_length(value)), 0) AS bytes FROM parley_relay_entries');
+    const { rows } = await this.query<{ bytes: string }>(
+      'SELECT coalesce(sum(octet_length(value)), 0) AS bytes FROM parley_relay_entries',
+    );
     return Number(rows[0].bytes);
   }
 
@@ -219,7 +252,11 @@ export class PostgresStore implements RelayStore {
   /** One dedicated connection LISTENs; when it drops, it is re-opened with backoff and the relay polls on `status`. */
   private async listen(): Promise<void> {
     if (this.closed) return;
-    const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 5000, application_name: 'parley-relay-listen' });
+    const client = new pg.Client({
+      connectionString: this.url,
+      connectionTimeoutMillis: 5000,
+      application_name: 'parley-relay-listen',
+    });
     const lost = (why: string) => {
       if (this.listener !== client) return;
       this.listener = null;

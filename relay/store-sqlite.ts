@@ -37,7 +37,12 @@ CREATE TABLE IF NOT EXISTS rooms (room TEXT PRIMARY KEY, last_seen INTEGER NOT N
 `;
 
 type Row = { seq: number; key: string; client: number; clock: number; value: Buffer };
-const toEntry = (r: Row): LogEntry => ({ key: r.key, client: r.client, clock: r.clock, value: new Uint8Array(r.value) });
+const toEntry = (r: Row): LogEntry => ({
+  key: r.key,
+  client: r.client,
+  clock: r.clock,
+  value: new Uint8Array(r.value),
+});
 
 export class SqliteStore implements RelayStore {
   readonly file: string;
@@ -66,11 +71,16 @@ export class SqliteStore implements RelayStore {
     this.db.pragma('synchronous = NORMAL');
     this.db.exec(SCHEMA);
     this.insertEntry = this.db.prepare('INSERT INTO entries (room, key, client, clock, value) VALUES (?, ?, ?, ?, ?)');
-    this.selectRoom = this.db.prepare('SELECT seq, key, client, clock, value FROM entries WHERE room = ? ORDER BY client, clock');
-    this.selectSince = this.db.prepare('SELECT seq, key, client, clock, value FROM entries WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?');
+    this.selectRoom = this.db.prepare(
+      'SELECT seq, key, client, clock, value FROM entries WHERE room = ? ORDER BY client, clock',
+    );
+    this.selectSince = this.db.prepare(
+      'SELECT seq, key, client, clock, value FROM entries WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?',
+    );
     this.selectHead = this.db.prepare('SELECT MAX(seq) AS seq FROM entries WHERE room = ?');
     this.upsertRoom = this.db.prepare(
-      'INSERT INTO rooms (room, last_seen) VALUES (?, ?) ON CONFLICT (room) DO UPDATE SET last_seen = excluded.last_seen',
+      'INSERT INTO rooms (room, last_seen) VALUES (?, ?) ON CONFLICT (room) DO UPDATE SET last_seen = ' +
+        'excluded.last_seen',
     );
     this.selectExpired = this.db.prepare('SELECT room FROM rooms WHERE last_seen < ?');
     this.deleteEntries = this.db.prepare('DELETE FROM entries WHERE room = ?');
@@ -78,7 +88,8 @@ export class SqliteStore implements RelayStore {
     this.sumValues = this.db.prepare('SELECT coalesce(sum(length(value)), 0) AS bytes FROM entries');
     this.appendTx = this.db.transaction((room: string, entries: readonly LogEntry[]) => {
       let seq = 0;
-      for (const e of entries) seq = Number(this.insertEntry.run(room, e.key, e.client, e.clock, e.value).lastInsertRowid);
+      for (const e of entries)
+        seq = Number(this.insertEntry.run(room, e.key, e.client, e.clock, e.value).lastInsertRowid);
       return seq;
     });
   }

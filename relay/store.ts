@@ -85,7 +85,8 @@ export function storeFailureReason(err: unknown): 'disk-full' | 'store-error' {
   const e = err as { code?: unknown; message?: unknown };
   const code = typeof e?.code === 'string' ? e.code : '';
   const message = typeof e?.message === 'string' ? e.message : '';
-  if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === '53100' || /disk is full|no space left/i.test(message)) return 'disk-full';
+  if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === '53100' || /disk is full|no space left/i.test(message))
+    return 'disk-full';
   return 'store-error';
 }
 
@@ -107,8 +108,10 @@ export function parseStoreSpec(store: string | undefined, dataDir: string): Stor
     throw new TypeError(`--store must be a postgres:// URL, got ${url.protocol}//…`);
   }
   const database = decodeURIComponent(url.pathname.replace(/^\//, ''));
-  if (url.hostname === '' && !url.searchParams.has('host')) throw new TypeError('--store URL has no host (postgres://USER@HOST:PORT/DB)');
-  if (database === '' || database.includes('/')) throw new TypeError('--store URL names no database (postgres://USER@HOST:PORT/DB)');
+  if (url.hostname === '' && !url.searchParams.has('host'))
+    throw new TypeError('--store URL has no host (postgres://USER@HOST:PORT/DB)');
+  if (database === '' || database.includes('/'))
+    throw new TypeError('--store URL names no database (postgres://USER@HOST:PORT/DB)');
   if (url.port !== '' && !(Number(url.port) > 0)) throw new TypeError(`--store URL has a bad port: ${url.port}`);
   const display = `${url.hostname || url.searchParams.get('host')}${url.port ? `:${url.port}` : ''}/${database}`;
   return { kind: 'postgres', url: store, display };

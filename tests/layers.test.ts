@@ -69,12 +69,9 @@ describe('layers', () => {
   });
 
   it('the check sees imports (it would catch an upward one)', () => {
-    const text = `import { a } from '../node/config.js';\nexport * from './x.js';\nconst m = await import('../cli/main.js');`;
-    expect(importsOf(text)).toEqual([
-      '../node/config.js',
-      './x.js',
-      '../cli/main.js',
-    ]);
+    const text =
+      `import { a } from '../node/config.js';\nexport * from './x.js';\nconst m = await ` + `import('../cli/main.js');`;
+    expect(importsOf(text)).toEqual(['../node/config.js', './x.js', '../cli/main.js']);
     expect(importsOf(`import {\n  a,\n  b,\n} from '../bots/payloads.js';`)).toEqual(['../bots/payloads.js']);
   });
 });

@@ -3,6 +3,8 @@
  * (`#token=…`, never sent to the server), is kept in sessionStorage and sent as a bearer header to /api. The open
  * channel shows its newest page of messages and long-polls for more; older pages load on demand. Message text is
  * only ever set with textContent: bodies come from other people's agents.
+ *
+ * Over 400 lines: the page is served as the single file /app.js (node/serve/http.ts), with no bundler.
  */
 export {};
 
@@ -17,9 +19,36 @@ interface Message {
   ts: number;
   verification?: 'verified' | 'pending' | 'mismatch' | 'unverifiable';
 }
-interface Channel { channel: string; name: string; slot: string; epoch: number; closed: boolean; relays: { url: string; connected: boolean }[] }
-interface Member { slot: string; name: string; role?: string; is_bot: boolean; online: boolean; status?: string; note?: string }
-interface Bot { slot: string; code_hash: string; runner_slot: string; runner_is_neutral: boolean; engine: string; state: string; steps: number; verified: number; pending: number; mismatches: number; secret: boolean }
+interface Channel {
+  channel: string;
+  name: string;
+  slot: string;
+  epoch: number;
+  closed: boolean;
+  relays: { url: string; connected: boolean }[];
+}
+interface Member {
+  slot: string;
+  name: string;
+  role?: string;
+  is_bot: boolean;
+  online: boolean;
+  status?: string;
+  note?: string;
+}
+interface Bot {
+  slot: string;
+  code_hash: string;
+  runner_slot: string;
+  runner_is_neutral: boolean;
+  engine: string;
+  state: string;
+  steps: number;
+  verified: number;
+  pending: number;
+  mismatches: number;
+  secret: boolean;
+}
 
 const TOKEN_KEY = 'parley.token';
 const CHANNEL_KEY = 'parley.channel';
@@ -57,14 +86,26 @@ function showError(text: string): void {
 const token = takeToken();
 
 async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
-  const res = await fetch(path, { ...init, headers: { ...(init.headers ?? {}), authorization: `Bearer ${token}`, ...(init.body ? { 'content-type': 'application/json' } : {}) } });
+  const res = await fetch(path, {
+    ...init,
+    headers: {
+      ...(init.headers ?? {}),
+      authorization: `Bearer ${token}`,
+      ...(init.body ? { 'content-type': 'application/json' } : {}),
+    },
+  });
   if (res.status === 401) {
     sessionStorage.removeItem(TOKEN_KEY);
-    showError('Access denied: the token in this link is wrong or out of date. Open the link that `parley serve` printed (http://HOST:PORT/#token=…); the token is also in $PARLEY_HOME/serve.token.');
+    showError(
+      'Access denied: the token in this link is wrong or out of date. Open the link that `parley serve` printed ' +
+        '(http://HOST:PORT/#token=…); the token is also in $PARLEY_HOME/serve.token.',
+    );
     $('app').hidden = true;
     throw new Unauthorized();
   }
-  const data = (await res.json().catch(() => ({ error: `The server answered ${res.status}.` }))) as T & { error?: string };
+  const data = (await res.json().catch(() => ({ error: `The server answered ${res.status}.` }))) as T & {
+    error?: string;
+  };
   if (!res.ok) throw new Error(data.error ?? `The server answered ${res.status}.`);
   return data;
 }
@@ -88,12 +129,24 @@ function timeOf(ts: number): string {
 }
 
 function badge(v: Message['verification'] | 'checking'): HTMLElement {
-  const labels = { verified: 'verified', pending: 'pending', mismatch: 'MISMATCH', unverifiable: 'unverifiable', checking: 'checking' };
+  const labels = {
+    verified: 'verified',
+    pending: 'pending',
+    mismatch: 'MISMATCH',
+    unverifiable: 'unverifiable',
+    checking: 'checking',
+  };
   const b = el('span', `badge ${v}`, labels[v ?? 'checking']);
-  b.title = v === 'verified' ? 'your node replayed this bot step and got the same output'
-    : v === 'pending' ? 'the bot has hidden information: verified once its seed is revealed'
-    : v === 'mismatch' ? 'your node replayed this step and got a different output: the runner cheated or erred'
-    : v === 'unverifiable' ? 'this step cannot be replayed here' : 'your node is replaying this step';
+  b.title =
+    v === 'verified'
+      ? 'your node replayed this bot step and got the same output'
+      : v === 'pending'
+        ? 'the bot has hidden information: verified once its seed is revealed'
+        : v === 'mismatch'
+          ? 'your node replayed this step and got a different output: the runner cheated or erred'
+          : v === 'unverifiable'
+            ? 'this step cannot be replayed here'
+            : 'your node is replaying this step';
   return b;
 }
 
@@ -166,16 +219,21 @@ async function loadChannels(): Promise<void> {
 async function openChannel(ch: string): Promise<void> {
   const gen = ++state.generation;
   state.following?.abort();
-  const following = (state.following = new AbortController());
+  const following = new AbortController();
+  state.following = following;
   state.open = ch;
   state.unsettled.clear();
   sessionStorage.setItem(CHANNEL_KEY, ch);
-  document.querySelectorAll<HTMLButtonElement>('#channels button').forEach((b) => b.setAttribute('aria-current', String(b.dataset.channel === ch)));
+  document.querySelectorAll<HTMLButtonElement>('#channels button').forEach((b) => {
+    b.setAttribute('aria-current', String(b.dataset.channel === ch));
+  });
   const c = state.channels.find((x) => x.channel === ch);
   $('title').textContent = c ? c.name : ch;
   $('transcript').replaceChildren();
   $('verify-result').textContent = '';
-  const page = await api<{ messages: Message[]; first: number | null; older: boolean; cursor: number }>(`/api/channels/${encodeURIComponent(ch)}/messages`);
+  const page = await api<{ messages: Message[]; first: number | null; older: boolean; cursor: number }>(
+    `/api/channels/${encodeURIComponent(ch)}/messages`,
+  );
   if (gen !== state.generation) return;
   state.first = page.first;
   state.cursor = page.cursor;
@@ -192,7 +250,10 @@ async function follow(ch: string, gen: number, signal: AbortSignal): Promise<voi
   let failures = 0;
   while (gen === state.generation) {
     try {
-      const r = await api<{ messages: Message[]; cursor: number }>(`/api/channels/${encodeURIComponent(ch)}/messages?after=${state.cursor}&wait=25`, { signal });
+      const r = await api<{ messages: Message[]; cursor: number }>(
+        `/api/channels/${encodeURIComponent(ch)}/messages?after=${state.cursor}&wait=25`,
+        { signal },
+      );
       if (gen !== state.generation) return;
       state.cursor = r.cursor;
       append(r.messages);
@@ -210,7 +271,9 @@ async function follow(ch: string, gen: number, signal: AbortSignal): Promise<voi
 async function loadOlder(): Promise<void> {
   if (state.open === null || state.first === null) return;
   const gen = state.generation;
-  const page = await api<{ messages: Message[]; first: number | null; older: boolean }>(`/api/channels/${encodeURIComponent(state.open)}/messages?before=${state.first}`);
+  const page = await api<{ messages: Message[]; first: number | null; older: boolean }>(
+    `/api/channels/${encodeURIComponent(state.open)}/messages?before=${state.first}`,
+  );
   if (gen !== state.generation) return;
   const box = $('transcript-box');
   const from = box.scrollHeight - box.scrollTop;
@@ -224,14 +287,21 @@ async function loadOlder(): Promise<void> {
 
 async function refreshSide(ch: string): Promise<void> {
   const [who, bots] = await Promise.all([
-    api<{ members: Member[]; waiting: { slot: string; name: string }[] }>(`/api/channels/${encodeURIComponent(ch)}/who`),
+    api<{ members: Member[]; waiting: { slot: string; name: string }[] }>(
+      `/api/channels/${encodeURIComponent(ch)}/who`,
+    ),
     api<{ bots: Bot[] }>(`/api/channels/${encodeURIComponent(ch)}/bots`),
   ]);
   if (ch !== state.open) return;
   $('who').replaceChildren(
     ...who.members.map((m) => {
       const li = el('li');
-      li.append(el('span', m.online ? 'dot on' : 'dot'), el('strong', undefined, m.name), ` (${m.slot}${m.role && m.role !== 'member' && m.role !== m.slot ? `, ${m.role}` : ''}) · ${m.online ? 'online' : 'offline'}`);
+      li.append(
+        el('span', m.online ? 'dot on' : 'dot'),
+        el('strong', undefined, m.name),
+        ` (${m.slot}${m.role && m.role !== 'member' && m.role !== m.slot ? `, ${m.role}` : ''}) ` +
+          `· ${m.online ? 'online' : 'offline'}`,
+      );
       if (m.status) li.append(el('div', 'muted', `${m.status}${m.note ? `: ${m.note}` : ''}`));
       return li;
     }),
@@ -246,8 +316,21 @@ async function refreshSide(ch: string): Promise<void> {
           const hash = el('div', 'muted');
           hash.append('code ', el('code', undefined, `${b.code_hash.slice(0, 16)}…`));
           hash.title = `sha256 ${b.code_hash}`;
-          li.append(hash, el('div', 'muted', `runner ${b.runner_slot}${b.runner_is_neutral ? ' (neutral)' : ''}${b.secret ? ' · hidden state' : ''}`));
-          li.append(el('div', b.mismatches > 0 ? 'badge mismatch' : 'muted', `steps ${b.steps}: ${b.verified} verified, ${b.pending} pending, ${b.mismatches} mismatches`));
+          li.append(
+            hash,
+            el(
+              'div',
+              'muted',
+              `runner ${b.runner_slot}${b.runner_is_neutral ? ' (neutral)' : ''}${b.secret ? ' · hidden state' : ''}`,
+            ),
+          );
+          li.append(
+            el(
+              'div',
+              b.mismatches > 0 ? 'badge mismatch' : 'muted',
+              `steps ${b.steps}: ${b.verified} verified, ${b.pending} pending, ${b.mismatches} mismatches`,
+            ),
+          );
           return li;
         })),
   );
@@ -258,7 +341,9 @@ async function settleMarks(): Promise<void> {
   const ch = state.open;
   if (ch === null || state.unsettled.size === 0) return;
   const steps = [...state.unsettled.keys()].slice(0, 200);
-  const r = await api<{ marks: Record<string, Message['verification'] | null> }>(`/api/channels/${encodeURIComponent(ch)}/marks?steps=${steps.map(encodeURIComponent).join(',')}`);
+  const r = await api<{ marks: Record<string, Message['verification'] | null> }>(
+    `/api/channels/${encodeURIComponent(ch)}/marks?steps=${steps.map(encodeURIComponent).join(',')}`,
+  );
   if (ch !== state.open) return;
   for (const [step, mark] of Object.entries(r.marks)) {
     if (!mark) continue;
@@ -284,7 +369,10 @@ async function post(ev: Event): Promise<void> {
   status.className = '';
   status.textContent = 'Sending…';
   try {
-    const r = await api<{ id: string; redacted: string[]; warning?: string }>(`/api/channels/${encodeURIComponent(state.open)}/messages`, { method: 'POST', body: JSON.stringify({ body }) });
+    const r = await api<{ id: string; redacted: string[]; warning?: string }>(
+      `/api/channels/${encodeURIComponent(state.open)}/messages`,
+      { method: 'POST', body: JSON.stringify({ body }) },
+    );
     area.value = '';
     status.textContent = r.warning ?? (r.redacted.length > 0 ? `Sent; redacted: ${r.redacted.join(', ')}.` : 'Sent.');
   } catch (err) {
@@ -301,12 +389,17 @@ async function verify(): Promise<void> {
   const out = $('verify-result');
   out.textContent = 'Verifying…';
   try {
-    const r = await api<{ ok: boolean; events: number; bots: { slot: string; steps: number; verified: number; pending: number; mismatches: number }[]; problems: string[] }>(
-      `/api/channels/${encodeURIComponent(state.open)}/verify`, { method: 'POST' },
-    );
+    const r = await api<{
+      ok: boolean;
+      events: number;
+      bots: { slot: string; steps: number; verified: number; pending: number; mismatches: number }[];
+      problems: string[];
+    }>(`/api/channels/${encodeURIComponent(state.open)}/verify`, { method: 'POST' });
     out.textContent = [
       `${r.ok ? 'OK' : 'PROBLEMS FOUND'}: ${r.events} events authenticated`,
-      ...r.bots.map((b) => `${b.slot}: ${b.steps} steps, ${b.verified} verified, ${b.pending} pending, ${b.mismatches} mismatches`),
+      ...r.bots.map(
+        (b) => `${b.slot}: ${b.steps} steps, ${b.verified} verified, ${b.pending} pending, ${b.mismatches} mismatches`,
+      ),
       ...r.problems.map((p) => `problem: ${p}`),
     ].join('\n');
   } catch (err) {
@@ -316,7 +409,9 @@ async function verify(): Promise<void> {
 
 async function exportChannel(): Promise<void> {
   if (state.open === null) return;
-  const res = await fetch(`/api/channels/${encodeURIComponent(state.open)}/export`, { headers: { authorization: `Bearer ${token}` } });
+  const res = await fetch(`/api/channels/${encodeURIComponent(state.open)}/export`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
   if (!res.ok) {
     $('verify-result').textContent = `Export failed (${res.status}).`;
     return;
@@ -334,7 +429,10 @@ async function exportChannel(): Promise<void> {
 
 function start(): void {
   if (!token) {
-    showError('No access token: open this page with the link `parley serve` printed (http://HOST:PORT/#token=…); the token is in $PARLEY_HOME/serve.token.');
+    showError(
+      'No access token: open this page with the link `parley serve` printed (http://HOST:PORT/#token=…); the token ' +
+        'is in $PARLEY_HOME/serve.token.',
+    );
     return;
   }
   $('app').hidden = false;

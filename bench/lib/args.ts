@@ -1,7 +1,11 @@
 /** Integer options for the benchmarks: `--name N` or `--name=N`; unknown options are an error, not ignored. */
 import { parseArgs } from 'node:util';
 
-export function intOptions<K extends string>(args: string[], defaults: Record<K, number>, flags: string[] = []): Record<K, number> & { flags: Set<string> } {
+export function intOptions<K extends string>(
+  args: string[],
+  defaults: Record<K, number>,
+  flags: string[] = [],
+): Record<K, number> & { flags: Set<string> } {
   const options: Record<string, { type: 'string' | 'boolean' }> = {};
   for (const k of Object.keys(defaults)) options[k] = { type: 'string' };
   for (const f of flags) options[f] = { type: 'boolean' };
@@ -13,7 +17,8 @@ export function intOptions<K extends string>(args: string[], defaults: Record<K,
       continue;
     }
     const n = Number(v);
-    if (!/^\d+$/.test(String(v)) || !Number.isSafeInteger(n)) throw new Error(`--${k} must be a non-negative integer, got "${String(v)}"`);
+    if (!/^\d+$/.test(String(v)) || !Number.isSafeInteger(n))
+      throw new Error(`--${k} must be a non-negative integer, got "${String(v)}"`);
     (out as Record<string, number>)[k] = n;
   }
   return out;

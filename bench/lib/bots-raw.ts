@@ -8,7 +8,8 @@ import { newQuickJSWASMModule, RELEASE_SYNC, type QuickJSContext, type QuickJSHa
 import type { Json } from '../../protocol/canonical.js';
 
 // The smallest ctx a preset needs: state, a random() (a plain LCG seeded per call), and post().
-const GLUE = `
+const GLUE =
+  `
 globalThis.__call = (json) => {
   const input = JSON.parse(json);
   let s = input.seed >>> 0;
@@ -16,7 +17,8 @@ globalThis.__call = (json) => {
   const ctx = {
     state: input.state,
     random: () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 4294967296; },
-    post(kind, body, opts) { const o = { kind, body }; if (opts && opts.to !== undefined) o.to = opts.to; outputs.push(o); },
+    post(kind, body, opts) { const o = { kind, body }; if (opts && opts.to !== undefined) o.to = opts.to; ` +
+  `outputs.push(o); },
   };
   globalThis.__bot.onMessage(ctx, input.arg);
   return JSON.stringify({ outputs, state: ctx.state });

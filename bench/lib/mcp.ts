@@ -15,7 +15,7 @@ export interface BenchNode {
   pid: number | null;
   stderr(): string;
   /** Calls a tool and returns its structured content; throws with the tool's text if it returned isError. */
-  call<T = Record<string, any>>(name: string, args?: Record<string, unknown>, timeoutMs?: number): Promise<T>;
+  call<T = Record<string, unknown>>(name: string, args?: Record<string, unknown>, timeoutMs?: number): Promise<T>;
   /** Calls a tool and returns the whole result: its text block and structured content, as a host receives them. */
   result(name: string, args?: Record<string, unknown>): Promise<CallToolResult>;
   close(): Promise<void>;
@@ -34,7 +34,12 @@ export async function startNode(
     ...opts.env,
   };
   if (opts.relays) env.PARLEY_RELAY = opts.relays.join(',');
-  const transport = new StdioClientTransport({ command: process.execPath, args: [...(opts.nodeArgs ?? []), CLI, 'mcp'], env, stderr: 'pipe' });
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [...(opts.nodeArgs ?? []), CLI, 'mcp'],
+    env,
+    stderr: 'pipe',
+  });
   let errText = '';
   transport.stderr?.on('data', (d: Buffer) => {
     errText += d.toString();
@@ -46,12 +51,16 @@ export async function startNode(
     pid: null,
     stderr: () => errText,
     async call<T>(name: string, args: Record<string, unknown> = {}, timeoutMs = 120_000): Promise<T> {
-      const r = (await client.callTool({ name, arguments: args }, CallToolResultSchema, { timeout: timeoutMs })) as CallToolResult;
+      const r = (await client.callTool({ name, arguments: args }, CallToolResultSchema, {
+        timeout: timeoutMs,
+      })) as CallToolResult;
       if (r.isError) throw new Error(`${name} failed: ${(r.content[0] as { text: string }).text}`);
       return r.structuredContent as T;
     },
     async result(name: string, args: Record<string, unknown> = {}) {
-      const r = (await client.callTool({ name, arguments: args }, CallToolResultSchema, { timeout: 120_000 })) as CallToolResult;
+      const r = (await client.callTool({ name, arguments: args }, CallToolResultSchema, {
+        timeout: 120_000,
+      })) as CallToolResult;
       if (r.isError) throw new Error(`${name} failed: ${(r.content[0] as { text: string }).text}`);
       return r;
     },

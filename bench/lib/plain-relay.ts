@@ -44,6 +44,7 @@ function awarenessMessage(awareness: awarenessProtocol.Awareness, clients: numbe
   return encoding.toUint8Array(e);
 }
 
+// Long: the baseline relay is one closure over its rooms and sockets, like the real one.
 export async function startPlainRelay(opts: { port?: number; host?: string } = {}): Promise<PlainRelay> {
   const rooms = new Map<string, PlainRoom>();
 
@@ -62,16 +63,19 @@ export async function startPlainRelay(opts: { port?: number; host?: string } = {
       const message = encoding.toUint8Array(e);
       for (const ws of r.conns.keys()) if (ws !== origin) send(ws, message);
     });
-    awareness.on('update', ({ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] }, origin: unknown) => {
-      const changed = [...added, ...updated, ...removed];
-      const owned = origin instanceof WebSocket ? r.conns.get(origin) : undefined;
-      if (owned) {
-        for (const c of [...added, ...updated]) owned.add(c);
-        for (const c of removed) owned.delete(c);
-      }
-      const message = awarenessMessage(awareness, changed);
-      for (const ws of r.conns.keys()) send(ws, message);
-    });
+    awareness.on(
+      'update',
+      ({ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] }, origin: unknown) => {
+        const changed = [...added, ...updated, ...removed];
+        const owned = origin instanceof WebSocket ? r.conns.get(origin) : undefined;
+        if (owned) {
+          for (const c of [...added, ...updated]) owned.add(c);
+          for (const c of removed) owned.delete(c);
+        }
+        const message = awarenessMessage(awareness, changed);
+        for (const ws of r.conns.keys()) send(ws, message);
+      },
+    );
     rooms.set(name, r);
     room = r;
     return room;

@@ -47,7 +47,13 @@ async function run(): Promise<void> {
     if (m.cmd === 'close') return shutdown();
     if (m.cmd === 'stats') {
       const cpu = process.cpuUsage();
-      process.send!({ type: 'stats', id: m.id, cpuMs: (cpu.user + cpu.system) / 1000, rssMb: process.memoryUsage().rss / 2 ** 20, ...stats() });
+      process.send!({
+        type: 'stats',
+        id: m.id,
+        cpuMs: (cpu.user + cpu.system) / 1000,
+        rssMb: process.memoryUsage().rss / 2 ** 20,
+        ...stats(),
+      });
     }
   });
   // The parent went away (crashed or killed): do not linger.

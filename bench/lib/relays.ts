@@ -31,7 +31,12 @@ export const relayLabel = (kind: RelayKind) =>
  * `execArgv` e.g. ['--cpu-prof', '--cpu-prof-dir', dir] to profile the relay process; `store` a postgres:// URL for
  * a Parley relay on PostgreSQL instead of SQLite.
  */
-export async function startBenchRelay(kind: RelayKind, cleanup: Cleanup, execArgv: string[] = [], store?: string): Promise<BenchRelay> {
+export async function startBenchRelay(
+  kind: RelayKind,
+  cleanup: Cleanup,
+  execArgv: string[] = [],
+  store?: string,
+): Promise<BenchRelay> {
   const args = kind === 'parley' ? [kind, cleanup.tempDir('parley-bench-relay-'), ...(store ? [store] : [])] : [kind];
   const child = fork(CHILD, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -20,7 +20,10 @@ export interface BenchServe {
   page: string;
 }
 
-export async function startServe(cleanup: Cleanup, opts: { relays?: string[]; env?: Record<string, string>; home?: string } = {}): Promise<BenchServe> {
+export async function startServe(
+  cleanup: Cleanup,
+  opts: { relays?: string[]; env?: Record<string, string>; home?: string } = {},
+): Promise<BenchServe> {
   const home = opts.home ?? cleanup.tempDir('parley-bench-serve-');
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
@@ -55,11 +58,15 @@ export async function startServe(cleanup: Cleanup, opts: { relays?: string[]; en
 
 /** An MCP session over Streamable HTTP, with the same shape as a stdio BenchNode. */
 export async function connectHttp(cleanup: Cleanup, serve: BenchServe): Promise<BenchNode> {
-  const transport = new StreamableHTTPClientTransport(new URL('/mcp', serve.url), { requestInit: { headers: { authorization: `Bearer ${serve.token}` } } });
+  const transport = new StreamableHTTPClientTransport(new URL('/mcp', serve.url), {
+    requestInit: { headers: { authorization: `Bearer ${serve.token}` } },
+  });
   const client = new Client({ name: 'parley-bench-http', version: '0.0.0' });
   let closed = false;
   const result = async (name: string, args: Record<string, unknown> = {}, timeoutMs = 120_000) => {
-    const r = (await client.callTool({ name, arguments: args }, CallToolResultSchema, { timeout: timeoutMs })) as CallToolResult;
+    const r = (await client.callTool({ name, arguments: args }, CallToolResultSchema, {
+      timeout: timeoutMs,
+    })) as CallToolResult;
     if (r.isError) throw new Error(`${name} failed: ${(r.content[0] as { text: string }).text}`);
     return r;
   };

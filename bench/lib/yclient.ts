@@ -57,7 +57,12 @@ export function connectYClient(url: string, room: string, epochKey: Uint8Array |
       return new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => {
           provider.off('sync', onSync);
-          reject(new Error(`no sync from ${url}/${room} within ${timeoutMs} ms${closes.length ? ` (closed: ${closes.map((c) => `${c.code} ${c.reason}`).join(', ')})` : ''}`));
+          reject(
+            new Error(
+              `no sync from ${url}/${room} within ${timeoutMs} ms` +
+                (closes.length ? ` (closed: ${closes.map((c) => `${c.code} ${c.reason}`).join(', ')})` : ''),
+            ),
+          );
         }, timeoutMs);
         const onSync = (state: boolean) => {
           if (!state) return;

@@ -33,7 +33,10 @@ export const WAIT_MAX_SECONDS = 25;
 export const API_BODY_LIMIT_BYTES = 256 * 1024;
 
 export class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -46,11 +49,18 @@ const PageQuery = z.object({
   wait: z.coerce.number().min(0).max(WAIT_MAX_SECONDS).optional(),
 });
 const MarksQuery = z.object({ steps: z.string().max(64 * 1024) });
-const PostBody = z.object({
-  body: z.string().min(1, 'the message is empty'),
-  kind: z.string().min(1).max(64).regex(/^[A-Za-z0-9_.:-]+$/, 'kind may hold letters, digits and _ . : -').optional(),
-  to: SlotNameSchema.optional(),
-}).strict();
+const PostBody = z
+  .object({
+    body: z.string().min(1, 'the message is empty'),
+    kind: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[A-Za-z0-9_.:-]+$/, 'kind may hold letters, digits and _ . : -')
+      .optional(),
+    to: SlotNameSchema.optional(),
+  })
+  .strict();
 
 /** One sentence from a zod failure: the first issue, with where it was. */
 function zodSentence(err: z.ZodError): string {
@@ -65,7 +75,12 @@ function parse<T>(schema: z.ZodType<T>, value: unknown): T {
   return r.data;
 }
 
-export function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  value: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(value);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers });
   res.end(text);
@@ -86,7 +101,10 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<str
 type PageMessage = Omit<Message, 'author' | 'channel'>;
 
 export class PageApi {
-  constructor(private readonly node: ParleyNode, private readonly bots: BotHooks) {}
+  constructor(
+    private readonly node: ParleyNode,
+    private readonly bots: BotHooks,
+  ) {}
 
   /** Routes one request under /api; returns false when no route matched. */
   async handle(req: IncomingMessage, res: ServerResponse, url: URL, signal: AbortSignal): Promise<boolean> {
@@ -104,13 +122,18 @@ export class PageApi {
     switch (route) {
       case 'GET messages': {
         const q = parse(PageQuery, query);
-        if (q.after !== undefined) sendJson(res, 200, await this.after(c, q.after, q.limit ?? PAGE_LIMIT_MAX, q.wait ?? 0, signal));
+        if (q.after !== undefined)
+          sendJson(res, 200, await this.after(c, q.after, q.limit ?? PAGE_LIMIT_MAX, q.wait ?? 0, signal));
         else sendJson(res, 200, this.before(c, q.before, q.limit ?? PAGE_LIMIT_DEFAULT));
         return true;
       }
       case 'POST messages': {
         const body = parse(PostBody, jsonOf(await readBody(req, API_BODY_LIMIT_BYTES)));
-        sendJson(res, 200, await this.tool('post_message', c, () => this.node.postMessage({ channel: c.ch, ...body })));
+        sendJson(
+          res,
+          200,
+          await this.tool('post_message', c, () => this.node.postMessage({ channel: c.ch, ...body })),
+        );
         return true;
       }
       case 'GET marks': {
@@ -124,27 +147,34 @@ export class PageApi {
         sendJson(res, 200, this.node.who({ channel: c.ch }));
         return true;
       case 'GET bots':
-        sendJson(res, 200, {
-          bots: c.bots.slots().map((slot) => {
-            const { code: _code, ...info } = this.bots.getBot({ channel: c.ch, slot });
-            return info;
-          }),
-        });
+        sendJson(res, 200, { bots: this.botInfos(c) });
         return true;
       case 'POST verify':
         sendJson(res, 200, await this.tool('verify_channel', c, () => this.node.verifyChannel({ channel: c.ch })));
         return true;
-      case 'GET export': {
-        const store = this.node.store;
-        const transcript = buildTranscript(c.ch, c.row.name, store.deliveredAll(c.ch), store.refusedAll(c.ch));
-        const file = `${c.row.name.replace(/[^A-Za-z0-9_.-]+/g, '_').slice(0, 60) || 'channel'}.parley.json`;
-        sendJson(res, 200, transcript, { 'content-disposition': `attachment; filename="${file}"` });
-        this.node.audit('web:export', c.ch, 'ok');
+      case 'GET export':
+        this.sendExport(res, c);
         return true;
-      }
       default:
         return false;
     }
+  }
+
+  /** The channel's bots as get_bot describes them, without their code (the page does not show it). */
+  private botInfos(c: Channel) {
+    return c.bots.slots().map((slot) => {
+      const { code: _code, ...info } = this.bots.getBot({ channel: c.ch, slot });
+      return info;
+    });
+  }
+
+  /** The channel's transcript as a download, as `parley export` writes it. */
+  private sendExport(res: ServerResponse, c: Channel): void {
+    const store = this.node.store;
+    const transcript = buildTranscript(c.ch, c.row.name, store.deliveredAll(c.ch), store.refusedAll(c.ch));
+    const file = `${c.row.name.replace(/[^A-Za-z0-9_.-]+/g, '_').slice(0, 60) || 'channel'}.parley.json`;
+    sendJson(res, 200, transcript, { 'content-disposition': `attachment; filename="${file}"` });
+    this.node.audit('web:export', c.ch, 'ok');
   }
 
   private channel(ref: string): Channel {
@@ -162,7 +192,10 @@ export class PageApi {
       const out = run();
       if (out instanceof Promise) {
         return out.then(
-          (v) => (this.node.audit(`web:${name}`, c.ch, 'ok'), v),
+          (v) => {
+            this.node.audit(`web:${name}`, c.ch, 'ok');
+            return v;
+          },
           (err) => {
             this.node.audit(`web:${name}`, c.ch, `error: ${(err as Error).message}`);
             throw err;
@@ -200,10 +233,17 @@ export class PageApi {
     const older = rows.length > limit;
     const page = rows.slice(0, limit).reverse();
     const cursor = before === undefined ? (page.at(-1)?.dnum ?? this.node.store.maxDnum()) : undefined;
-    return { messages: this.render(c, page), first: page[0]?.dnum ?? null, older, ...(cursor !== undefined ? { cursor } : {}) };
+    return {
+      messages: this.render(c, page),
+      first: page[0]?.dnum ?? null,
+      older,
+      ...(cursor !== undefined ? { cursor } : {}),
+    };
   }
 
-  /** Deliveries after `after`; with `wait`, holds the request until one arrives (or the time is up, or the page leaves). */
+  /**
+   * Deliveries after `after`; with `wait`, holds the request until one arrives (or the time is up, or the page leaves).
+   */
   private async after(c: Channel, after: number, limit: number, wait: number, signal: AbortSignal) {
     const deadline = Date.now() + wait * 1000;
     for (;;) {

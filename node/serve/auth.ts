@@ -15,7 +15,11 @@ export function loadOrCreateToken(home: string): string {
   const path = join(home, TOKEN_FILE);
   try {
     const token = readFileSync(path, 'utf8').trim();
-    if (token.length < 16) throw new Error(`${path} holds no usable token (fewer than 16 characters); delete it and start parley serve again to create a new one.`);
+    if (token.length < 16)
+      throw new Error(
+        `${path} holds no usable token (fewer than 16 characters); delete it and start parley serve again to ` +
+          `create a new one.`,
+      );
     return token;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;

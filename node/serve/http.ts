@@ -19,7 +19,9 @@ import { HttpError, PageApi, readBody, sendJson } from './api.js';
 
 /** Largest JSON-RPC request body (bytes): a bot's code is at most 256 KiB, JSON escaping can double it. */
 export const MCP_BODY_LIMIT_BYTES = 1024 * 1024;
-/** Open MCP sessions at once; past it the least recently used one is closed (a host that vanished never says DELETE). */
+/**
+ * Open MCP sessions at once; past it the least recently used one is closed (a host that vanished never says DELETE).
+ */
 export const MAX_SESSIONS = 64;
 
 export interface ServeOptions {
@@ -52,125 +54,22 @@ const STATIC: Record<string, { file: URL; type: string }> = {
 };
 /** Scripts and styles from this server only, no framing, no referrer (the token lives in the fragment anyway). */
 const PAGE_HEADERS = {
-  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'cache-control': 'no-cache',
 };
 
 export async function startServe(node: ParleyNode, bots: BotHooks, opts: ServeOptions): Promise<ServeHandle> {
-  const api = new PageApi(node, bots);
-  const sessions = new Map<string, Session>();
-  const files = new Map<string, Buffer>();
-  const fileOf = (path: string) => {
-    let data = files.get(path);
-    if (!data) files.set(path, (data = readFileSync(fileURLToPath(STATIC[path].file))));
-    return data;
-  };
-  let allowed = new Set<string>();
-  let closing = false;
-
-  async function closeSession(id: string): Promise<void> {
-    const s = sessions.get(id);
-    if (!s) return;
-    sessions.delete(id);
-    await s.mcp.close().catch(() => undefined);
-  }
-
-  async function handleMcp(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const header = req.headers['mcp-session-id'];
-    const id = Array.isArray(header) ? header[0] : header;
-    let body: unknown;
-    if (req.method === 'POST') {
-      const text = await readBody(req, MCP_BODY_LIMIT_BYTES);
-      try {
-        body = JSON.parse(text);
-      } catch {
-        sendJson(res, 400, { jsonrpc: '2.0', error: { code: -32700, message: 'Parse error: the body is not JSON.' }, id: null });
-        return;
-      }
-    }
-    if (id !== undefined) {
-      const s = sessions.get(id);
-      if (!s) {
-        sendJson(res, 404, { jsonrpc: '2.0', error: { code: -32001, message: 'Session not found: initialize a new session.' }, id: null });
-        return;
-      }
-      s.used = Date.now();
-      await s.transport.handleRequest(req, res, body);
-      return;
-    }
-    if (req.method !== 'POST' || !isInitializeRequest(body)) {
-      sendJson(res, 400, { jsonrpc: '2.0', error: { code: -32000, message: 'Bad request: no Mcp-Session-Id header; start with an initialize request.' }, id: null });
-      return;
-    }
-    // The SDK's pattern: one transport and one McpServer per session, all on the same node.
-    const mcp = createMcpServer(node, bots);
-    const transport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
-      // A plain JSON answer per POST instead of a one-event SSE stream: a tool call costs about 1.5 ms less
-      // (npm run bench -- latency). Notifications still reach the client, on its GET stream.
-      enableJsonResponse: true,
-      onsessioninitialized: (sid) => {
-        sessions.set(sid, { transport, mcp, used: Date.now() });
-        if (sessions.size > MAX_SESSIONS) {
-          const oldest = [...sessions.entries()].sort((a, b) => a[1].used - b[1].used)[0][0];
-          void closeSession(oldest);
-        }
-      },
-      onsessionclosed: (sid) => void closeSession(sid),
-    });
-    transport.onclose = () => {
-      if (transport.sessionId) sessions.delete(transport.sessionId);
-    };
-    await mcp.connect(transport);
-    await transport.handleRequest(req, res, body);
-  }
-
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    // DNS rebinding: a page on another site that resolves its name to 127.0.0.1 still sends its own Host and Origin.
-    if (!hostAllowed(req.headers.host, allowed)) return sendJson(res, 403, { error: 'Forbidden: the Host header does not name this server.' });
-    if (!originAllowed(req.headers.origin, allowed)) return sendJson(res, 403, { error: 'Forbidden: requests from another site (Origin) are refused.' });
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const path = url.pathname;
-    if (path === '/healthz') return sendJson(res, 200, { ok: !closing, channels: node.channelRows().length, sessions: sessions.size });
-    if (path === '/mcp' || path.startsWith('/api/')) {
-      if (!bearerMatches(req.headers.authorization, opts.token)) {
-        return sendJson(res, 401, { error: 'Unauthorized: send Authorization: Bearer <token> (the token is in $PARLEY_HOME/serve.token).' }, { 'www-authenticate': 'Bearer' });
-      }
-      if (closing) return sendJson(res, 503, { error: 'parley serve is shutting down.' });
-      if (path === '/mcp') return handleMcp(req, res);
-      const abort = new AbortController();
-      res.on('close', () => abort.abort());
-      if (await api.handle(req, res, url, abort.signal)) return;
-      return sendJson(res, 404, { error: `No API route ${req.method} ${path}.` });
-    }
-    if (req.method === 'GET' && Object.hasOwn(STATIC, path)) {
-      res.writeHead(200, { 'content-type': STATIC[path].type, ...PAGE_HEADERS });
-      res.end(fileOf(path));
-      return;
-    }
-    sendJson(res, 404, { error: `Not found: ${path}` });
-  }
-
+  const router = new Router(node, new PageApi(node, bots), new McpSessions(node, bots), opts.token);
   const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      const status = err instanceof HttpError ? err.status : 500;
-      const message = err instanceof HttpError ? err.message : err instanceof Error && err.name === 'ToolError' ? err.message : 'Internal error.';
-      if (status === 500) console.error(`parley serve: ${req.method} ${req.url?.split('?')[0]} failed:`, err);
-      if (!res.headersSent) sendJson(res, err instanceof Error && err.name === 'ToolError' ? 400 : status, { error: message });
-      else res.end();
-    });
+    router.handle(req, res).catch((err: unknown) => sendFailure(req, res, err));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(server, opts.port, opts.host);
   const port = (server.address() as AddressInfo).port;
-  allowed = allowedHosts(opts.host, port, opts.allowedHosts ?? []);
+  router.allowed = allowedHosts(opts.host, port, opts.allowedHosts ?? []);
   const hostPart = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   let closed: Promise<void> | null = null;
   return {
@@ -179,8 +78,8 @@ export async function startServe(node: ParleyNode, bots: BotHooks, opts: ServeOp
     server,
     close() {
       closed ??= (async () => {
-        closing = true;
-        await Promise.all([...sessions.keys()].map(closeSession));
+        router.closing = true;
+        await router.mcp.closeAll();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           // Long-polls and SSE streams would hold close() open until they end: end them now.
@@ -190,4 +89,171 @@ export async function startServe(node: ParleyNode, bots: BotHooks, opts: ServeOp
       return closed;
     },
   };
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** The answer to a request whose handling threw: the error's own status and words, or a logged 500. */
+function sendFailure(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+  const status = err instanceof HttpError ? err.status : 500;
+  const message =
+    err instanceof HttpError
+      ? err.message
+      : err instanceof Error && err.name === 'ToolError'
+        ? err.message
+        : 'Internal error.';
+  if (status === 500) console.error(`parley serve: ${req.method} ${req.url?.split('?')[0]} failed:`, err);
+  if (!res.headersSent)
+    sendJson(res, err instanceof Error && err.name === 'ToolError' ? 400 : status, { error: message });
+  else res.end();
+}
+
+/** The page's files, read once each. */
+const files = new Map<string, Buffer>();
+function staticFile(path: string): Buffer {
+  let data = files.get(path);
+  if (!data) {
+    data = readFileSync(fileURLToPath(STATIC[path].file));
+    files.set(path, data);
+  }
+  return data;
+}
+
+/** Sends each request where it belongs, after the Host, Origin and (for /mcp and /api) token checks. */
+class Router {
+  /** Host header values this server answers to; set once it listens and knows its port. */
+  allowed = new Set<string>();
+  closing = false;
+
+  constructor(
+    private readonly node: ParleyNode,
+    private readonly api: PageApi,
+    readonly mcp: McpSessions,
+    private readonly token: string,
+  ) {}
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // DNS rebinding: a page on another site that resolves its name to 127.0.0.1 still sends its own Host and Origin.
+    if (!hostAllowed(req.headers.host, this.allowed))
+      return sendJson(res, 403, { error: 'Forbidden: the Host header does not name this server.' });
+    if (!originAllowed(req.headers.origin, this.allowed))
+      return sendJson(res, 403, { error: 'Forbidden: requests from another site (Origin) are refused.' });
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname;
+    if (path === '/healthz')
+      return sendJson(res, 200, { ok: !this.closing, channels: this.node.channelRows().length, sessions: this.mcp.size });
+    if (path === '/mcp' || path.startsWith('/api/')) return this.authorized(req, res, url);
+    if (req.method === 'GET' && Object.hasOwn(STATIC, path)) {
+      res.writeHead(200, { 'content-type': STATIC[path].type, ...PAGE_HEADERS });
+      res.end(staticFile(path));
+      return;
+    }
+    sendJson(res, 404, { error: `Not found: ${path}` });
+  }
+
+  /** /mcp and /api/…: only with the bearer token. */
+  private async authorized(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const path = url.pathname;
+    if (!bearerMatches(req.headers.authorization, this.token)) {
+      return sendJson(
+        res,
+        401,
+        { error: 'Unauthorized: send Authorization: Bearer <token> (the token is in $PARLEY_HOME/serve.token).' },
+        { 'www-authenticate': 'Bearer' },
+      );
+    }
+    if (this.closing) return sendJson(res, 503, { error: 'parley serve is shutting down.' });
+    if (path === '/mcp') return this.mcp.handle(req, res);
+    const abort = new AbortController();
+    res.on('close', () => abort.abort());
+    if (await this.api.handle(req, res, url, abort.signal)) return;
+    return sendJson(res, 404, { error: `No API route ${req.method} ${path}.` });
+  }
+}
+
+/** A JSON-RPC error answer with no request id (the request could not be read or routed). */
+function sendRpcError(res: ServerResponse, status: number, code: number, message: string): void {
+  sendJson(res, status, { jsonrpc: '2.0', error: { code, message }, id: null });
+}
+
+/** MCP over Streamable HTTP, the SDK's pattern: one transport and one McpServer per session, all on the same node. */
+class McpSessions {
+  private readonly sessions = new Map<string, Session>();
+
+  constructor(
+    private readonly node: ParleyNode,
+    private readonly bots: BotHooks,
+  ) {}
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  async close(id: string): Promise<void> {
+    const s = this.sessions.get(id);
+    if (!s) return;
+    this.sessions.delete(id);
+    await s.mcp.close().catch(() => undefined);
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.sessions.keys()].map((id) => this.close(id)));
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const header = req.headers['mcp-session-id'];
+    const id = Array.isArray(header) ? header[0] : header;
+    let body: unknown;
+    if (req.method === 'POST') {
+      const text = await readBody(req, MCP_BODY_LIMIT_BYTES);
+      try {
+        body = JSON.parse(text);
+      } catch {
+        return sendRpcError(res, 400, -32700, 'Parse error: the body is not JSON.');
+      }
+    }
+    if (id !== undefined) {
+      const s = this.sessions.get(id);
+      if (!s) return sendRpcError(res, 404, -32001, 'Session not found: initialize a new session.');
+      s.used = Date.now();
+      await s.transport.handleRequest(req, res, body);
+      return;
+    }
+    if (req.method !== 'POST' || !isInitializeRequest(body)) {
+      return sendRpcError(res, 400, -32000, 'Bad request: no Mcp-Session-Id header; start with an initialize request.');
+    }
+    await this.open(req, res, body);
+  }
+
+  /** A new session, from its initialize request. */
+  private async open(req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> {
+    const mcp = createMcpServer(this.node, this.bots);
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      // A plain JSON answer per POST instead of a one-event SSE stream: a tool call costs about 1.5 ms less
+      // (npm run bench -- latency). Notifications still reach the client, on its GET stream.
+      enableJsonResponse: true,
+      onsessioninitialized: (sid) => {
+        this.sessions.set(sid, { transport, mcp, used: Date.now() });
+        if (this.sessions.size > MAX_SESSIONS) {
+          const oldest = [...this.sessions.entries()].sort((a, b) => a[1].used - b[1].used)[0][0];
+          void this.close(oldest);
+        }
+      },
+      onsessionclosed: (sid) => void this.close(sid),
+    });
+    transport.onclose = () => {
+      if (transport.sessionId) this.sessions.delete(transport.sessionId);
+    };
+    await mcp.connect(transport);
+    await transport.handleRequest(req, res, body);
+  }
 }

@@ -56,10 +56,23 @@ async function replay(source: string): Promise<Json[]> {
       members.push({ slot: a.slot, id: a.id, name: a.name });
     }
     const n = i + 1;
-    const out = bot.step({ ...input, state, now: 1_700_000_000_000 + n, members: [...members], channel: { id: CHANNEL, name: 'kat' }, random: stepRandom(SEED, acc, n) });
+    const out = bot.step({
+      ...input,
+      state,
+      now: 1_700_000_000_000 + n,
+      members: [...members],
+      channel: { id: CHANNEL, name: 'kat' },
+      random: stepRandom(SEED, acc, n),
+    });
     if (out.status === 'unverifiable') throw new Error('unverifiable');
     state = out.state;
-    steps.push({ n, status: out.status, outputs: out.outputs as unknown as Json, stateHash: out.stateHash, gas: out.gas });
+    steps.push({
+      n,
+      status: out.status,
+      outputs: out.outputs as unknown as Json,
+      stateHash: out.stateHash,
+      gas: out.gas,
+    });
   });
   bot.close();
   return steps;
@@ -86,7 +99,10 @@ describe('determinism known-answer', () => {
       mkdirSync(dirname(FIXTURE), { recursive: true });
       writeFileSync(FIXTURE, JSON.stringify(actual, null, 1) + '\n');
     }
-    expect(existsSync(FIXTURE), 'the committed fixture is missing; generate it deliberately with UPDATE_FIXTURES=1').toBe(true);
+    expect(
+      existsSync(FIXTURE),
+      'the committed fixture is missing; generate it deliberately with UPDATE_FIXTURES=1',
+    ).toBe(true);
     const expected = JSON.parse(readFileSync(FIXTURE, 'utf8'));
     expect(canonicalString(actual)).toBe(canonicalString(expected));
     const again = await replay(MIXER);

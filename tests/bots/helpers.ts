@@ -23,14 +23,30 @@ export class Driver {
   }
 
   step(hook: StepInput['hook'], arg: Json): StepOutcome {
-    const out = this.bot.step({ hook, arg, state: this.state, now: 1_700_000_000_000 + this.n, members: [], channel: { id: 'test', name: 'test' }, random: rand(this.n++) });
+    const out = this.bot.step({
+      hook,
+      arg,
+      state: this.state,
+      now: 1_700_000_000_000 + this.n,
+      members: [],
+      channel: { id: 'test', name: 'test' },
+      random: rand(this.n++),
+    });
     if (out.status !== 'unverifiable') this.state = out.state;
     this.log.push(out);
     return out;
   }
 
   msg(from: string, kind: string, body: Json): StepOutcome {
-    return this.step('onMessage', { id: `m${this.n}`, from, name: from.replace(/^invite:/, ''), author: from, kind, body, ts: 0 });
+    return this.step('onMessage', {
+      id: `m${this.n}`,
+      from,
+      name: from.replace(/^invite:/, ''),
+      author: from,
+      kind,
+      body,
+      ts: 0,
+    });
   }
 
   close(): void {

@@ -18,10 +18,46 @@ const nest = (depth: number, leaf: unknown): unknown => (depth === 0 ? leaf : [n
 
 // Tricky pairs: each value as JSON text, so both sides are what JSON.parse yields (the only inputs these see).
 const TEXTS = [
-  'null', 'true', 'false', '0', '-0', '1', '1.5', '1e21', '9007199254740991', '9007199254740992', '-9007199254740993', '1e300',
-  '""', '"a"', '"\\u00e9"', '"é"', '"\\ud800"', '[]', '{}', '[null]', '[[]]', '[{}]', '{"a":1}', '{"a":1,"b":2}', '{"b":2,"a":1}',
-  '{"a":1,"b":null}', '{"a":[1,2]}', '{"a":[2,1]}', '{"__proto__":1}', '{"__proto__":{}}', '{"constructor":1}', '{"":0}',
-  '{"1":1,"a":2}', '{"a":{"b":{"c":[1,{"d":"e"}]}}}', '[1,"1"]', '["1",1]', '[true,1]', '[0,false]', '[null,0]', '["",null]',
+  'null',
+  'true',
+  'false',
+  '0',
+  '-0',
+  '1',
+  '1.5',
+  '1e21',
+  '9007199254740991',
+  '9007199254740992',
+  '-9007199254740993',
+  '1e300',
+  '""',
+  '"a"',
+  '"\\u00e9"',
+  '"é"',
+  '"\\ud800"',
+  '[]',
+  '{}',
+  '[null]',
+  '[[]]',
+  '[{}]',
+  '{"a":1}',
+  '{"a":1,"b":2}',
+  '{"b":2,"a":1}',
+  '{"a":1,"b":null}',
+  '{"a":[1,2]}',
+  '{"a":[2,1]}',
+  '{"__proto__":1}',
+  '{"__proto__":{}}',
+  '{"constructor":1}',
+  '{"":0}',
+  '{"1":1,"a":2}',
+  '{"a":{"b":{"c":[1,{"d":"e"}]}}}',
+  '[1,"1"]',
+  '["1",1]',
+  '[true,1]',
+  '[0,false]',
+  '[null,0]',
+  '["",null]',
 ];
 
 describe('bot replay JSON checks agree with canonical JSON', () => {
@@ -66,9 +102,15 @@ describe('bot replay JSON checks agree with canonical JSON', () => {
 describe('prngState', () => {
   // The guest PRNG as the prelude seeded it before the host took over: parse the 128 leading bits, 12 rounds.
   function guestSeed(hex: string): number[] {
-    let a = parseInt(hex.slice(0, 8), 16), b = parseInt(hex.slice(8, 16), 16), c = parseInt(hex.slice(16, 24), 16), d = parseInt(hex.slice(24, 32), 16);
+    let a = parseInt(hex.slice(0, 8), 16),
+      b = parseInt(hex.slice(8, 16), 16),
+      c = parseInt(hex.slice(16, 24), 16),
+      d = parseInt(hex.slice(24, 32), 16);
     for (let i = 0; i < 12; i++) {
-      a |= 0; b |= 0; c |= 0; d |= 0;
+      a |= 0;
+      b |= 0;
+      c |= 0;
+      d |= 0;
       const t = (((a + b) | 0) + d) | 0;
       d = (d + 1) | 0;
       a = b ^ (b >>> 9);
@@ -82,7 +124,8 @@ describe('prngState', () => {
   it('equals the guest-side seeding on random and extreme inputs', () => {
     const rnd = prng(11);
     const hexes = ['0'.repeat(64), 'f'.repeat(64), '80000000'.repeat(8), '7fffffff'.repeat(8)];
-    for (let i = 0; i < 200; i++) hexes.push(Array.from({ length: 64 }, () => Math.floor(rnd() * 16).toString(16)).join(''));
+    for (let i = 0; i < 200; i++)
+      hexes.push(Array.from({ length: 64 }, () => Math.floor(rnd() * 16).toString(16)).join(''));
     for (const h of hexes) expect(prngState(h), h).toEqual(guestSeed(h));
   });
 

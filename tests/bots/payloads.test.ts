@@ -17,9 +17,15 @@ beforeAll(ready);
 async function verifyTampered(log: BotLog, tamper: (body: EventBody) => void | false) {
   const membership = new Membership(log.ch);
   const marks: { status: StepStatus; claim?: MismatchClaim }[] = [];
-  const bots = new ChannelBots(log.ch, membership, () => log.name, undefined, (_id, status, claim) => {
-    marks.push({ status, claim });
-  });
+  const bots = new ChannelBots(
+    log.ch,
+    membership,
+    () => log.name,
+    undefined,
+    (_id, status, claim) => {
+      marks.push({ status, claim });
+    },
+  );
   for (const e of log.events) {
     const body = structuredClone(e.body);
     if (tamper(body) === false) continue;
@@ -38,7 +44,7 @@ const stepN = (body: EventBody, n: number): StepPayload | undefined => {
 };
 
 describe('bot payload schemas', () => {
-  it('an honest runner\'s steps all pass the step schema', async () => {
+  it("an honest runner's steps all pass the step schema", async () => {
     const log = await buildBotLog('dice', dicePicker(3));
     for (const p of log.stepPayloads) expect(StepPayloadSchema.safeParse(p).success).toBe(true);
   });
@@ -50,7 +56,9 @@ describe('bot payload schemas', () => {
       if (p) delete (p as Partial<StepPayload>).outputs;
     });
     expect(report.bots[0]).toMatchObject({ steps: log.steps });
-    expect(report.problems).toContain('bot bot:dice step 2: outputs: Invalid input: expected array, received undefined');
+    expect(report.problems).toContain(
+      'bot bot:dice step 2: outputs: Invalid input: expected array, received undefined',
+    );
     const claim = marks.find((m) => m.claim)?.claim;
     expect(claim).toMatchObject({ bot: 'bot:dice', n: 2, reason: expect.stringMatching(/^outputs: /) });
     // The step before it (init) still verifies.

@@ -7,7 +7,9 @@ import { Driver, outputsOf } from './helpers.js';
 
 beforeAll(ready);
 const open: Driver[] = [];
-afterEach(() => open.splice(0).forEach((d) => d.close()));
+afterEach(() => {
+  for (const d of open.splice(0)) d.close();
+});
 const preset = async (name: string, params = {}) => {
   const d = await Driver.preset(name, params);
   open.push(d);
@@ -46,7 +48,11 @@ describe('presets', () => {
     expect(last[0].body).toBe('correct');
     const reveal = last.find((o) => o.kind === 'reveal')!.body as { hash: string; salt: string; value: number };
     expect(reveal.hash).toBe(commitment);
-    expect(createHash('sha256').update(JSON.stringify({ salt: reveal.salt, value: reveal.value })).digest('hex')).toBe(commitment);
+    expect(
+      createHash('sha256')
+        .update(JSON.stringify({ salt: reveal.salt, value: reveal.value }))
+        .digest('hex'),
+    ).toBe(commitment);
     expect(outputsOf(d.msg('invite:bob', 'guess', '1'))[0].kind).toBe('info');
   });
 
@@ -58,7 +64,10 @@ describe('presets', () => {
     expect(outputsOf(d.msg(x, 'move', '1'))[0]).toMatchObject({ kind: 'illegal', body: 'It is not your turn.', to: x });
     expect(outputsOf(d.msg(o, 'move', '0'))[0]).toMatchObject({ kind: 'illegal', body: 'Cell 0 is taken.', to: o });
     expect(outputsOf(d.msg(o, 'move', '9'))[0]).toMatchObject({ kind: 'illegal', to: o });
-    expect(outputsOf(d.msg('invite:carol', 'move', '5'))[0]).toMatchObject({ kind: 'illegal', body: 'Two players are already playing.' });
+    expect(outputsOf(d.msg('invite:carol', 'move', '5'))[0]).toMatchObject({
+      kind: 'illegal',
+      body: 'Two players are already playing.',
+    });
     d.msg(o, 'move', '3');
     d.msg(x, 'move', '1');
     d.msg(o, 'move', '4');
@@ -78,11 +87,13 @@ describe('presets', () => {
     let outputs = dealt;
     for (let i = 0; i < 20 && !outputs.some((o) => o.kind === 'result'); i++) {
       const turn = [...outputs].reverse().find((o) => o.kind === 'turn');
-      const player = (turn?.body as { player: string; total: number }).player;
-      const total = (turn?.body as { total: number }).total;
+      const { player, total } = turn!.body as { player: string; total: number };
       outputs = outputsOf(d.msg(player, total < 15 ? 'hit' : 'stand', ''));
     }
-    const result = outputs.find((o) => o.kind === 'result')!.body as { results: { outcome: string }[]; dealer_total: number };
+    const result = outputs.find((o) => o.kind === 'result')!.body as {
+      results: { outcome: string }[];
+      dealer_total: number;
+    };
     expect(result.results).toHaveLength(2);
     for (const r of result.results) expect(['win', 'lose', 'push', 'bust']).toContain(r.outcome);
     const reveal = outputs.find((o) => o.kind === 'reveal')!.body as { value: string[] };

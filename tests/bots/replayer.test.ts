@@ -23,13 +23,15 @@ beforeAll(async () => {
 });
 
 // Keeps a history, throws after changing its state on "boom", and reports the members it sees.
-const FICKLE = `export default {
+const FICKLE =
+  `export default {
   init(ctx, params) { ctx.state = { seen: [], members: 0 }; },
   onJoin(ctx, m) { ctx.state.members = ctx.members.length; ctx.post('welcome', m.name); },
   onMessage(ctx, msg) {
     ctx.state.seen.push(msg.body);
     if (msg.body === 'boom') throw new RangeError('boom at ' + ctx.state.seen.length);
-    ctx.post('echo', { body: msg.body, n: ctx.state.seen.length, r: Math.floor(ctx.random() * 1000), members: ctx.members.map((m) => m.slot) });
+    ctx.post('echo', { body: msg.body, n: ctx.state.seen.length, r: Math.floor(ctx.random() * 1000), members: ` +
+  `ctx.members.map((m) => m.slot) });
   },
 };`;
 
@@ -41,10 +43,24 @@ function requests(): StepRequest[] {
   for (let i = 0; i < 90; i++) {
     if (i === 10 || i === 50) {
       members = [...members, { slot: `invite:${i}`, id: `m${i}`, name: `Member ${i}` }];
-      out.push({ hook: 'onJoin', arg: { entropy: 'e', id: `m${i}`, name: `Member ${i}`, slot: `invite:${i}` }, now: 2 + i, members, channel, random: rand(`j${i}`) });
+      out.push({
+        hook: 'onJoin',
+        arg: { entropy: 'e', id: `m${i}`, name: `Member ${i}`, slot: `invite:${i}` },
+        now: 2 + i,
+        members,
+        channel,
+        random: rand(`j${i}`),
+      });
     }
     const body = i % 17 === 5 ? 'boom' : i % 7 === 0 ? '3d6' : `move ${i}`;
-    out.push({ hook: 'onMessage', arg: { author: 'a', body, from: 'invite:a', id: `e${i}`, kind: 'roll', name: 'Al', ts: 1000 + i }, now: 2 + i, members, channel, random: rand(i) });
+    out.push({
+      hook: 'onMessage',
+      arg: { author: 'a', body, from: 'invite:a', id: `e${i}`, kind: 'roll', name: 'Al', ts: 1000 + i },
+      now: 2 + i,
+      members,
+      channel,
+      random: rand(i),
+    });
   }
   return out;
 }
@@ -75,7 +91,10 @@ async function replayed(source: string, reqs: StepRequest[], workerFile: string 
 }
 
 describe('replayers', () => {
-  for (const [name, source] of [['fickle bot', FICKLE], ['dice preset', loadPreset('dice').source]] as const) {
+  for (const [name, source] of [
+    ['fickle bot', FICKLE],
+    ['dice preset', loadPreset('dice').source],
+  ] as const) {
     it(`${name}: inline and thread outcomes equal direct sandbox steps`, async () => {
       const reqs = requests();
       const want = await direct(source, reqs);
@@ -89,7 +108,11 @@ describe('replayers', () => {
     const reqs = requests().slice(0, 8);
     const out = await replayed(FICKLE, reqs, WORKER);
     const boom = reqs.findIndex((r) => (r.arg as { body?: string }).body === 'boom');
-    expect(out[boom]).toMatchObject({ status: 'error', error: 'RangeError: boom at 6', outputs: [{ kind: 'error', body: 'RangeError: boom at 6' }] });
+    expect(out[boom]).toMatchObject({
+      status: 'error',
+      error: 'RangeError: boom at 6',
+      outputs: [{ kind: 'error', body: 'RangeError: boom at 6' }],
+    });
     const hash = (o: StepOutcomeLite) => (o.status === 'unverifiable' ? undefined : o.stateHash);
     expect(hash(out[boom])).toBe(hash(out[boom - 1]));
     expect(out[boom + 1]).toMatchObject({ status: 'ok', outputs: [{ kind: 'echo', body: { n: 6 } }] });
@@ -119,7 +142,11 @@ describe('replayers', () => {
       for (const q of requests().slice(0, 5)) r.step(q, (o) => out.push(o));
       await r.idle();
       expect(out).toHaveLength(5);
-      for (const o of out) expect(o).toMatchObject({ status: 'unverifiable', reason: expect.stringMatching(/replay thread stopped \(exit code 3\)/) });
+      for (const o of out)
+        expect(o).toMatchObject({
+          status: 'unverifiable',
+          reason: expect.stringMatching(/replay thread stopped \(exit code 3\)/),
+        });
       r.step(requests()[0], (o) => out.push(o));
       expect(out[5]).toMatchObject({ status: 'unverifiable' });
       r.close();

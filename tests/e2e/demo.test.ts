@@ -22,8 +22,12 @@ describe('npm start', () => {
     });
     console.log(`demo: first output after ${firstOutputMs} ms, finished in ${Date.now() - t0} ms`);
     expect(out, out).toMatch(/Bob guesses \d+ → bot says "correct"/);
-    expect(out).toMatch(/Alice's node: \d+ events authenticated; bot steps (\d+): \1 verified, 0 pending, 0 mismatches; problems: none/);
-    expect(out).toMatch(/Bob's node: \d+ events authenticated; bot steps (\d+): \1 verified, 0 pending, 0 mismatches; problems: none/);
+    expect(out).toMatch(
+      /Alice's node: \d+ events authenticated; bot steps (\d+): \1 verified, 0 pending, 0 mismatches; problems: none/,
+    );
+    expect(out).toMatch(
+      /Bob's node: \d+ events authenticated; bot steps (\d+): \1 verified, 0 pending, 0 mismatches; problems: none/,
+    );
     expect(out).toMatch(/OK: everything verifies/);
     expect(out).not.toMatch(/\n\s+at /);
     expect(code).toBe(0);

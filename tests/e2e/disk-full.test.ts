@@ -19,41 +19,44 @@ const probe = smallFilesystem('1m');
 probe?.unmount();
 
 describe('a full disk under the node', () => {
-  it.skipIf(probe === null)('posts fail while it is full, nothing is sent twice under one seq, and the node carries on once it grows', async () => {
-    const fs = smallFilesystem('4m')!;
-    cleanup.push(() => fs.unmount());
-    const r = await spawnRelay();
-    cleanup.push(() => r.stop());
-    const home = join(fs.dir, 'alice');
-    mkdirSync(home);
-    const env = { PARLEY_RATE_LIMIT_PER_MIN: '100000' };
-    let alice: TestNode = await startNode({ home, relays: [r.url], env });
-    const bob = await startNode({ relays: [r.url] });
-    cleanup.push(() => bob.close());
-    const created = await alice.call('create_channel', { name: 'full disk', slots: ['invite:bob'] });
-    const ch = created.channel;
-    await bob.call('join_channel', { invite_code: created.invites['invite:bob'] });
-    const filler = 'f'.repeat(40_000);
-    const accepted: string[] = [];
-    let failure = '';
-    for (let i = 0; i < 400 && !failure; i++) {
-      const res = await alice.raw('post_message', { channel: ch, body: `${i} ${filler}` });
-      if (res.isError) failure = errorText(res);
-      else accepted.push(`${i} ${filler}`);
-    }
-    expect(failure).toMatch(/disk is full|full/);
-    fs.resize('64m');
-    await alice.call('post_message', { channel: ch, body: 'the disk has room again' });
-    const seen = await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'the disk has room again'), 30_000);
-    const bodies = new Set(seen.map((m) => m.body));
-    expect(accepted.every((b) => bodies.has(b))).toBe(true);
-    expect((await bob.call('verify_channel', { channel: ch })).problems).toEqual([]);
+  it.skipIf(probe === null)(
+    'posts fail while it is full, nothing is sent twice under one seq, and the node carries on once it grows',
+    async () => {
+      const fs = smallFilesystem('4m')!;
+      cleanup.push(() => fs.unmount());
+      const r = await spawnRelay();
+      cleanup.push(() => r.stop());
+      const home = join(fs.dir, 'alice');
+      mkdirSync(home);
+      const env = { PARLEY_RATE_LIMIT_PER_MIN: '100000' };
+      let alice: TestNode = await startNode({ home, relays: [r.url], env });
+      const bob = await startNode({ relays: [r.url] });
+      cleanup.push(() => bob.close());
+      const created = await alice.call('create_channel', { name: 'full disk', slots: ['invite:bob'] });
+      const ch = created.channel;
+      await bob.call('join_channel', { invite_code: created.invites['invite:bob'] });
+      const filler = 'f'.repeat(40_000);
+      const accepted: string[] = [];
+      let failure = '';
+      for (let i = 0; i < 400 && !failure; i++) {
+        const res = await alice.raw('post_message', { channel: ch, body: `${i} ${filler}` });
+        if (res.isError) failure = errorText(res);
+        else accepted.push(`${i} ${filler}`);
+      }
+      expect(failure).toMatch(/disk is full|full/);
+      fs.resize('64m');
+      await alice.call('post_message', { channel: ch, body: 'the disk has room again' });
+      const seen = await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'the disk has room again'), 30_000);
+      const bodies = new Set(seen.map((m) => m.body));
+      expect(accepted.every((b) => bodies.has(b))).toBe(true);
+      expect((await bob.call('verify_channel', { channel: ch })).problems).toEqual([]);
 
-    await alice.close();
-    alice = await startNode({ home, relays: [r.url], env });
-    cleanup.push(() => alice.close());
-    await alice.call('post_message', { channel: ch, body: 'after a restart' });
-    await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'after a restart'), 30_000);
-    expect((await bob.call('verify_channel', { channel: ch })).problems).toEqual([]);
-  });
+      await alice.close();
+      alice = await startNode({ home, relays: [r.url], env });
+      cleanup.push(() => alice.close());
+      await alice.call('post_message', { channel: ch, body: 'after a restart' });
+      await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'after a restart'), 30_000);
+      expect((await bob.call('verify_channel', { channel: ch })).problems).toEqual([]);
+    },
+  );
 });

@@ -37,7 +37,10 @@ afterAll(async () => {
 class Table {
   private cursor: string | undefined;
   readonly seen: (ReadMessage & { consumed?: boolean })[] = [];
-  constructor(readonly node: TestNode, readonly channel: string) {}
+  constructor(
+    readonly node: TestNode,
+    readonly channel: string,
+  ) {}
 
   /** Waits for the first not-yet-consumed message matching `pred` and returns it. */
   async next(pred: (m: ReadMessage) => boolean, timeoutMs = 20_000): Promise<ReadMessage> {
@@ -48,8 +51,14 @@ class Table {
         this.seen[i].consumed = true;
         return this.seen[i];
       }
-      if (Date.now() > deadline) throw new Error(`no matching message within ${timeoutMs} ms; last: ${JSON.stringify(this.seen.slice(-3))}`);
-      const r = await this.node.call('sync_messages', { channel: this.channel, cursor: this.cursor, limit: 500, wait_seconds: 2 });
+      if (Date.now() > deadline)
+        throw new Error(`no matching message within ${timeoutMs} ms; last: ${JSON.stringify(this.seen.slice(-3))}`);
+      const r = await this.node.call('sync_messages', {
+        channel: this.channel,
+        cursor: this.cursor,
+        limit: 500,
+        wait_seconds: 2,
+      });
       this.cursor = r.cursor;
       this.seen.push(...r.messages);
     }
@@ -60,13 +69,18 @@ class Table {
   }
 }
 
-const fromBot = (name: string, kind: string, to?: string) => (m: ReadMessage) => m.from === `bot:${name}` && m.kind === kind && (to === undefined || m.to === to);
+const fromBot = (name: string, kind: string, to?: string) => (m: ReadMessage) =>
+  m.from === `bot:${name}` && m.kind === kind && (to === undefined || m.to === to);
 
 /** Waits until the node has replayed every bot step with nothing pending, then checks the whole report. */
 async function expectVerified(node: TestNode, channel: string, minSteps: number) {
-  const report = await until(() => node.call('verify_channel', { channel }), (r) => r.bots.length > 0 && r.bots.every((b) => b.pending === 0 && b.steps >= minSteps), {
-    what: `every bot verified up to step ${minSteps}`,
-  });
+  const report = await until(
+    () => node.call('verify_channel', { channel }),
+    (r) => r.bots.length > 0 && r.bots.every((b) => b.pending === 0 && b.steps >= minSteps),
+    {
+      what: `every bot verified up to step ${minSteps}`,
+    },
+  );
   expect(report.problems).toEqual([]);
   for (const b of report.bots) {
     expect(b.mismatches).toBe(0);
@@ -79,8 +93,15 @@ async function expectVerified(node: TestNode, channel: string, minSteps: number)
 }
 
 function parley(node: TestNode, args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, PARLEY_HOME: node.home }, encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, out: `${r.stdout}${r.stderr}${r.signal ? ` (signal ${r.signal})` : ''}${r.error ? ` (${r.error.message})` : ''}` };
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    env: { ...process.env, PARLEY_HOME: node.home },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return {
+    code: r.status,
+    out: `${r.stdout}${r.stderr}${r.signal ? ` (signal ${r.signal})` : ''}${r.error ? ` (${r.error.message})` : ''}`,
+  };
 }
 
 /** Exports from `node`, verifies offline, then edits one bot output and expects verification to fail. */
@@ -111,7 +132,11 @@ function expectOfflineVerification(node: TestNode, channel: string, name: string
 
 describe('games over MCP', () => {
   it('guess: Bob finds the number by binary search; every node and the offline verifier agree', async () => {
-    const created = await alice.call('create_channel', { name: 'guess', slots: ['invite:bob', 'bot:guess'], bot: { preset: 'guess' } });
+    const created = await alice.call('create_channel', {
+      name: 'guess',
+      slots: ['invite:bob', 'bot:guess'],
+      bot: { preset: 'guess' },
+    });
     const ch = created.channel;
     await bob.call('join_channel', { invite_code: created.invites['invite:bob'], display_name: 'Bob' });
     const table = new Table(bob, ch);
@@ -135,7 +160,12 @@ describe('games over MCP', () => {
   });
 
   it('tictactoe: illegal moves are answered, X wins, and the game verifies everywhere', async () => {
-    const created = await alice.call('create_channel', { name: 'ttt', slots: ['invite:bob', 'bot:ttt'], bot: { preset: 'tictactoe' }, display_name: 'Alice' });
+    const created = await alice.call('create_channel', {
+      name: 'ttt',
+      slots: ['invite:bob', 'bot:ttt'],
+      bot: { preset: 'tictactoe' },
+      display_name: 'Alice',
+    });
     const ch = created.channel;
     await bob.call('join_channel', { invite_code: created.invites['invite:bob'], display_name: 'Bob' });
     const [a, b] = [new Table(alice, ch), new Table(bob, ch)];
@@ -149,7 +179,11 @@ describe('games over MCP', () => {
     await board();
     await b.post('move', '4');
     expect((await b.next(fromBot('ttt', 'illegal', 'invite:bob'))).body).toMatch(/not your turn/);
-    for (const [t, cell] of [[a, 1], [b, 4], [a, 2]] as const) {
+    for (const [t, cell] of [
+      [a, 1],
+      [b, 4],
+      [a, 2],
+    ] as const) {
       await t.post('move', String(cell));
       await board();
     }
@@ -158,15 +192,22 @@ describe('games over MCP', () => {
     expectOfflineVerification(alice, ch, 'tictactoe');
   });
 
-  it('a bot that reads its inputs\' key order sees the same order on the runner and on every verifier', async () => {
+  it("a bot that reads its inputs' key order sees the same order on the runner and on every verifier", async () => {
     // Object.keys and JSON.stringify expose insertion order: the runner must hand its bot inputs in the order a
     // verifier reads them back from the signed (canonical, sorted) step, or an honest runner gets flagged.
-    const code = `export default {
+    const code =
+      `export default {
       init(ctx, params) { ctx.state = { seen: 0 }; },
       onJoin(ctx, member) { ctx.post('join-keys', Object.keys(member).join(',')); },
-      onMessage(ctx, msg) { ctx.state.seen += 1; ctx.post('msg-keys', Object.keys(msg).join(',') + ' ' + JSON.stringify(msg.body)); },
+      onMessage(ctx, msg) { ctx.state.seen += 1; ctx.post('msg-keys', Object.keys(msg).join(',') + ' ' + ` +
+      `JSON.stringify(msg.body)); },
     };`;
-    const created = await alice.call('create_channel', { name: 'keys', slots: ['invite:bob', 'bot:keys'], bot: { code }, display_name: 'Alice' });
+    const created = await alice.call('create_channel', {
+      name: 'keys',
+      slots: ['invite:bob', 'bot:keys'],
+      bot: { code },
+      display_name: 'Alice',
+    });
     const ch = created.channel;
     await bob.call('join_channel', { invite_code: created.invites['invite:bob'], display_name: 'Bob' });
     const [a, b] = [new Table(alice, ch), new Table(bob, ch)];
@@ -182,12 +223,19 @@ describe('games over MCP', () => {
 
   it('blackjack: three players, committed shuffle revealed at the end, verified by all three nodes', async () => {
     const created = await alice.call('create_channel', {
-      name: 'blackjack', slots: ['invite:bob', 'invite:carol', 'bot:dealer'], bot: { preset: 'blackjack' }, display_name: 'Alice',
+      name: 'blackjack',
+      slots: ['invite:bob', 'invite:carol', 'bot:dealer'],
+      bot: { preset: 'blackjack' },
+      display_name: 'Alice',
     });
     const ch = created.channel;
     await bob.call('join_channel', { invite_code: created.invites['invite:bob'], display_name: 'Bob' });
     await carol.call('join_channel', { invite_code: created.invites['invite:carol'], display_name: 'Carol' });
-    const tables = { owner: new Table(alice, ch), 'invite:bob': new Table(bob, ch), 'invite:carol': new Table(carol, ch) } as Record<string, Table>;
+    const tables = {
+      owner: new Table(alice, ch),
+      'invite:bob': new Table(bob, ch),
+      'invite:carol': new Table(carol, ch),
+    } as Record<string, Table>;
     const shuffled = await tables.owner.next(fromBot('dealer', 'shuffled'));
 
     for (const seat of ['owner', 'invite:bob', 'invite:carol']) {
@@ -197,12 +245,16 @@ describe('games over MCP', () => {
     await tables['invite:bob'].post('hit', '');
     expect((await tables['invite:bob'].next(fromBot('dealer', 'info', 'invite:bob'))).body).toMatch(/Nothing dealt/);
     await tables.owner.post('deal', '');
-    const dealt = JSON.parse((await tables.owner.next(fromBot('dealer', 'dealt'))).body) as { hands: { player: string; hand: string[] }[]; dealer_shows: string };
+    const dealt = JSON.parse((await tables.owner.next(fromBot('dealer', 'dealt'))).body) as {
+      hands: { player: string; hand: string[] }[];
+      dealer_shows: string;
+    };
     expect(dealt.hands.map((h) => h.player)).toEqual(['owner', 'invite:bob', 'invite:carol']);
 
     // Everyone plays "hit below 17" on their own node, watching the public turn and card announcements.
     const watcher = tables.owner;
-    const nextTurnOrResult = () => watcher.next((x) => fromBot('dealer', 'turn')(x) || fromBot('dealer', 'result')(x), 30_000);
+    const nextTurnOrResult = () =>
+      watcher.next((x) => fromBot('dealer', 'turn')(x) || fromBot('dealer', 'result')(x), 30_000);
     let m = await nextTurnOrResult();
     while (m.kind === 'turn') {
       const turn = JSON.parse(m.body);

@@ -21,7 +21,10 @@ afterAll(() => relay?.stop());
 
 async function node(env: Record<string, string> = {}): Promise<TestNode> {
   const n = await startNode({ relays: [relay.url], env });
-  cleanup.push(() => removeHome(n.home), () => n.close());
+  cleanup.push(
+    () => removeHome(n.home),
+    () => n.close(),
+  );
   return n;
 }
 
@@ -29,15 +32,23 @@ const fromBot = (slot: string, kind: string) => (m: ReadMessage) => m.from === s
 
 /** Polls the whole history (from cursor 0) until `pred` holds for some message. */
 async function waitFor(n: TestNode, ch: string, pred: (m: ReadMessage) => boolean) {
-  const all = await until(async () => (await n.call('sync_messages', { channel: ch, cursor: '0', limit: 500 })).messages, (ms) => ms.some(pred), {
-    what: 'a matching message',
-  });
+  const all = await until(
+    async () => (await n.call('sync_messages', { channel: ch, cursor: '0', limit: 500 })).messages,
+    (ms) => ms.some(pred),
+    {
+      what: 'a matching message',
+    },
+  );
   return all.find(pred);
 }
 
 async function verifiedEverywhere(nodes: TestNode[], ch: string) {
   for (const n of nodes) {
-    const report = await until(() => n.call('verify_channel', { channel: ch }), (r) => r.bots.every((b) => b.pending === 0) && r.ok, { what: 'every step verified' });
+    const report = await until(
+      () => n.call('verify_channel', { channel: ch }),
+      (r) => r.bots.every((b) => b.pending === 0) && r.ok,
+      { what: 'every step verified' },
+    );
     expect(report.problems).toEqual([]);
     for (const b of report.bots) expect(b).toMatchObject({ mismatches: 0, pending: 0, verified: b.steps });
   }
@@ -46,7 +57,12 @@ async function verifiedEverywhere(nodes: TestNode[], ch: string) {
 describe('bot runner hand-over', () => {
   it('the owner hands a secret-seed bot to a member before leaving; the new runner finishes the game', async () => {
     const [alice, bob, carol] = [await node(), await node(), await node()];
-    const created = await alice.call('create_channel', { name: 'relay race', slots: ['invite:bob', 'invite:carol', 'bot:guess'], bot: { preset: 'guess' }, display_name: 'Alice' });
+    const created = await alice.call('create_channel', {
+      name: 'relay race',
+      slots: ['invite:bob', 'invite:carol', 'bot:guess'],
+      bot: { preset: 'guess' },
+      display_name: 'Alice',
+    });
     const ch = created.channel;
     await bob.call('join_channel', { invite_code: created.invites['invite:bob'], display_name: 'Bob' });
     await carol.call('join_channel', { invite_code: created.invites['invite:carol'], display_name: 'Carol' });
@@ -71,7 +87,11 @@ describe('bot runner hand-over', () => {
       const g = Math.floor((lo + hi) / 2);
       await carol.call('post_message', { channel: ch, kind: 'guess', body: String(g) });
       for (;;) {
-        const r: ToolResults['sync_messages'] = await carol.call('sync_messages', { channel: ch, cursor, wait_seconds: 10 });
+        const r: ToolResults['sync_messages'] = await carol.call('sync_messages', {
+          channel: ch,
+          cursor,
+          wait_seconds: 10,
+        });
         cursor = r.cursor;
         const h = r.messages.find(fromBot('bot:guess', 'hint'));
         if (h) {
@@ -90,7 +110,11 @@ describe('bot runner hand-over', () => {
   it('a member claims a paused public bot whose runner went silent', async () => {
     const env = { PARLEY_BOT_PAUSED_MS: '1000' };
     const [alice, bob, carol] = [await node(env), await node(env), await node(env)];
-    const created = await alice.call('create_channel', { name: 'dice', slots: ['invite:bob', 'invite:carol', 'bot:dice'], bot: { preset: 'dice' } });
+    const created = await alice.call('create_channel', {
+      name: 'dice',
+      slots: ['invite:bob', 'invite:carol', 'bot:dice'],
+      bot: { preset: 'dice' },
+    });
     const ch = created.channel;
     await bob.call('join_channel', { invite_code: created.invites['invite:bob'] });
     await carol.call('join_channel', { invite_code: created.invites['invite:carol'] });
@@ -102,8 +126,14 @@ describe('bot runner hand-over', () => {
     await carol.call('post_message', { channel: ch, kind: 'roll', body: '1d20' });
     const early = await bob.raw('hand_over_bot', { channel: ch, slot: 'bot:dice' });
     expect(early.isError).toBe(true);
-    expect((early.content[0] as { text: string }).text).toMatch(/running; a member can claim it only while it is paused/);
-    await until(() => bob.call('get_bot', { channel: ch, slot: 'bot:dice' }), (b) => b.state === 'paused', { what: 'the bot to show as paused' });
+    expect((early.content[0] as { text: string }).text).toMatch(
+      /running; a member can claim it only while it is paused/,
+    );
+    await until(
+      () => bob.call('get_bot', { channel: ch, slot: 'bot:dice' }),
+      (b) => b.state === 'paused',
+      { what: 'the bot to show as paused' },
+    );
     const claimed = await bob.call('hand_over_bot', { channel: ch, slot: 'bot:dice' });
     expect(claimed.runner_slot).toBe('invite:bob');
     await waitFor(carol, ch, (m) => fromBot('bot:dice', 'rolled')(m) && /1d20/.test(m.body));

@@ -31,7 +31,9 @@ describe('parley identity', () => {
     const file = join(a, 'backup.json');
     expect(parley(a, ['export', '-o', file], 'correct horse').code).toBe(0);
     expect(statSync(file).mode & 0o777).toBe(0o600);
-    expect(readFileSync(file, 'utf8')).not.toContain(readFileSync(join(a, 'identity.json'), 'utf8').match(/"seed":"([^"]+)"/)![1]);
+    expect(readFileSync(file, 'utf8')).not.toContain(
+      readFileSync(join(a, 'identity.json'), 'utf8').match(/"seed":"([^"]+)"/)![1],
+    );
 
     expect(parley(b, ['import', file], 'correct horse').code).toBe(0);
     expect(parley(b, ['show']).stdout).toBe(id);
@@ -78,7 +80,11 @@ describe('parley mcp and the identity file', () => {
     const h = home();
     parley(h, ['show']);
     chmodSync(join(h, 'identity.json'), 0o644);
-    const r = spawnSync(process.execPath, [CLI, 'mcp'], { env: { ...process.env, PARLEY_HOME: h }, encoding: 'utf8', input: '' });
+    const r = spawnSync(process.execPath, [CLI, 'mcp'], {
+      env: { ...process.env, PARLEY_HOME: h },
+      encoding: 'utf8',
+      input: '',
+    });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/readable by other users.*chmod 600/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
@@ -87,7 +93,11 @@ describe('parley mcp and the identity file', () => {
   it('refuses a corrupt identity file', () => {
     const h = home();
     writeFileSync(join(h, 'identity.json'), '{not json', { mode: 0o600 });
-    const r = spawnSync(process.execPath, [CLI, 'mcp'], { env: { ...process.env, PARLEY_HOME: h }, encoding: 'utf8', input: '' });
+    const r = spawnSync(process.execPath, [CLI, 'mcp'], {
+      env: { ...process.env, PARLEY_HOME: h },
+      encoding: 'utf8',
+      input: '',
+    });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/corrupt/);
   });

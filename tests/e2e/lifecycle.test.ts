@@ -14,7 +14,7 @@ import { epochKeysOf } from '../helpers/profile.js';
 import { openEvent } from '../../protocol/event.js';
 import { relayAuthParams } from '../../protocol/keys.js';
 
-const { cleanup, relay, node } = e2eScope();
+const { relay, node } = e2eScope();
 
 /** Closes with the relay's close code, or 'open' if the relay let the socket in and kept it for 1.5 s. */
 function tryRoom(url: string, room: string, ts: string, sig: string): Promise<number | 'open'> {
@@ -40,7 +40,11 @@ describe('kick and leave rotate the epoch', () => {
   it('a kicked member keeps old history but cannot read or post into the new epoch', async () => {
     const r = await relay();
     const [alice, bob, carol] = [await node(r.url), await node(r.url), await node(r.url)];
-    const created = await alice.call('create_channel', { name: 'team', slots: ['invite:bob', 'invite:carol'], display_name: 'Alice' });
+    const created = await alice.call('create_channel', {
+      name: 'team',
+      slots: ['invite:bob', 'invite:carol'],
+      display_name: 'Alice',
+    });
     const ch = created.channel;
     await bob.call('join_channel', { invite_code: created.invites['invite:bob'], display_name: 'Bob' });
     await carol.call('join_channel', { invite_code: created.invites['invite:carol'], display_name: 'Carol' });
@@ -54,7 +58,10 @@ describe('kick and leave rotate the epoch', () => {
 
     const kicked = await alice.call('update_channel', { channel: ch, kick: 'invite:carol' });
     expect(kicked.epoch).toBe(1);
-    await until(() => bob.call('list_channels'), (l) => l.channels[0].epoch === 1);
+    await until(
+      () => bob.call('list_channels'),
+      (l) => l.channels[0].epoch === 1,
+    );
     await alice.call('post_message', { channel: ch, body: 'after the kick' });
     await bob.call('post_message', { channel: ch, body: 'bob after the kick' });
     const bobSaw = await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'after the kick'));
@@ -92,27 +99,48 @@ describe('kick and leave rotate the epoch', () => {
   it('leaving rotates too, and the remaining members carry on', async () => {
     const r = await relay();
     const [alice, bob, carol] = [await node(r.url), await node(r.url), await node(r.url)];
-    const created = await alice.call('create_channel', { name: 'leavers', slots: ['invite:bob', 'invite:carol', 'bot:dice'], bot: { preset: 'dice' } });
+    const created = await alice.call('create_channel', {
+      name: 'leavers',
+      slots: ['invite:bob', 'invite:carol', 'bot:dice'],
+      bot: { preset: 'dice' },
+    });
     const ch = created.channel;
     await bob.call('join_channel', { invite_code: created.invites['invite:bob'] });
     await carol.call('join_channel', { invite_code: created.invites['invite:carol'] });
-    await until(() => alice.call('who', { channel: ch }), (w) => w.members.filter((m) => !m.is_bot).length === 3);
+    await until(
+      () => alice.call('who', { channel: ch }),
+      (w) => w.members.filter((m) => !m.is_bot).length === 3,
+    );
     await carol.call('post_message', { channel: ch, kind: 'roll', body: '1d6' });
     await collectUntil(carol, ch, (all) => all.some((m) => m.kind === 'rolled'));
     expect(await bob.call('leave_channel', { channel: ch })).toEqual({ ok: true });
-    await until(() => alice.call('list_channels'), (l) => l.channels[0].epoch === 1);
-    await until(() => carol.call('list_channels'), (l) => l.channels[0].epoch === 1);
+    await until(
+      () => alice.call('list_channels'),
+      (l) => l.channels[0].epoch === 1,
+    );
+    await until(
+      () => carol.call('list_channels'),
+      (l) => l.channels[0].epoch === 1,
+    );
     await alice.call('post_message', { channel: ch, body: 'bob has gone' });
     await collectUntil(carol, ch, (all) => all.some((m) => m.body === 'bob has gone'));
     expect(epochKeysOf(bob.home, ch).has(1)).toBe(false);
     const who = await alice.call('who', { channel: ch });
-    expect(who.members.filter((m) => !m.is_bot).map((m) => m.slot).sort()).toEqual(['invite:carol', 'owner']);
+    expect(
+      who.members
+        .filter((m) => !m.is_bot)
+        .map((m) => m.slot)
+        .sort(),
+    ).toEqual(['invite:carol', 'owner']);
 
     // The bot carries on in the new epoch, and every remaining node still verifies every step.
     await carol.call('post_message', { channel: ch, kind: 'roll', body: '2d6' });
     await collectUntil(carol, ch, (all) => all.some((m) => m.kind === 'rolled' && /2d6/.test(m.body)));
     for (const n of [alice, carol]) {
-      const v = await until(() => n.call('verify_channel', { channel: ch }), (r) => r.bots[0]?.verified === r.bots[0]?.steps && r.bots[0]?.steps >= 5);
+      const v = await until(
+        () => n.call('verify_channel', { channel: ch }),
+        (r) => r.bots[0]?.verified === r.bots[0]?.steps && r.bots[0]?.steps >= 5,
+      );
       expect(v.problems).toEqual([]);
       expect(v.bots[0]).toMatchObject({ mismatches: 0, pending: 0 });
     }
@@ -129,7 +157,10 @@ describe('close and expiry', () => {
     await bob.call('post_message', { channel: ch, body: 'last words' });
     await collectUntil(alice, ch, (all) => all.some((m) => m.body === 'last words'));
     expect(await alice.call('update_channel', { channel: ch, close: true })).toMatchObject({ closed: true });
-    await until(() => bob.call('list_channels'), (l) => l.channels[0].closed === true);
+    await until(
+      () => bob.call('list_channels'),
+      (l) => l.channels[0].closed === true,
+    );
     for (const n of [alice, bob]) {
       const res = await n.raw('post_message', { channel: ch, body: 'anyone?' });
       expect(res.isError).toBe(true);
@@ -137,7 +168,10 @@ describe('close and expiry', () => {
     }
     const history = await bob.call('sync_messages', { channel: ch, cursor: '0', limit: 500 });
     expect(history.messages.some((m) => m.body === 'last words')).toBe(true);
-    const exported = spawnSync(process.execPath, [CLI, 'export', ch], { env: { ...process.env, PARLEY_HOME: bob.home }, encoding: 'utf8' });
+    const exported = spawnSync(process.execPath, [CLI, 'export', ch], {
+      env: { ...process.env, PARLEY_HOME: bob.home },
+      encoding: 'utf8',
+    });
     expect(exported.status).toBe(0);
     expect((JSON.parse(exported.stdout) as Transcript).events.some((e) => e.body.includes('channel.close'))).toBe(true);
   });
@@ -153,6 +187,8 @@ describe('close and expiry', () => {
     const res = await alice.raw('post_message', { channel: created.channel, body: 'too late' });
     expect(res.isError).toBe(true);
     expect(errorText(res)).toMatch(/expired at/);
-    expect((await alice.call('sync_messages', { channel: created.channel, cursor: '0' })).messages.length).toBeGreaterThan(0);
+    expect(
+      (await alice.call('sync_messages', { channel: created.channel, cursor: '0' })).messages.length,
+    ).toBeGreaterThan(0);
   });
 });

@@ -25,7 +25,10 @@ async function pair(url: string, aliceEnv?: Record<string, string>) {
 }
 
 function identity(home: string, args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, 'identity', ...args], { env: { ...process.env, PARLEY_HOME: home, PARLEY_PASSPHRASE: 'correct horse' }, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [CLI, 'identity', ...args], {
+    env: { ...process.env, PARLEY_HOME: home, PARLEY_PASSPHRASE: 'correct horse' },
+    encoding: 'utf8',
+  });
   expect(r.status).toBe(0);
 }
 
@@ -41,7 +44,9 @@ describe('limits at the door', () => {
     for (const [what, args] of cases) {
       const res = await alice.raw('post_message', { channel: ch, ...args });
       expect(res.isError, what).toBe(true);
-      expect(errorText(res)).toMatch(/would be [\d,]+ bytes once signed and encrypted; relays accept at most 65,536 bytes per event/);
+      expect(errorText(res)).toMatch(
+        /would be [\d,]+ bytes once signed and encrypted; relays accept at most 65,536 bytes per event/,
+      );
       await alice.call('post_message', { channel: ch, body: `after the ${what}` });
       await collectUntil(bob, ch, (all) => all.some((m) => m.body === `after the ${what}`), 10_000);
     }
@@ -55,68 +60,94 @@ describe('limits at the door', () => {
 });
 
 describe('a relay with smaller limits', () => {
-  it('refuses one of our events once: the node stops sending it there and the connection keeps carrying the rest', async () => {
-    const big = await relay();
-    const small = await startRelay({ port: 0, dataDir: tempHome('parley-small-relay-'), maxValueBytes: 4000 }, () => undefined);
-    cleanup.push(() => small.close());
-    const refusals = () => Number(/parley_relay_updates_refused_total\{reason="oversize"\} (\d+)/.exec(small.metrics.render())?.[1] ?? 0);
-    const stored = () => Number(/parley_relay_entries_stored_total (\d+)/.exec(small.metrics.render())?.[1] ?? 0);
-    const alice = await node(big.url);
-    const created = await alice.call('create_channel', { name: 'two relays', slots: ['invite:bob'], relays: [big.url, small.url] });
-    const ch = created.channel;
-    // Bob reaches the channel only through the small relay.
-    const bob = await node(small.url);
-    const inv = decodeInvite(created.invites['invite:bob']);
-    await bob.call('join_channel', { invite_code: encodeInvite({ ...inv, relays: [small.url] }) });
-    const before = stored();
-    await alice.call('post_message', { channel: ch, body: 'w'.repeat(10_000) });
-    for (let i = 1; i <= 3; i++) await alice.call('post_message', { channel: ch, body: `small ${i}` });
-    // The three small posts land on the small relay; the big one was refused once and is not sent again.
-    await until(async () => stored(), (n) => n >= before + 3);
-    await bob.call('post_message', { channel: ch, body: 'bob through the small relay' });
-    await collectUntil(alice, ch, (all) => all.some((m) => m.body === 'bob through the small relay'));
-    expect(refusals()).toBe(1);
-    const relays = (await alice.call('list_channels', { detail: 'full' })).channels[0].relays;
-    expect(relays.find((r) => r.url === small.url)).toMatchObject({ connected: true });
-    expect(relays.find((r) => r.url === small.url)?.value_limit).toBeLessThan(11_000);
-    expect((await alice.call('verify_channel', { channel: ch })).problems.join('\n')).toMatch(/refused an update of ours for its size/);
-    // Alice's later posts continue her chain from the big one, which cannot reach Bob through this relay: Bob's node
-    // says what it waits for rather than delivering out of order.
-    expect((await bob.call('verify_channel', { channel: ch })).problems.join('\n')).toMatch(/wait for missing dependencies/);
-  });
+  it(
+    'refuses one of our events once: the node stops sending it there and the connection keeps ' + 'carrying the rest',
+    async () => {
+      const big = await relay();
+      const small = await startRelay(
+        { port: 0, dataDir: tempHome('parley-small-relay-'), maxValueBytes: 4000 },
+        () => undefined,
+      );
+      cleanup.push(() => small.close());
+      const refusals = () =>
+        Number(/parley_relay_updates_refused_total\{reason="oversize"\} (\d+)/.exec(small.metrics.render())?.[1] ?? 0);
+      const stored = () => Number(/parley_relay_entries_stored_total (\d+)/.exec(small.metrics.render())?.[1] ?? 0);
+      const alice = await node(big.url);
+      const created = await alice.call('create_channel', {
+        name: 'two relays',
+        slots: ['invite:bob'],
+        relays: [big.url, small.url],
+      });
+      const ch = created.channel;
+      // Bob reaches the channel only through the small relay.
+      const bob = await node(small.url);
+      const inv = decodeInvite(created.invites['invite:bob']);
+      await bob.call('join_channel', { invite_code: encodeInvite({ ...inv, relays: [small.url] }) });
+      const before = stored();
+      await alice.call('post_message', { channel: ch, body: 'w'.repeat(10_000) });
+      for (let i = 1; i <= 3; i++) await alice.call('post_message', { channel: ch, body: `small ${i}` });
+      // The three small posts land on the small relay; the big one was refused once and is not sent again.
+      await until(
+        async () => stored(),
+        (n) => n >= before + 3,
+      );
+      await bob.call('post_message', { channel: ch, body: 'bob through the small relay' });
+      await collectUntil(alice, ch, (all) => all.some((m) => m.body === 'bob through the small relay'));
+      expect(refusals()).toBe(1);
+      const relays = (await alice.call('list_channels', { detail: 'full' })).channels[0].relays;
+      expect(relays.find((r) => r.url === small.url)).toMatchObject({ connected: true });
+      expect(relays.find((r) => r.url === small.url)?.value_limit).toBeLessThan(11_000);
+      expect((await alice.call('verify_channel', { channel: ch })).problems.join('\n')).toMatch(
+        /refused an update of ours for its size/,
+      );
+      // Alice's later posts continue her chain from the big one, which cannot reach Bob through this relay: Bob's node
+      // says what it waits for rather than delivering out of order.
+      expect((await bob.call('verify_channel', { channel: ch })).problems.join('\n')).toMatch(
+        /wait for missing dependencies/,
+      );
+    },
+  );
 });
 
 describe('a relay that refuses a room', () => {
-  it('is shown with its reason, without flicker; the post warns it is not sent yet; nothing is lost once the relay accepts', async () => {
-    const dataDir = tempHome('parley-rooms-relay-');
-    let r = await startRelay({ port: 0, dataDir, maxRooms: 1 }, () => undefined);
-    const port = r.port;
-    cleanup.push(() => r.close());
-    const alice = await node(r.url);
-    await alice.call('create_channel', { name: 'first' });
-    // The relay holds one room: the second channel's room is refused.
-    const second = await alice.call('create_channel', { name: 'second', slots: ['invite:bob'] });
-    const refusedRelay = async () => (await alice.call('list_channels', { detail: 'full' })).channels.find((c) => c.channel === second.channel)?.relays[0];
-    const shown = await until(refusedRelay, (x) => x?.refused !== undefined);
-    expect(shown).toMatchObject({ connected: false, refused: expect.stringMatching(/^4503 /) });
-    // Stable: it stays refused across the node's reconnect attempts.
-    for (let i = 0; i < 5; i++) {
-      expect(await refusedRelay()).toMatchObject({ connected: false });
-      await new Promise((res) => setTimeout(res, 300));
-    }
-    expect((await alice.call('who', { channel: second.channel })).refused_relays.join('\n')).toMatch(/refuses this channel: 4503/);
-    const posted = await alice.call('post_message', { channel: second.channel, body: 'kept until a relay takes it' });
-    expect(posted.warning).toMatch(/Stored locally but not sent yet: .*4503/);
+  it(
+    'is shown with its reason, without flicker; the post warns it is not sent yet; nothing is lost once ' +
+      'the relay accepts',
+    async () => {
+      const dataDir = tempHome('parley-rooms-relay-');
+      let r = await startRelay({ port: 0, dataDir, maxRooms: 1 }, () => undefined);
+      const port = r.port;
+      cleanup.push(() => r.close());
+      const alice = await node(r.url);
+      await alice.call('create_channel', { name: 'first' });
+      // The relay holds one room: the second channel's room is refused.
+      const second = await alice.call('create_channel', { name: 'second', slots: ['invite:bob'] });
+      const refusedRelay = async () =>
+        (await alice.call('list_channels', { detail: 'full' })).channels.find((c) => c.channel === second.channel)
+          ?.relays[0];
+      const shown = await until(refusedRelay, (x) => x?.refused !== undefined);
+      expect(shown).toMatchObject({ connected: false, refused: expect.stringMatching(/^4503 /) });
+      // Stable: it stays refused across the node's reconnect attempts.
+      for (let i = 0; i < 5; i++) {
+        expect(await refusedRelay()).toMatchObject({ connected: false });
+        await new Promise((res) => setTimeout(res, 300));
+      }
+      expect((await alice.call('who', { channel: second.channel })).refused_relays.join('\n')).toMatch(
+        /refuses this channel: 4503/,
+      );
+      const posted = await alice.call('post_message', { channel: second.channel, body: 'kept until a relay takes it' });
+      expect(posted.warning).toMatch(/Stored locally but not sent yet: .*4503/);
 
-    // The relay restarts without the room limit: the post goes out and a member receives it.
-    await r.close();
-    r = await startRelay({ port, dataDir }, () => undefined);
-    cleanup.push(() => r.close());
-    const bob = await node(r.url);
-    await bob.call('join_channel', { invite_code: second.invites['invite:bob'] });
-    await collectUntil(bob, second.channel, (all) => all.some((m) => m.body === 'kept until a relay takes it'));
-    await until(refusedRelay, (x) => x !== undefined && x.refused === undefined && x.connected);
-  });
+      // The relay restarts without the room limit: the post goes out and a member receives it.
+      await r.close();
+      r = await startRelay({ port, dataDir }, () => undefined);
+      cleanup.push(() => r.close());
+      const bob = await node(r.url);
+      await bob.call('join_channel', { invite_code: second.invites['invite:bob'] });
+      await collectUntil(bob, second.channel, (all) => all.some((m) => m.body === 'kept until a relay takes it'));
+      await until(refusedRelay, (x) => x !== undefined && x.refused === undefined && x.connected);
+    },
+  );
 });
 
 describe('many channels', () => {
@@ -124,7 +155,10 @@ describe('many channels', () => {
     const r = await relay();
     const alice = await node(r.url);
     for (let i = 0; i < 12; i++) await alice.call('create_channel', { name: `channel ${i}` });
-    await until(() => alice.call('list_channels'), (l) => l.channels.length === 12 && l.channels.every((c) => c.relays[0].connected));
+    await until(
+      () => alice.call('list_channels'),
+      (l) => l.channels.length === 12 && l.channels.every((c) => c.relays[0].connected),
+    );
     expect(alice.stderr()).not.toMatch(/MaxListenersExceededWarning/);
   });
 });
@@ -195,46 +229,59 @@ describe('small ones', () => {
     const res = await alice.raw('set_status', { channel: ch, status: 'blocked' });
     expect(errorText(res)).toMatch(/Rate limit reached/);
     const file = join(tempHome('parley-export-'), 'out.json');
-    const exported = spawnSync(process.execPath, [CLI, 'export', ch, '-o', file], { env: { ...process.env, PARLEY_HOME: alice.home }, encoding: 'utf8' });
+    const exported = spawnSync(process.execPath, [CLI, 'export', ch, '-o', file], {
+      env: { ...process.env, PARLEY_HOME: alice.home },
+      encoding: 'utf8',
+    });
     expect(exported.status).toBe(0);
     expect(statSync(file).mode & 0o777).toBe(0o600);
   });
 });
 
 describe('recovery', () => {
-  it('a damaged store is one clear sentence; moved away, the owner gets back in through any invite with every epoch key', async () => {
-    const r = await relay();
-    const alice = await node(r.url);
-    const [bob, carol] = [await node(r.url), await node(r.url)];
-    const created = await alice.call('create_channel', { name: 'recover', slots: ['invite:bob', 'invite:carol'] });
-    const ch = created.channel;
-    await bob.call('join_channel', { invite_code: created.invites['invite:bob'] });
-    await carol.call('join_channel', { invite_code: created.invites['invite:carol'] });
-    expect((await alice.call('update_channel', { channel: ch, kick: 'invite:carol' })).epoch).toBe(1);
-    await alice.call('post_message', { channel: ch, body: 'in epoch one' });
-    await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'in epoch one'));
-    await alice.close();
+  it(
+    'a damaged store is one clear sentence; moved away, the owner gets back in through any invite with ' +
+      'every epoch key',
+    async () => {
+      const r = await relay();
+      const alice = await node(r.url);
+      const [bob, carol] = [await node(r.url), await node(r.url)];
+      const created = await alice.call('create_channel', { name: 'recover', slots: ['invite:bob', 'invite:carol'] });
+      const ch = created.channel;
+      await bob.call('join_channel', { invite_code: created.invites['invite:bob'] });
+      await carol.call('join_channel', { invite_code: created.invites['invite:carol'] });
+      expect((await alice.call('update_channel', { channel: ch, kick: 'invite:carol' })).epoch).toBe(1);
+      await alice.call('post_message', { channel: ch, body: 'in epoch one' });
+      await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'in epoch one'));
+      await alice.close();
 
-    const store = join(alice.home, 'node.sqlite');
-    for (const f of [store, `${store}-wal`, `${store}-shm`]) rmSync(f, { force: true });
-    writeFileSync(store, 'this is not a database, it was damaged by a bad disk '.repeat(100));
-    for (const cmd of [['channels'], ['mcp']]) {
-      const res = spawnSync(process.execPath, [CLI, ...cmd], { env: { ...process.env, PARLEY_HOME: alice.home, PARLEY_RELAY: r.url }, encoding: 'utf8', input: '' });
-      expect(res.status, cmd.join(' ')).toBe(1);
-      expect(res.stderr).toMatch(/The local store .*node\.sqlite is damaged .*Move it away/);
-      expect(res.stderr).not.toMatch(/\n\s+at /);
-    }
-    renameSync(store, `${store}.damaged`);
+      const store = join(alice.home, 'node.sqlite');
+      for (const f of [store, `${store}-wal`, `${store}-shm`]) rmSync(f, { force: true });
+      writeFileSync(store, 'this is not a database, it was damaged by a bad disk '.repeat(100));
+      for (const cmd of [['channels'], ['mcp']]) {
+        const res = spawnSync(process.execPath, [CLI, ...cmd], {
+          env: { ...process.env, PARLEY_HOME: alice.home, PARLEY_RELAY: r.url },
+          encoding: 'utf8',
+          input: '',
+        });
+        expect(res.status, cmd.join(' ')).toBe(1);
+        expect(res.stderr).toMatch(/The local store .*node\.sqlite is damaged .*Move it away/);
+        expect(res.stderr).not.toMatch(/\n\s+at /);
+      }
+      renameSync(store, `${store}.damaged`);
 
-    const back = await node(r.url, { home: alice.home });
-    const joined = await back.call('join_channel', { invite_code: created.invites['invite:bob'] });
-    expect(joined).toMatchObject({ slot: 'owner', pending: false });
-    await until(() => back.call('list_channels'), (l) => l.channels[0]?.epoch === 1);
-    const history = await collectUntil(back, ch, (all) => all.some((m) => m.body === 'in epoch one'));
-    expect(history.length).toBeGreaterThan(0);
-    await back.call('post_message', { channel: ch, body: 'the owner is back' });
-    await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'the owner is back'));
-    expect((await bob.call('verify_channel', { channel: ch })).problems).toEqual([]);
-  });
+      const back = await node(r.url, { home: alice.home });
+      const joined = await back.call('join_channel', { invite_code: created.invites['invite:bob'] });
+      expect(joined).toMatchObject({ slot: 'owner', pending: false });
+      await until(
+        () => back.call('list_channels'),
+        (l) => l.channels[0]?.epoch === 1,
+      );
+      const history = await collectUntil(back, ch, (all) => all.some((m) => m.body === 'in epoch one'));
+      expect(history.length).toBeGreaterThan(0);
+      await back.call('post_message', { channel: ch, body: 'the owner is back' });
+      await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'the owner is back'));
+      expect((await bob.call('verify_channel', { channel: ch })).problems).toEqual([]);
+    },
+  );
 });
-

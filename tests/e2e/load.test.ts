@@ -28,7 +28,8 @@ describe('concurrent posting', () => {
 
     await Promise.all(
       nodes.map(async (n, i) => {
-        for (let k = 0; k < PER_NODE; k++) await n.call('post_message', { channel: ch, body: `${i}:${k}`, kind: 'load' });
+        for (let k = 0; k < PER_NODE; k++)
+          await n.call('post_message', { channel: ch, body: `${i}:${k}`, kind: 'load' });
       }),
     );
 

@@ -59,7 +59,12 @@ function lieAbout(channel: Channel, lie: (p: StepPayload, post: (p: StepPayload)
   const hooks = (channel.bots as unknown as { runner: RunnerHooks }).runner;
   let last: string | null = null;
   const post = (p: StepPayload): string => {
-    const id = channel.post('bot.step', { ...p, prevStep: last } as unknown as Record<string, unknown>, channel.epoch, [p.input.event, ...(last ? [last] : [])].sort());
+    const id = channel.post(
+      'bot.step',
+      { ...p, prevStep: last } as unknown as Record<string, unknown>,
+      channel.epoch,
+      [p.input.event, ...(last ? [last] : [])].sort(),
+    );
     last = id;
     return id;
   };
@@ -68,7 +73,11 @@ function lieAbout(channel: Channel, lie: (p: StepPayload, post: (p: StepPayload)
 }
 
 async function setUp(slotName: string, lie?: Parameters<typeof lieAbout>[1]) {
-  const created = runner.createChannel({ name: `lie-${slotName}`, slots: ['invite:bob', `bot:${slotName}`], display_name: 'Runner' });
+  const created = runner.createChannel({
+    name: `lie-${slotName}`,
+    slots: ['invite:bob', `bot:${slotName}`],
+    display_name: 'Runner',
+  });
   const channel = created.channelObj;
   if (lie) lieAbout(channel, lie);
   attachBotSupport(runner).attachBot({ channel: created.channel, slot: `bot:${slotName}`, code: ROLLER });
@@ -77,15 +86,23 @@ async function setUp(slotName: string, lie?: Parameters<typeof lieAbout>[1]) {
 }
 
 async function expectMismatch(ch: string, slot: string, reason: RegExp): Promise<void> {
-  const v = await until(() => bob.call('verify_channel', { channel: ch }), (r) => r.bots.some((b) => b.slot === slot && b.mismatches > 0), {
-    what: `a mismatch of ${slot}`,
-  });
+  const v = await until(
+    () => bob.call('verify_channel', { channel: ch }),
+    (r) => r.bots.some((b) => b.slot === slot && b.mismatches > 0),
+    {
+      what: `a mismatch of ${slot}`,
+    },
+  );
   expect(v.ok, JSON.stringify(v)).toBe(false);
   expect(v.bots.find((b) => b.slot === slot)?.mismatches).toBeGreaterThan(0);
   expect(v.problems.join('\n')).toMatch(reason);
 
   const dir = join(bob.home, 'proofs');
-  const proofs = await until(() => (existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith(ch)) : []), (files) => files.length > 0, { what: 'a fraud proof' });
+  const proofs = await until(
+    () => (existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith(ch)) : []),
+    (files) => files.length > 0,
+    { what: 'a fraud proof' },
+  );
   const r = spawnSync(process.execPath, [CLI, 'verify', join(dir, proofs[0])], { encoding: 'utf8' });
   expect(r.stdout).toMatch(/FRAUD PROOF HOLDS/);
   expect(r.status).toBe(0);
@@ -100,7 +117,10 @@ describe('a lying runner is caught by an honest node', () => {
     const ch = await setUp('honest');
     await roll(ch, 'a', 'b');
     // Verification marks change after a message was first read: poll the whole history, not only new messages.
-    const verified = async () => (await bob.call('sync_messages', { channel: ch, cursor: '0', limit: 500 })).messages.filter((m) => m.kind === 'rolled' && m.verification === 'verified').length;
+    const verified = async () =>
+      (await bob.call('sync_messages', { channel: ch, cursor: '0', limit: 500 })).messages.filter(
+        (m) => m.kind === 'rolled' && m.verification === 'verified',
+      ).length;
     await until(verified, (n) => n >= 2, { what: 'the two rolls to be verified' });
     const v = await bob.call('verify_channel', { channel: ch });
     expect(v).toMatchObject({ ok: true, problems: [] });
@@ -109,7 +129,8 @@ describe('a lying runner is caught by an honest node', () => {
 
   it('a wrong output', async () => {
     const ch = await setUp('output', (p, post) => {
-      if (inputBody(p) === 'x') p.outputs = [{ kind: 'rolled', body: { label: 'x', value: 7, n: 1 } }]; // a d6 never rolls 7: always a lie
+      // A d6 never rolls 7: always a lie.
+      if (inputBody(p) === 'x') p.outputs = [{ kind: 'rolled', body: { label: 'x', value: 7, n: 1 } }];
       post(p);
     });
     await roll(ch, 'x');
@@ -148,7 +169,10 @@ describe('a lying runner is caught by an honest node', () => {
   it('reordered inputs', async () => {
     let held: StepPayload | null = null;
     const ch = await setUp('reorder', (p, post) => {
-      if (inputBody(p) === 'first') return void (held = p);
+      if (inputBody(p) === 'first') {
+        held = p;
+        return;
+      }
       post(p);
       if (held) post(held);
     });
@@ -157,18 +181,31 @@ describe('a lying runner is caught by an honest node', () => {
   });
 
   it('a published seed that does not match its commitment', async () => {
-    const created = runner.createChannel({ name: 'lie-seed', slots: ['invite:bob', 'bot:seed'], display_name: 'Runner' });
+    const created = runner.createChannel({
+      name: 'lie-seed',
+      slots: ['invite:bob', 'bot:seed'],
+      display_name: 'Runner',
+    });
     const channel = created.channelObj;
     const seed = 'ab'.repeat(32);
     channel.post('bot.attach', {
-      bot: 'bot:seed', source: ROLLER, code_hash: sha256Hex(ROLLER), params: {}, runner: runner.me,
-      seed_commitment: seedCommitment('cd'.repeat(32)), seed,
+      bot: 'bot:seed',
+      source: ROLLER,
+      code_hash: sha256Hex(ROLLER),
+      params: {},
+      runner: runner.me,
+      seed_commitment: seedCommitment('cd'.repeat(32)),
+      seed,
       manifest: { engine: ENGINE_ID, limits: DEFAULT_LIMITS, secret: false, hooks: ['init', 'onJoin', 'onMessage'] },
     });
     await bob.call('join_channel', { invite_code: created.invites['invite:bob'], display_name: 'Bob' });
     await roll(created.channel, 'x');
     const broken = /bot:seed: published seed does not match its commitment/;
-    const v = await until(() => bob.call('verify_channel', { channel: created.channel }), (r) => r.problems.some((p: string) => broken.test(p)), { what: 'the broken seed reported' });
+    const v = await until(
+      () => bob.call('verify_channel', { channel: created.channel }),
+      (r) => r.problems.some((p: string) => broken.test(p)),
+      { what: 'the broken seed reported' },
+    );
     expect(v.ok, JSON.stringify(v)).toBe(false);
   });
 });

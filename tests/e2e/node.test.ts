@@ -4,7 +4,16 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { spawnRelay } from '../helpers/relay.js';
-import { collectUntil, errorText, startNode, tempHome, compactResult, toolResult, type ReadMessage, type TestNode } from '../helpers/mcp.js';
+import {
+  collectUntil,
+  errorText,
+  startNode,
+  tempHome,
+  compactResult,
+  toolResult,
+  type ReadMessage,
+  type TestNode,
+} from '../helpers/mcp.js';
 import { fetchRoom } from '../helpers/doc.js';
 import { ready } from '../../protocol/sodium.js';
 import { decodeInvite } from '../../protocol/invite.js';
@@ -40,6 +49,7 @@ async function pair(r: Relay, slots = ['invite:bob']) {
 }
 
 describe('two nodes through a relay', () => {
+  // Long: one scenario, told step by step.
   it('create, join, post, sync, who and list', async () => {
     const r = await relay();
     const { alice, bob, ch, joined } = await pair(r);
@@ -51,11 +61,22 @@ describe('two nodes through a relay', () => {
     const seen = await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'hello bob'));
     const msg = seen.find((m) => m.body === 'hello bob')!;
     expect(['at', 'body', 'from', 'kind', 'name', 'seq']).toEqual(expect.arrayContaining(Object.keys(msg)));
-    expect(msg).toMatchObject({ from: 'owner', kind: 'chat', at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/) });
+    expect(msg).toMatchObject({
+      from: 'owner',
+      kind: 'chat',
+      at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+    });
     expect(seen.some((m) => m.kind === 'join' && m.from === 'invite:bob')).toBe(true);
     const full = await bob.call('sync_messages', { channel: ch, cursor: '0', limit: 500, detail: 'full' });
     expect(full.channel).toBeUndefined();
-    expect(full.messages.find((m) => m.body === 'hello bob')).toMatchObject({ from: 'owner', from_name: 'Alice', kind: 'chat', channel: ch, id: posted.id, seq: msg.seq });
+    expect(full.messages.find((m) => m.body === 'hello bob')).toMatchObject({
+      from: 'owner',
+      from_name: 'Alice',
+      kind: 'chat',
+      channel: ch,
+      id: posted.id,
+      seq: msg.seq,
+    });
     const compact = await bob.raw('sync_messages', { channel: ch, cursor: '0', limit: 500 });
     const compactSync = compactResult('sync_messages', compact);
     expect(compactSync.channel).toBe(ch);
@@ -67,19 +88,43 @@ describe('two nodes through a relay', () => {
     expect(text).toContain(`\n#${msg.seq} ${msg.at} owner chat: hello bob`);
     expect(text).not.toContain(posted.id);
 
-    await bob.call('post_message', { channel: ch, body: 'hi alice', kind: 'reply', to: 'owner', meta: { action_type: 'greeting' } });
+    await bob.call('post_message', {
+      channel: ch,
+      body: 'hi alice',
+      kind: 'reply',
+      to: 'owner',
+      meta: { action_type: 'greeting' },
+    });
     const back = await collectUntil(alice, ch, (all) => all.some((m) => m.body === 'hi alice'));
-    expect(back.find((m) => m.body === 'hi alice')).toMatchObject({ from: 'invite:bob', kind: 'reply', to: 'owner', meta: { action_type: 'greeting' } });
+    expect(back.find((m) => m.body === 'hi alice')).toMatchObject({
+      from: 'invite:bob',
+      kind: 'reply',
+      to: 'owner',
+      meta: { action_type: 'greeting' },
+    });
 
     const who = await alice.call('who', { channel: ch });
-    expect(who.members.find((m) => m.slot === 'invite:bob')).toEqual({ slot: 'invite:bob', name: 'Bob', role: 'member', is_bot: false, online: expect.any(Boolean) });
-    expect((await alice.call('who', { channel: ch, detail: 'full' })).members.find((m) => m.slot === 'invite:bob')?.id).toHaveLength(43);
+    expect(who.members.find((m) => m.slot === 'invite:bob')).toEqual({
+      slot: 'invite:bob',
+      name: 'Bob',
+      role: 'member',
+      is_bot: false,
+      online: expect.any(Boolean),
+    });
+    expect(
+      (await alice.call('who', { channel: ch, detail: 'full' })).members.find((m) => m.slot === 'invite:bob')?.id,
+    ).toHaveLength(43);
     await bob.call('set_status', { channel: ch, status: 'working', note: 'on it' });
-    await expect.poll(async () => (await alice.call('who', { channel: ch })).members.find((m) => m.slot === 'invite:bob'), { timeout: 10_000 })
+    await expect
+      .poll(async () => (await alice.call('who', { channel: ch })).members.find((m) => m.slot === 'invite:bob'), {
+        timeout: 10_000,
+      })
       .toMatchObject({ online: true, status: 'working' });
 
     const list = await bob.call('list_channels');
-    expect(list.channels).toEqual([expect.objectContaining({ channel: ch, name: 'pair', slot: 'invite:bob', epoch: 0, closed: false })]);
+    expect(list.channels).toEqual([
+      expect.objectContaining({ channel: ch, name: 'pair', slot: 'invite:bob', epoch: 0, closed: false }),
+    ]);
   });
 
   it('a long-poll wakes on a new message and subscribers are notified', async () => {
@@ -133,7 +178,11 @@ describe('two nodes through a relay', () => {
     const r = await relay();
     const { alice, bob, ch, created } = await pair(r);
     const secret = 'AKIAIOSFODNN7EXAMPLE';
-    const posted = await alice.call('post_message', { channel: ch, body: `deploy with key ${secret} please`, meta: { token: 'ghp_' + 'a'.repeat(36) } });
+    const posted = await alice.call('post_message', {
+      channel: ch,
+      body: `deploy with key ${secret} please`,
+      meta: { token: 'ghp_' + 'a'.repeat(36) },
+    });
     expect(posted.redacted.length).toBeGreaterThan(0);
     const seen = await collectUntil(bob, ch, (all) => all.some((m) => m.id === posted.id), 20_000, 'full');
     const msg = seen.find((m) => m.id === posted.id)!;
@@ -210,11 +259,17 @@ describe('one profile, two processes', () => {
     const r2 = await spawnRelay({ dataDir, port: r.port });
     cleanup.push(() => r2.stop());
     await bob1.call('post_message', { channel: ch, body: 'one again' });
-    const expected = [...Array.from({ length: 100 }, (_, i) => `one 0:${i}`), 'two 0', ...Array.from({ length: 100 }, (_, i) => `one 1:${i}`), 'two 1', 'one again'];
+    const expected = [
+      ...Array.from({ length: 100 }, (_, i) => `one 0:${i}`),
+      'two 0',
+      ...Array.from({ length: 100 }, (_, i) => `one 1:${i}`),
+      'two 1',
+      'one again',
+    ];
     // Read from the start with explicit cursors: the two processes share the profile's stored read position.
     const readAll = async (n: TestNode) => {
       const msgs: ReadMessage[] = [];
-      for (let cursor = '0', more = true; more;) {
+      for (let cursor = '0', more = true; more; ) {
         const r = await n.call('sync_messages', { channel: ch, cursor, limit: 500 });
         msgs.push(...r.messages);
         ({ cursor, more } = r);
@@ -222,7 +277,9 @@ describe('one profile, two processes', () => {
       return msgs.filter((m) => m.kind === 'chat').map((m) => m.body as string);
     };
     for (const n of [alice, bob1, bob2]) {
-      await expect.poll(async () => (await readAll(n)).includes('one again'), { timeout: 30_000, interval: 200 }).toBe(true);
+      await expect
+        .poll(async () => (await readAll(n)).includes('one again'), { timeout: 30_000, interval: 200 })
+        .toBe(true);
       expect(await readAll(n)).toEqual(expected);
       expect((await n.call('verify_channel', { channel: ch })).problems).toEqual([]);
     }
@@ -236,12 +293,21 @@ describe('membership races', () => {
     const created = await owner.call('create_channel', { name: 'race', slots: ['invite:seat'] });
     const [a, b] = [await node([r.url]), await node([r.url])];
     const code = created.invites['invite:seat'];
-    const results = await Promise.all([a.raw('join_channel', { invite_code: code, display_name: 'A' }), b.raw('join_channel', { invite_code: code, display_name: 'B' })]);
+    const results = await Promise.all([
+      a.raw('join_channel', { invite_code: code, display_name: 'A' }),
+      b.raw('join_channel', { invite_code: code, display_name: 'B' }),
+    ]);
     const winners = results.filter((x) => !x.isError);
     expect(winners).toHaveLength(1);
     const loser = results.find((x) => x.isError)!;
     expect(errorText(loser)).toMatch(/claimed by another member/);
     const winnerName = toolResult('join_channel', winners[0]).members.find((m) => m.slot === 'invite:seat')?.name;
-    await expect.poll(async () => (await owner.call('who', { channel: created.channel })).members.find((m) => m.slot === 'invite:seat')?.name, { timeout: 10_000 }).toBe(winnerName);
+    await expect
+      .poll(
+        async () =>
+          (await owner.call('who', { channel: created.channel })).members.find((m) => m.slot === 'invite:seat')?.name,
+        { timeout: 10_000 },
+      )
+      .toBe(winnerName);
   });
 });

@@ -21,7 +21,11 @@ const textOf = async (name: string, args: Record<string, string>) => {
 describe('prompts', () => {
   it('lists the three flows with their arguments', async () => {
     const { prompts } = await n.client.listPrompts();
-    expect(Object.fromEntries(prompts.map((p) => [p.name, (p.arguments ?? []).map((a) => `${a.name}${a.required ? '' : '?'}`)]))).toEqual({
+    expect(
+      Object.fromEntries(
+        prompts.map((p) => [p.name, (p.arguments ?? []).map((a) => `${a.name}${a.required ? '' : '?'}`)]),
+      ),
+    ).toEqual({
       join_and_introduce: ['invite_code', 'display_name?', 'about?'],
       play_bot_game: ['channel', 'bot?'],
       coordinate_task: ['channel', 'task'],
@@ -29,15 +33,21 @@ describe('prompts', () => {
     for (const p of prompts) expect(p.description).toMatch(/\w/);
   });
 
-  it('renders the caller\'s values into the text', async () => {
-    const join = await textOf('join_and_introduce', { invite_code: 'parley:abc', display_name: 'Ada', about: 'review the parser' });
+  it("renders the caller's values into the text", async () => {
+    const join = await textOf('join_and_introduce', {
+      invite_code: 'parley:abc',
+      display_name: 'Ada',
+      about: 'review the parser',
+    });
     expect(join).toContain('join_channel {invite_code: "parley:abc", display_name: "Ada"}');
     expect(join).toContain('here to review the parser');
     const game = await textOf('play_bot_game', { channel: 'ch123', bot: 'bot:guess' });
     expect(game).toContain('get_bot {channel: "ch123", slot: "bot:guess"}');
     expect(game).toMatch(/wait_seconds/);
     expect(game).toMatch(/\[mismatch\]/);
-    expect(await textOf('coordinate_task', { channel: 'ch123', task: 'ship the release' })).toContain('ch123: ship the release');
+    expect(await textOf('coordinate_task', { channel: 'ch123', task: 'ship the release' })).toContain(
+      'ch123: ship the release',
+    );
   });
 
   it('names only tools the node has', async () => {

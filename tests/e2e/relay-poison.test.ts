@@ -44,7 +44,11 @@ function poisonFor(attack: Attack, room: Y.Doc, key: string): Uint8Array {
 
 async function refusedByRelay(relay: SpawnedRelay): Promise<string[]> {
   const text = await (await fetch(relay.url.replace('ws://', 'http://') + '/metrics')).text();
-  return text.split('\n').filter((l) => /^parley_relay_updates_refused_total\{reason="(delete-set|not-log|overwrite|not-item)"\} [1-9]/.test(l));
+  return text
+    .split('\n')
+    .filter((l) =>
+      /^parley_relay_updates_refused_total\{reason="(delete-set|not-log|overwrite|not-item)"\} [1-9]/.test(l),
+    );
 }
 
 // Soft assertions: a failing run reports every broken property, not only the first.
@@ -53,67 +57,85 @@ async function refusedByRelay(relay: SpawnedRelay): Promise<string[]> {
 async function stillSyncing(alice: TestNode, bob: TestNode, ch: string, honest: string, tag: string): Promise<void> {
   for (let i = 0; i < 5; i++) await alice.call('post_message', { channel: ch, body: `${tag}: alice ${i}` });
   const atBob = await collectUntil(bob, ch, (all) => all.filter((m) => m.body.startsWith(`${tag}: alice`)).length >= 5);
-  expect(atBob.filter((m) => m.body.startsWith(`${tag}: alice`)).map((m) => m.body)).toEqual([0, 1, 2, 3, 4].map((i) => `${tag}: alice ${i}`));
+  expect(atBob.filter((m) => m.body.startsWith(`${tag}: alice`)).map((m) => m.body)).toEqual(
+    [0, 1, 2, 3, 4].map((i) => `${tag}: alice ${i}`),
+  );
   await bob.call('post_message', { channel: ch, body: `${tag}: bob` });
   await collectUntil(alice, ch, (all) => all.some((m) => m.body === `${tag}: bob`));
   const listed = (await alice.call('list_channels')).channels.find((c) => c.channel === ch);
   expect.soft(listed?.relays.find((r) => r.url === honest)).toEqual({ url: honest, connected: true });
 }
 
-describe('a hostile relay cannot poison a node\'s replica', () => {
+describe("a hostile relay cannot poison a node's replica", () => {
+  // Long: one scenario, told step by step.
   it.each([
     ['a delete set removing one of her own entries', 'delete-set', 'delete-set'],
     ['an overwrite of one of her own entries', 'overwrite', 'not-log'],
-  ] as const)('%s: refused and reported; Alice keeps syncing through the honest relay, also after a restart', async (_name, attack: Attack, reason) => {
-    const hostile = await startHostileRelay();
-    cleanup.push(() => hostile.close());
-    const honest = await spawnRelay();
-    cleanup.push(() => honest.stop());
-    const aliceRelays = [hostile.url, honest.url];
-    let alice = await startNode({ relays: aliceRelays });
-    const bob = await startNode({ relays: [honest.url] });
-    cleanup.push(() => alice.close(), () => bob.close());
-    const created = await alice.call('create_channel', { name: 'poisoned', slots: ['invite:bob'] });
-    const ch = created.channel;
-    const invite = decodeInvite(created.invites['invite:bob']);
-    await bob.call('join_channel', { invite_code: encodeInvite({ ...invite, relays: [honest.url] }) });
-    const { id } = await alice.call('post_message', { channel: ch, body: 'before the attack' });
-    await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'before the attack'));
+  ] as const)(
+    '%s: refused and reported; Alice keeps syncing through the honest relay, also after a restart',
+    async (_name, attack: Attack, reason) => {
+      const hostile = await startHostileRelay();
+      cleanup.push(() => hostile.close());
+      const honest = await spawnRelay();
+      cleanup.push(() => honest.stop());
+      const aliceRelays = [hostile.url, honest.url];
+      let alice = await startNode({ relays: aliceRelays });
+      const bob = await startNode({ relays: [honest.url] });
+      cleanup.push(
+        () => alice.close(),
+        () => bob.close(),
+      );
+      const created = await alice.call('create_channel', { name: 'poisoned', slots: ['invite:bob'] });
+      const ch = created.channel;
+      const invite = decodeInvite(created.invites['invite:bob']);
+      await bob.call('join_channel', { invite_code: encodeInvite({ ...invite, relays: [honest.url] }) });
+      const { id } = await alice.call('post_message', { channel: ch, body: 'before the attack' });
+      await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'before the attack'));
 
-    const room = roomKeyPair(fromB64u(invite.key, 32)!).room;
-    const roomDoc = await until(() => hostile.docs.get(room), (d): d is Y.Doc => d?.getMap('log').has(id) === true, { what: 'the hostile relay to hold alice\'s post' });
-    const poison = poisonFor(attack, roomDoc, id);
-    if (attack === 'delete-set') expect(poison.length).toBeLessThanOrEqual(12);
-    await hostile.poison(room, [poison]);
+      const room = roomKeyPair(fromB64u(invite.key, 32)!).room;
+      const roomDoc = await until(
+        () => hostile.docs.get(room),
+        (d): d is Y.Doc => d?.getMap('log').has(id) === true,
+        { what: "the hostile relay to hold alice's post" },
+      );
+      const poison = poisonFor(attack, roomDoc, id);
+      if (attack === 'delete-set') expect(poison.length).toBeLessThanOrEqual(12);
+      await hostile.poison(room, [poison]);
 
-    await stillSyncing(alice, bob, ch, honest.url, 'after the attack');
-    const expected = `relay update refused (${reason}) from ${hostile.url}`;
-    const refusal = new RegExp(`^(\\d+× )?${escape(expected)}$`);
-    const v = await alice.call('verify_channel', { channel: ch });
-    expect.soft(v.ok).toBe(false);
-    expect.soft(v.problems).toEqual([expect.stringMatching(refusal)]);
-    expect.soft((await alice.call('who', { channel: ch })).refused_relays).toEqual([expect.stringMatching(refusal)]);
-    expect.soft(await bob.call('verify_channel', { channel: ch })).toMatchObject({ ok: true, problems: [] });
-    expect.soft((await bob.call('who', { channel: ch })).refused_relays).toEqual([]);
-    expect.soft(await refusedByRelay(honest)).toEqual([]);
+      await stillSyncing(alice, bob, ch, honest.url, 'after the attack');
+      const expected = `relay update refused (${reason}) from ${hostile.url}`;
+      const refusal = new RegExp(`^(\\d+× )?${escapeRegExp(expected)}$`);
+      const v = await alice.call('verify_channel', { channel: ch });
+      expect.soft(v.ok).toBe(false);
+      expect.soft(v.problems).toEqual([expect.stringMatching(refusal)]);
+      expect.soft((await alice.call('who', { channel: ch })).refused_relays).toEqual([expect.stringMatching(refusal)]);
+      expect.soft(await bob.call('verify_channel', { channel: ch })).toMatchObject({ ok: true, problems: [] });
+      expect.soft((await bob.call('who', { channel: ch })).refused_relays).toEqual([]);
+      expect.soft(await refusedByRelay(honest)).toEqual([]);
 
-    // Nothing of the poison was stored: Alice's stored document is new `log` entries only.
-    await alice.close();
-    const db = new Database(join(alice.home, 'node.sqlite'), { readonly: true });
-    const rows = (db.prepare('SELECT data FROM doc_updates WHERE ch = ?').all(ch) as { data: Buffer }[]).map((r) => new Uint8Array(r.data));
-    db.close();
-    expect(rows.length).toBeGreaterThan(0);
-    expect.soft(parseLogUpdate(Y.mergeUpdates(rows))).toMatchObject({ ok: true });
+      // Nothing of the poison was stored: Alice's stored document is new `log` entries only.
+      await alice.close();
+      const db = new Database(join(alice.home, 'node.sqlite'), { readonly: true });
+      const rows = (db.prepare('SELECT data FROM doc_updates WHERE ch = ?').all(ch) as { data: Buffer }[]).map(
+        (r) => new Uint8Array(r.data),
+      );
+      db.close();
+      expect(rows.length).toBeGreaterThan(0);
+      expect.soft(parseLogUpdate(Y.mergeUpdates(rows))).toMatchObject({ ok: true });
 
-    // Restarted on the same profile: the hostile relay poisons the new connection too.
-    alice = await startNode({ home: alice.home, relays: aliceRelays });
-    await until(async () => {
-      const problems = (await alice.call('verify_channel', { channel: ch })).problems as string[];
-      return problems.some((p) => refusal.test(p));
-    }, { what: 'the restarted node to refuse the poison again' });
-    await stillSyncing(alice, bob, ch, honest.url, 'after the restart');
-    expect.soft(await refusedByRelay(honest)).toEqual([]);
-  });
+      // Restarted on the same profile: the hostile relay poisons the new connection too.
+      alice = await startNode({ home: alice.home, relays: aliceRelays });
+      await until(
+        async () => {
+          const problems = (await alice.call('verify_channel', { channel: ch })).problems as string[];
+          return problems.some((p) => refusal.test(p));
+        },
+        { what: 'the restarted node to refuse the poison again' },
+      );
+      await stillSyncing(alice, bob, ch, honest.url, 'after the restart');
+      expect.soft(await refusedByRelay(honest)).toEqual([]);
+    },
+  );
 });
 
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -69,7 +69,16 @@ async function twoInstances(slots = ['invite:bob']) {
   await until(async () => (await metric(b, 'parley_relay_connections')) === 1, { what: 'bob on B' });
   // Reconnections are balanced like any new connection.
   lb.pin(null);
-  return { db, a, b, lb, alice, bob, ch: created.channel as string, invites: created.invites as Record<string, string> };
+  return {
+    db,
+    a,
+    b,
+    lb,
+    alice,
+    bob,
+    ch: created.channel as string,
+    invites: created.invites as Record<string, string>,
+  };
 }
 
 describe('two relay instances on one PostgreSQL database', () => {
@@ -93,7 +102,8 @@ describe('two relay instances on one PostgreSQL database', () => {
     }
   });
 
-  it('kill -9 of one instance mid-stream: nodes reconnect through the proxy, every message arrives exactly once', async () => {
+  it('kill -9 of one instance mid-stream: nodes reconnect through the proxy, every message ' +
+    'arrives exactly once', async () => {
     const { a, lb, alice, bob, ch } = await twoInstances();
     const N = 30;
     const want: string[] = [];
@@ -117,29 +127,41 @@ describe('two relay instances on one PostgreSQL database', () => {
     }
   }, 120_000);
 
-  it('PostgreSQL restarted under running relays: writes are refused while it is away, nothing is lost, both resume', async () => {
+  it('PostgreSQL restarted under running relays: writes are refused while it is away, nothing is ' +
+    'lost, both resume', async () => {
     const { a, b, alice, bob, ch } = await twoInstances();
     await alice.call('post_message', { channel: ch, body: 'before' });
     await collectUntil(bob, ch, (all) => chats(all).includes('before'));
 
     await pg.stopServer();
-    await until(async () => (await metric(a, 'parley_relay_store_up')) === 0 && (await metric(b, 'parley_relay_store_up')) === 0, { what: 'store_up 0' });
+    await until(
+      async () => (await metric(a, 'parley_relay_store_up')) === 0 && (await metric(b, 'parley_relay_store_up')) === 0,
+      { what: 'store_up 0' },
+    );
     for (let i = 0; i < 3; i++) await alice.call('post_message', { channel: ch, body: `while away ${i}` });
     await bob.call('post_message', { channel: ch, body: 'from B while away' });
     // The relays hold nothing they could not store: the writes were refused (1013), not forwarded.
-    await until(async () => (await metric(a, 'parley_relay_updates_refused_total{reason="store-unavailable"}')) > 0, { what: 'a refused write' });
+    await until(async () => (await metric(a, 'parley_relay_updates_refused_total{reason="store-unavailable"}')) > 0, {
+      what: 'a refused write',
+    });
     expect(a.stderr()).toMatch(/store unavailable \(postgres .*\); refusing writes/);
 
     await pg.startServer();
     const want = ['before', 'while away 0', 'while away 1', 'while away 2', 'from B while away'];
     for (const n of [alice, bob]) {
-      await until(async () => {
-        const seen = chats(await history(n, ch));
-        return want.every((w) => seen.includes(w));
-      }, { what: 'every message on every node', ms: 60_000 });
+      await until(
+        async () => {
+          const seen = chats(await history(n, ch));
+          return want.every((w) => seen.includes(w));
+        },
+        { what: 'every message on every node', ms: 60_000 },
+      );
       expect(chats(await history(n, ch)).sort()).toEqual([...want].sort());
     }
-    await until(async () => (await metric(a, 'parley_relay_store_up')) === 1 && (await metric(b, 'parley_relay_store_up')) === 1, { what: 'store_up 1' });
+    await until(
+      async () => (await metric(a, 'parley_relay_store_up')) === 1 && (await metric(b, 'parley_relay_store_up')) === 1,
+      { what: 'store_up 1' },
+    );
     expect(a.stderr()).toMatch(/store available again/);
     expect(await metric(a, 'parley_relay_store_outages_total')).toBeGreaterThanOrEqual(1);
     const report = await bob.call('verify_channel', { channel: ch });
@@ -148,7 +170,8 @@ describe('two relay instances on one PostgreSQL database', () => {
 
   it('a wiped database is restored by the members, and a later joiner gets the whole history', async () => {
     const { db, a, b, lb, alice, bob, ch, invites } = await twoInstances(['invite:bob', 'invite:carol']);
-    for (let i = 0; i < 10; i++) await (i % 2 ? bob : alice).call('post_message', { channel: ch, body: `history ${i}` });
+    for (let i = 0; i < 10; i++)
+      await (i % 2 ? bob : alice).call('post_message', { channel: ch, body: `history ${i}` });
     const want = Array.from({ length: 10 }, (_, i) => `history ${i}`);
     await until(async () => chats(await history(alice, ch)).length === 10, { what: 'history on alice' });
 

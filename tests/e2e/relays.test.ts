@@ -44,7 +44,10 @@ describe('several relays', () => {
       const t0 = performance.now();
       await alice.call('post_message', { channel: ch, body: `m${i}` });
       let got = await waiting;
-      while (!got.messages.some((m) => m.body === `m${i}`)) got = await bob.call('sync_messages', { channel: ch, cursor: (cursor = got.cursor), wait_seconds: 10, limit: 500 });
+      while (!got.messages.some((m) => m.body === `m${i}`)) {
+        cursor = got.cursor;
+        got = await bob.call('sync_messages', { channel: ch, cursor, wait_seconds: 10, limit: 500 });
+      }
       latencies.push(performance.now() - t0);
       cursor = got.cursor;
     }
@@ -52,9 +55,14 @@ describe('several relays', () => {
     const bodies = all.messages.filter((m) => m.kind === 'chat').map((m) => m.body);
     expect(bodies).toEqual(Array.from({ length: 40 }, (_, i) => `m${i}`));
     const status = (await alice.call('list_channels')).channels[0].relays;
-    expect(status).toEqual([{ url: down.url, connected: false }, { url: up.url, connected: true }]);
+    expect(status).toEqual([
+      { url: down.url, connected: false },
+      { url: up.url, connected: true },
+    ]);
     const { p50, p99 } = summarize(latencies);
-    console.log(`two relays, one dead: 40 messages, delivery latency p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`);
+    console.log(
+      `two relays, one dead: 40 messages, delivery latency p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`,
+    );
   });
 
   it('a channel keeps syncing when its first relay dies mid-conversation', async () => {
@@ -79,7 +87,8 @@ describe('relay data loss', () => {
     const created = await alice.call('create_channel', { name: 'wipe', slots: ['invite:bob', 'invite:carol'] });
     const ch = created.channel;
     await bob.call('join_channel', { invite_code: created.invites['invite:bob'] });
-    for (let i = 0; i < 20; i++) await (i % 2 ? bob : alice).call('post_message', { channel: ch, body: `history ${i}` });
+    for (let i = 0; i < 20; i++)
+      await (i % 2 ? bob : alice).call('post_message', { channel: ch, body: `history ${i}` });
     await collectUntil(alice, ch, (all) => all.filter((m) => m.body?.startsWith('history')).length === 20);
 
     await r.kill('SIGKILL');
@@ -88,7 +97,12 @@ describe('relay data loss', () => {
 
     const carol = await node([fresh.url]);
     await carol.call('join_channel', { invite_code: created.invites['invite:carol'] });
-    const seen = await collectUntil(carol, ch, (all) => all.filter((m) => m.body?.startsWith('history')).length === 20, 30_000);
+    const seen = await collectUntil(
+      carol,
+      ch,
+      (all) => all.filter((m) => m.body?.startsWith('history')).length === 20,
+      30_000,
+    );
     expect(new Set(seen.filter((m) => m.body?.startsWith('history')).map((m) => m.body)).size).toBe(20);
   });
 });

@@ -26,14 +26,19 @@ async function allBodies(n: TestNode, ch: string): Promise<string[]> {
 }
 
 describe('soak', () => {
+  // Long: one scenario, told step by step.
   it(`three nodes keep every message across ${RESTARTS} relay kills and one wipe`, { timeout: 150_000 }, async () => {
     const dataDir = tempHome('parley-relay-');
     let relay = await spawnRelay({ dataDir });
     const port = relay.port;
     cleanup.push(() => relay.stop());
     const env = { PARLEY_RATE_LIMIT_PER_MIN: '100000' };
-    const nodes = [await startNode({ relays: [relay.url], env }), await startNode({ relays: [relay.url], env }), await startNode({ relays: [relay.url], env })];
-    nodes.forEach((n) => cleanup.push(() => n.close()));
+    const nodes = [
+      await startNode({ relays: [relay.url], env }),
+      await startNode({ relays: [relay.url], env }),
+      await startNode({ relays: [relay.url], env }),
+    ];
+    for (const n of nodes) cleanup.push(() => n.close());
     const created = await nodes[0].call('create_channel', { name: 'soak', slots: ['invite:b', 'invite:c'] });
     const ch = created.channel;
     await nodes[1].call('join_channel', { invite_code: created.invites['invite:b'] });
@@ -67,13 +72,20 @@ describe('soak', () => {
     await Promise.all(posters);
 
     const want = [...posted].sort();
-    const views = await until(() => Promise.all(nodes.map((n) => allBodies(n, ch))), (vs) => vs.every((v) => v.length >= want.length), {
-      what: 'every post on every node',
-      ms: 45_000,
-    }).catch(() => Promise.all(nodes.map((n) => allBodies(n, ch)))); // on timeout, the report below says what is missing
+    const views = await until(
+      () => Promise.all(nodes.map((n) => allBodies(n, ch))),
+      (vs) => vs.every((v) => v.length >= want.length),
+      {
+        what: 'every post on every node',
+        ms: 45_000,
+      },
+    ).catch(() => Promise.all(nodes.map((n) => allBodies(n, ch)))); // on timeout, the report below says what is missing
     const lost = views.map((v) => want.filter((b) => !v.includes(b)).length);
     const dupes = views.map((v) => v.length - new Set(v).size);
-    console.log(`soak: ${RESTARTS} relay kills (one wiped), ${posted.length} messages posted; delivered per node ${views.map((v) => v.length).join('/')}; lost ${lost.join('/')}; duplicates ${dupes.join('/')}`);
+    console.log(
+      `soak: ${RESTARTS} relay kills (one wiped), ${posted.length} messages posted; delivered per ` +
+        `node ${views.map((v) => v.length).join('/')}; lost ${lost.join('/')}; duplicates ${dupes.join('/')}`,
+    );
     for (const v of views) expect([...v].sort()).toEqual(want);
   });
 });

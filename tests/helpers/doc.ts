@@ -5,7 +5,12 @@ import WebSocket from 'ws';
 import { relayAuthParams } from '../../protocol/keys.js';
 
 /** A stock y-websocket client on a room, synced once with the relay (the caller destroys provider and doc). */
-export async function openRoom(relayUrl: string, epochKey: Uint8Array, doc: Y.Doc, timeoutMs = 10_000): Promise<WebsocketProvider> {
+export async function openRoom(
+  relayUrl: string,
+  epochKey: Uint8Array,
+  doc: Y.Doc,
+  timeoutMs = 10_000,
+): Promise<WebsocketProvider> {
   const { room, ts, sig } = relayAuthParams(epochKey);
   const provider = new WebsocketProvider(relayUrl, room, doc, {
     WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
@@ -24,7 +29,11 @@ export async function openRoom(relayUrl: string, epochKey: Uint8Array, doc: Y.Do
   return provider;
 }
 
-export async function fetchRoom(relayUrl: string, epochKey: Uint8Array, timeoutMs = 10_000): Promise<Map<string, Uint8Array>> {
+export async function fetchRoom(
+  relayUrl: string,
+  epochKey: Uint8Array,
+  timeoutMs = 10_000,
+): Promise<Map<string, Uint8Array>> {
   const doc = new Y.Doc();
   let provider: WebsocketProvider | undefined;
   try {

@@ -29,14 +29,28 @@ export interface CraftFields {
 /** A well-signed event with whatever fields the attacker chose (default: a first event with no deps, lamport 1). */
 export function craft(who: KeyPair, epoch: EpochContext, f: CraftFields): Crafted {
   const body = {
-    v: 1 as const, ch: epoch.ch, ep: epoch.ep, type: f.type, author: memberId(who.publicKey), seq: f.seq ?? 1, prev: f.prev ?? null,
-    deps: [...(f.deps ?? [])].sort(), lamport: f.lamport ?? 1, ts: Date.now(), payload: f.payload,
+    v: 1 as const,
+    ch: epoch.ch,
+    ep: epoch.ep,
+    type: f.type,
+    author: memberId(who.publicKey),
+    seq: f.seq ?? 1,
+    prev: f.prev ?? null,
+    deps: [...(f.deps ?? [])].sort(),
+    lamport: f.lamport ?? 1,
+    ts: Date.now(),
+    payload: f.payload,
   };
   return sealEvent(signEvent(body, who.secretKey), epoch);
 }
 
 /** Writes entries into a relay room as a stock client would, and resolves once the relay serves them back. */
-export async function pushEntries(relayUrl: string, epochKey: Uint8Array, entries: Crafted[], clientID?: number): Promise<void> {
+export async function pushEntries(
+  relayUrl: string,
+  epochKey: Uint8Array,
+  entries: Crafted[],
+  clientID?: number,
+): Promise<void> {
   const doc = new Y.Doc();
   if (clientID !== undefined) doc.clientID = clientID;
   let provider: WebsocketProvider | undefined;
@@ -45,7 +59,11 @@ export async function pushEntries(relayUrl: string, epochKey: Uint8Array, entrie
     doc.transact(() => {
       for (const e of entries) doc.getMap<Uint8Array>('log').set(e.id, e.sealed);
     });
-    await until(() => fetchRoom(relayUrl, epochKey), (stored) => entries.every((e) => stored.has(e.id)), { what: 'the relay to store the pushed entries' });
+    await until(
+      () => fetchRoom(relayUrl, epochKey),
+      (stored) => entries.every((e) => stored.has(e.id)),
+      { what: 'the relay to store the pushed entries' },
+    );
   } finally {
     provider?.destroy();
     doc.destroy();

@@ -1,7 +1,8 @@
 /**
  * A deliberately dishonest relay for tests. It speaks the y-websocket protocol (framing from relay/room.ts), on
- * stock per-room sockets and on the node's multiplexed one (protocol/mux.ts), with one master Y.Doc per room, checks no auth, and serves each connection its own view of the room, computed from the
- * master with a state vector that hides whatever the current policy says. Behaviours:
+ * stock per-room sockets and on the node's multiplexed one (protocol/mux.ts), with one master Y.Doc per room, checks no
+ * auth, and serves each connection its own view of the room, computed from the master with a state vector that hides
+ * whatever the current policy says. Behaviours:
  *
  *   inject     write entries into a room as the relay (forged, flipped or copied from another room)
  *   drop       lose every n-th update a client sends (never stored, never forwarded)
@@ -79,6 +80,7 @@ interface RoomState {
   poison: Uint8Array[];
 }
 
+// Long: one closure over the rooms, connections and the policy that shapes each view.
 export async function startHostileRelay(): Promise<HostileRelay> {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await new Promise<void>((r) => wss.once('listening', () => r()));
@@ -119,11 +121,16 @@ export async function startHostileRelay(): Promise<HostileRelay> {
       }
     } else parts.push(Y.encodeStateAsUpdate(room.doc, Y.encodeStateVector(sv)));
     if (room.policy.replay) parts.push(Y.encodeStateAsUpdate(room.doc));
-    for (const [c, clock] of Y.decodeStateVector(Y.encodeStateVector(room.doc))) if (!hidden.has(c)) conn.known.set(c, clock);
-    parts.forEach((p, i) => conn.ws.send(syncMessage(step2 && i === parts.length - 1 ? SYNC_STEP2 : SYNC_UPDATE, p)));
+    for (const [c, clock] of Y.decodeStateVector(Y.encodeStateVector(room.doc)))
+      if (!hidden.has(c)) conn.known.set(c, clock);
+    parts.forEach((p, i) => {
+      conn.ws.send(syncMessage(step2 && i === parts.length - 1 ? SYNC_STEP2 : SYNC_UPDATE, p));
+    });
     if (step2 && parts.length === 0) conn.ws.send(syncMessage(SYNC_STEP2, Y.encodeStateAsUpdate(new Y.Doc())));
   };
-  const flushAll = (room: RoomState) => room.conns.forEach((c) => flush(room, c));
+  const flushAll = (room: RoomState) => {
+    for (const c of room.conns) flush(room, c);
+  };
 
   /** Joins a connection to a room; returns its message handler. */
   const join = (name: string, ws: RoomSocket): ((data: Uint8Array) => void) => {
@@ -153,7 +160,8 @@ export async function startHostileRelay(): Promise<HostileRelay> {
           conn.received++;
           if (room.policy.dropEvery && conn.received % room.policy.dropEvery === 0) return;
           // The sender has what it sent: do not echo it back.
-          for (const [c, clock] of Y.decodeStateVector(Y.encodeStateVectorFromUpdate(payload))) conn.known.set(c, Math.max(conn.known.get(c) ?? 0, clock));
+          for (const [c, clock] of Y.decodeStateVector(Y.encodeStateVectorFromUpdate(payload)))
+            conn.known.set(c, Math.max(conn.known.get(c) ?? 0, clock));
           Y.applyUpdate(room.doc, payload, conn);
         } else if (type === MESSAGE_AWARENESS) {
           for (const other of room.conns) if (other !== conn && other.ws.open) other.ws.send(data);
@@ -184,20 +192,25 @@ export async function startHostileRelay(): Promise<HostileRelay> {
         const { id } = frame;
         let left = false;
         const closers: (() => void)[] = [];
-        ws.once('close', () => closers.forEach((f) => f()));
-        rooms.set(id, join(frame.room, {
-          get open() {
-            return !left && ws.readyState === ws.OPEN;
-          },
-          send: (m) => ws.send(encodeData(id, m)),
-          onClose: (f) => closers.push(f),
-          close: () => {
-            left = true;
-            rooms.delete(id);
-            ws.send(encodeClose(id, 4400, 'refused'));
-            closers.forEach((f) => f());
-          },
-        }));
+        ws.once('close', () => {
+          for (const f of closers) f();
+        });
+        rooms.set(
+          id,
+          join(frame.room, {
+            get open() {
+              return !left && ws.readyState === ws.OPEN;
+            },
+            send: (m) => ws.send(encodeData(id, m)),
+            onClose: (f) => closers.push(f),
+            close: () => {
+              left = true;
+              rooms.delete(id);
+              ws.send(encodeClose(id, 4400, 'refused'));
+              for (const f of closers) f();
+            },
+          }),
+        );
       } else if (frame?.kind === 'data') rooms.get(frame.id)?.(frame.message);
       else if (frame?.kind === 'close') rooms.delete(frame.id);
     });

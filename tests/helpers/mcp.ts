@@ -89,7 +89,9 @@ export function tempHome(prefix = 'parley-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-export async function startNode(opts: { home?: string; relays?: string[]; env?: Record<string, string> } = {}): Promise<TestNode> {
+export async function startNode(
+  opts: { home?: string; relays?: string[]; env?: Record<string, string> } = {},
+): Promise<TestNode> {
   const home = opts.home ?? tempHome();
   const env: Record<string, string> = { ...(process.env as Record<string, string>), PARLEY_HOME: home, ...opts.env };
   if (opts.relays) env.PARLEY_RELAY = opts.relays.join(',');
@@ -136,7 +138,10 @@ export const compactResult = <N extends ToolName>(_tool: N, r: CallToolResult): 
 export const toolResult = <N extends ToolName>(_tool: N, r: CallToolResult): ToolResults[N] =>
   r.structuredContent as ToolResults[N];
 
-/** Polls `sync_messages` on a node until `predicate` holds for all messages seen so far (compact unless `detail` is "full"). */
+/**
+ * Polls `sync_messages` on a node until `predicate` holds for all messages seen so far (compact unless `detail` is
+ * "full").
+ */
 export async function collectUntil(
   node: Pick<TestNode, 'call'>,
   channel: string,

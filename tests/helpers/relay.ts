@@ -28,7 +28,16 @@ export function spawnRelay(
 ): Promise<SpawnedRelay> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'parley-relay-'));
   const home = mkdtempSync(join(tmpdir(), 'parley-relay-home-'));
-  const args = [CLI, 'relay', '--port', String(opts.port ?? 0), '--data', dataDir, ...(opts.store ? ['--store', opts.store] : []), ...(opts.args ?? [])];
+  const args = [
+    CLI,
+    'relay',
+    '--port',
+    String(opts.port ?? 0),
+    '--data',
+    dataDir,
+    ...(opts.store ? ['--store', opts.store] : []),
+    ...(opts.args ?? []),
+  ];
   const child = spawn(process.execPath, args, {
     env: { ...process.env, PARLEY_HOME: home, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -53,7 +62,16 @@ export function spawnRelay(
       const m = /^parley relay listening on (ws:\/\/[^:]+:(\d+))$/.exec(line);
       if (!m) return;
       clearTimeout(timer);
-      resolve({ url: m[1], port: Number(m[2]), dataDir, store: opts.store, process: child, stderr: () => stderr, kill, stop: () => kill('SIGTERM') });
+      resolve({
+        url: m[1],
+        port: Number(m[2]),
+        dataDir,
+        store: opts.store,
+        process: child,
+        stderr: () => stderr,
+        kill,
+        stop: () => kill('SIGTERM'),
+      });
     });
   });
 }

@@ -15,7 +15,11 @@ export const randomEntry = (n = 300): [string, Uint8Array] => {
 /** A stock provider on the room of `key`, destroyed (with its doc) by the caller's cleanup list. */
 export function stockProvider(url: string, key: Uint8Array, cleanup: (() => unknown)[], doc = new Y.Doc()) {
   const { room, ts, sig } = relayAuthParams(key);
-  const p = new WebsocketProvider(url, room, doc, { WebSocketPolyfill: WebSocket as never, disableBc: true, params: { ts, sig } });
+  const p = new WebsocketProvider(url, room, doc, {
+    WebSocketPolyfill: WebSocket as never,
+    disableBc: true,
+    params: { ts, sig },
+  });
   cleanup.push(() => {
     p.destroy();
     doc.destroy();

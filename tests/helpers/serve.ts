@@ -23,11 +23,16 @@ export interface SpawnedServe {
   stop(): Promise<number | null>;
 }
 
-export function spawnServe(opts: { home?: string; relays?: string[]; args?: string[]; env?: Record<string, string> } = {}): Promise<SpawnedServe> {
+export function spawnServe(
+  opts: { home?: string; relays?: string[]; args?: string[]; env?: Record<string, string> } = {},
+): Promise<SpawnedServe> {
   const home = opts.home ?? tempHome('parley-serve-');
   const env: Record<string, string> = { ...(process.env as Record<string, string>), PARLEY_HOME: home, ...opts.env };
   if (opts.relays) env.PARLEY_RELAY = opts.relays.join(',');
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...(opts.args ?? [])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...(opts.args ?? [])], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -53,7 +58,15 @@ export function spawnServe(opts: { home?: string; relays?: string[]; args?: stri
       if (!page || !url) return;
       clearTimeout(timer);
       child.off('exit', early);
-      resolve({ url, home, token: readFileSync(join(home, 'serve.token'), 'utf8').trim(), page: page[1], process: child, stderr: () => stderr, stop });
+      resolve({
+        url,
+        home,
+        token: readFileSync(join(home, 'serve.token'), 'utf8').trim(),
+        page: page[1],
+        process: child,
+        stderr: () => stderr,
+        stop,
+      });
     });
   });
 }
@@ -61,7 +74,10 @@ export function spawnServe(opts: { home?: string; relays?: string[]; args?: stri
 export interface HttpNode {
   client: Client;
   transport: StreamableHTTPClientTransport;
-  /** Calls a tool and returns its structured content, typed as `TestNode.call`; throws with the tool's text if it returned isError. */
+  /**
+   * Calls a tool and returns its structured content, typed as `TestNode.call`; throws with the tool's text if it
+   * returned isError.
+   */
   call<N extends ToolName>(name: N, args?: Record<string, unknown>, timeoutMs?: number): Promise<ToolResults[N]>;
   raw(name: string, args?: Record<string, unknown>): Promise<CallToolResult>;
   close(): Promise<void>;
@@ -69,7 +85,9 @@ export interface HttpNode {
 
 /** An MCP client session over Streamable HTTP to a `parley serve`; `headers` replace the bearer header when given. */
 export async function connectHttp(url: string, token: string, headers?: Record<string, string>): Promise<HttpNode> {
-  const transport = new StreamableHTTPClientTransport(new URL('/mcp', url), { requestInit: { headers: headers ?? { authorization: `Bearer ${token}` } } });
+  const transport = new StreamableHTTPClientTransport(new URL('/mcp', url), {
+    requestInit: { headers: headers ?? { authorization: `Bearer ${token}` } },
+  });
   const client = new Client({ name: 'parley-test-http', version: '0.0.0' });
   await client.connect(transport);
   const raw = async (name: string, args: Record<string, unknown> = {}, timeoutMs = 60_000) =>

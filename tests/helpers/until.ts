@@ -21,7 +21,11 @@ export function until<T, U extends T>(
   ok: (v: T) => v is U,
   options?: UntilOptions | number,
 ): Promise<U>;
-export function until<T>(probe: () => T | Promise<T>, ok: (v: T) => boolean, options?: UntilOptions | number): Promise<T>;
+export function until<T>(
+  probe: () => T | Promise<T>,
+  ok: (v: T) => boolean,
+  options?: UntilOptions | number,
+): Promise<T>;
 export function until(cond: () => boolean | Promise<boolean>, options?: UntilOptions | number): Promise<void>;
 export async function until<T>(
   probe: () => T | Promise<T>,

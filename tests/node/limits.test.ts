@@ -4,8 +4,13 @@ import { checkBodySize, limitsFromEnv, RateLimiter } from '../../node/limits.js'
 describe('limits', () => {
   it('reads limits from the environment with defaults', () => {
     expect(limitsFromEnv({})).toEqual({ bodyLimitBytes: 50_000, ratePerMin: 60 });
-    expect(limitsFromEnv({ PARLEY_BODY_LIMIT_BYTES: '1000', PARLEY_RATE_LIMIT_PER_MIN: '5' })).toEqual({ bodyLimitBytes: 1000, ratePerMin: 5 });
-    expect(() => limitsFromEnv({ PARLEY_RATE_LIMIT_PER_MIN: 'lots' })).toThrow(/PARLEY_RATE_LIMIT_PER_MIN must be a positive integer/);
+    expect(limitsFromEnv({ PARLEY_BODY_LIMIT_BYTES: '1000', PARLEY_RATE_LIMIT_PER_MIN: '5' })).toEqual({
+      bodyLimitBytes: 1000,
+      ratePerMin: 5,
+    });
+    expect(() => limitsFromEnv({ PARLEY_RATE_LIMIT_PER_MIN: 'lots' })).toThrow(
+      /PARLEY_RATE_LIMIT_PER_MIN must be a positive integer/,
+    );
   });
 
   it('measures UTF-8 bytes and explains the limit', () => {

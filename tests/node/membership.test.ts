@@ -49,11 +49,26 @@ function channel() {
   const secrets = new Map(slotNames.map((s) => [s, newIdentity(randomBytes(32))]));
   const dag = new Dag(ch);
   const create = dag.add(owner, 'channel.create', {
-    name: 'prop', slots: slotNames.map((slot) => ({ slot, pubkey: toB64u(secrets.get(slot)!.publicKey) })), relays: [], expires_at: null, salt,
+    name: 'prop',
+    slots: slotNames.map((slot) => ({ slot, pubkey: toB64u(secrets.get(slot)!.publicKey) })),
+    relays: [],
+    expires_at: null,
+    salt,
   });
   const claim = (who: string, slot: string, seen: Ev[]) =>
-    dag.add(who, 'member.join', { slot, name: `${slot.split(':')[1]}-${who.slice(0, 4)}`, slot_sig: toB64u(signSlotClaim(ch, slot, who, secrets.get(slot)!.secretKey)), entropy: toB64u(randomBytes(32)) }, seen);
-  const admit = (by: string, c: Ev, seen: Ev[]) => dag.add(by, 'member.admit', { slot: c.payload.slot, member: c.author, claim: c.id }, [c, ...seen]);
+    dag.add(
+      who,
+      'member.join',
+      {
+        slot,
+        name: `${slot.split(':')[1]}-${who.slice(0, 4)}`,
+        slot_sig: toB64u(signSlotClaim(ch, slot, who, secrets.get(slot)!.secretKey)),
+        entropy: toB64u(randomBytes(32)),
+      },
+      seen,
+    );
+  const admit = (by: string, c: Ev, seen: Ev[]) =>
+    dag.add(by, 'member.admit', { slot: c.payload.slot, member: c.author, claim: c.id }, [c, ...seen]);
   return { owner, ch, dag, create, claim, admit };
 }
 
@@ -75,9 +90,15 @@ function snapshot(m: Membership, events: Ev[]) {
   const people = [...new Set(events.map((e) => e.author))].sort();
   return {
     owner: m.owner,
-    members: m.members().map((x) => `${x.slot}=${x.id}:${x.role}`).sort(),
+    members: m
+      .members()
+      .map((x) => `${x.slot}=${x.id}:${x.role}`)
+      .sort(),
     removed: people.filter((p) => m.isRemoved(p)),
-    effective: events.filter((e) => m.isEffective(e.id)).map((e) => e.id).sort(),
+    effective: events
+      .filter((e) => m.isEffective(e.id))
+      .map((e) => e.id)
+      .sort(),
     problems: [...m.problems()].sort(),
     closed: ['invite:b', 'invite:c', 'invite:d'].filter((s) => m.isClosed(s)),
   };
@@ -162,7 +183,16 @@ describe('membership rules', () => {
     const m = deliver(ch, dag.events);
     expect(m.roleOf(o)).toBe('observer');
     expect(m.canPost(o)).toBe(false);
-    expect(m.refusal('x'.repeat(43), { ep: 0, type: 'message', author: o, lamport: 9, deps: [], payload: { kind: 'chat', body: 'hi' } })).toMatch(/observer/);
+    expect(
+      m.refusal('x'.repeat(43), {
+        ep: 0,
+        type: 'message',
+        author: o,
+        lamport: 9,
+        deps: [],
+        payload: { kind: 'chat', body: 'hi' },
+      }),
+    ).toMatch(/observer/);
     expect(m.isEffective(kickAdmin.id)).toBe(false);
     expect(m.isEffective(hand.id)).toBe(true);
     expect(m.owner).toBe(b);
@@ -192,7 +222,12 @@ describe('determinism', () => {
     // A rotation concurrent with a join: the key goes to the members the rotator knew.
     const claimD = claim(d, 'invite:d', [byA2]);
     const admitD = admit(a2, claimD, [byA2]);
-    dag.add(owner, 'epoch.rotate', { next_ep: 1, keys: Object.fromEntries([a1, a2, c1, c2].map((k) => [k, 'sealed'])) }, [kick, byA2]);
+    dag.add(
+      owner,
+      'epoch.rotate',
+      { next_ep: 1, keys: Object.fromEntries([a1, a2, c1, c2].map((k) => [k, 'sealed'])) },
+      [kick, byA2],
+    );
     // The owner demotes an admin while that admin admits someone.
     dag.add(owner, 'member.role', { slot: 'admin:a2', role: 'member' }, [kick]);
     admit(a2, claim(o, 'observer:o', [admitD]), [admitD]);

@@ -36,7 +36,16 @@ function hostileBatch(): { entries: SealedEntry[]; epoch: EpochContext } {
   const body = (author: string, i: number): EventBody => {
     const h = heads.get(author);
     return {
-      v: 1, ch, ep: 0, type: 'message', author, seq: (h?.seq ?? 0) + 1, prev: h?.id ?? null, deps: [], lamport: (h?.seq ?? 0) + 1, ts: 1_700_000_000_000 + i,
+      v: 1,
+      ch,
+      ep: 0,
+      type: 'message',
+      author,
+      seq: (h?.seq ?? 0) + 1,
+      prev: h?.id ?? null,
+      deps: [],
+      lamport: (h?.seq ?? 0) + 1,
+      ts: 1_700_000_000_000 + i,
       payload: { kind: 'chat', body: `message ${i} \u2028 "quoted" é` },
     };
   };
@@ -55,7 +64,8 @@ function hostileBatch(): { entries: SealedEntry[]; epoch: EpochContext } {
       const { sealed } = sealEvent(signEvent(body(author, i), who.secretKey), epoch);
       entries.push({ key: 'A'.repeat(43), value: sealed }); // key is not the value's hash
     }
-    if (i === 60) add(signEvent(body(author, i), who.secretKey), { ...epoch, key: newEpochKey() }); // another room's key
+    // Sealed with another room's key.
+    if (i === 60) add(signEvent(body(author, i), who.secretKey), { ...epoch, key: newEpochKey() });
     if (i === 70) {
       const text = utf8(JSON.stringify(body(author, i), null, 1)); // valid JSON, not canonical
       add(concat(text, sign(concat(utf8('parley-event-v1'), text), who.secretKey)));
@@ -95,9 +105,14 @@ describe('open thread', () => {
     const inline = openBatch(entries, epoch);
     // The fixture is what it claims to be: every kind of refusal occurs, the honest chains get through.
     const reasons = inline.refused.map((r) => r.reason);
-    expect(reasons).toEqual(expect.arrayContaining([
-      'entry whose key is not the hash of its value', 'entry refused: decrypt', 'entry refused: not-canonical', BAD_SIGNATURE,
-    ]));
+    expect(reasons).toEqual(
+      expect.arrayContaining([
+        'entry whose key is not the hash of its value',
+        'entry refused: decrypt',
+        'entry refused: not-canonical',
+        BAD_SIGNATURE,
+      ]),
+    );
     expect(reasons.filter((r) => r === BAD_SIGNATURE)).toHaveLength(2);
     expect(inline.events).toHaveLength(150);
 
@@ -105,11 +120,20 @@ describe('open thread', () => {
     try {
       const parts = [entries.slice(0, 70), entries.slice(70), entries];
       const order: number[] = [];
-      const results = await Promise.all(parts.map((p, i) => thread.open(p, epoch).then((r) => (order.push(i), r))));
+      const results = await Promise.all(
+        parts.map((p, i) =>
+          thread.open(p, epoch).then((r) => {
+            order.push(i);
+            return r;
+          }),
+        ),
+      );
       expect(order).toEqual([0, 1, 2]);
       expect(thread.answered()).toBe(3);
       expect(view(results[2])).toEqual(view(inline));
-      parts.forEach((p, i) => expect(view(results[i])).toEqual(view(openBatch(p, epoch))));
+      parts.forEach((p, i) => {
+        expect(view(results[i])).toEqual(view(openBatch(p, epoch)));
+      });
     } finally {
       await thread.close();
     }
@@ -122,7 +146,10 @@ describe('open thread', () => {
     try {
       const { entries, epoch } = hostileBatch();
       const thread = openThreadFor(dying);
-      const results = await Promise.all([thread.open(entries.slice(0, 80), epoch), thread.open(entries.slice(80), epoch)]);
+      const results = await Promise.all([
+        thread.open(entries.slice(0, 80), epoch),
+        thread.open(entries.slice(80), epoch),
+      ]);
       expect(view(results[0])).toEqual(view(openBatch(entries.slice(0, 80), epoch)));
       expect(view(results[1])).toEqual(view(openBatch(entries.slice(80), epoch)));
       expect(thread.answered()).toBe(0);
@@ -134,7 +161,10 @@ describe('open thread', () => {
   it('keys that are not content ids are refused before any batch is built (they could not travel as lines)', () => {
     const { entries } = hostileBatch();
     const problems: string[] = [];
-    const ingestor = new Ingestor(() => null, () => undefined);
+    const ingestor = new Ingestor(
+      () => null,
+      () => undefined,
+    );
     const odd = [
       { key: `${entries[0].key.slice(0, 20)}\n${entries[0].key.slice(21)}`, value: entries[0].value, relay: 'ws://r' },
       { key: entries[1].key + 'x', value: entries[1].value, relay: null },
@@ -143,6 +173,9 @@ describe('open thread', () => {
     const fresh = ingestor.claim([...odd, { ...entries[3], relay: null }]);
     expect(fresh.map((e) => e.key)).toEqual([entries[3].key]);
     problems.push(...ingestor.report());
-    expect(problems).toEqual(['entry whose key is not the hash of its value (from ws://r)', '2× entry whose key is not the hash of its value']);
+    expect(problems).toEqual([
+      'entry whose key is not the hash of its value (from ws://r)',
+      '2× entry whose key is not the hash of its value',
+    ]);
   });
 });

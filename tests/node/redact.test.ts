@@ -3,8 +3,16 @@ import { redactJson, redactSecrets } from '../../node/redact.js';
 
 const cases: [string, string, string][] = [
   ['aws-access-key', 'key AKIAIOSFODNN7EXAMPLE here', 'AKIAIOSFODNN7EXAMPLE'],
-  ['aws-secret-key', 'aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'],
-  ['private-key', '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\nabc\n-----END RSA PRIVATE KEY-----', 'MIIEowIBAAKCAQEA'],
+  [
+    'aws-secret-key',
+    'aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+    'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+  ],
+  [
+    'private-key',
+    '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\nabc\n-----END RSA PRIVATE KEY-----',
+    'MIIEowIBAAKCAQEA',
+  ],
   ['private-key', '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAA', 'b3BlbnNzaC1rZXktdjEAAAA'],
   ['bearer-token', 'Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc', 'eyJhbGciOiJIUzI1NiJ9'],
   ['github-token', 'token ghp_' + 'a'.repeat(36), 'ghp_' + 'a'.repeat(36)],
@@ -29,7 +37,9 @@ describe('redactSecrets', () => {
   });
 
   it('keeps the context around a secret', () => {
-    expect(redactSecrets('postgres://admin:pw1234@host/db').text).toBe('postgres://admin:[REDACTED:url-password]@host/db');
+    expect(redactSecrets('postgres://admin:pw1234@host/db').text).toBe(
+      'postgres://admin:[REDACTED:url-password]@host/db',
+    );
     expect(redactSecrets('Bearer abcdefghijklmnopqrstuvwxyz').text).toBe('Bearer [REDACTED:bearer-token]');
   });
 

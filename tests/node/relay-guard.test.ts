@@ -46,7 +46,7 @@ describe('checkRelayUpdate', () => {
     expect(checkRelayUpdate(state(), view)).toEqual({ ok: true, apply: null, gap: false });
   });
 
-  it('refuses a delete set removing one of the node\'s own entries (10 bytes, no structs)', () => {
+  it("refuses a delete set removing one of the node's own entries (10 bytes, no structs)", () => {
     const { peer, view, state, keys } = setup();
     const before = state();
     const u = captureUpdate(peer, () => peer.getMap('log').delete(keys[0]));
@@ -73,10 +73,30 @@ describe('checkRelayUpdate', () => {
       return captureUpdate(peer, () => change(peer));
     };
     const v = value();
-    expect(checkRelayUpdate(from((p) => p.getText('t').insert(0, 'x')), view)).toMatchObject({ ok: false });
-    expect(checkRelayUpdate(from((p) => p.getMap('other').set(contentId(v), v)), view)).toEqual({ ok: false, reason: 'not-log' });
-    expect(checkRelayUpdate(from((p) => p.getMap('log').set(contentId(v), 'text')), view)).toEqual({ ok: false, reason: 'not-binary' });
-    expect(checkRelayUpdate(from((p) => p.getMap('log').set(contentId(value()), value())), view)).toEqual({ ok: false, reason: 'bad-key' });
+    expect(
+      checkRelayUpdate(
+        from((p) => p.getText('t').insert(0, 'x')),
+        view,
+      ),
+    ).toMatchObject({ ok: false });
+    expect(
+      checkRelayUpdate(
+        from((p) => p.getMap('other').set(contentId(v), v)),
+        view,
+      ),
+    ).toEqual({ ok: false, reason: 'not-log' });
+    expect(
+      checkRelayUpdate(
+        from((p) => p.getMap('log').set(contentId(v), 'text')),
+        view,
+      ),
+    ).toEqual({ ok: false, reason: 'not-binary' });
+    expect(
+      checkRelayUpdate(
+        from((p) => p.getMap('log').set(contentId(value()), value())),
+        view,
+      ),
+    ).toEqual({ ok: false, reason: 'bad-key' });
     expect(checkRelayUpdate(new Uint8Array([5, 1, 2]), view)).toEqual({ ok: false, reason: 'undecodable' });
   });
 

@@ -17,7 +17,17 @@ afterEach(() => {
 });
 
 const row = (over: Partial<{ ch: string; id: string; author: string; seq: number }> = {}) => ({
-  ch: 'ch1', ep: 0, id: 'id1', type: 'message', author: 'alice', seq: 1, lamport: 1, ts: 0, body: '{}', sig: new Uint8Array(64), ...over,
+  ch: 'ch1',
+  ep: 0,
+  id: 'id1',
+  type: 'message',
+  author: 'alice',
+  seq: 1,
+  lamport: 1,
+  ts: 0,
+  body: '{}',
+  sig: new Uint8Array(64),
+  ...over,
 });
 
 describe('LocalStore deliveries', () => {
@@ -38,7 +48,10 @@ describe('LocalStore deliveries', () => {
     expect(s.deliver(row({ id: 'forked' }))).toBeNull();
     expect(s.deliver(row({ id: 'bob1', author: 'bob' }))).not.toBeNull();
     expect(s.deliver(row({ id: 'other', ch: 'ch2' }))).not.toBeNull();
-    expect(s.deliveredAll('ch1').map((r) => [r.id, r.seq])).toEqual([['id1', 1], ['bob1', 1]]);
+    expect(s.deliveredAll('ch1').map((r) => [r.id, r.seq])).toEqual([
+      ['id1', 1],
+      ['bob1', 1],
+    ]);
     s.close();
   });
 
@@ -48,7 +61,12 @@ describe('LocalStore deliveries', () => {
     old.exec(`CREATE TABLE delivered (dnum INTEGER PRIMARY KEY AUTOINCREMENT, ch TEXT NOT NULL, ep INTEGER NOT NULL,
       id TEXT NOT NULL, type TEXT NOT NULL, author TEXT NOT NULL, lamport INTEGER NOT NULL, ts INTEGER NOT NULL,
       body TEXT NOT NULL, sig BLOB NOT NULL, UNIQUE (id))`);
-    old.prepare(`INSERT INTO delivered (ch, ep, id, type, author, lamport, ts, body, sig) VALUES ('ch1', 0, 'id1', 'message', 'alice', 1, 0, '{}', x'00')`).run();
+    old
+      .prepare(
+        `INSERT INTO delivered (ch, ep, id, type, author, lamport, ts, body, sig) VALUES ('ch1', 0, 'id1', ` +
+          `'message', 'alice', 1, 0, '{}', x'00')`,
+      )
+      .run();
     old.close();
     const s = new LocalStore(dir);
     expect(s.deliveredAll('ch1').map((r) => [r.id, r.seq])).toEqual([['id1', null]]);

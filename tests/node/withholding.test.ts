@@ -3,7 +3,10 @@ import { FrontierWatch, describeWithholding } from '../../node/withholding.js';
 
 const R1 = 'ws://r1';
 const R2 = 'ws://r2';
-const both = [{ url: R1, connected: true }, { url: R2, connected: true }];
+const both = [
+  { url: R1, connected: true },
+  { url: R2, connected: true },
+];
 
 describe('FrontierWatch', () => {
   it('reports the connected relays once a claimed head stays missing past the grace period', () => {
@@ -14,7 +17,12 @@ describe('FrontierWatch', () => {
     expect(w.check(local, both, 999)).toEqual([]);
     const [f] = w.check(local, both, 1500);
     expect(f).toMatchObject({ relays: [R1, R2], author: 'alice', have: 3, claimed: 5, claimedBy: 'bob', via: R1 });
-    expect(describeWithholding(f, (id) => id.toUpperCase())).toMatch(/^relays ws:\/\/r1, ws:\/\/r2 are withholding events: BOB signed .* ALICE's events up to #5, but this node has only #3/);
+    expect(describeWithholding(f, (id) => id.toUpperCase())).toMatch(
+      new RegExp(
+        "^relays ws://r1, ws://r2 are withholding events: BOB signed .* ALICE's events up to #5, " +
+          'but this node has only #3',
+      ),
+    );
     have = 5;
     expect(w.check(local, both, 2000)).toEqual([]);
     have = 4;
@@ -30,9 +38,15 @@ describe('FrontierWatch', () => {
   it('does not blame a relay that disconnected, and offline is not withholding', () => {
     const w = new FrontierWatch(100);
     w.observe('bob', { alice: 9 }, R1, () => 0, both, 0);
-    const onlyR2 = [{ url: R1, connected: false }, { url: R2, connected: true }];
+    const onlyR2 = [
+      { url: R1, connected: false },
+      { url: R2, connected: true },
+    ];
     expect(w.check(() => 0, onlyR2, 200).map((f) => f.relays)).toEqual([[R2]]);
-    const none = [{ url: R1, connected: false }, { url: R2, connected: false }];
+    const none = [
+      { url: R1, connected: false },
+      { url: R2, connected: false },
+    ];
     expect(w.check(() => 0, none, 300)).toEqual([]);
     // Back online: the grace period starts again.
     expect(w.check(() => 0, both, 350)).toEqual([]);

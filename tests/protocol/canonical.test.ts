@@ -3,11 +3,15 @@ import { canonicalString, decodeCanonical, CanonicalError } from '../../protocol
 
 describe('canonical JSON', () => {
   it('sorts keys, drops whitespace, normalises -0', () => {
-    expect(canonicalString({ b: 1, a: [true, null, 'x'], c: { z: 0, y: -0 } })).toBe('{"a":[true,null,"x"],"b":1,"c":{"y":0,"z":0}}');
+    expect(canonicalString({ b: 1, a: [true, null, 'x'], c: { z: 0, y: -0 } })).toBe(
+      '{"a":[true,null,"x"],"b":1,"c":{"y":0,"z":0}}',
+    );
   });
 
   it('sorts by UTF-16 code units', () => {
-    expect(canonicalString({ é: 1, z: 2, Z: 3, '\u{1F600}': 4, '\uFFFF': 5 })).toBe('{"Z":3,"z":2,"é":1,"\u{1F600}":4,"\uFFFF":5}');
+    expect(canonicalString({ é: 1, z: 2, Z: 3, '\u{1F600}': 4, '\uFFFF': 5 })).toBe(
+      '{"Z":3,"z":2,"é":1,"\u{1F600}":4,"\uFFFF":5}',
+    );
   });
 
   it('writes non-integers in shortest round-trip form', () => {
@@ -48,12 +52,24 @@ describe('canonical JSON', () => {
 
   it('round-trips random values exactly', () => {
     let seed = 7;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rnd = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
     const gen = (d: number): unknown => {
       const r = rnd();
-      if (d > 3 || r < 0.3) return [null, true, Math.floor(rnd() * 1e6) - 5e5, rnd() * 100, String.fromCharCode(Math.floor(rnd() * 0xffff))][Math.floor(rnd() * 5)];
+      if (d > 3 || r < 0.3)
+        return [
+          null,
+          true,
+          Math.floor(rnd() * 1e6) - 5e5,
+          rnd() * 100,
+          String.fromCharCode(Math.floor(rnd() * 0xffff)),
+        ][Math.floor(rnd() * 5)];
       if (r < 0.6) return Array.from({ length: Math.floor(rnd() * 4) }, () => gen(d + 1));
-      return Object.fromEntries(Array.from({ length: Math.floor(rnd() * 4) }, (_, i) => [`k${Math.floor(rnd() * 100)}${i}`, gen(d + 1)]));
+      return Object.fromEntries(
+        Array.from({ length: Math.floor(rnd() * 4) }, (_, i) => [`k${Math.floor(rnd() * 100)}${i}`, gen(d + 1)]),
+      );
     };
     for (let i = 0; i < 500; i++) {
       const text = canonicalString(gen(0));

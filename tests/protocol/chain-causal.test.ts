@@ -41,7 +41,10 @@ describe('author chains', () => {
 /** Seeded random DAG: each author's chain plus random deps on earlier events. */
 function randomDag(seed: number, n: number): (CausalItem & { author: number })[] {
   let s = seed;
-  const rnd = () => ((s = (s * 48271) % 2147483647) / 2147483647);
+  const rnd = () => {
+    s = (s * 48271) % 2147483647;
+    return s / 2147483647;
+  };
   const events: (CausalItem & { author: number })[] = [];
   const last = new Map<number, string>();
   for (let i = 0; i < n; i++) {
@@ -49,7 +52,8 @@ function randomDag(seed: number, n: number): (CausalItem & { author: number })[]
     const deps = new Set<string>();
     for (let k = 0; k < 2 && events.length > 0; k++) deps.add(events[Math.floor(rnd() * events.length)].id);
     const prev = last.get(author) ?? null;
-    const lamport = 1 + Math.max(0, ...[...deps, ...(prev ? [prev] : [])].map((d) => events.find((e) => e.id === d)!.lamport));
+    const lamport =
+      1 + Math.max(0, ...[...deps, ...(prev ? [prev] : [])].map((d) => events.find((e) => e.id === d)!.lamport));
     const id = `e${String(i).padStart(4, '0')}`;
     events.push({ id, lamport, deps: [...deps].sort(), prev, author });
     last.set(author, id);
@@ -61,7 +65,10 @@ describe('causal delivery', () => {
   it.each([1, 2, 3, 4, 5])('delivers shuffled input in a valid causal order (seed %i)', (seed) => {
     const events = randomDag(seed, 300);
     let s = seed * 7919;
-    const shuffled = [...events].sort(() => ((s = (s * 16807) % 2147483647) / 2147483647) - 0.5);
+    const shuffled = [...events].sort(() => {
+      s = (s * 16807) % 2147483647;
+      return s / 2147483647 - 0.5;
+    });
     const buf = new CausalBuffer<(typeof events)[number]>();
     const out: string[] = [];
     for (let i = 0; i < shuffled.length; i += 13) out.push(...buf.add(shuffled.slice(i, i + 13)).map((e) => e.id));

@@ -10,7 +10,16 @@ function fixture() {
   const ch = randomChannelId();
   const epoch = { ch, ep: 0, key: newEpochKey() };
   const body: EventBody = {
-    v: 1, ch, ep: 0, type: 'message', author: memberId(id.publicKey), seq: 1, prev: null, deps: [], lamport: 1, ts: 1_700_000_000_000,
+    v: 1,
+    ch,
+    ep: 0,
+    type: 'message',
+    author: memberId(id.publicKey),
+    seq: 1,
+    prev: null,
+    deps: [],
+    lamport: 1,
+    ts: 1_700_000_000_000,
     payload: { kind: 'chat', body: 'hello' },
   };
   return { id, epoch, body };
@@ -62,12 +71,20 @@ describe('events', () => {
   });
 
   it('orders by (lamport, id) and computes lamport from deps', () => {
-    const lamports = new Map([['a', 3], ['b', 7], ['c', 2]]);
+    const lamports = new Map([
+      ['a', 3],
+      ['b', 7],
+      ['c', 2],
+    ]);
     const of = (id: string) => lamports.get(id);
     expect(nextLamport([], null, of)).toBe(1);
     expect(nextLamport(['a', 'b'], 'c', of)).toBe(8);
     expect(nextLamport(['a', 'unknown'], 'b', of)).toBe(8);
-    const sorted = [{ lamport: 2, id: 'a' }, { lamport: 1, id: 'z' }, { lamport: 2, id: 'B' }].sort(compareEvents);
+    const sorted = [
+      { lamport: 2, id: 'a' },
+      { lamport: 1, id: 'z' },
+      { lamport: 2, id: 'B' },
+    ].sort(compareEvents);
     expect(sorted.map((e) => e.id)).toEqual(['z', 'B', 'a']);
   });
 });

@@ -1,15 +1,31 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ready } from '../../protocol/sodium.js';
 import { decodeInvite, encodeInvite, InviteError, type Invite } from '../../protocol/invite.js';
-import { checkRelayAuth, memberId, randomChannelId, newEpochKey, newIdentity, openFromMember, relayAuthParams, roomKeyPair, sealToMember } from '../../protocol/keys.js';
+import {
+  checkRelayAuth,
+  memberId,
+  randomChannelId,
+  newEpochKey,
+  newIdentity,
+  openFromMember,
+  relayAuthParams,
+  roomKeyPair,
+  sealToMember,
+} from '../../protocol/keys.js';
 import { toB64u } from '../../protocol/bytes.js';
 
 beforeAll(ready);
 
 function invite(): Invite {
   return {
-    v: 1, relays: ['ws://127.0.0.1:4455'], ch: randomChannelId(), ep: 0, key: toB64u(newEpochKey()),
-    slot: 'invite:bob', slotSeed: toB64u(newEpochKey()), name: 'game night',
+    v: 1,
+    relays: ['ws://127.0.0.1:4455'],
+    ch: randomChannelId(),
+    ep: 0,
+    key: toB64u(newEpochKey()),
+    slot: 'invite:bob',
+    slotSeed: toB64u(newEpochKey()),
+    name: 'game night',
   };
 }
 
@@ -23,7 +39,16 @@ describe('invite codes', () => {
 
   it('gives a clear InviteError for garbage, truncation and tampering', () => {
     const code = encodeInvite(invite());
-    const cases: unknown[] = [42, '', 'hello', 'parley:', 'parley:!!!', code.slice(0, -5), code.slice(0, 40), 'parley:' + 'A'.repeat(9000)];
+    const cases: unknown[] = [
+      42,
+      '',
+      'hello',
+      'parley:',
+      'parley:!!!',
+      code.slice(0, -5),
+      code.slice(0, 40),
+      'parley:' + 'A'.repeat(9000),
+    ];
     for (let i = 'parley:'.length; i < code.length; i += 7) {
       const c = code[i] === 'A' ? 'B' : 'A';
       cases.push(code.slice(0, i) + c + code.slice(i + 1));
@@ -55,7 +80,10 @@ describe('keys and relay auth', () => {
     expect(checkRelayAuth(p.room, p.ts, p.sig, now - 2 * 60_000)).toEqual({ ok: false, reason: 'stale' });
     expect(checkRelayAuth(p.room, p.ts, p.sig, now - 20_000)).toEqual({ ok: true });
     expect(checkRelayAuth(p.room, null, p.sig, now)).toEqual({ ok: false, reason: 'missing' });
-    expect(checkRelayAuth(roomKeyPair(newEpochKey()).room, p.ts, p.sig, now)).toEqual({ ok: false, reason: 'bad-signature' });
+    expect(checkRelayAuth(roomKeyPair(newEpochKey()).room, p.ts, p.sig, now)).toEqual({
+      ok: false,
+      reason: 'bad-signature',
+    });
     expect(checkRelayAuth('not-a-room', p.ts, p.sig, now)).toEqual({ ok: false, reason: 'bad-room' });
     expect(checkRelayAuth(p.room, '1e12', p.sig, now)).toEqual({ ok: false, reason: 'stale' });
   });

@@ -23,15 +23,32 @@ function compute() {
   const epochKey = filled(32, 2);
   const ch = toB64u(filled(16, 3));
   const body: EventBody = {
-    v: 1, ch, ep: 0, type: 'message', author: memberId(author.publicKey), seq: 2,
-    prev: toB64u(filled(32, 4)), deps: [toB64u(filled(32, 5))], lamport: 7, ts: 1_700_000_000_000,
+    v: 1,
+    ch,
+    ep: 0,
+    type: 'message',
+    author: memberId(author.publicKey),
+    seq: 2,
+    prev: toB64u(filled(32, 4)),
+    deps: [toB64u(filled(32, 5))],
+    lamport: 7,
+    ts: 1_700_000_000_000,
     payload: { body: 'héllo 👋', kind: 'chat', meta: { n: 1.5 } },
   };
   const signed = signEvent(body, author.secretKey);
   const epoch = { ch, ep: 0, key: epochKey };
   const { id, sealed } = sealEvent(signed, epoch, filled(24, 6));
   const auth = relayAuthParams(epochKey, 1_700_000_000_000);
-  const invite = encodeInvite({ v: 1, relays: ['ws://127.0.0.1:4455'], ch, ep: 0, key: toB64u(epochKey), slot: 'invite:bob', slotSeed: toB64u(filled(32, 7)), name: 'kat' });
+  const invite = encodeInvite({
+    v: 1,
+    relays: ['ws://127.0.0.1:4455'],
+    ch,
+    ep: 0,
+    key: toB64u(epochKey),
+    slot: 'invite:bob',
+    slotSeed: toB64u(filled(32, 7)),
+    name: 'kat',
+  });
   return {
     author: memberId(author.publicKey),
     body: toHex(canonicalBytes(body)),

@@ -15,7 +15,16 @@ import { ready } from '../../protocol/sodium.js';
 import { encodeEntries, parseLogUpdate, type LogEntry } from '../../protocol/log-update.js';
 import { RelayMetrics } from '../../relay/metrics.js';
 import { relayOptions } from '../../relay/options.js';
-import { MESSAGE_SYNC, Room, SYNC_STEP1, SYNC_STEP2, SYNC_UPDATE, syncMessage, type MessageRefusal, type Peer } from '../../relay/room.js';
+import {
+  MESSAGE_SYNC,
+  Room,
+  SYNC_STEP1,
+  SYNC_STEP2,
+  SYNC_UPDATE,
+  syncMessage,
+  type MessageRefusal,
+  type Peer,
+} from '../../relay/room.js';
 import { openStore, parseStoreSpec, StoreUnavailableError, type RelayStore } from '../../relay/store.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { randomEntry } from '../helpers/room-client.js';
@@ -123,31 +132,35 @@ async function roomWith(store: RelayStore, names: string[], events: string[] = [
 }
 
 describe.each<Kind>(['sqlite', 'postgres'])('batches on the %s store', (kind) => {
-  it('updates from several peers in one turn: one transaction, then one merged message per peer without its own entries', async () => {
-    const store = await open(kind);
-    const { room, metrics, peers } = await roomWith(store, ['a', 'b', 'c']);
-    const [a, b, c] = peers;
-    const a0 = newEntry(11, 0);
-    const a1 = newEntry(11, 1);
-    const b0 = newEntry(22, 0);
-    const before = store.appends;
-    room.receive(a, update(a0));
-    room.receive(a, update(a1));
-    room.receive(b, update(b0));
-    await room.idle();
+  it(
+    'updates from several peers in one turn: one transaction, then one merged message per peer without ' +
+      'its own entries',
+    async () => {
+      const store = await open(kind);
+      const { room, metrics, peers } = await roomWith(store, ['a', 'b', 'c']);
+      const [a, b, c] = peers;
+      const a0 = newEntry(11, 0);
+      const a1 = newEntry(11, 1);
+      const b0 = newEntry(22, 0);
+      const before = store.appends;
+      room.receive(a, update(a0));
+      room.receive(a, update(a1));
+      room.receive(b, update(b0));
+      await room.idle();
 
-    expect(store.appends - before).toBe(1);
-    expect(receivedKeys(a)).toEqual([sorted(b0)]);
-    expect(receivedKeys(b)).toEqual([sorted(a0, a1)]);
-    expect(receivedKeys(c)).toEqual([sorted(a0, a1, b0)]);
-    expect(a.sent).toHaveLength(1);
-    expect(c.sent).toHaveLength(1);
-    expect(metrics.updatesAccepted).toBe(3);
-    expect(metrics.entriesStored).toBe(3);
-    expect(metrics.appendLatency.count).toBe(1);
-    expect((await store.load(room.name)).entries.map((e) => e.key).sort()).toEqual(sorted(a0, a1, b0));
-    expect(room.size).toBe(3);
-  });
+      expect(store.appends - before).toBe(1);
+      expect(receivedKeys(a)).toEqual([sorted(b0)]);
+      expect(receivedKeys(b)).toEqual([sorted(a0, a1)]);
+      expect(receivedKeys(c)).toEqual([sorted(a0, a1, b0)]);
+      expect(a.sent).toHaveLength(1);
+      expect(c.sent).toHaveLength(1);
+      expect(metrics.updatesAccepted).toBe(3);
+      expect(metrics.entriesStored).toBe(3);
+      expect(metrics.appendLatency.count).toBe(1);
+      expect((await store.load(room.name)).entries.map((e) => e.key).sort()).toEqual(sorted(a0, a1, b0));
+      expect(room.size).toBe(3);
+    },
+  );
 
   it('a bad update in a batch refuses only its sender; the others are stored and forwarded', async () => {
     const store = await open(kind);
@@ -199,49 +212,56 @@ describe.each<Kind>(['sqlite', 'postgres'])('batches on the %s store', (kind) =>
     expect(receivedKeys(b)).toEqual([sorted(x0)]);
   });
 
-  it('nothing is forwarded before the commit; a message other than an update sees the batch before it committed', async () => {
-    const events: string[] = [];
-    const inner = await open(kind);
-    const spy = new Proxy(inner, {
-      get(target, prop, receiver) {
-        if (prop !== 'append') return Reflect.get(target, prop, receiver);
-        return async (...args: Parameters<RelayStore['append']>) => {
-          events.push(`append ${args[1].length}`);
-          const result = await target.append(...args);
-          events.push('committed');
-          return result;
-        };
-      },
-    });
-    const { room, peers } = await roomWith(spy, ['a', 'b', 'c'], events);
-    const [a, b, c] = peers;
-    const a0 = newEntry(1, 0);
-    const b0 = newEntry(2, 0);
-    const b1 = newEntry(2, 1);
-    const sv = encoding.createEncoder();
-    encoding.writeVarUint(sv, 0);
-    room.receive(a, update(a0));
-    room.receive(b, update(b0));
-    room.receive(c, syncMessage(SYNC_STEP1, encoding.toUint8Array(sv)));
-    room.receive(b, update(b1));
-    await room.idle();
+  it(
+    'nothing is forwarded before the commit; a message other than an update sees the batch ' + 'before it committed',
+    async () => {
+      const events: string[] = [];
+      const inner = await open(kind);
+      const spy = new Proxy(inner, {
+        get(target, prop, receiver) {
+          if (prop !== 'append') return Reflect.get(target, prop, receiver);
+          return async (...args: Parameters<RelayStore['append']>) => {
+            events.push(`append ${args[1].length}`);
+            const result = await target.append(...args);
+            events.push('committed');
+            return result;
+          };
+        },
+      });
+      const { room, peers } = await roomWith(spy, ['a', 'b', 'c'], events);
+      const [a, b, c] = peers;
+      const a0 = newEntry(1, 0);
+      const b0 = newEntry(2, 0);
+      const b1 = newEntry(2, 1);
+      const sv = encoding.createEncoder();
+      encoding.writeVarUint(sv, 0);
+      room.receive(a, update(a0));
+      room.receive(b, update(b0));
+      room.receive(c, syncMessage(SYNC_STEP1, encoding.toUint8Array(sv)));
+      room.receive(b, update(b1));
+      await room.idle();
 
-    // Two appends: the updates before the step 1, then the one after it; every send after its commit.
-    expect(events.filter((e) => e.startsWith('append'))).toEqual(['append 2', 'append 1']);
-    const firstCommit = events.indexOf('committed');
-    expect(events.findIndex((e) => e.startsWith('send'))).toBeGreaterThan(firstCommit);
-    const secondAppend = events.lastIndexOf('append 1');
-    expect(events.slice(secondAppend).filter((e) => e.startsWith('send')).length).toBeGreaterThan(0);
-    expect(events.slice(secondAppend).findIndex((e) => e.startsWith('send'))).toBeGreaterThan(events.slice(secondAppend).indexOf('committed'));
-    // c: the merged update of a0 and b0, its answer (step 2) holding both, then b1.
-    const cMessages = c.sent.map((m) => decoding.createDecoder(m)).map((d) => [decoding.readVarUint(d), decoding.readVarUint(d)]);
-    expect(cMessages).toEqual([
-      [MESSAGE_SYNC, SYNC_UPDATE],
-      [MESSAGE_SYNC, SYNC_STEP2],
-      [MESSAGE_SYNC, SYNC_UPDATE],
-    ]);
-    expect(receivedKeys(c)).toEqual([sorted(a0, b0), sorted(a0, b0), sorted(b1)]);
-  });
+      // Two appends: the updates before the step 1, then the one after it; every send after its commit.
+      expect(events.filter((e) => e.startsWith('append'))).toEqual(['append 2', 'append 1']);
+      const firstCommit = events.indexOf('committed');
+      expect(events.findIndex((e) => e.startsWith('send'))).toBeGreaterThan(firstCommit);
+      const secondAppend = events.lastIndexOf('append 1');
+      expect(events.slice(secondAppend).filter((e) => e.startsWith('send')).length).toBeGreaterThan(0);
+      expect(events.slice(secondAppend).findIndex((e) => e.startsWith('send'))).toBeGreaterThan(
+        events.slice(secondAppend).indexOf('committed'),
+      );
+      // c: the merged update of a0 and b0, its answer (step 2) holding both, then b1.
+      const cMessages = c.sent
+        .map((m) => decoding.createDecoder(m))
+        .map((d) => [decoding.readVarUint(d), decoding.readVarUint(d)]);
+      expect(cMessages).toEqual([
+        [MESSAGE_SYNC, SYNC_UPDATE],
+        [MESSAGE_SYNC, SYNC_STEP2],
+        [MESSAGE_SYNC, SYNC_UPDATE],
+      ]);
+      expect(receivedKeys(c)).toEqual([sorted(a0, b0), sorted(a0, b0), sorted(b1)]);
+    },
+  );
 });
 
 describe('batches when the store fails', () => {
@@ -274,7 +294,9 @@ describe('batches when the store fails', () => {
     let full = false;
     const store = new Proxy(inner, {
       get(target, prop, receiver) {
-        if (prop === 'append' && full) return async () => Promise.reject(Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }));
+        if (prop === 'append' && full)
+          return async () =>
+            Promise.reject(Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }));
         return Reflect.get(target, prop, receiver);
       },
     });

@@ -27,7 +27,6 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => pg?.stop());
 
-
 function validUpdate(rand: () => number): Uint8Array {
   const doc = new Y.Doc();
   const value = new Uint8Array(300).map(() => Math.floor(rand() * 256));
@@ -45,14 +44,15 @@ function frame(kind: number, rand: () => number): Uint8Array {
       encoding.writeVarUint8Array(e, bytes(Math.floor(rand() * 400)));
       break;
     case 1: // valid update with flipped bytes
-    {
-      const u = validUpdate(rand);
-      for (let i = 0; i < 1 + Math.floor(rand() * 4); i++) u[Math.floor(rand() * u.length)] ^= 1 + Math.floor(rand() * 255);
-      encoding.writeVarUint(e, 0);
-      encoding.writeVarUint(e, rand() < 0.5 ? 1 : 2);
-      encoding.writeVarUint8Array(e, u);
-      break;
-    }
+      {
+        const u = validUpdate(rand);
+        for (let i = 0; i < 1 + Math.floor(rand() * 4); i++)
+          u[Math.floor(rand() * u.length)] ^= 1 + Math.floor(rand() * 255);
+        encoding.writeVarUint(e, 0);
+        encoding.writeVarUint(e, rand() < 0.5 ? 1 : 2);
+        encoding.writeVarUint8Array(e, u);
+        break;
+      }
     case 2: // truncated varint
       return Uint8Array.of(0, 0x80 | Math.floor(rand() * 128), 0xff, 0xff);
     case 3: // huge declared length
@@ -102,7 +102,9 @@ describe.each(['sqlite', 'postgres'] as const)('relay fuzz, %s store', (kind) =>
   }, 60_000);
   afterAll(() => relay?.stop());
 
-  it(`survives ${FRAMES} hostile frames with bounded memory while an honest client syncs`, { timeout: 120_000 }, async () => {
+  it(`survives ${FRAMES} hostile frames with bounded memory while an honest client syncs`, {
+    timeout: 120_000,
+  }, async () => {
     const rand = prng(0xfa22);
     const key = newEpochKey();
     const honest = new Y.Doc();
@@ -121,7 +123,8 @@ describe.each(['sqlite', 'postgres'] as const)('relay fuzz, %s store', (kind) =>
         }),
       );
       // A burst per connection; the relay closes it at the first refused frame, which is fine.
-      for (let i = 0; i < 50 && sent < FRAMES && ws!.readyState === WebSocket.OPEN; i++, sent++) ws!.send(frame(Math.floor(rand() * 8), rand));
+      for (let i = 0; i < 50 && sent < FRAMES && ws!.readyState === WebSocket.OPEN; i++, sent++)
+        ws!.send(frame(Math.floor(rand() * 8), rand));
       ws!.close();
       await closed;
       if (connections % 20 === 0) {
@@ -143,7 +146,11 @@ describe.each(['sqlite', 'postgres'] as const)('relay fuzz, %s store', (kind) =>
     const served = await fetchRoom(relay.url, key);
     const want = [...honest.getMap<Uint8Array>('log').keys()].sort();
     expect([...served.keys()].sort()).toEqual(want);
-    console.log(`fuzz: ${sent} frames over ${connections} connections; close codes ${JSON.stringify(Object.fromEntries(closeCodes))}; relay RSS ${before} → ${after} KiB; honest entries ${want.length}/${want.length}`);
+    console.log(
+      `fuzz: ${sent} frames over ${connections} connections; close ` +
+        `codes ${JSON.stringify(Object.fromEntries(closeCodes))}; relay RSS ${before} → ${after} KiB; honest ` +
+        `entries ${want.length}/${want.length}`,
+    );
     expect(relay.process.exitCode).toBeNull();
     expect(after - before).toBeLessThan(200 * 1024);
   });

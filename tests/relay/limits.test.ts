@@ -2,6 +2,8 @@
  * Relay backpressure, quotas and store failures, with a real relay process: a client that never reads cannot make
  * the relay queue a big room thousands of times, oversized awareness is refused, quotas refuse with their reasons,
  * and a store that cannot write refuses writers while readers stay connected, until writes succeed again.
+ *
+ * Over 400 lines: every limit is tested against a real relay process with the setup helpers of this file.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -45,7 +47,9 @@ function authedUrl(url: string, key: Uint8Array): string {
 /** A raw authed socket; `closed` resolves with the close code and reason. */
 function raw(url: string, key: Uint8Array) {
   const ws = new WebSocket(authedUrl(url, key));
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
   const opened = new Promise<void>((resolve) => ws.on('open', () => resolve()));
   ws.on('error', () => undefined);
   cleanup.push(() => ws.terminate());
@@ -106,7 +110,9 @@ async function bigRoom(dataDir: string, room: string, bytes: number): Promise<nu
   return entries.length;
 }
 
-/** Spawns a relay on a 52 MB room and has an honest reader load it; returns the relay, the room key and its RSS then. */
+/**
+ * Spawns a relay on a 52 MB room and has an honest reader load it; returns the relay, the room key and its RSS then.
+ */
 async function relayWithBigRoom() {
   const dataDir = mkdtempSync(join(tmpdir(), 'parley-relay-big-'));
   const key = newEpochKey();
@@ -139,7 +145,8 @@ async function otherRoomServed(url: string): Promise<void> {
 }
 
 describe('relay backpressure', () => {
-  it('2,000 sync step 1 requests from one client that never reads, on a 52 MB room: RSS growth < 64 MiB, other rooms served', async () => {
+  it('2,000 sync step 1 requests from one client that never reads, on a 52 MB room: RSS growth < 64 MiB, ' +
+    'other rooms served', async () => {
     const { r, key, pid } = await relayWithBigRoom();
     const counter = (m: string, name: string) => Number(new RegExp(`parley_relay_${name}_total (\\d+)`).exec(m)![1]);
     const start = await metrics(r);
@@ -152,12 +159,18 @@ describe('relay backpressure', () => {
     for (let i = 0; i < 2000; i++) attacker.ws.send(step1);
     await otherRoomServed(r.url);
     // Every request reached the relay; it answers the first one part at a time and the rest are covered by it.
-    const end = await until(() => metrics(r), (m) => counter(m, 'bytes_in') - counter(start, 'bytes_in') >= 2000 * step1.length);
+    const end = await until(
+      () => metrics(r),
+      (m) => counter(m, 'bytes_in') - counter(start, 'bytes_in') >= 2000 * step1.length,
+    );
     await otherRoomServed(r.url);
     stop();
     const growth = s.peak - s.before;
     const sent = counter(end, 'bytes_out') - counter(start, 'bytes_out');
-    console.log(`one client: relay RSS before ${(s.before / MiB).toFixed(0)} MiB, peak ${(s.peak / MiB).toFixed(0)} MiB, growth ${(growth / MiB).toFixed(0)} MiB; ${(sent / MiB).toFixed(1)} MiB handed to its socket`);
+    console.log(
+      `one client: relay RSS before ${(s.before / MiB).toFixed(0)} MiB, peak ${(s.peak / MiB).toFixed(0)} MiB, ` +
+        `growth ${(growth / MiB).toFixed(0)} MiB; ${(sent / MiB).toFixed(1)} MiB handed to its socket`,
+    );
     expect(growth).toBeLessThan(64 * MiB);
     expect(sent).toBeLessThan(52 * 1000 * 1000);
   }, 180_000);
@@ -201,7 +214,8 @@ describe('relay backpressure', () => {
     expect(refusedCount(await metrics(r), 'sync-rate-limit')).toBe(1);
   });
 
-  it('2,000 sync step 1 requests from 200 connections that never read (10 each): RSS growth < 256 MiB, other rooms served', async () => {
+  it('2,000 sync step 1 requests from 200 connections that never read (10 each): RSS growth < 256 MiB, ' +
+    'other rooms served', async () => {
     const { r, key, pid } = await relayWithBigRoom();
     const { s, stop } = sampleRss(pid);
     const step1 = step1Message();
@@ -213,18 +227,25 @@ describe('relay backpressure', () => {
     }
     await otherRoomServed(r.url);
     // Each connection's answer streams one part at a time: the relay holds at most a part per connection.
-    await until(() => metrics(r), (m) => Number(/parley_relay_bytes_out_total (\d+)/.exec(m)![1]) > 200 * 256 * 1024);
+    await until(
+      () => metrics(r),
+      (m) => Number(/parley_relay_bytes_out_total (\d+)/.exec(m)![1]) > 200 * 256 * 1024,
+    );
     await otherRoomServed(r.url);
     stop();
     expect(refusedCount(await metrics(r), 'sync-rate-limit')).toBe(0);
     const growth = s.peak - s.before;
-    console.log(`200 connections: relay RSS before ${(s.before / MiB).toFixed(0)} MiB, peak ${(s.peak / MiB).toFixed(0)} MiB, growth ${(growth / MiB).toFixed(0)} MiB`);
+    console.log(
+      `200 connections: relay RSS before ${(s.before / MiB).toFixed(0)} MiB, peak ${(s.peak / MiB).toFixed(0)} MiB, ` +
+        `growth ${(growth / MiB).toFixed(0)} MiB`,
+    );
     expect(growth).toBeLessThan(256 * MiB);
   }, 180_000);
 });
 
 describe('a reader that does not read', () => {
-  it('is no longer fed once its send buffer passes the bound, and is closed with 4509; the others get everything', async () => {
+  it('is no longer fed once its send buffer passes the bound, and is closed with 4509; the ' +
+    'others get everything', async () => {
     const r = await spawnRelay();
     cleanup.push(() => r.stop());
     const key = newEpochKey();
@@ -237,11 +258,17 @@ describe('a reader that does not read', () => {
 
     // 24 MB of updates: more than the kernel's socket buffers and the relay's 4 MiB bound together.
     const N = 400;
-    for (let i = 0; i < N; i += 10) writer.doc.transact(() => Array.from({ length: 10 }, () => entry(60 * 1024)).forEach(([k, v]) => writer.log.set(k, v)));
+    for (let i = 0; i < N; i += 10)
+      writer.doc.transact(() => {
+        for (let i = 0; i < 10; i++) writer.log.set(...entry(60 * 1024));
+      });
     await until(() => reader.log.size === N, 60_000);
     // (A reader in this busy test process may itself fall 4 MiB behind for a moment: it is closed too, reconnects
     // and resyncs, which is why it still ends up with every entry.)
-    await until(() => metrics(r), (m) => refusedCount(m, 'backpressure') >= 1);
+    await until(
+      () => metrics(r),
+      (m) => refusedCount(m, 'backpressure') >= 1,
+    );
     // The stuck socket was closed: reading again, it finds the end of the connection.
     stuck.ws.resume();
     await stuck.closed;
@@ -277,10 +304,16 @@ describe('awareness limits', () => {
     const key = newEpochKey();
     const c = raw(r.url, key);
     await c.opened;
-    for (let clock = 1; clock <= 500; clock++) c.ws.send(awarenessMessage(777, clock, JSON.stringify({ p: `s${clock}` })));
-    await until(() => metrics(r), (m) => refusedCount(m, 'awareness-rate-limit') > 0);
+    for (let clock = 1; clock <= 500; clock++)
+      c.ws.send(awarenessMessage(777, clock, JSON.stringify({ p: `s${clock}` })));
+    await until(
+      () => metrics(r),
+      (m) => refusedCount(m, 'awareness-rate-limit') > 0,
+    );
     // Still served: a sync step 1 is answered on the same connection.
-    const answered = new Promise<void>((resolve) => c.ws.on('message', (d: Buffer) => d[0] === 0 && d[1] === 1 && resolve()));
+    const answered = new Promise<void>((resolve) =>
+      c.ws.on('message', (d: Buffer) => d[0] === 0 && d[1] === 1 && resolve()),
+    );
     c.ws.send(step1Message());
     await answered;
     expect(c.ws.readyState).toBe(WebSocket.OPEN);
@@ -291,40 +324,48 @@ const probe = smallFilesystem('1m');
 probe?.unmount();
 
 describe('store write failures', () => {
-  it.skipIf(probe === null)('disk full on a real 3 MiB filesystem: writers refused, readers stay, writes resume once it grows (root only)', async () => {
-    const fs = smallFilesystem('3m')!;
-    cleanup.push(() => fs.unmount());
-    const dataDir = join(fs.dir, 'relay');
-    mkdirSync(dataDir);
-    const r = await spawnRelay({ dataDir });
-    cleanup.push(() => r.stop());
-    const key = newEpochKey();
-    const writer = provider(r.url, key);
-    const reader = provider(r.url, key);
-    let readerDrops = 0;
-    reader.p.on('connection-close', () => readerDrops++);
-    await until(() => writer.p.synced && reader.p.synced);
+  it.skipIf(probe === null)(
+    'disk full on a real 3 MiB filesystem: writers refused, readers stay, writes resume once it grows (root only)',
+    async () => {
+      const fs = smallFilesystem('3m')!;
+      cleanup.push(() => fs.unmount());
+      const dataDir = join(fs.dir, 'relay');
+      mkdirSync(dataDir);
+      const r = await spawnRelay({ dataDir });
+      cleanup.push(() => r.stop());
+      const key = newEpochKey();
+      const writer = provider(r.url, key);
+      const reader = provider(r.url, key);
+      let readerDrops = 0;
+      reader.p.on('connection-close', () => readerDrops++);
+      await until(() => writer.p.synced && reader.p.synced);
 
-    let text = '';
-    for (let batch = 0; batch < 200 && refusedCount(text, 'disk-full') === 0; batch++) {
-      writer.doc.transact(() => Array.from({ length: 5 }, () => entry(60 * 1024)).forEach(([k, v]) => writer.log.set(k, v)));
-      await until(() => reader.log.size === writer.log.size || refusedCount(text, 'disk-full') > 0, 5_000).catch(() => undefined);
-      text = await metrics(r);
-    }
-    expect(refusedCount(text, 'disk-full')).toBeGreaterThan(0);
-    expect(reader.log.size).toBeLessThan(writer.log.size);
-    const late = provider(r.url, key);
-    await until(() => late.p.synced && late.log.size === reader.log.size);
+      let text = '';
+      for (let batch = 0; batch < 200 && refusedCount(text, 'disk-full') === 0; batch++) {
+        writer.doc.transact(() => {
+          for (let i = 0; i < 5; i++) writer.log.set(...entry(60 * 1024));
+        });
+        await until(() => reader.log.size === writer.log.size || refusedCount(text, 'disk-full') > 0, 5_000).catch(
+          () => undefined,
+        );
+        text = await metrics(r);
+      }
+      expect(refusedCount(text, 'disk-full')).toBeGreaterThan(0);
+      expect(reader.log.size).toBeLessThan(writer.log.size);
+      const late = provider(r.url, key);
+      await until(() => late.p.synced && late.log.size === reader.log.size);
 
-    fs.resize('64m');
-    await until(() => reader.log.size === writer.log.size && late.log.size === writer.log.size, 30_000);
-    expect(/parley_relay_store_writes_failing 0/.test(await metrics(r))).toBe(true);
-    expect(readerDrops).toBe(0);
-    expect(r.process.exitCode).toBe(null);
-  }, 90_000);
+      fs.resize('64m');
+      await until(() => reader.log.size === writer.log.size && late.log.size === writer.log.size, 30_000);
+      expect(/parley_relay_store_writes_failing 0/.test(await metrics(r))).toBe(true);
+      expect(readerDrops).toBe(0);
+      expect(r.process.exitCode).toBe(null);
+    },
+    90_000,
+  );
 
-
-  it('disk full (injected SQLITE_FULL): writers refused with 4507 disk-full, readers stay connected and served, writes resume', async () => {
+  it('disk full (injected SQLITE_FULL): writers refused with 4507 disk-full, readers stay connected and ' +
+    'served, writes resume', async () => {
     const fault = join(mkdtempSync(join(tmpdir(), 'parley-fault-')), 'disk-full');
     const r = await spawnRelay({ env: { PARLEY_RELAY_FAULT_APPEND: fault } });
     cleanup.push(() => r.stop());
@@ -347,7 +388,10 @@ describe('store write failures', () => {
     expect(await refusal.closed).toEqual({ code: 4507, reason: 'disk-full' });
     const [k3, v3] = entry();
     writer.log.set(k3, v3);
-    await until(() => metrics(r), (m) => refusedCount(m, 'disk-full') >= 2 && /parley_relay_store_writes_failing 1/.test(m));
+    await until(
+      () => metrics(r),
+      (m) => refusedCount(m, 'disk-full') >= 2 && /parley_relay_store_writes_failing 1/.test(m),
+    );
     // A reader joining now (its join cannot record the room's use either) is served what is stored.
     const late = provider(r.url, key);
     await until(() => late.p.synced && late.log.has(k1));
@@ -388,20 +432,26 @@ describe.each(['sqlite', 'postgres'] as const)('quotas (%s store)', (kind) => {
   }
   const values = (n: number) => Array.from({ length: n }, () => entry(60_000)[1]);
   const stored = async (url: string, key: Uint8Array, n: number) => {
-    await until(() => fetchRoom(url, key), (m) => m.size === n);
+    await until(
+      () => fetchRoom(url, key),
+      (m) => m.size === n,
+    );
   };
 
-  it('--room-quota: an update that would pass it is refused with 4520 room-quota; other rooms still take writes', async () => {
-    const r = await relay(['--room-quota', '200KiB']);
-    const key = newEpochKey();
-    const c = await write(r.url, key, values(4));
-    expect(await c.closed).toEqual({ code: 4520, reason: 'room-quota' });
-    await stored(r.url, key, 3);
-    expect(refusedCount(await metrics(r), 'room-quota')).toBe(1);
-    const other = newEpochKey();
-    await write(r.url, other, values(3));
-    await stored(r.url, other, 3);
-  });
+  it(
+    '--room-quota: an update that would pass it is refused with 4520 room-quota; other rooms ' + 'still take writes',
+    async () => {
+      const r = await relay(['--room-quota', '200KiB']);
+      const key = newEpochKey();
+      const c = await write(r.url, key, values(4));
+      expect(await c.closed).toEqual({ code: 4520, reason: 'room-quota' });
+      await stored(r.url, key, 3);
+      expect(refusedCount(await metrics(r), 'room-quota')).toBe(1);
+      const other = newEpochKey();
+      await write(r.url, other, values(3));
+      await stored(r.url, other, 3);
+    },
+  );
 
   it('--disk-quota: counts every room and what was stored before a restart; refused with 4521 disk-quota', async () => {
     const r = await relay(['--disk-quota', '300KiB']);
@@ -425,8 +475,12 @@ describe.each(['sqlite', 'postgres'] as const)('quotas (%s store)', (kind) => {
 
 describe('quota options', () => {
   it('a bad quota is one line and exit 2', () => {
-    const run = spawnSync(process.execPath, [CLI, 'relay', '--port', '0', '--room-quota', '10GB'], { encoding: 'utf8' });
+    const run = spawnSync(process.execPath, [CLI, 'relay', '--port', '0', '--room-quota', '10GB'], {
+      encoding: 'utf8',
+    });
     expect(run.status).toBe(2);
-    expect(run.stderr).toBe('parley relay: --room-quota must be a number of bytes (e.g. 1073741824 or 1GiB), got "10GB"\n');
+    expect(run.stderr).toBe(
+      'parley relay: --room-quota must be a number of bytes (e.g. 1073741824 or 1GiB), got "10GB"\n',
+    );
   });
 });

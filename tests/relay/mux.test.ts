@@ -33,7 +33,9 @@ async function relay(args: string[] = []): Promise<SpawnedRelay> {
 async function rawMux(url: string) {
   const ws = new WebSocket(url + MUX_PATH);
   const frames: MuxFrame[] = [];
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
   ws.on('message', (data: Buffer) => {
     const f = decodeFrame(new Uint8Array(data));
     if (f) frames.push(f);
@@ -48,7 +50,14 @@ async function rawMux(url: string) {
 function nodeRoom(pool: RelayPool, url: string, key: Uint8Array) {
   const doc = new Y.Doc();
   const awareness = new Awareness(doc);
-  const link = new RoomLink(pool.connection(url), key, doc, awareness, () => undefined, () => undefined);
+  const link = new RoomLink(
+    pool.connection(url),
+    key,
+    doc,
+    awareness,
+    () => undefined,
+    () => undefined,
+  );
   cleanup.push(() => {
     link.destroy();
     awareness.destroy();
@@ -80,7 +89,8 @@ describe('relay /mux', () => {
     });
     await until(() => stock.every((s, i) => s.log.has(fromNode[i])) && rooms.every((x, i) => x.log.has(fromStock[i])));
     // Each room got only its own entries.
-    for (let i = 0; i < keys.length; i++) expect([...rooms[i].log.keys()].sort()).toEqual([fromNode[i], fromStock[i]].sort());
+    for (let i = 0; i < keys.length; i++)
+      expect([...rooms[i].log.keys()].sort()).toEqual([fromNode[i], fromStock[i]].sort());
     expect(pool.sockets).toBe(1);
   });
 

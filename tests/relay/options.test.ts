@@ -15,17 +15,30 @@ describe('relay options', () => {
     expect(o.roomQuotaBytes).toBe(1024 ** 3);
     expect(o.diskQuotaBytes).toBe(64 * 1024 ** 3);
     expect(o.maxBufferedBytes).toBe(RELAY_DEFAULTS.maxBufferedBytes);
-    for (const k of ['maxBufferedBytes', 'syncStep1PerSecond', 'awarenessBurst', 'maxAwarenessBytes', 'roomQuotaBytes', 'diskQuotaBytes'] as const) {
-      expect(() => relayOptions({ dataDir: '/tmp/x', [k]: 0 })).toThrow(new RegExp(`^relay option ${k} must be a positive number`));
+    for (const k of [
+      'maxBufferedBytes',
+      'syncStep1PerSecond',
+      'awarenessBurst',
+      'maxAwarenessBytes',
+      'roomQuotaBytes',
+      'diskQuotaBytes',
+    ] as const) {
+      expect(() => relayOptions({ dataDir: '/tmp/x', [k]: 0 })).toThrow(
+        new RegExp(`^relay option ${k} must be a positive number`),
+      );
     }
-    expect(() => relayOptions({ dataDir: '/tmp/x', maxBufferedBytes: 1024 })).toThrow(/maxBufferedBytes must be at least twice syncChunkBytes/);
+    expect(() => relayOptions({ dataDir: '/tmp/x', maxBufferedBytes: 1024 })).toThrow(
+      /maxBufferedBytes must be at least twice syncChunkBytes/,
+    );
   });
 
   it('parses byte counts with binary suffixes, one line for anything else', () => {
     expect(parseBytes('--room-quota', '1048576')).toBe(1048576);
     expect(parseBytes('--room-quota', '64KiB')).toBe(65536);
     expect(parseBytes('--disk-quota', '2GiB')).toBe(2 * 1024 ** 3);
-    expect(() => parseBytes('--disk-quota', '10GB')).toThrow('--disk-quota must be a number of bytes (e.g. 1073741824 or 1GiB), got "10GB"');
+    expect(() => parseBytes('--disk-quota', '10GB')).toThrow(
+      '--disk-quota must be a number of bytes (e.g. 1073741824 or 1GiB), got "10GB"',
+    );
     expect(() => parseBytes('--room-quota', '0')).toThrow('--room-quota must be a positive number of bytes, got "0"');
     expect(() => parseBytes('--room-quota', '-5')).toThrow(/^--room-quota must be a number of bytes/);
   });
@@ -41,10 +54,14 @@ describe('relay options', () => {
   });
 
   it('tells a full disk from other store errors', () => {
-    expect(storeFailureReason(Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }))).toBe('disk-full');
+    expect(storeFailureReason(Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }))).toBe(
+      'disk-full',
+    );
     expect(storeFailureReason(Object.assign(new Error('write'), { code: 'ENOSPC' }))).toBe('disk-full');
     expect(storeFailureReason(Object.assign(new Error('could not extend file'), { code: '53100' }))).toBe('disk-full');
-    expect(storeFailureReason(Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' }))).toBe('store-error');
+    expect(storeFailureReason(Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' }))).toBe(
+      'store-error',
+    );
     expect(storeFailureReason('nonsense')).toBe('store-error');
   });
 });
@@ -75,4 +92,3 @@ describe('parley relay connection and room limits', () => {
     }
   });
 });
-

@@ -46,7 +46,9 @@ const provider = (url: string, key: Uint8Array, doc?: Y.Doc) => stockProvider(ur
 /** A raw authed socket; `closed` resolves with the close code and reason. */
 function raw(url: string, path: string) {
   const ws = new WebSocket(`${url}${path}`);
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
   const opened = new Promise<void>((resolve) => ws.on('open', () => resolve()));
   ws.on('error', () => undefined);
   return { ws, closed, opened };
@@ -63,7 +65,6 @@ function updateMessage(update: Uint8Array): Uint8Array {
   syncProtocol.writeUpdate(e, update);
   return encoding.toUint8Array(e);
 }
-
 
 async function metrics(r: SpawnedRelay): Promise<string> {
   return (await fetch(r.url.replace('ws://', 'http://') + '/metrics')).text();
@@ -82,7 +83,9 @@ describe.each(['sqlite', 'postgres'] as const)('%s store', (store) => {
       const b = provider(r.url, key);
       await until(() => a.p.synced && b.p.synced);
       const entries = Array.from({ length: 50 }, () => entry());
-      a.doc.transact(() => entries.slice(0, 25).forEach(([k, v]) => a.log.set(k, v)));
+      a.doc.transact(() => {
+        for (const [k, v] of entries.slice(0, 25)) a.log.set(k, v);
+      });
       for (const [k, v] of entries.slice(25)) b.log.set(k, v);
       await until(() => a.log.size === 50 && b.log.size === 50);
       for (const [k, v] of entries) expect(Buffer.from(b.log.get(k)!).equals(Buffer.from(v))).toBe(true);
@@ -98,8 +101,15 @@ describe.each(['sqlite', 'postgres'] as const)('%s store', (store) => {
       const writer = provider(r.url, key);
       await until(() => writer.p.synced);
       const N = 5000;
-      for (let i = 0; i < N; i += 500) writer.doc.transact(() => Array.from({ length: 500 }, () => entry()).forEach(([k, v]) => writer.log.set(k, v)));
-      await until(() => fetchRoom(r.url, key), (m) => m.size === N, { what: `${N} stored entries` });
+      for (let i = 0; i < N; i += 500)
+        writer.doc.transact(() => {
+          for (let j = 0; j < 500; j++) writer.log.set(...entry());
+        });
+      await until(
+        () => fetchRoom(r.url, key),
+        (m) => m.size === N,
+        { what: `${N} stored entries` },
+      );
       const messages: number[] = [];
       const { room, ts, sig } = relayAuthParams(key);
       const ws = new WebSocket(`${r.url}/${room}?ts=${ts}&sig=${sig}`);
@@ -117,60 +127,81 @@ describe.each(['sqlite', 'postgres'] as const)('%s store', (store) => {
   });
 
   describe('refusals leave the relay serving others', () => {
-    const cases: [string, (url: string, key: Uint8Array, honest: Y.Doc) => Promise<{ code: number; reason: string }>][] = [
+    const cases: [
+      string,
+      (url: string, key: Uint8Array, honest: Y.Doc) => Promise<{ code: number; reason: string }>,
+    ][] = [
       ['no auth', async (url, key) => raw(url, `/${relayAuthParams(key).room}`).closed],
-      ['wrong signature', async (url, key) => {
-        const { room, ts } = relayAuthParams(key);
-        return raw(url, `/${room}?ts=${ts}&sig=${relayAuthParams(newEpochKey()).sig}`).closed;
-      }],
+      [
+        'wrong signature',
+        async (url, key) => {
+          const { room, ts } = relayAuthParams(key);
+          return raw(url, `/${room}?ts=${ts}&sig=${relayAuthParams(newEpochKey()).sig}`).closed;
+        },
+      ],
       ['stale timestamp', async (url, key) => raw(url, authedPath(key, Date.now() - 60 * 60_000)).closed],
-      ['update with a delete set', async (url, key, honest) => {
-        const c = raw(url, authedPath(key));
-        await c.opened;
-        const doc = new Y.Doc();
-        Y.applyUpdate(doc, Y.encodeStateAsUpdate(honest));
-        const [k] = [...honest.getMap('log').keys()];
-        c.ws.send(updateMessage(captureUpdate(doc, () => doc.getMap('log').delete(k))));
-        return c.closed;
-      }],
-      ['overwrite of an existing key', async (url, key, honest) => {
-        const c = raw(url, authedPath(key));
-        await c.opened;
-        const [k, v] = [...honest.getMap<Uint8Array>('log').entries()][0];
-        const doc = new Y.Doc();
-        c.ws.send(updateMessage(captureUpdate(doc, () => doc.getMap('log').set(k, v))));
-        return c.closed;
-      }],
-      ['key different from the hash of the value', async (url, key) => {
-        const c = raw(url, authedPath(key));
-        await c.opened;
-        const doc = new Y.Doc();
-        c.ws.send(updateMessage(captureUpdate(doc, () => doc.getMap('log').set(entry()[0], entry()[1]))));
-        return c.closed;
-      }],
-      ['oversize value', async (url, key) => {
-        const c = raw(url, authedPath(key));
-        await c.opened;
-        const doc = new Y.Doc();
-        const [k, v] = entry(70_000);
-        c.ws.send(updateMessage(captureUpdate(doc, () => doc.getMap('log').set(k, v))));
-        return c.closed;
-      }],
-      ['1,000 random garbage frames', async (url, key) => {
-        let last = { code: 0, reason: '' };
-        for (let sent = 0; sent < 1000; ) {
+      [
+        'update with a delete set',
+        async (url, key, honest) => {
           const c = raw(url, authedPath(key));
           await c.opened;
-          while (sent < 1000 && c.ws.readyState === WebSocket.OPEN) {
-            c.ws.send(randomBytes(1 + (sent % 200)));
-            sent++;
-            if (sent % 25 === 0) break;
+          const doc = new Y.Doc();
+          Y.applyUpdate(doc, Y.encodeStateAsUpdate(honest));
+          const [k] = [...honest.getMap('log').keys()];
+          c.ws.send(updateMessage(captureUpdate(doc, () => doc.getMap('log').delete(k))));
+          return c.closed;
+        },
+      ],
+      [
+        'overwrite of an existing key',
+        async (url, key, honest) => {
+          const c = raw(url, authedPath(key));
+          await c.opened;
+          const [k, v] = [...honest.getMap<Uint8Array>('log').entries()][0];
+          const doc = new Y.Doc();
+          c.ws.send(updateMessage(captureUpdate(doc, () => doc.getMap('log').set(k, v))));
+          return c.closed;
+        },
+      ],
+      [
+        'key different from the hash of the value',
+        async (url, key) => {
+          const c = raw(url, authedPath(key));
+          await c.opened;
+          const doc = new Y.Doc();
+          c.ws.send(updateMessage(captureUpdate(doc, () => doc.getMap('log').set(entry()[0], entry()[1]))));
+          return c.closed;
+        },
+      ],
+      [
+        'oversize value',
+        async (url, key) => {
+          const c = raw(url, authedPath(key));
+          await c.opened;
+          const doc = new Y.Doc();
+          const [k, v] = entry(70_000);
+          c.ws.send(updateMessage(captureUpdate(doc, () => doc.getMap('log').set(k, v))));
+          return c.closed;
+        },
+      ],
+      [
+        '1,000 random garbage frames',
+        async (url, key) => {
+          let last = { code: 0, reason: '' };
+          for (let sent = 0; sent < 1000; ) {
+            const c = raw(url, authedPath(key));
+            await c.opened;
+            while (sent < 1000 && c.ws.readyState === WebSocket.OPEN) {
+              c.ws.send(randomBytes(1 + (sent % 200)));
+              sent++;
+              if (sent % 25 === 0) break;
+            }
+            c.ws.close();
+            last = await c.closed;
           }
-          c.ws.close();
-          last = await c.closed;
-        }
-        return last;
-      }],
+          return last;
+        },
+      ],
     ];
 
     it.each(cases)('%s', async (name, attack) => {
@@ -181,7 +212,13 @@ describe.each(['sqlite', 'postgres'] as const)('%s store', (store) => {
       const [k, v] = entry();
       honest.log.set(k, v);
       await until(() => honest.p.synced);
-      const before = (await until(() => fetchRoom(r.url, key), (m) => m.size > 0, { what: 'the honest entry stored' })).size;
+      const before = (
+        await until(
+          () => fetchRoom(r.url, key),
+          (m) => m.size > 0,
+          { what: 'the honest entry stored' },
+        )
+      ).size;
       expect(before).toBe(1);
 
       const outcome = await attack(r.url, key, honest.doc);

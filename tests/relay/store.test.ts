@@ -68,7 +68,9 @@ describe.each<Kind>(['sqlite', 'postgres'])('%s store', (kind) => {
     for (const e of loaded.entries) clocks.set(e.client, [...(clocks.get(e.client) ?? []), e.clock]);
     expect(clocks.get(7)).toEqual([0, 1, 2]);
     expect(clocks.get(9)).toEqual([0, 1]);
-    expect(Buffer.from(loaded.entries.find((e) => e.key === first[0].key)!.value).equals(Buffer.from(first[0].value))).toBe(true);
+    expect(
+      Buffer.from(loaded.entries.find((e) => e.key === first[0].key)!.value).equals(Buffer.from(first[0].value)),
+    ).toBe(true);
     expect((await store.load(room())).entries).toEqual([]);
   });
 
@@ -182,7 +184,8 @@ describe('postgres store shared by two relay processes', () => {
     done = true;
     await reader;
     expect(seen).toHaveLength(100);
-    for (const client of [1, 2]) expect(seen.filter((e) => e.client === client).map((e) => e.clock)).toEqual([...Array(50).keys()]);
+    for (const client of [1, 2])
+      expect(seen.filter((e) => e.client === client).map((e) => e.clock)).toEqual([...Array(50).keys()]);
   });
 
   it('a stopped server makes operations fail with StoreUnavailableError, and the store works again after', async () => {
@@ -216,9 +219,18 @@ describe('postgres store shared by two relay processes', () => {
 describe('--store URLs', () => {
   it('parses postgres URLs and refuses others with one line that never shows the password', () => {
     expect(parseStoreSpec(undefined, '/d')).toEqual({ kind: 'sqlite', dataDir: '/d' });
-    expect(parseStoreSpec('postgres://u:secret@db.example:5433/parley', '/d')).toMatchObject({ kind: 'postgres', display: 'db.example:5433/parley' });
+    expect(parseStoreSpec('postgres://u:secret@db.example:5433/parley', '/d')).toMatchObject({
+      kind: 'postgres',
+      display: 'db.example:5433/parley',
+    });
     expect(parseStoreSpec('postgresql://u@h/db', '/d')).toMatchObject({ kind: 'postgres', display: 'h/db' });
-    for (const bad of ['mysql://u:secret@h/db', 'postgres://u:secret@h', 'postgres://u:secret@h:99999/db', 'not a url', 'postgres:///db']) {
+    for (const bad of [
+      'mysql://u:secret@h/db',
+      'postgres://u:secret@h',
+      'postgres://u:secret@h:99999/db',
+      'not a url',
+      'postgres:///db',
+    ]) {
       let message = '';
       try {
         parseStoreSpec(bad, '/d');
@@ -241,7 +253,10 @@ describe('parley relay --store', () => {
     });
 
   it('a bad URL is one line and exit 2, from the flag or the environment', () => {
-    for (const r of [relay(['--store', 'mysql://u:secret@h/db']), relay([], { PARLEY_RELAY_STORE: 'postgres://u:secret@h' })]) {
+    for (const r of [
+      relay(['--store', 'mysql://u:secret@h/db']),
+      relay([], { PARLEY_RELAY_STORE: 'postgres://u:secret@h' }),
+    ]) {
       expect(r.status).toBe(2);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toMatch(/^parley relay: --store /);

@@ -16,7 +16,6 @@ function server(): { doc: Y.Doc; view: RoomView } {
   return { doc, view: { clock: (c) => Y.getState(doc.store, c), hasKey: (k) => doc.getMap('log').has(k) } };
 }
 
-
 /** The verdict with entries counted, for compact assertions. */
 function summary(v: Verdict) {
   return v.ok ? { ok: true, entries: v.entries.length, duplicates: v.duplicates, gap: v.gap } : v;
@@ -43,26 +42,38 @@ describe('validateUpdate', () => {
   });
 
   const refusals: [string, (c: Y.Doc, s: Y.Doc) => Uint8Array][] = [
-    ['delete-set', (c, s) => {
-      const v = value();
-      const first = captureUpdate(c, () => c.getMap('log').set(contentId(v), v));
-      Y.applyUpdate(s, first);
-      return captureUpdate(c, () => c.getMap('log').delete(contentId(v)));
-    }],
+    [
+      'delete-set',
+      (c, s) => {
+        const v = value();
+        const first = captureUpdate(c, () => c.getMap('log').set(contentId(v), v));
+        Y.applyUpdate(s, first);
+        return captureUpdate(c, () => c.getMap('log').delete(contentId(v)));
+      },
+    ],
     ['not-log', (c) => captureUpdate(c, () => c.getMap('other').set(contentId(value()), value()))],
     ['bad-key', (c) => captureUpdate(c, () => c.getMap('log').set('short', value()))],
     ['not-binary', (c) => captureUpdate(c, () => c.getMap('log').set('a'.repeat(43), 'text'))],
     ['bad-key', (c) => captureUpdate(c, () => c.getMap('log').set(contentId(value()), value()))],
-    ['oversize', (c) => {
-      const v = value(70_000);
-      return captureUpdate(c, () => c.getMap('log').set(contentId(v), v));
-    }],
-    ['overwrite', (c, s) => {
-      const v = value();
-      const other = new Y.Doc();
-      Y.applyUpdate(s, captureUpdate(other, () => other.getMap('log').set(contentId(v), v)));
-      return captureUpdate(c, () => c.getMap('log').set(contentId(v), v));
-    }],
+    [
+      'oversize',
+      (c) => {
+        const v = value(70_000);
+        return captureUpdate(c, () => c.getMap('log').set(contentId(v), v));
+      },
+    ],
+    [
+      'overwrite',
+      (c, s) => {
+        const v = value();
+        const other = new Y.Doc();
+        Y.applyUpdate(
+          s,
+          captureUpdate(other, () => other.getMap('log').set(contentId(v), v)),
+        );
+        return captureUpdate(c, () => c.getMap('log').set(contentId(v), v));
+      },
+    ],
     ['undecodable', () => Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0x01)],
   ];
 
@@ -75,7 +86,11 @@ describe('validateUpdate', () => {
   it('re-encodes accepted entries as an update a stock Y.Doc applies to the same map', () => {
     const client = new Y.Doc();
     const values = [value(), value(), value()];
-    const u = captureUpdate(client, () => client.transact(() => values.forEach((v) => client.getMap('log').set(contentId(v), v))));
+    const u = captureUpdate(client, () =>
+      client.transact(() => {
+        for (const v of values) client.getMap('log').set(contentId(v), v);
+      }),
+    );
     const verdict = validateUpdate(u, server().view, 65536);
     if (!verdict.ok) throw new Error(verdict.reason);
     const copy = new Y.Doc();

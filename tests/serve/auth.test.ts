@@ -3,7 +3,14 @@ import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { allowedHosts, bearerMatches, hostAllowed, isLoopback, loadOrCreateToken, originAllowed } from '../../node/serve/auth.js';
+import {
+  allowedHosts,
+  bearerMatches,
+  hostAllowed,
+  isLoopback,
+  loadOrCreateToken,
+  originAllowed,
+} from '../../node/serve/auth.js';
 
 describe('serve token', () => {
   it('is created once, one line, mode 0600, and read back after', () => {
@@ -52,7 +59,7 @@ describe('Host and Origin', () => {
     expect(hostAllowed('0.0.0.0:4456', hosts)).toBe(false);
   });
 
-  it('lets requests without Origin through and only the server\'s own origins otherwise', () => {
+  it("lets requests without Origin through and only the server's own origins otherwise", () => {
     expect(originAllowed(undefined, local)).toBe(true);
     expect(originAllowed('http://127.0.0.1:4456', local)).toBe(true);
     expect(originAllowed('http://localhost:4456', local)).toBe(true);

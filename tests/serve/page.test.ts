@@ -21,10 +21,19 @@ let ch: string;
 beforeAll(async () => {
   await ready();
   relay = await spawnRelay();
-  [serve, bob, browser] = await Promise.all([spawnServe({ relays: [relay.url], env: { PARLEY_RATE_LIMIT_PER_MIN: '100000' } }), startNode({ relays: [relay.url] }), launchBrowser()]);
+  [serve, bob, browser] = await Promise.all([
+    spawnServe({ relays: [relay.url], env: { PARLEY_RATE_LIMIT_PER_MIN: '100000' } }),
+    startNode({ relays: [relay.url] }),
+    launchBrowser(),
+  ]);
   context = browser.context;
   alice = await connectHttp(serve.url, serve.token);
-  const created = await alice.call('create_channel', { name: 'page room', slots: ['invite:bob', 'bot:echo'], bot: { preset: 'echo' }, display_name: 'Alice' });
+  const created = await alice.call('create_channel', {
+    name: 'page room',
+    slots: ['invite:bob', 'bot:echo'],
+    bot: { preset: 'echo' },
+    display_name: 'Alice',
+  });
   ch = created.channel;
   await bob.call('join_channel', { invite_code: created.invites['invite:bob'], display_name: 'Bob' });
 });
@@ -44,42 +53,48 @@ async function open(url: string): Promise<Page> {
 }
 
 describe('the web page', () => {
-  it('shows the channel, a stdio node\'s message without reload, the bot output\'s verification, and posts back', async () => {
-    const page = await open(serve.page);
-    await page.getByRole('button', { name: 'page room' }).waitFor();
-    await page.locator('#title', { hasText: 'page room' }).waitFor();
-    // The token left the address bar once read.
-    expect(page.url()).toBe(`${serve.url}/`);
+  it(
+    "shows the channel, a stdio node's message without reload, the bot output's verification, and posts " + 'back',
+    async () => {
+      const page = await open(serve.page);
+      await page.getByRole('button', { name: 'page room' }).waitFor();
+      await page.locator('#title', { hasText: 'page room' }).waitFor();
+      // The token left the address bar once read.
+      expect(page.url()).toBe(`${serve.url}/`);
 
-    await bob.call('post_message', { channel: ch, body: 'hello from bob' });
-    const line = page.locator('#transcript li', { hasText: 'hello from bob' }).first();
-    await line.waitFor({ timeout: 10_000 });
-    expect(await line.locator('.from').textContent()).toBe('Bob');
+      await bob.call('post_message', { channel: ch, body: 'hello from bob' });
+      const line = page.locator('#transcript li', { hasText: 'hello from bob' }).first();
+      await line.waitFor({ timeout: 10_000 });
+      expect(await line.locator('.from').textContent()).toBe('Bob');
 
-    // The echo bot answers; Alice's node replays the step and the page shows it verified.
-    const echo = page.locator('#transcript li', { hasText: 'Bob said: hello from bob' });
-    await echo.locator('.badge.verified').waitFor({ timeout: 15_000 });
-    await page.locator('#bots li', { hasText: 'bot:echo' }).waitFor();
-    expect(await page.locator('#bots li').first().textContent()).toMatch(/runner owner.*steps \d+: \d+ verified, 0 pending, 0 mismatches/s);
-    await page.locator('#who li', { hasText: 'Bob' }).waitFor();
+      // The echo bot answers; Alice's node replays the step and the page shows it verified.
+      const echo = page.locator('#transcript li', { hasText: 'Bob said: hello from bob' });
+      await echo.locator('.badge.verified').waitFor({ timeout: 15_000 });
+      await page.locator('#bots li', { hasText: 'bot:echo' }).waitFor();
+      expect(await page.locator('#bots li').first().textContent()).toMatch(
+        /runner owner.*steps \d+: \d+ verified, 0 pending, 0 mismatches/s,
+      );
+      await page.locator('#who li', { hasText: 'Bob' }).waitFor();
 
-    await page.locator('#body').fill('hello from the page');
-    await page.locator('#body').press('Enter');
-    const seen = await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'hello from the page'));
-    expect(seen.find((m) => m.body === 'hello from the page')).toMatchObject({ from: 'owner', kind: 'chat' });
-    await page.locator('#transcript li', { hasText: 'hello from the page' }).first().waitFor();
+      await page.locator('#body').fill('hello from the page');
+      await page.locator('#body').press('Enter');
+      const seen = await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'hello from the page'));
+      expect(seen.find((m) => m.body === 'hello from the page')).toMatchObject({ from: 'owner', kind: 'chat' });
+      await page.locator('#transcript li', { hasText: 'hello from the page' }).first().waitFor();
 
-    await page.getByRole('button', { name: 'Verify channel' }).click();
-    await page.locator('#verify-result', { hasText: /^OK: \d+ events authenticated/ }).waitFor({ timeout: 15_000 });
+      await page.getByRole('button', { name: 'Verify channel' }).click();
+      await page.locator('#verify-result', { hasText: /^OK: \d+ events authenticated/ }).waitFor({ timeout: 15_000 });
 
-    // PARLEY_SCREENSHOTS=DIR keeps a picture of the page for a human to look at (docs/serve.md describes one).
-    if (process.env.PARLEY_SCREENSHOTS) await page.screenshot({ path: `${process.env.PARLEY_SCREENSHOTS}/page-desktop.png`, fullPage: true });
+      // PARLEY_SCREENSHOTS=DIR keeps a picture of the page for a human to look at (docs/serve.md describes one).
+      if (process.env.PARLEY_SCREENSHOTS)
+        await page.screenshot({ path: `${process.env.PARLEY_SCREENSHOTS}/page-desktop.png`, fullPage: true });
 
-    const download = page.waitForEvent('download');
-    await page.getByRole('button', { name: 'Download export' }).click();
-    expect((await download).suggestedFilename()).toBe('page_room.parley.json');
-    await page.close();
-  });
+      const download = page.waitForEvent('download');
+      await page.getByRole('button', { name: 'Download export' }).click();
+      expect((await download).suggestedFilename()).toBe('page_room.parley.json');
+      await page.close();
+    },
+  );
 
   it('is readable at phone width and usable from the keyboard', async () => {
     const page = await open(serve.page);
@@ -94,7 +109,8 @@ describe('the web page', () => {
     await page.keyboard.type('typed at phone width');
     await page.keyboard.press('Enter');
     await collectUntil(bob, ch, (all) => all.some((m) => m.body === 'typed at phone width'));
-    if (process.env.PARLEY_SCREENSHOTS) await page.screenshot({ path: `${process.env.PARLEY_SCREENSHOTS}/page-phone.png`, fullPage: true });
+    if (process.env.PARLEY_SCREENSHOTS)
+      await page.screenshot({ path: `${process.env.PARLEY_SCREENSHOTS}/page-phone.png`, fullPage: true });
     await page.close();
   });
 
@@ -118,49 +134,67 @@ describe('the web page', () => {
     await page.close();
   });
 
-  it('shows a hidden-information bot\'s outputs pending until its seed is revealed, then verified, without reload', async () => {
-    // Bob's node runs the bot and holds its seed; Alice's node (the page's) can only verify once it is revealed.
-    const created = await bob.call('create_channel', { name: 'guess room', slots: ['invite:alice', 'bot:guess'], bot: { preset: 'guess' }, display_name: 'Bob' });
-    const game = created.channel as string;
-    await alice.call('join_channel', { invite_code: created.invites['invite:alice'], display_name: 'Alice' });
-    const page = await open(serve.page);
-    await page.getByRole('button', { name: 'guess room' }).click();
-    await page.locator('#transcript li', { hasText: '· commitment' }).waitFor({ timeout: 15_000 });
+  it(
+    "shows a hidden-information bot's outputs pending until its seed is revealed, then " + 'verified, without reload',
+    async () => {
+      // Bob's node runs the bot and holds its seed; Alice's node (the page's) can only verify once it is revealed.
+      const created = await bob.call('create_channel', {
+        name: 'guess room',
+        slots: ['invite:alice', 'bot:guess'],
+        bot: { preset: 'guess' },
+        display_name: 'Bob',
+      });
+      const game = created.channel as string;
+      await alice.call('join_channel', { invite_code: created.invites['invite:alice'], display_name: 'Alice' });
+      const page = await open(serve.page);
+      await page.getByRole('button', { name: 'guess room' }).click();
+      await page.locator('#transcript li', { hasText: '· commitment' }).waitFor({ timeout: 15_000 });
 
-    // Alice plays over HTTP by binary search until the bot says "correct" and reveals its number.
-    let [lo, hi, cursor] = [1, 100, undefined as string | undefined];
-    for (let guesses = 0; ; guesses++) {
-      expect(guesses).toBeLessThan(8);
-      const g = Math.floor((lo + hi) / 2);
-      await alice.call('post_message', { channel: game, kind: 'guess', body: String(g) });
-      let hint: ReadMessage | undefined;
-      while (!hint) {
-        const r = await alice.call('sync_messages', { channel: game, cursor, limit: 500, wait_seconds: 10 });
-        if (r.messages.length === 0) throw new Error('no hint from the bot');
-        cursor = r.cursor;
-        hint = r.messages.find((m) => m.from === 'bot:guess' && m.kind === 'hint');
+      // Alice plays over HTTP by binary search until the bot says "correct" and reveals its number.
+      let [lo, hi, cursor] = [1, 100, undefined as string | undefined];
+      for (let guesses = 0; ; guesses++) {
+        expect(guesses).toBeLessThan(8);
+        const g = Math.floor((lo + hi) / 2);
+        await alice.call('post_message', { channel: game, kind: 'guess', body: String(g) });
+        let hint: ReadMessage | undefined;
+        while (!hint) {
+          const r = await alice.call('sync_messages', { channel: game, cursor, limit: 500, wait_seconds: 10 });
+          if (r.messages.length === 0) throw new Error('no hint from the bot');
+          cursor = r.cursor;
+          hint = r.messages.find((m) => m.from === 'bot:guess' && m.kind === 'hint');
+        }
+        if (guesses === 0 && hint.body !== 'correct') {
+          // Before the reveal the page says pending, not verified.
+          await page
+            .locator('#transcript li', { hasText: '· hint' })
+            .first()
+            .locator('.badge.pending')
+            .waitFor({ timeout: 10_000 });
+        }
+        if (hint.body === 'correct') break;
+        if (hint.body === 'higher') lo = g + 1;
+        else hi = g - 1;
       }
-      if (guesses === 0 && hint.body !== 'correct') {
-        // Before the reveal the page says pending, not verified.
-        await page.locator('#transcript li', { hasText: '· hint' }).first().locator('.badge.pending').waitFor({ timeout: 10_000 });
-      }
-      if (hint.body === 'correct') break;
-      if (hint.body === 'higher') lo = g + 1;
-      else hi = g - 1;
-    }
-    await page.locator('#transcript li', { hasText: '· reveal' }).waitFor({ timeout: 15_000 });
-    // Every output shown as pending turns verified on the page once the seed is out.
-    await page.waitForFunction(() => document.querySelectorAll('#transcript .badge.pending, #transcript .badge.checking').length === 0, undefined, { timeout: 15_000 });
-    const badges = await page.locator('#transcript li', { hasText: '· hint' }).locator('.badge').allTextContents();
-    expect(badges.length).toBeGreaterThan(0);
-    expect(new Set(badges)).toEqual(new Set(['verified']));
-    expect(await page.locator('#transcript .badge.mismatch').count()).toBe(0);
-    await page.close();
-  });
+      await page.locator('#transcript li', { hasText: '· reveal' }).waitFor({ timeout: 15_000 });
+      // Every output shown as pending turns verified on the page once the seed is out.
+      await page.waitForFunction(
+        () => document.querySelectorAll('#transcript .badge.pending, #transcript .badge.checking').length === 0,
+        undefined,
+        { timeout: 15_000 },
+      );
+      const badges = await page.locator('#transcript li', { hasText: '· hint' }).locator('.badge').allTextContents();
+      expect(badges.length).toBeGreaterThan(0);
+      expect(new Set(badges)).toEqual(new Set(['verified']));
+      expect(await page.locator('#transcript .badge.mismatch').count()).toBe(0);
+      await page.close();
+    },
+  );
 
   it('says clearly when the token is wrong or missing', async () => {
     const wrong = await open(`${serve.url}/#token=not-the-token`);
-    await wrong.locator('#error', { hasText: 'Access denied: the token in this link is wrong or out of date' }).waitFor();
+    await wrong
+      .locator('#error', { hasText: 'Access denied: the token in this link is wrong or out of date' })
+      .waitFor();
     expect(await wrong.locator('#app').isHidden()).toBe(true);
     await wrong.close();
     const none = await open(`${serve.url}/`);
