@@ -94,7 +94,8 @@ export function requestLimits(req: { memory?: number; gas?: number } = {}): Limi
   const out = { ...DEFAULT_LIMITS };
   const check = (name: string, v: number | undefined, min: number, max: number): number | undefined => {
     if (v === undefined) return undefined;
-    if (!Number.isSafeInteger(v) || v < min || v > max) throw new RangeError(`limits.${name} must be an integer from ${min} to ${max} (got ${v}).`);
+    if (!Number.isSafeInteger(v) || v < min || v > max)
+      throw new RangeError(`limits.${name} must be an integer from ${min} to ${max} (got ${v}).`);
     return v;
   };
   out.memoryBytes = check('memory', req.memory, MIN_MEMORY_BYTES, MAX_LIMITS.memoryBytes) ?? out.memoryBytes;

@@ -5,21 +5,52 @@
  * Deterministic by construction (bots/prelude.ts), bounded by a memory limit, a stack limit and a gas budget
  * counted in interrupt-handler calls, which QuickJS makes at a fixed bytecode rhythm and so counts identically on
  * every machine. A wall-clock backstop stops a step that is merely slow *here* and calls it unverifiable.
+ *
+ * Over 400 lines: one engine instance's whole life (load, step, meter, free) reads best in one place; the engine's
+ * rules and limits are already apart in bots/engine.ts.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { newQuickJSWASMModule, newVariant, RELEASE_SYNC, DefaultIntrinsics, type QuickJSContext, type QuickJSHandle, type QuickJSRuntime, type QuickJSWASMModule } from 'quickjs-emscripten';
+import {
+  newQuickJSWASMModule,
+  newVariant,
+  RELEASE_SYNC,
+  DefaultIntrinsics,
+  type QuickJSContext,
+  type QuickJSHandle,
+  type QuickJSRuntime,
+  type QuickJSWASMModule,
+} from 'quickjs-emscripten';
 import { canonicalString, type Json } from '../protocol/canonical.js';
 import { sha256Hex } from '../protocol/hash.js';
-import { HOST_GAS_BYTES, hostGas, sanitizeLimits, WASM_BASE_BYTES, WASM_FILE, WASM_PAGE, type Limits } from './engine.js';
+import {
+  HOST_GAS_BYTES,
+  hostGas,
+  sanitizeLimits,
+  WASM_BASE_BYTES,
+  WASM_FILE,
+  WASM_PAGE,
+  type Limits,
+} from './engine.js';
 import { PRELUDE } from './prelude.js';
 import { prngState } from './seed.js';
 import { encodable } from '../protocol/canonical-fast.js';
 
 // The engine's identity and limits live in bots/engine.ts; importers of the sandbox find them here too.
 export {
-  DEFAULT_LIMITS, ENGINE, ENGINE_ID, HOST_CALL_GAS, HOST_GAS_BYTES, hostGas, MAX_LIMITS, MIN_MEMORY_BYTES, requestLimits,
-  sanitizeLimits, WASM_BASE_BYTES, WASM_PAGE, type Limits,
+  DEFAULT_LIMITS,
+  ENGINE,
+  ENGINE_ID,
+  HOST_CALL_GAS,
+  HOST_GAS_BYTES,
+  hostGas,
+  MAX_LIMITS,
+  MIN_MEMORY_BYTES,
+  requestLimits,
+  sanitizeLimits,
+  WASM_BASE_BYTES,
+  WASM_PAGE,
+  type Limits,
 } from './engine.js';
 
 /** The hooks a step can call, in the order bots/prelude.ts numbers them (the replay thread's lines use it too). */
@@ -59,7 +90,15 @@ export interface TextStep {
 }
 
 export type TextOutcome =
-  | { status: 'ok'; outputsText: string; outputs: BotOutput[]; stateText: string; state: Json | null; stateHash: string; gas: number }
+  | {
+      status: 'ok';
+      outputsText: string;
+      outputs: BotOutput[];
+      stateText: string;
+      state: Json | null;
+      stateHash: string;
+      gas: number;
+    }
   | { status: 'failed'; error: string; gas: number }
   | { status: 'unverifiable'; reason: string };
 
@@ -70,7 +109,6 @@ export interface BotSandbox {
   memoryBytes(): number;
   close(): void;
 }
-
 
 export const stateHash = (state: Json | null): string => sha256Hex(canonicalString(state));
 
@@ -135,7 +173,10 @@ class QuickJSBot implements BotSandbox {
     this.overGas = false;
     this.overTime = false;
     this.deadline = Infinity;
-    this.runtime = this.mod.newRuntime({ memoryLimitBytes: this.limits.memoryBytes, maxStackSizeBytes: this.limits.stackBytes });
+    this.runtime = this.mod.newRuntime({
+      memoryLimitBytes: this.limits.memoryBytes,
+      maxStackSizeBytes: this.limits.stackBytes,
+    });
     this.runtime.setInterruptHandler(() => {
       this.gasUsed++;
       if (this.gasUsed > this.limits.gas) this.overGas = true;
@@ -165,7 +206,16 @@ class QuickJSBot implements BotSandbox {
     this.stepFn = this.vm.getProp(this.vm.global, '__parley_step');
     this.emptyText = this.vm.newString('');
     const configure = this.vm.getProp(this.vm.global, '__parley_configure');
-    this.vm.unwrapResult(this.vm.callFunction(configure, this.vm.undefined, this.vm.newNumber(this.limits.maxOutputBytes), this.vm.newNumber(this.limits.maxStateBytes))).dispose();
+    this.vm
+      .unwrapResult(
+        this.vm.callFunction(
+          configure,
+          this.vm.undefined,
+          this.vm.newNumber(this.limits.maxOutputBytes),
+          this.vm.newNumber(this.limits.maxStateBytes),
+        ),
+      )
+      .dispose();
     configure.dispose();
     this.loadError = this.withBudget(() => this.loadModule());
     if (this.loadError) this.failed = true;
@@ -219,14 +269,25 @@ class QuickJSBot implements BotSandbox {
 
   /** A step that failed: its outputs are the error notice and the state stays as it was. */
   private rollback(input: StepInput, error: string): StepOutcome {
-    return { status: 'error', outputs: [{ kind: 'error', body: error }], state: input.state, stateHash: stateHash(input.state), gas: this.gasUsed, error };
+    return {
+      status: 'error',
+      outputs: [{ kind: 'error', body: error }],
+      state: input.state,
+      stateHash: stateHash(input.state),
+      gas: this.gasUsed,
+      error,
+    };
   }
 
   /** One guest call: `[argument, state]` and (when they changed) members/channel texts, hook, `now`, PRNG state. */
   private call(t: TextStep, extraText: string): string {
     const vm = this.vm;
     // join() builds one flat string, which is copied into the guest faster than a concatenation.
-    const owned = [vm.newString(['[', t.argText, ',', t.stateText, ']'].join('')), vm.newNumber(HOOKS.indexOf(t.hook)), vm.newNumber(t.now)];
+    const owned = [
+      vm.newString(['[', t.argText, ',', t.stateText, ']'].join('')),
+      vm.newNumber(HOOKS.indexOf(t.hook)),
+      vm.newNumber(t.now),
+    ];
     for (let i = 0; i < 4; i++) owned.push(vm.newNumber(t.rng[i]));
     const extra = extraText === '' ? this.emptyText : vm.newString(extraText);
     try {
@@ -242,7 +303,13 @@ class QuickJSBot implements BotSandbox {
 
   step(input: StepInput): StepOutcome {
     const o = this.stepText({
-      hook: input.hook, now: input.now, rng: prngState(input.random), argText: JSON.stringify(input.arg ?? null), stateText: JSON.stringify(input.state ?? null), members: input.members, channel: input.channel,
+      hook: input.hook,
+      now: input.now,
+      rng: prngState(input.random),
+      argText: JSON.stringify(input.arg ?? null),
+      stateText: JSON.stringify(input.state ?? null),
+      members: input.members,
+      channel: input.channel,
     });
     if (o.status === 'unverifiable') return o;
     if (o.status === 'failed') return this.rollback(input, o.error);
@@ -267,7 +334,10 @@ class QuickJSBot implements BotSandbox {
       if (!(err instanceof Interrupted)) throw err;
       this.failed = true;
       this.tainted = `an earlier step ran longer than the ${this.limits.wallMs} ms backstop on this machine`;
-      return { status: 'unverifiable', reason: `the step ran longer than the ${this.limits.wallMs} ms backstop on this machine` };
+      return {
+        status: 'unverifiable',
+        reason: `the step ran longer than the ${this.limits.wallMs} ms backstop on this machine`,
+      };
     }
     const fail = (error: string): TextOutcome => ({ status: 'failed', error, gas: this.gasUsed });
     if (failure !== null) {
@@ -339,6 +409,9 @@ export async function loadBot(source: string, limits: unknown = {}): Promise<Bot
   const l = sanitizeLimits(limits);
   compiled ??= WebAssembly.compile(readFileSync(WASM_FILE));
   const wasmModule = await compiled;
-  const wasmMemory = new WebAssembly.Memory({ initial: WASM_BASE_BYTES / WASM_PAGE, maximum: (WASM_BASE_BYTES + Math.ceil(l.memoryBytes / WASM_PAGE) * WASM_PAGE) / WASM_PAGE });
+  const wasmMemory = new WebAssembly.Memory({
+    initial: WASM_BASE_BYTES / WASM_PAGE,
+    maximum: (WASM_BASE_BYTES + Math.ceil(l.memoryBytes / WASM_PAGE) * WASM_PAGE) / WASM_PAGE,
+  });
   return new QuickJSBot(await newQuickJSWASMModule(newVariant(RELEASE_SYNC, { wasmModule, wasmMemory })), source, l);
 }

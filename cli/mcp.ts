@@ -42,7 +42,10 @@ export const command: Command = {
     process.on('SIGINT', shutdown);
     process.stdin.on('close', shutdown);
     await server.connect(transport);
-    console.error(`parley mcp: node ${node.me.slice(0, 8)} ready (profile ${node.home}, ${node.channelRows().length} channel(s), ${node.dormant.size} dormant)`);
+    console.error(
+      `parley mcp: node ${node.me.slice(0, 8)} ready (profile ${node.home}, ${node.channelRows().length} ` +
+        `channel(s), ${node.dormant.size} dormant)`,
+    );
     return new Promise<number>(() => undefined);
   },
 };

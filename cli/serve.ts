@@ -72,7 +72,8 @@ export const command: Command = {
     console.log(`parley serve listening on ${serve.url}`);
     console.log(`page: ${serve.url}/#token=${token}`);
     console.error(
-      `parley serve: node ${node.me.slice(0, 8)} ready (profile ${node.home}, ${node.channelRows().length} channel(s), ${node.dormant.size} dormant); ` +
+      `parley serve: node ${node.me.slice(0, 8)} ready (profile ${node.home}, ${node.channelRows().length} ` +
+        `channel(s), ${node.dormant.size} dormant); ` +
         `MCP at ${serve.url}/mcp`,
     );
     return new Promise<number>((resolve) => {

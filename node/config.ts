@@ -6,9 +6,13 @@ export { parleyHome } from '../runtime/profile.js';
 /** Parses a comma-separated relay list; throws an Error naming the bad entry. */
 export function parseRelayList(text: string | undefined): string[] {
   if (!text) return [];
-  const urls = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const urls = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const url of urls) {
-    if (!RelayUrlSchema.safeParse(url).success) throw new Error(`PARLEY_RELAY entry "${url}" is not a ws:// or wss:// URL.`);
+    if (!RelayUrlSchema.safeParse(url).success)
+      throw new Error(`PARLEY_RELAY entry "${url}" is not a ws:// or wss:// URL.`);
   }
   return [...new Set(urls.map((u) => u.replace(/\/+$/, '')))];
 }
@@ -19,7 +23,12 @@ export function parseRelayList(text: string | undefined): string[] {
  */
 export function withholdGraceMs(env: NodeJS.ProcessEnv = process.env): number {
   const n = Number(env.PARLEY_WITHHOLD_GRACE_MS);
-  return Number.isFinite(n) && n >= 0 && env.PARLEY_WITHHOLD_GRACE_MS !== '' && env.PARLEY_WITHHOLD_GRACE_MS !== undefined ? n : 15_000;
+  return Number.isFinite(n) &&
+    n >= 0 &&
+    env.PARLEY_WITHHOLD_GRACE_MS !== '' &&
+    env.PARLEY_WITHHOLD_GRACE_MS !== undefined
+    ? n
+    : 15_000;
 }
 
 /**

@@ -90,7 +90,8 @@ export class DormantLink extends RoomEndpoint {
       this.sendSync(syncProtocol.messageYjsSyncStep2, EMPTY_UPDATE);
       return null;
     }
-    if (step !== syncProtocol.messageYjsSyncStep2 && step !== syncProtocol.messageYjsUpdate) return 'an unknown message';
+    if (step !== syncProtocol.messageYjsSyncStep2 && step !== syncProtocol.messageYjsUpdate)
+      return 'an unknown message';
     if (updateAddsTo(payload, ours)) return 'new events';
     if (step === syncProtocol.messageYjsSyncStep2) this.setSynced(true);
     return null;
@@ -109,7 +110,8 @@ export class DormantChannel {
     private readonly onWake: (ch: string) => void,
   ) {
     for (const { ep, key, sv } of epochs) {
-      for (const url of row.relays) this.links.push({ ep, link: new DormantLink(pool.connection(url), key, sv, () => this.wake()) });
+      for (const url of row.relays)
+        this.links.push({ ep, link: new DormantLink(pool.connection(url), key, sv, () => this.wake()) });
     }
   }
 
@@ -121,7 +123,12 @@ export class DormantChannel {
   relays(): RelayState[] {
     return this.links
       .filter((l) => l.ep === this.row.epoch)
-      .map(({ link }) => ({ url: link.url, connected: link.connected, synced: link.synced, ...(link.refusal ? { refused: link.refusal } : {}) }));
+      .map(({ link }) => ({
+        url: link.url,
+        connected: link.connected,
+        synced: link.synced,
+        ...(link.refusal ? { refused: link.refusal } : {}),
+      }));
   }
 
   /** Leaves the rooms and hands the channel to the node to open. */

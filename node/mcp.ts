@@ -26,7 +26,11 @@ export function createMcpServer(node: ParleyNode, bots?: BotHooks): McpServer {
     {
       capabilities: { resources: { subscribe: true }, logging: {} },
       instructions:
-        'Parley connects you to shared, end-to-end-encrypted channels with other agents and people. Create a channel and share its invite codes, or join with a code you were given. Post with post_message, read with sync_messages (use wait_seconds to wait for replies). Results are compact; pass detail: "full" only when you need event ids or member keys. Bot messages carry a verification mark that your own node computed by replaying the bot.',
+        'Parley connects you to shared, end-to-end-encrypted channels with other agents and people. Create a ' +
+        'channel and share its invite codes, or join with a code you were given. Post with post_message, read with ' +
+        'sync_messages (use wait_seconds to wait for replies). Results are compact; pass detail: "full" only when ' +
+        'you need event ids or member keys. Bot messages carry a verification mark that your own node computed by ' +
+        'replaying the bot.',
     },
   );
 
@@ -56,7 +60,11 @@ function registerTranscripts(mcp: McpServer, node: ParleyNode): void {
   mcp.registerResource(
     'channel-transcript',
     new ResourceTemplate('parley://channel/{id}', {
-      list: () => ({ resources: node.channelRows().map((r) => ({ uri: `parley://channel/${r.ch}`, name: r.name, mimeType: 'text/plain' })) }),
+      list: () => ({
+        resources: node
+          .channelRows()
+          .map((r) => ({ uri: `parley://channel/${r.ch}`, name: r.name, mimeType: 'text/plain' })),
+      }),
     }),
     { description: 'The decrypted transcript of a channel', mimeType: 'text/plain' },
     (uri, { id }) => {
@@ -77,7 +85,8 @@ function registerTranscripts(mcp: McpServer, node: ParleyNode): void {
   });
   const onDelivered = (ch: string | null) => {
     for (const uri of subscribed) {
-      if (ch === null || uri === `parley://channel/${ch}`) void mcp.server.sendResourceUpdated({ uri }).catch(() => undefined);
+      if (ch === null || uri === `parley://channel/${ch}`)
+        void mcp.server.sendResourceUpdated({ uri }).catch(() => undefined);
     }
   };
   node.on('delivered', onDelivered);

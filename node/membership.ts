@@ -14,9 +14,9 @@
  *   cannot post). A slot's prefix gives its holder's starting role; the owner can change roles and hand ownership on.
  *
  * Determinism. The authority events (above, plus renames, close and the key-carrying epoch events) are folded in
- * (lamport, id) order after the create, which extends causal order; an event that arrives out of that order makes the fold run again
- * from the start. The result is therefore a function of the set of delivered events, whatever order they came in.
- * Authority events whose author had no right to them at their place in the fold are delivered but have no effect,
+ * (lamport, id) order after the create, which extends causal order; an event that arrives out of that order makes the
+ * fold run again from the start. The result is therefore a function of the set of delivered events, whatever order
+ * they came in. Authority events whose author had no right to them at their place in the fold are delivered but have no effect,
  * and are reported (`problems`). Ordinary events (messages, status, bot traffic) are checked against the state at
  * delivery: an author must hold a slot that may post.
  *
@@ -27,7 +27,16 @@
 import { compareEvents } from '../protocol/event.js';
 import { ownedChannelId } from '../protocol/keys.js';
 import {
-  AdmitPayload, checkSlotClaim, CreatePayload, EpochKeyPayload, JoinPayload, KickPayload, RolePayload, slotRole, UpdatePayload, type Role,
+  AdmitPayload,
+  checkSlotClaim,
+  CreatePayload,
+  EpochKeyPayload,
+  JoinPayload,
+  KickPayload,
+  RolePayload,
+  slotRole,
+  UpdatePayload,
+  type Role,
 } from './payloads.js';
 
 export type { Role };
@@ -84,8 +93,16 @@ export interface MemberView {
 
 /** Events whose effect is decided by the fold. */
 const AUTHORITY = new Set([
-  'channel.create', 'member.join', 'member.admit', 'member.kick', 'member.leave', 'member.role', 'channel.update', 'channel.close',
-  'epoch.rotate', 'epoch.key',
+  'channel.create',
+  'member.join',
+  'member.admit',
+  'member.kick',
+  'member.leave',
+  'member.role',
+  'channel.update',
+  'channel.close',
+  'epoch.rotate',
+  'epoch.key',
 ]);
 /** Ordinary events a member may post; an observer may post none of them. */
 const MANAGE = new Set(['bot.attach']);
@@ -134,7 +151,8 @@ export class Membership {
     if (ev.type === 'channel.create') {
       const c = CreatePayload.safeParse(p);
       if (!c.success) return 'malformed channel.create';
-      if (ownedChannelId(ev.author, c.data.salt) !== this.ch) return 'forged channel.create: the channel id does not commit to its author';
+      if (ownedChannelId(ev.author, c.data.salt) !== this.ch)
+        return 'forged channel.create: the channel id does not commit to its author';
       return this.createId !== null && this.createId !== id ? 'second channel.create' : null;
     }
     // Nothing can be judged before the channel exists; the node holds such events until it does.
@@ -153,8 +171,10 @@ export class Membership {
       return shapeProblem(ev);
     }
     if (this.isRemoved(ev.author)) return 'event by a removed member';
-    if (!this.canPost(ev.author)) return this.roleOf(ev.author) === 'observer' ? 'event by an observer (read-only)' : 'event by a non-member';
-    if (MANAGE.has(ev.type) && !this.manages(ev.author)) return `${ev.type} by someone who is not the owner or an admin`;
+    if (!this.canPost(ev.author))
+      return this.roleOf(ev.author) === 'observer' ? 'event by an observer (read-only)' : 'event by a non-member';
+    if (MANAGE.has(ev.type) && !this.manages(ev.author))
+      return `${ev.type} by someone who is not the owner or an admin`;
     return null;
   }
 
@@ -167,7 +187,15 @@ export class Membership {
     if (!AUTHORITY.has(ev.type)) return;
     if (this.factIds.has(id)) return;
     this.factIds.add(id);
-    const fact: Fact = { id, ep: ev.ep, type: ev.type, author: ev.author, lamport: ev.lamport, deps: ev.deps, payload: ev.payload };
+    const fact: Fact = {
+      id,
+      ep: ev.ep,
+      type: ev.type,
+      author: ev.author,
+      lamport: ev.lamport,
+      deps: ev.deps,
+      payload: ev.payload,
+    };
     if (ev.type === 'member.join') {
       this.claimed.add(`${ev.author}|${String(ev.payload.slot)}`);
       this.claimants.add(ev.author);
@@ -242,7 +270,11 @@ export class Membership {
         if (!this.manages(f.author)) return 'only the owner or an admin may hand out epoch keys';
         if (f.type === 'epoch.rotate' && typeof p.next_ep === 'number') this.rotatedEpochs.add(f.ep);
         const strangers = keyRecipients(f).filter((r) => r !== f.author && !this.isMember(r));
-        if (strangers.length > 0) this.flagged.set(f.id, `${f.type} by ${this.describe(f.author)} seals a key to a non-member: ${strangers.map(short).join(', ')}`);
+        if (strangers.length > 0)
+          this.flagged.set(
+            f.id,
+            `${f.type} by ${this.describe(f.author)} seals a key to a non-member: ${strangers.map(short).join(', ')}`,
+          );
         return null;
       }
     }
@@ -290,7 +322,14 @@ export class Membership {
     if (s.closed) return `${slot} is closed`;
     if (this.removed.has(member)) return 'the claimant was removed from this channel';
     if (this.slotOf(member) !== undefined) return 'the claimant already holds a slot';
-    s.holder = { author: member, name: c.name, role: slotRole(slot) ?? 'member', claim, admit: f.id, entropy: c.entropy };
+    s.holder = {
+      author: member,
+      name: c.name,
+      role: slotRole(slot) ?? 'member',
+      claim,
+      admit: f.id,
+      entropy: c.entropy,
+    };
     this.admitted.add(claim);
     this.slotByAuthor.set(member, slot);
     return null;
@@ -305,7 +344,7 @@ export class Membership {
     if (s.closed) return `${slot} is already closed`;
     if (s.holder && s.holder.role === 'admin' && f.author !== this.owner) return 'only the owner may remove an admin';
     if (s.holder) this.removalEpochs.add(f.ep);
-    this.close(slot, s);
+    this.close(s);
     return null;
   }
 
@@ -315,7 +354,7 @@ export class Membership {
     const slot = this.slotOf(f.author);
     if (slot === undefined) return 'the author holds no slot';
     this.removalEpochs.add(f.ep);
-    this.close(slot, this.slots.get(slot)!);
+    this.close(this.slots.get(slot)!);
     return null;
   }
 
@@ -340,7 +379,7 @@ export class Membership {
     return null;
   }
 
-  private close(slot: string, s: SlotState): void {
+  private close(s: SlotState): void {
     s.closed = true;
     if (!s.holder) return;
     this.removed.add(s.holder.author);
@@ -451,9 +490,25 @@ export class Membership {
   /** Current members: the owner and each slot's holder. */
   members(): MemberView[] {
     const out: MemberView[] = [];
-    if (this.owner) out.push({ slot: 'owner', id: this.owner, name: this.ownerName, role: 'owner', is_bot: false, ...this.statuses.get(this.owner) });
+    if (this.owner)
+      out.push({
+        slot: 'owner',
+        id: this.owner,
+        name: this.ownerName,
+        role: 'owner',
+        is_bot: false,
+        ...this.statuses.get(this.owner),
+      });
     for (const [slot, s] of this.slots) {
-      if (s.holder) out.push({ slot, id: s.holder.author, name: s.holder.name, role: s.holder.role, is_bot: false, ...this.statuses.get(s.holder.author) });
+      if (s.holder)
+        out.push({
+          slot,
+          id: s.holder.author,
+          name: s.holder.name,
+          role: s.holder.role,
+          is_bot: false,
+          ...this.statuses.get(s.holder.author),
+        });
     }
     return out;
   }
@@ -464,7 +519,9 @@ export class Membership {
 
   /** Member slots nobody holds yet and that are not closed. */
   openSlots(): string[] {
-    return [...this.slots].filter(([slot, s]) => !slot.startsWith('bot:') && !s.holder && !s.closed).map(([slot]) => slot);
+    return [...this.slots]
+      .filter(([slot, s]) => !slot.startsWith('bot:') && !s.holder && !s.closed)
+      .map(([slot]) => slot);
   }
 }
 
@@ -488,7 +545,12 @@ function shapeProblem(ev: EventLike): string | null {
     'epoch.key': EpochKeyPayload,
   }[ev.type as string];
   if (schema && !schema.safeParse(ev.payload).success) return `malformed ${ev.type}`;
-  if (ev.type === 'epoch.rotate' && ev.payload.keys !== undefined && (typeof ev.payload.keys !== 'object' || ev.payload.keys === null)) return 'malformed epoch.rotate';
+  if (
+    ev.type === 'epoch.rotate' &&
+    ev.payload.keys !== undefined &&
+    (typeof ev.payload.keys !== 'object' || ev.payload.keys === null)
+  )
+    return 'malformed epoch.rotate';
   return null;
 }
 

@@ -170,7 +170,14 @@ export class EpochReplica {
   connect(relays: string[]): void {
     for (const url of relays) {
       if (this.links.has(url) || this.closed) continue;
-      const link = new RoomLink(this.pool.connection(url), this.key, this.doc, this.awareness, (reason) => this.refuse(url, reason), (limit) => this.onLimited(url, limit));
+      const link = new RoomLink(
+        this.pool.connection(url),
+        this.key,
+        this.doc,
+        this.awareness,
+        (reason) => this.refuse(url, reason),
+        (limit) => this.onLimited(url, limit),
+      );
       this.links.set(url, link);
     }
     for (const [url, link] of this.links) {
@@ -189,7 +196,12 @@ export class EpochReplica {
   expirePresence(now = Date.now()): void {
     const stale: number[] = [];
     for (const [client, meta] of this.awareness.meta) {
-      if (client !== this.doc.clientID && now - meta.lastUpdated >= outdatedTimeout && this.awareness.states.has(client)) stale.push(client);
+      if (
+        client !== this.doc.clientID &&
+        now - meta.lastUpdated >= outdatedTimeout &&
+        this.awareness.states.has(client)
+      )
+        stale.push(client);
     }
     if (stale.length > 0) removeAwarenessStates(this.awareness, stale, 'timeout');
   }
@@ -216,7 +228,9 @@ export class EpochReplica {
 
   relays(): RelayState[] {
     return [...this.links.entries()].map(([url, p]) => ({
-      url, connected: p.connected, synced: p.synced,
+      url,
+      connected: p.connected,
+      synced: p.synced,
       ...(Number.isFinite(p.valueLimit) ? { value_limit: p.valueLimit } : {}),
       ...(p.refusal ? { refused: p.refusal } : {}),
     }));
@@ -242,7 +256,8 @@ export class EpochReplica {
   }
 
   maybeCompact(): void {
-    if (this.rowsSinceCompact < COMPACT_AFTER_ROWS || this.store.docUpdateCount(this.ch, this.ep) < COMPACT_AFTER_ROWS) return;
+    if (this.rowsSinceCompact < COMPACT_AFTER_ROWS || this.store.docUpdateCount(this.ch, this.ep) < COMPACT_AFTER_ROWS)
+      return;
     this.rowsSinceCompact = 0;
     const merged = Y.encodeStateAsUpdate(this.doc);
     this.store.compactDoc(this.ch, this.ep, this.writer, merged, this.lastRow);

@@ -5,7 +5,12 @@
  * (y-protocols `readSyncMessage`) applies any update as is — and with what we send limited to what the relay takes.
  */
 import * as Y from 'yjs';
-import { applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates, type Awareness } from 'y-protocols/awareness';
+import {
+  applyAwarenessUpdate,
+  encodeAwarenessUpdate,
+  removeAwarenessStates,
+  type Awareness,
+} from 'y-protocols/awareness';
 import * as syncProtocol from 'y-protocols/sync';
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
@@ -96,7 +101,8 @@ export class RoomLink extends RoomEndpoint {
         const answer = Y.encodeStateAsUpdate(this.doc, decoding.readVarUint8Array(decoder));
         return this.sendSync(syncProtocol.messageYjsSyncStep2, this.outgoing(answer) ?? encodeEntries([]));
       }
-      if (step !== syncProtocol.messageYjsSyncStep2 && step !== syncProtocol.messageYjsUpdate) return this.onRefused('undecodable');
+      if (step !== syncProtocol.messageYjsSyncStep2 && step !== syncProtocol.messageYjsUpdate)
+        return this.onRefused('undecodable');
       update = decoding.readVarUint8Array(decoder);
     } catch {
       return this.onRefused('undecodable');
@@ -140,7 +146,8 @@ export class RoomLink extends RoomEndpoint {
    */
   private lowerLimit(): void {
     let largest = 0;
-    for (const v of this.doc.getMap<Uint8Array>('log').values()) if (v.length < this.valueLimit && v.length > largest) largest = v.length;
+    for (const v of this.doc.getMap<Uint8Array>('log').values())
+      if (v.length < this.valueLimit && v.length > largest) largest = v.length;
     if (largest === 0) return;
     this.valueLimit = largest - 1;
     this.onLimited(this.valueLimit);
@@ -162,4 +169,3 @@ export class RoomLink extends RoomEndpoint {
     return keep.length > 0 ? encodeEntries(keep) : null;
   }
 }
-

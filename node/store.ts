@@ -5,6 +5,9 @@
  * Several `parley mcp` processes may share one profile: all writes are idempotent (deliveries are INSERT OR IGNORE
  * keyed by channel, author and seq), and each process picks up the others' document updates by polling
  * `doc_updates` past a row id.
+ *
+ * Over 400 lines: one class over one database, each table's statements beside the others that share its indexes and
+ * transactions; the schema above them is the map.
  */
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
@@ -111,7 +114,9 @@ function openDatabase(path: string): Database.Database {
     const code = (err as { code?: string }).code ?? '';
     if (!/^SQLITE_(NOTADB|CORRUPT)/.test(code)) throw err;
     throw new DamagedStoreError(
-      `The local store ${path} is damaged (${(err as Error).message}). Move it away (mv ${path} ${path}.damaged) and start again: your identity is kept, and joining each channel again with its invite code brings back its history and every epoch key (docs/recovery.md).`,
+      `The local store ${path} is damaged (${(err as Error).message}). Move it away (mv ${path} ${path}.damaged) ` +
+        `and start again: your identity is kept, and joining each channel again with its invite code brings back its ` +
+        `history and every epoch key (docs/recovery.md).`,
     );
   }
 }
@@ -122,7 +127,7 @@ export class LocalStore {
   private closed = false;
   private readonly afterCommitQueue: (() => void)[] = [];
 
-  /** `checkpointWorker: false` for short-lived processes (CLI reads): no thread is started, SQLite checkpoints inline. */
+  /** `checkpointWorker: false` for short-lived processes (CLI reads): no thread starts, SQLite checkpoints inline. */
   constructor(home: string, opts: { file?: string; checkpointWorker?: boolean } = {}) {
     const path = join(home, opts.file ?? 'node.sqlite');
     this.db = openDatabase(path);
@@ -164,7 +169,10 @@ export class LocalStore {
   /** A prepared statement, prepared once per text (preparing costs more than running most of these). */
   private sql(text: string): Database.Statement {
     let st = this.statements.get(text);
-    if (!st) this.statements.set(text, (st = this.db.prepare(text)));
+    if (!st) {
+      st = this.db.prepare(text);
+      this.statements.set(text, st);
+    }
     return st;
   }
 
@@ -198,16 +206,17 @@ export class LocalStore {
 
   saveChannel(c: ChannelRow): void {
     this.sql(
-        `INSERT INTO channels (ch, name, slot, owner, relays, epoch, closed, expires_at, created_at, status)
+      `INSERT INTO channels (ch, name, slot, owner, relays, epoch, closed, expires_at, created_at, status)
          VALUES (@ch, @name, @slot, @owner, @relays, @epoch, @closed, @expires_at, @created_at, @status)
          ON CONFLICT (ch) DO UPDATE SET name=@name, slot=@slot, owner=@owner, relays=@relays, epoch=@epoch,
            closed=@closed, expires_at=@expires_at, status=@status`,
-      )
-      .run({ ...c, relays: JSON.stringify(c.relays), closed: c.closed ? 1 : 0 });
+    ).run({ ...c, relays: JSON.stringify(c.relays), closed: c.closed ? 1 : 0 });
   }
 
   channels(): ChannelRow[] {
-    return (this.sql(`SELECT * FROM channels ORDER BY created_at, ch`).all() as Record<string, unknown>[]).map(toChannel);
+    return (this.sql(`SELECT * FROM channels ORDER BY created_at, ch`).all() as Record<string, unknown>[]).map(
+      toChannel,
+    );
   }
 
   channel(ch: string): ChannelRow | undefined {
@@ -220,7 +229,9 @@ export class LocalStore {
   }
 
   epochKeys(ch: string): { ep: number; key: Uint8Array }[] {
-    return (this.sql(`SELECT ep, key FROM epochs WHERE ch = ? ORDER BY ep`).all(ch) as { ep: number; key: Buffer }[]).map((r) => ({
+    return (
+      this.sql(`SELECT ep, key FROM epochs WHERE ch = ? ORDER BY ep`).all(ch) as { ep: number; key: Buffer }[]
+    ).map((r) => ({
       ep: r.ep,
       key: new Uint8Array(r.key),
     }));
@@ -231,18 +242,28 @@ export class LocalStore {
   }
 
   secret(ch: string, name: string): string | undefined {
-    return (this.sql(`SELECT value FROM secrets WHERE ch = ? AND name = ?`).get(ch, name) as { value: string } | undefined)?.value;
+    return (
+      this.sql(`SELECT value FROM secrets WHERE ch = ? AND name = ?`).get(ch, name) as { value: string } | undefined
+    )?.value;
   }
 
   // document updates
 
   addDocUpdate(ch: string, ep: number, writer: string, data: Uint8Array): number {
-    return Number(this.sql(`INSERT INTO doc_updates (ch, ep, writer, data) VALUES (?, ?, ?, ?)`).run(ch, ep, writer, data).lastInsertRowid);
+    return Number(
+      this.sql(`INSERT INTO doc_updates (ch, ep, writer, data) VALUES (?, ?, ?, ?)`).run(ch, ep, writer, data)
+        .lastInsertRowid,
+    );
   }
 
   docUpdatesSince(ch: string, ep: number, afterRow: number): { row: number; writer: string; data: Uint8Array }[] {
-    return (this.sql(`SELECT row, writer, data FROM doc_updates WHERE ch = ? AND ep = ? AND row > ? ORDER BY row`)
-      .all(ch, ep, afterRow) as { row: number; writer: string; data: Buffer }[]).map((r) => ({ row: r.row, writer: r.writer, data: new Uint8Array(r.data) }));
+    return (
+      this.sql(`SELECT row, writer, data FROM doc_updates WHERE ch = ? AND ep = ? AND row > ? ORDER BY row`).all(
+        ch,
+        ep,
+        afterRow,
+      ) as { row: number; writer: string; data: Buffer }[]
+    ).map((r) => ({ row: r.row, writer: r.writer, data: new Uint8Array(r.data) }));
   }
 
   /** Replaces all rows of one document with a single merged update (same content, fewer rows). */
@@ -260,7 +281,11 @@ export class LocalStore {
 
   /** Channels with document updates after `afterRow` that another writer (process) stored. */
   docsWrittenSince(afterRow: number, notWriter: string): string[] {
-    return (this.sql(`SELECT DISTINCT ch FROM doc_updates WHERE row > ? AND writer != ?`).all(afterRow, notWriter) as { ch: string }[]).map((r) => r.ch);
+    return (
+      this.sql(`SELECT DISTINCT ch FROM doc_updates WHERE row > ? AND writer != ?`).all(afterRow, notWriter) as {
+        ch: string;
+      }[]
+    ).map((r) => r.ch);
   }
 
   /**
@@ -276,12 +301,16 @@ export class LocalStore {
   /** Channels whose dormant record still holds: no document row of theirs was stored after it. */
   dormantChannels(): Map<string, DormantEpoch[]> {
     const rows = this.sql(
-      `SELECT ch, epochs FROM dormant r WHERE r.doc_row >= (SELECT COALESCE(MAX(row), 0) FROM doc_updates d WHERE d.ch = r.ch)`,
+      `SELECT ch, epochs FROM dormant r WHERE r.doc_row >= (SELECT COALESCE(MAX(row), 0) FROM doc_updates d WHERE ` +
+        `d.ch = r.ch)`,
     ).all() as { ch: string; epochs: string }[];
     const out = new Map<string, DormantEpoch[]>();
     for (const r of rows) {
       const epochs = JSON.parse(r.epochs) as { ep: number; sv: string }[];
-      out.set(r.ch, epochs.map((e) => ({ ep: e.ep, sv: new Uint8Array(Buffer.from(e.sv, 'base64')) })));
+      out.set(
+        r.ch,
+        epochs.map((e) => ({ ep: e.ep, sv: new Uint8Array(Buffer.from(e.sv, 'base64')) })),
+      );
     }
     return out;
   }
@@ -297,8 +326,10 @@ export class LocalStore {
    * this (channel, author, seq): the same event, or the other half of an equivocation, which then stays out.
    */
   deliver(row: Omit<DeliveredRow, 'dnum' | 'seq'> & { seq: number }): number | null {
-    const r = this.sql(`INSERT OR IGNORE INTO delivered (ch, ep, id, type, author, seq, lamport, ts, body, sig) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-      .run(row.ch, row.ep, row.id, row.type, row.author, row.seq, row.lamport, row.ts, row.body, row.sig);
+    const r = this.sql(
+      `INSERT OR IGNORE INTO delivered (ch, ep, id, type, author, seq, lamport, ts, body, sig) VALUES (?, ?, ?, ?, ` +
+        `?, ?, ?, ?, ?, ?)`,
+    ).run(row.ch, row.ep, row.id, row.type, row.author, row.seq, row.lamport, row.ts, row.body, row.sig);
     return r.changes === 1 ? Number(r.lastInsertRowid) : null;
   }
 
@@ -311,14 +342,28 @@ export class LocalStore {
    * What reading messages needs of the same rows: no signature, none of the columns the body repeats (reading a
    * long history spends 2.5× less time here than with whole rows; `npm run bench -- join --profile`).
    */
-  messagesSince(ch: string | null, afterDnum: number, limit: number): Pick<DeliveredRow, 'dnum' | 'ch' | 'id' | 'body'>[] {
-    return this.since('dnum, ch, id, body', ch, afterDnum, limit) as Pick<DeliveredRow, 'dnum' | 'ch' | 'id' | 'body'>[];
+  messagesSince(
+    ch: string | null,
+    afterDnum: number,
+    limit: number,
+  ): Pick<DeliveredRow, 'dnum' | 'ch' | 'id' | 'body'>[] {
+    return this.since('dnum, ch, id, body', ch, afterDnum, limit) as Pick<
+      DeliveredRow,
+      'dnum' | 'ch' | 'id' | 'body'
+    >[];
   }
 
   private since(columns: string, ch: string | null, afterDnum: number, limit: number): unknown[] {
     return ch
-      ? this.sql(`SELECT ${columns} FROM delivered WHERE ch = ? AND dnum > ? ORDER BY dnum LIMIT ?`).all(ch, afterDnum, limit)
-      : this.sql(`SELECT ${columns} FROM delivered WHERE dnum > ? AND ch IN (SELECT ch FROM channels WHERE status = 'active') ORDER BY dnum LIMIT ?`).all(afterDnum, limit);
+      ? this.sql(`SELECT ${columns} FROM delivered WHERE ch = ? AND dnum > ? ORDER BY dnum LIMIT ?`).all(
+          ch,
+          afterDnum,
+          limit,
+        )
+      : this.sql(
+          `SELECT ${columns} FROM delivered WHERE dnum > ? AND ch IN (SELECT ch FROM channels WHERE status = ` +
+            `'active') ORDER BY dnum LIMIT ?`,
+        ).all(afterDnum, limit);
   }
 
   deliveredAll(ch: string): DeliveredRow[] {
@@ -357,7 +402,14 @@ export class LocalStore {
 
   addRefused(ch: string, r: RefusedRow): void {
     const { n } = this.sql(`SELECT COUNT(*) AS n FROM refused WHERE ch = ?`).get(ch) as { n: number };
-    if (n < MAX_REFUSED_ROWS) this.sql(`INSERT OR IGNORE INTO refused (ch, id, body, sig, reason) VALUES (?, ?, ?, ?, ?)`).run(ch, r.id, r.body, r.sig, r.reason);
+    if (n < MAX_REFUSED_ROWS)
+      this.sql(`INSERT OR IGNORE INTO refused (ch, id, body, sig, reason) VALUES (?, ?, ?, ?, ?)`).run(
+        ch,
+        r.id,
+        r.body,
+        r.sig,
+        r.reason,
+      );
   }
 
   refusedAll(ch: string): RefusedRow[] {
@@ -371,7 +423,10 @@ export class LocalStore {
   }
 
   setCursor(scope: string, dnum: number): void {
-    this.sql(`INSERT INTO cursors (scope, dnum) VALUES (?, ?) ON CONFLICT (scope) DO UPDATE SET dnum = MAX(dnum, excluded.dnum)`).run(scope, dnum);
+    this.sql(
+      `INSERT INTO cursors (scope, dnum) VALUES (?, ?) ON CONFLICT (scope) DO UPDATE SET dnum = MAX(dnum, ` +
+        `excluded.dnum)`,
+    ).run(scope, dnum);
   }
 
   audit(entry: AuditRow): void {
@@ -379,7 +434,9 @@ export class LocalStore {
   }
 
   auditLog(limit = 1000): AuditRow[] {
-    return (this.sql(`SELECT at, tool, channel, outcome FROM audit ORDER BY row DESC LIMIT ?`).all(limit) as AuditRow[]).reverse();
+    return (
+      this.sql(`SELECT at, tool, channel, outcome FROM audit ORDER BY row DESC LIMIT ?`).all(limit) as AuditRow[]
+    ).reverse();
   }
 }
 

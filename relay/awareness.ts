@@ -44,7 +44,10 @@ export class RoomAwareness {
       const current = this.states.get(client);
       const currentClock = current?.clock ?? 0;
       if (current === undefined && this.states.size >= MAX_AWARENESS_STATES) continue;
-      if (currentClock < clock || (currentClock === clock && state === 'null' && current !== undefined && current.state !== 'null')) {
+      if (
+        currentClock < clock ||
+        (currentClock === clock && state === 'null' && current !== undefined && current.state !== 'null')
+      ) {
         this.states.set(client, { clock, state, updated: now, owner: current?.owner ?? peer });
       }
     }

@@ -65,7 +65,10 @@ export class Batch {
         staged.keys.add(e.key);
       }
       // Forward the client's own bytes when they were accepted whole and are small (and alone in the batch).
-      staged.whole = ++staged.updates === 1 && duplicates === 0 && !gap && update.length <= this.limits.syncChunkBytes ? { peer, update } : null;
+      staged.whole =
+        ++staged.updates === 1 && duplicates === 0 && !gap && update.length <= this.limits.syncChunkBytes
+          ? { peer, update }
+          : null;
     }
     this.metrics.updatesAccepted++;
     // Items past a gap: ask the client for everything this relay lacks (it answers with a sync step 2).

@@ -34,8 +34,12 @@ export class RoomEntries {
 
   remember(e: LogEntry): void {
     let list = this.byClient.get(e.client);
-    if (!list) this.byClient.set(e.client, (list = []));
-    if (e.clock !== list.length) throw new Error(`relay storage: room ${this.name} has a clock gap for client ${e.client}`);
+    if (!list) {
+      list = [];
+      this.byClient.set(e.client, list);
+    }
+    if (e.clock !== list.length)
+      throw new Error(`relay storage: room ${this.name} has a clock gap for client ${e.client}`);
     list.push(e);
     this.keys.add(e.key);
     this.entryCount++;

@@ -25,6 +25,9 @@
  * The answer to a sync step 1 is streamed outside the room's queue, one part at a time (relay/sync-answer.ts); a
  * request while an answer is still streaming is covered by that answer (everything after its snapshot was broadcast
  * to the peer).
+ *
+ * Over 400 lines: this header is the room's contract (the order of validate, store, remember and forward), which the
+ * code beneath keeps in one place; the code itself is under 390 lines.
  */
 import * as decoding from 'lib0/decoding';
 import { encodeEntries, type LogEntry } from '../protocol/log-update.js';
@@ -38,13 +41,26 @@ import type { Peer } from './peer.js';
 import { RoomQueue } from './room-queue.js';
 import { SyncAnswers } from './sync-answer.js';
 import {
-  chunkEntries, decodeStateVector, MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC, SYNC_STEP1, SYNC_UPDATE,
-  syncMessage, updatePayload,
+  chunkEntries,
+  decodeStateVector,
+  MESSAGE_AWARENESS,
+  MESSAGE_QUERY_AWARENESS,
+  MESSAGE_SYNC,
+  SYNC_STEP1,
+  SYNC_UPDATE,
+  syncMessage,
+  updatePayload,
 } from './wire.js';
 
 // The wire vocabulary and connection type a room's users (tests, test relays) import along with the room.
 export {
-  MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC, SYNC_STEP1, SYNC_STEP2, SYNC_UPDATE, syncMessage,
+  MESSAGE_AWARENESS,
+  MESSAGE_QUERY_AWARENESS,
+  MESSAGE_SYNC,
+  SYNC_STEP1,
+  SYNC_STEP2,
+  SYNC_UPDATE,
+  syncMessage,
 } from './wire.js';
 export type { MessageRefusal, Peer } from './peer.js';
 
@@ -108,7 +124,8 @@ export class Room {
       this.loaded = true;
       return true;
     } catch (err) {
-      if (!(err instanceof StoreUnavailableError)) this.log(`room ${this.name}: cannot load: ${(err as Error).message}`);
+      if (!(err instanceof StoreUnavailableError))
+        this.log(`room ${this.name}: cannot load: ${(err as Error).message}`);
       // Forget the partial load, so the next join loads the room again from the start.
       this.entries.reset();
       return false;
@@ -216,7 +233,8 @@ export class Room {
     const staged = this.batch.take();
     if (staged === null) return;
     if (staged.entries.length > 0) await this.commit(staged);
-    for (const peer of staged.gaps) if (this.peers.has(peer) && !peer.refused) peer.send(syncMessage(SYNC_STEP1, this.entries.stateVector()));
+    for (const peer of staged.gaps)
+      if (this.peers.has(peer) && !peer.refused) peer.send(syncMessage(SYNC_STEP1, this.entries.stateVector()));
   }
 
   /** The store is away: each writer of the batch is told to try again later (1013), and counted once. */
@@ -238,7 +256,8 @@ export class Room {
     } catch (err) {
       if (err instanceof StoreUnavailableError) return this.unavailableTo(writers);
       // Disk full or another write error: refuse these writers only; readers keep being served from memory.
-      if (this.metrics.writesFailing === 0) this.log(`store write failed (${(err as Error).message}); refusing writes until one succeeds`);
+      if (this.metrics.writesFailing === 0)
+        this.log(`store write failed (${(err as Error).message}); refusing writes until one succeeds`);
       this.metrics.writesFailing = 1;
       const reason = storeFailureReason(err);
       for (const peer of writers) peer.refuse(reason);
@@ -259,7 +278,7 @@ export class Room {
       } else {
         // Other processes appended first: read everything back in cursor order, this batch's entries included.
         const senderOf = new Map<string, Peer>();
-        entries.forEach((e, i) => senderOf.set(e.key, senders[i]));
+        for (const [i, e] of entries.entries()) senderOf.set(e.key, senders[i]);
         const mine = new Map<string, Peer>();
         for (const e of result.stored) mine.set(e.key, senderOf.get(e.key)!);
         const fresh = await this.readBack();
@@ -361,7 +380,10 @@ export class Room {
   /** Keeps the latest state per awareness client (opaque JSON text) and forwards the message to every connection. */
   private applyAwareness(peer: Peer, message: Uint8Array, update: Uint8Array): void {
     if (update.length > this.limits.maxAwarenessBytes) {
-      this.log(`room ${this.name}: awareness update of ${update.length} bytes refused (limit ${this.limits.maxAwarenessBytes})`);
+      this.log(
+        `room ${this.name}: awareness update of ${update.length} bytes refused (limit ` +
+          `${this.limits.maxAwarenessBytes})`,
+      );
       return peer.refuse('awareness-oversize');
     }
     // Over the rate the update is dropped, not the connection: a burst of presence must not cut a node off, and

@@ -74,7 +74,11 @@ export class Rooms {
         else room.expireAwareness(now);
       }
       // Other processes expire rooms too: renew the ones in use here so none of them deletes a room this one serves.
-      if (store.shared) await store.touch([...rooms.values()].filter((r) => r.busy).map((r) => r.name), now);
+      if (store.shared)
+        await store.touch(
+          [...rooms.values()].filter((r) => r.busy).map((r) => r.name),
+          now,
+        );
       const expired = opts.diskTtlMs > 0 ? await store.expire(now - opts.diskTtlMs, new Set(rooms.keys())) : [];
       // Expiry frees bytes, and with a shared store other processes add some: recount for the disk quota (a single
       // SQLite process otherwise knows its total from its own appends, and the recount is a scan).

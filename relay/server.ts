@@ -7,7 +7,7 @@
  */
 import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { WebSocketServer, WebSocket } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { MUX_PATH } from '../protocol/mux.js';
 import { ready } from '../protocol/sodium.js';
 import { authorize } from './auth.js';
@@ -29,7 +29,8 @@ export interface RunningRelay {
 }
 
 /** True for the multiplexed endpoint (protocol/mux.ts), whatever its query. */
-const isMuxPath = (url: string | undefined) => typeof url === 'string' && url.split('?')[0].replace(/\/+$/, '') === MUX_PATH;
+const isMuxPath = (url: string | undefined) =>
+  typeof url === 'string' && url.split('?')[0].replace(/\/+$/, '') === MUX_PATH;
 
 export async function startRelay(
   overrides: Partial<RelayOptions> = {},
@@ -99,7 +100,9 @@ function routes(metrics: RelayMetrics, rooms: Rooms): RequestListener {
       metrics.storedBytes = rooms.usage.bytes;
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics.render());
     } else {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('Parley relay: connect with a WebSocket to /<room>?ts=…&sig=…\n');
+      res
+        .writeHead(404, { 'content-type': 'text/plain' })
+        .end('Parley relay: connect with a WebSocket to /<room>?ts=…&sig=…\n');
     }
   };
 }
@@ -119,10 +122,12 @@ function connections(opts: RelayOptions, metrics: RelayMetrics, rooms: Rooms) {
     if (!mux) {
       const auth = authorize(req.url);
       if (!auth.ok) return socket.close(CLOSE.auth, `auth: ${auth.reason}`);
-      if ((perIp.get(ip) ?? 0) >= opts.maxConnectionsPerIp) return socket.close(CLOSE.tooManyConnections, 'too-many-connections');
+      if ((perIp.get(ip) ?? 0) >= opts.maxConnectionsPerIp)
+        return socket.close(CLOSE.tooManyConnections, 'too-many-connections');
       room = roomFor(auth.room);
       if (!room) return socket.close(CLOSE.tooManyRooms, 'too-many-rooms');
-    } else if ((perIp.get(ip) ?? 0) >= opts.maxConnectionsPerIp) return socket.close(CLOSE.tooManyConnections, 'too-many-connections');
+    } else if ((perIp.get(ip) ?? 0) >= opts.maxConnectionsPerIp)
+      return socket.close(CLOSE.tooManyConnections, 'too-many-connections');
 
     perIp.set(ip, (perIp.get(ip) ?? 0) + 1);
     metrics.connections++;
@@ -139,7 +144,13 @@ function connections(opts: RelayOptions, metrics: RelayMetrics, rooms: Rooms) {
 
 /** A stock y-websocket connection to one room: every binary message is one y-websocket message for it. */
 function serveRoom(ws: WebSocket, socket: RelaySocket, room: Room, opts: RelayOptions, metrics: RelayMetrics): void {
-  const peer = new RoomPeer(socket, opts, metrics, (m) => m, (code, reason) => socket.close(code, reason, false));
+  const peer = new RoomPeer(
+    socket,
+    opts,
+    metrics,
+    (m) => m,
+    (code, reason) => socket.close(code, reason, false),
+  );
   ws.on('message', (data: Buffer, isBinary: boolean) => {
     if (socket.closed) return;
     metrics.bytesIn += data.length;

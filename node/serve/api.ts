@@ -129,11 +129,7 @@ export class PageApi {
       }
       case 'POST messages': {
         const body = parse(PostBody, jsonOf(await readBody(req, API_BODY_LIMIT_BYTES)));
-        sendJson(
-          res,
-          200,
-          await this.tool('post_message', c, () => this.node.postMessage({ channel: c.ch, ...body })),
-        );
+        sendJson(res, 200, await this.tool('post_message', c, () => this.node.postMessage({ channel: c.ch, ...body })));
         return true;
       }
       case 'GET marks': {

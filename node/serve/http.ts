@@ -149,7 +149,11 @@ class Router {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
     if (path === '/healthz')
-      return sendJson(res, 200, { ok: !this.closing, channels: this.node.channelRows().length, sessions: this.mcp.size });
+      return sendJson(res, 200, {
+        ok: !this.closing,
+        channels: this.node.channelRows().length,
+        sessions: this.mcp.size,
+      });
     if (path === '/mcp' || path.startsWith('/api/')) return this.authorized(req, res, url);
     if (req.method === 'GET' && Object.hasOwn(STATIC, path)) {
       res.writeHead(200, { 'content-type': STATIC[path].type, ...PAGE_HEADERS });

@@ -7,7 +7,14 @@ import type { ParleyNode } from '../service.js';
 import { ChannelRef, Detail, isFull, toolOn } from './tool.js';
 
 const MemberShape = z.object({
-  slot: z.string(), id: z.string().optional().describe('member key; full detail only'), name: z.string(), role: RoleSchema.optional(), is_bot: z.boolean(), online: z.boolean(), status: z.string().optional(), note: z.string().optional(),
+  slot: z.string(),
+  id: z.string().optional().describe('member key; full detail only'),
+  name: z.string(),
+  role: RoleSchema.optional(),
+  is_bot: z.boolean(),
+  online: z.boolean(),
+  status: z.string().optional(),
+  note: z.string().optional(),
 });
 
 export function registerMemberTools(server: McpServer, node: ParleyNode): void {
@@ -15,9 +22,17 @@ export function registerMemberTools(server: McpServer, node: ParleyNode): void {
 
   tool(
     'who',
-    'List the members of a channel (slot, name, role, online, status; a line each; detail "full" adds member keys). `waiting` lists claims the owner or an admin has not admitted yet; `withholding` names relays that fail to deliver events a member has signed it holds; `refused_relays` names relays that sent updates this node refused (a delete, an overwrite or anything but new log entries).',
+    'List the members of a channel (slot, name, role, online, status; a line each; detail "full" adds member ' +
+      'keys). `waiting` lists claims the owner or an admin has not admitted yet; `withholding` names relays that ' +
+      'fail to deliver events a member has signed it holds; `refused_relays` names relays that sent updates this ' +
+      'node refused (a delete, an overwrite or anything but new log entries).',
     { channel: ChannelRef, detail: Detail },
-    { members: z.array(MemberShape), waiting: z.array(z.object({ slot: z.string(), id: z.string().optional(), name: z.string() })), withholding: z.array(z.string()), refused_relays: z.array(z.string()) },
+    {
+      members: z.array(MemberShape),
+      waiting: z.array(z.object({ slot: z.string(), id: z.string().optional(), name: z.string() })),
+      withholding: z.array(z.string()),
+      refused_relays: z.array(z.string()),
+    },
     (args) => (isFull(args) ? node.who(args) : compactWho(node.who(args))),
     (out, args) => (isFull(args) ? JSON.stringify(out) : renderCompactWho(out as ReturnType<typeof compactWho>)),
   );

@@ -25,8 +25,11 @@ const MessageShape = z.object({
 const CompactMessageShape = z.object({
   seq: z.number().int(),
   channel: z.string().optional().describe('only when all channels were read'),
-  from: z.string().describe('the author\'s slot'),
-  name: z.string().optional().describe('the author\'s name, when it differs from the slot and from the last one shown for it'),
+  from: z.string().describe("the author's slot"),
+  name: z
+    .string()
+    .optional()
+    .describe("the author's name, when it differs from the slot and from the last one shown for it"),
   kind: z.string(),
   to: z.string().optional(),
   verification: Verification.optional(),
@@ -40,11 +43,18 @@ export function registerMessageTools(server: McpServer, node: ParleyNode): void 
 
   tool(
     'post_message',
-    'Post a message to a channel. Secrets (API keys, tokens, private keys, passwords) are redacted before encryption and listed in "redacted". Use kind for game moves, e.g. kind "guess" with body "42".',
+    'Post a message to a channel. Secrets (API keys, tokens, private keys, passwords) are redacted before ' +
+      'encryption and listed in "redacted". Use kind for game moves, e.g. kind "guess" with body "42".',
     {
       channel: ChannelRef,
       body: z.string().describe('message text'),
-      kind: z.string().min(1).max(64).regex(/^[A-Za-z0-9_.:-]+$/).optional().describe('message kind, default "chat"'),
+      kind: z
+        .string()
+        .min(1)
+        .max(64)
+        .regex(/^[A-Za-z0-9_.:-]+$/)
+        .optional()
+        .describe('message kind, default "chat"'),
       to: SlotNameSchema.optional().describe('address a slot (visible to all members)'),
       meta: z.record(z.string(), z.unknown()).optional().describe('structured extras, e.g. {action_type, files}'),
     },
@@ -54,7 +64,12 @@ export function registerMessageTools(server: McpServer, node: ParleyNode): void 
 
   tool(
     'sync_messages',
-    'Read new messages, one line each (about 50 bytes plus the body). Pass back the cursor from the previous call to continue; without a cursor it continues from where this node last read, so nothing is read twice (cursor "0" re-reads the whole history: avoid it). limit (default 50, up to 500) caps one page; more: true means call again. wait_seconds (up to 50) waits for the next message and returns as soon as one arrives: one waiting call costs less than repeated polls. detail "full" adds event ids, author keys and millisecond times (about 3 times the bytes of a typical page).',
+    'Read new messages, one line each (about 50 bytes plus the body). Pass back the cursor from the previous call ' +
+      'to continue; without a cursor it continues from where this node last read, so nothing is read twice (cursor ' +
+      '"0" re-reads the whole history: avoid it). limit (default 50, up to 500) caps one page; more: true means call ' +
+      'again. wait_seconds (up to 50) waits for the next message and returns as soon as one arrives: one waiting ' +
+      'call costs less than repeated polls. detail "full" adds event ids, author keys and millisecond times (about 3 ' +
+      'times the bytes of a typical page).',
     {
       channel: ChannelRef.optional().describe('one channel; all channels when absent'),
       cursor: z.string().max(32).optional(),
@@ -62,12 +77,21 @@ export function registerMessageTools(server: McpServer, node: ParleyNode): void 
       wait_seconds: z.number().min(0).max(50).optional(),
       detail: Detail,
     },
-    { channel: z.string().optional().describe('the channel read, once (compact)'), messages: z.array(z.union([CompactMessageShape, MessageShape])), cursor: z.string(), more: z.boolean() },
+    {
+      channel: z.string().optional().describe('the channel read, once (compact)'),
+      messages: z.array(z.union([CompactMessageShape, MessageShape])),
+      cursor: z.string(),
+      more: z.boolean(),
+    },
     async (args, signal) => {
       const full = await node.syncMessages(args, signal);
       return isFull(args) ? full : compactSync(full, args.channel === undefined ? null : node.channel(args.channel).ch);
     },
     (out, args) =>
-      isFull(args) ? (out.messages.length === 0 ? `no new messages (cursor ${out.cursor})` : JSON.stringify(out)) : renderCompactSync(out as CompactSync),
+      isFull(args)
+        ? out.messages.length === 0
+          ? `no new messages (cursor ${out.cursor})`
+          : JSON.stringify(out)
+        : renderCompactSync(out as CompactSync),
   );
 }

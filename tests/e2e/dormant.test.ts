@@ -12,19 +12,25 @@ import { ParleyNode } from '../../node/service.js';
 const s = e2eScope();
 
 describe('dormant channels', () => {
-  it('a node restarted with nothing to do starts dormant, then admits a newcomer and delivers a post to a long-poll', async () => {
+  it('a node restarted idle starts dormant, then admits a newcomer and delivers a post to a long-poll', async () => {
     const relay = await s.relay();
     let alice = await s.node(relay.url);
     const created = await alice.call('create_channel', { name: 'quiet', slots: ['invite:bob'] });
     await alice.call('post_message', { channel: created.channel, body: 'before the nap' });
-    await until(() => alice.call('list_channels', { detail: 'full' }), (l) => (l.channels[0].relays[0] as { synced?: boolean }).synced === true);
+    await until(
+      () => alice.call('list_channels', { detail: 'full' }),
+      (l) => (l.channels[0].relays[0] as { synced?: boolean }).synced === true,
+    );
     // Read everything, so the long-poll below waits for what is new (and names no channel: naming one opens it).
     await alice.call('sync_messages', {});
     await alice.close();
 
     alice = await s.node(relay.url, { home: alice.home });
     expect(alice.stderr()).toMatch(/1 channel\(s\), 1 dormant\)/);
-    const listed = await until(() => alice.call('list_channels'), (l) => l.channels[0].relays[0].connected === true);
+    const listed = await until(
+      () => alice.call('list_channels'),
+      (l) => l.channels[0].relays[0].connected === true,
+    );
     expect(listed.channels[0].name).toBe('quiet');
 
     const waiting = alice.call('sync_messages', { wait_seconds: 30 });
@@ -34,7 +40,8 @@ describe('dormant channels', () => {
     expect(joined.pending).toBe(false);
     await bob.call('post_message', { channel: created.channel, body: 'anyone awake?' });
     let got = (await waiting).messages.map((m) => m.body);
-    while (!got.includes('anyone awake?')) got = (await alice.call('sync_messages', { wait_seconds: 30 })).messages.map((m) => m.body);
+    while (!got.includes('anyone awake?'))
+      got = (await alice.call('sync_messages', { wait_seconds: 30 })).messages.map((m) => m.body);
     expect(got).toContain('anyone awake?');
   }, 90_000);
 
@@ -42,7 +49,11 @@ describe('dormant channels', () => {
     const relay = await s.relay();
     const home = tempHome();
     s.cleanup.push(() => removeHome(home));
-    const alice = await ParleyNode.open({ home, relays: [relay.url], env: { ...process.env, PARLEY_DORMANT_AFTER_MS: '0' } });
+    const alice = await ParleyNode.open({
+      home,
+      relays: [relay.url],
+      env: { ...process.env, PARLEY_DORMANT_AFTER_MS: '0' },
+    });
     s.cleanup.push(() => alice.close());
     const { channel: ch, invites } = alice.createChannel({ name: 'naps', slots: ['invite:bob'] });
     let bob = await s.node(relay.url);
@@ -56,10 +67,17 @@ describe('dormant channels', () => {
     await bob.close();
     await until(() => alice.dormant.has(ch), { ms: 20_000, what: 'the channel to go dormant' });
     expect(alice.channels.has(ch)).toBe(false);
-    await until(() => (alice.listChannels().channels[0].relays[0] as { synced?: boolean }).synced === true, { what: 'the dormant rooms to sync' });
+    await until(() => (alice.listChannels().channels[0].relays[0] as { synced?: boolean }).synced === true, {
+      what: 'the dormant rooms to sync',
+    });
 
     // A tool naming it opens it, with everything it had.
-    expect(alice.who({ channel: ch }).members.map((m) => m.slot).sort()).toEqual(['invite:bob', 'owner']);
+    expect(
+      alice
+        .who({ channel: ch })
+        .members.map((m) => m.slot)
+        .sort(),
+    ).toEqual(['invite:bob', 'owner']);
     expect(alice.channels.has(ch)).toBe(true);
     await until(() => alice.dormant.has(ch), { ms: 20_000, what: 'the channel to go dormant again' });
 

@@ -77,7 +77,15 @@ describe('what a dormant room reads', () => {
 
   it('covers: the relay holds every item we do', () => {
     expect(covers(new Map([[7, 3]]), new Map([[7, 3]]))).toBe(true);
-    expect(covers(new Map([[7, 4], [9, 1]]), new Map([[7, 3]]))).toBe(true);
+    expect(
+      covers(
+        new Map([
+          [7, 4],
+          [9, 1],
+        ]),
+        new Map([[7, 3]]),
+      ),
+    ).toBe(true);
     expect(covers(new Map([[7, 2]]), new Map([[7, 3]]))).toBe(false);
     expect(covers(new Map(), new Map([[7, 1]]))).toBe(false);
   });
@@ -94,7 +102,7 @@ describe('what a dormant room reads', () => {
 });
 
 describe('a dormant room', () => {
-  it('sends its state vector, answers a relay that has everything with an empty update, and syncs on nothing new', async () => {
+  it('sends its state vector, answers a relay holding all with an empty update, syncs on nothing new', async () => {
     const { doc, sv } = docWith(3);
     const { link, sent, woke } = await dormantLink(sv);
     expect(sent[0]).toEqual(message(0, 0, sv));
@@ -143,10 +151,18 @@ describe('the dormant record', () => {
     const store = new LocalStore(dir, { checkpointWorker: false });
     store.addDocUpdate('a', 0, 'w', new Uint8Array([0, 0]));
     store.addDocUpdate('b', 0, 'w', new Uint8Array([0, 0]));
-    const epochs = [{ ep: 0, sv: new Uint8Array([1, 7, 3]) }, { ep: 1, sv: new Uint8Array([0]) }];
+    const epochs = [
+      { ep: 0, sv: new Uint8Array([1, 7, 3]) },
+      { ep: 1, sv: new Uint8Array([0]) },
+    ];
     store.saveDormant('a', epochs);
     store.saveDormant('b', epochs.slice(0, 1));
-    expect(store.dormantChannels()).toEqual(new Map([['a', epochs], ['b', epochs.slice(0, 1)]]));
+    expect(store.dormantChannels()).toEqual(
+      new Map([
+        ['a', epochs],
+        ['b', epochs.slice(0, 1)],
+      ]),
+    );
     // Another channel's row leaves it be; a row of its own (a post from another process, a sync) ends it.
     store.addDocUpdate('b', 0, 'w', new Uint8Array([0, 0]));
     expect([...store.dormantChannels().keys()]).toEqual(['a']);

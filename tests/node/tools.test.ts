@@ -64,7 +64,11 @@ describe('MCP tool groups', () => {
   it('leave out the bot tools on a node without bot support', async () => {
     const client = await connect(standIn().node);
     const names = (await client.listTools()).tools.map((t) => t.name);
-    expect(names.sort()).toEqual(Object.keys(TOOL_HINTS).filter((n) => !BOT_TOOLS.includes(n)).sort());
+    expect(names.sort()).toEqual(
+      Object.keys(TOOL_HINTS)
+        .filter((n) => !BOT_TOOLS.includes(n))
+        .sort(),
+    );
     await client.close();
   });
 

@@ -12,7 +12,14 @@ import { RoomEntries } from '../../relay/entries.js';
 import type { Peer } from '../../relay/peer.js';
 import { RoomQueue } from '../../relay/room-queue.js';
 import {
-  chunkEntries, decodeStateVector, MESSAGE_AWARENESS, SYNC_STEP1, SYNC_STEP2, SYNC_UPDATE, syncMessage, updatePayload,
+  chunkEntries,
+  decodeStateVector,
+  MESSAGE_AWARENESS,
+  SYNC_STEP1,
+  SYNC_STEP2,
+  SYNC_UPDATE,
+  syncMessage,
+  updatePayload,
 } from '../../relay/wire.js';
 
 const entry = (client: number, clock: number, bytes = 10): LogEntry => ({
@@ -87,7 +94,12 @@ describe('entries', () => {
     expect(entries.valueBytes).toBe(30);
     expect(entries.clock(1)).toBe(2);
     expect(entries.has('k2.0')).toBe(true);
-    expect(decodeStateVector(entries.stateVector())).toEqual(new Map([[1, 2], [2, 1]]));
+    expect(decodeStateVector(entries.stateVector())).toEqual(
+      new Map([
+        [1, 2],
+        [2, 1],
+      ]),
+    );
     const missing = entries.missing(new Map([[1, 1]]));
     entries.remember(entry(1, 2));
     // The ranges were taken when asked: an entry remembered later is not part of that answer.
@@ -98,13 +110,24 @@ describe('entries', () => {
 });
 
 describe('awareness', () => {
-  it('keeps the newer state per client and announces a departed peer\'s states as removed', () => {
+  it("keeps the newer state per client and announces a departed peer's states as removed", () => {
     const awareness = new RoomAwareness(64 * 1024);
     const alice = peer();
     const bob = peer();
     expect(awareness.apply(alice, awarenessUpdate([[1, 1, '{"a":1}']]))).toBe(true);
-    expect(awareness.apply(bob, awarenessUpdate([[1, 1, '{"a":2}'], [2, 5, '{}']]))).toBe(true);
-    expect([...awareness.messages()].flatMap(awarenessStates)).toEqual([[1, 1, '{"a":1}'], [2, 5, '{}']]);
+    expect(
+      awareness.apply(
+        bob,
+        awarenessUpdate([
+          [1, 1, '{"a":2}'],
+          [2, 5, '{}'],
+        ]),
+      ),
+    ).toBe(true);
+    expect([...awareness.messages()].flatMap(awarenessStates)).toEqual([
+      [1, 1, '{"a":1}'],
+      [2, 5, '{}'],
+    ]);
     expect(awareness.release(alice).flatMap(awarenessStates)).toEqual([[1, 2, 'null']]);
     expect([...awareness.messages()].flatMap(awarenessStates)).toEqual([[2, 5, '{}']]);
     expect(awareness.apply(bob, new Uint8Array([5]))).toBe(false);
@@ -113,7 +136,14 @@ describe('awareness', () => {
   it('splits its states into messages of bounded size, and expires the ones not renewed', () => {
     const awareness = new RoomAwareness(100);
     const state = JSON.stringify({ pad: 'x'.repeat(60) });
-    awareness.apply(peer(), awarenessUpdate([[1, 1, state], [2, 1, state], [3, 1, state]]));
+    awareness.apply(
+      peer(),
+      awarenessUpdate([
+        [1, 1, state],
+        [2, 1, state],
+        [3, 1, state],
+      ]),
+    );
     expect([...awareness.messages()].map((m) => awarenessStates(m).length)).toEqual([1, 1, 1]);
     awareness.expire(Date.now() + AWARENESS_TIMEOUT_MS + 1);
     expect([...awareness.messages()]).toEqual([]);
@@ -121,7 +151,7 @@ describe('awareness', () => {
 });
 
 describe('room queue', () => {
-  it('runs tasks one at a time, gathers one turn\'s items into one batch, and goes on after a failure', async () => {
+  it("runs tasks one at a time, gathers one turn's items into one batch, and goes on after a failure", async () => {
     const failures: unknown[] = [];
     const queue = new RoomQueue<number>((err) => failures.push(err));
     const runs: number[][] = [];
