@@ -16,9 +16,9 @@
  * Determinism. The authority events (above, plus renames, close and the key-carrying epoch events) are folded in
  * (lamport, id) order after the create, which extends causal order; an event that arrives out of that order makes the
  * fold run again from the start. The result is therefore a function of the set of delivered events, whatever order
- * they came in. Authority events whose author had no right to them at their place in the fold are delivered but have no effect,
- * and are reported (`problems`). Ordinary events (messages, status, bot traffic) are checked against the state at
- * delivery: an author must hold a slot that may post.
+ * they came in. Authority events whose author had no right to them at their place in the fold are delivered but
+ * have no effect, and are reported (`problems`). Ordinary events (messages, status, bot traffic) are checked against
+ * the state at delivery: an author must hold a slot that may post.
  *
  * Over 400 lines: the rules are one module on purpose (docs/membership.md), shared whole by the live node and
  * `parley verify`; the delivery checks, the fold (an `on…` method per authority event) and the queries all read the
