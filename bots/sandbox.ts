@@ -11,16 +11,8 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import {
-  newQuickJSWASMModule,
-  newVariant,
-  RELEASE_SYNC,
-  DefaultIntrinsics,
-  type QuickJSContext,
-  type QuickJSHandle,
-  type QuickJSRuntime,
-  type QuickJSWASMModule,
-} from 'quickjs-emscripten';
+// Types only: the engine itself is loaded with the first bot (`loadBot`), so a node without bots never loads it.
+import type { Intrinsics, QuickJSContext, QuickJSHandle, QuickJSRuntime, QuickJSWASMModule } from 'quickjs-emscripten';
 import { canonicalString, type Json } from '../protocol/canonical.js';
 import { sha256Hex } from '../protocol/hash.js';
 import {
@@ -137,6 +129,7 @@ class QuickJSBot implements BotSandbox {
 
   constructor(
     private readonly mod: QuickJSWASMModule,
+    private readonly intrinsics: Intrinsics,
     private readonly source: string,
     private readonly limits: Limits,
   ) {
@@ -183,7 +176,7 @@ class QuickJSBot implements BotSandbox {
       else if (Date.now() > this.deadline) this.overTime = true;
       return this.overGas || this.overTime;
     });
-    this.vm = this.runtime.newContext({ intrinsics: { ...DefaultIntrinsics, Date: false } });
+    this.vm = this.runtime.newContext({ intrinsics: { ...this.intrinsics, Date: false } });
     const hashFn = this.vm.newFunction('__parley_hash', (h) => {
       this.charge(h);
       const out = this.vm.newString(createHash('sha256').update(this.vm.getString(h)).digest('hex'));
@@ -413,5 +406,7 @@ export async function loadBot(source: string, limits: unknown = {}): Promise<Bot
     initial: WASM_BASE_BYTES / WASM_PAGE,
     maximum: (WASM_BASE_BYTES + Math.ceil(l.memoryBytes / WASM_PAGE) * WASM_PAGE) / WASM_PAGE,
   });
-  return new QuickJSBot(await newQuickJSWASMModule(newVariant(RELEASE_SYNC, { wasmModule, wasmMemory })), source, l);
+  const { newQuickJSWASMModule, newVariant, RELEASE_SYNC, DefaultIntrinsics } = await import('quickjs-emscripten');
+  const mod = await newQuickJSWASMModule(newVariant(RELEASE_SYNC, { wasmModule, wasmMemory }));
+  return new QuickJSBot(mod, DefaultIntrinsics, source, l);
 }
