@@ -127,43 +127,32 @@ describe('relay /mux', () => {
 });
 
 describe('a client that writes and leaves at once', () => {
-  /** An update adding one random entry, as a y-websocket sync message. */
-  function entryUpdate(): { id: string; message: Uint8Array } {
+  /**
+   * Opens a room over a raw /mux socket, sends an update adding one entry, leaves with `leave` at once (the relay
+   * reads it all in one turn), then checks that a fresh client of the room gets the entry: it was stored, not
+   * dropped with its writer's leaving.
+   */
+  async function writeAndLeave(leave: (ws: WebSocket) => void): Promise<void> {
+    const r = await relay();
+    const key = newEpochKey();
+    const { ws } = await rawMux(r.url);
+    const { room, ts, sig } = relayAuthParams(key);
     const doc = new Y.Doc();
     const [id, v] = randomEntry();
     doc.getMap('log').set(id, v);
-    return { id, message: syncMessage(SYNC_UPDATE, Y.encodeStateAsUpdate(doc)) };
-  }
-
-  /** A fresh client of the room has the entry (its write was stored, not dropped with its leaving). */
-  async function stored(url: string, key: Uint8Array, id: string): Promise<void> {
-    const reader = stockProvider(url, key, cleanup);
+    ws.send(encodeOpen(1, room, ts, sig));
+    ws.send(encodeData(1, syncMessage(SYNC_UPDATE, Y.encodeStateAsUpdate(doc))));
+    leave(ws);
+    const reader = stockProvider(r.url, key, cleanup);
     await until(() => reader.p.synced, { what: 'the reader to sync' });
     await until(() => reader.log.has(id), { ms: 5000, what: 'the entry written just before leaving' });
   }
 
   it('an update sent just before a room close frame is stored', async () => {
-    const r = await relay();
-    const key = newEpochKey();
-    const { ws } = await rawMux(r.url);
-    const { room, ts, sig } = relayAuthParams(key);
-    const { id, message } = entryUpdate();
-    // One write: open, update, close, so the relay reads all three in one turn.
-    ws.send(encodeOpen(1, room, ts, sig));
-    ws.send(encodeData(1, message));
-    ws.send(encodeClose(1, 1000, 'left'));
-    await stored(r.url, key, id);
+    await writeAndLeave((ws) => ws.send(encodeClose(1, 1000, 'left')));
   });
 
   it('an update sent just before the socket closes is stored', async () => {
-    const r = await relay();
-    const key = newEpochKey();
-    const { ws } = await rawMux(r.url);
-    const { room, ts, sig } = relayAuthParams(key);
-    const { id, message } = entryUpdate();
-    ws.send(encodeOpen(1, room, ts, sig));
-    ws.send(encodeData(1, message));
-    ws.close(1000, 'done');
-    await stored(r.url, key, id);
+    await writeAndLeave((ws) => ws.close(1000, 'done'));
   });
 });
