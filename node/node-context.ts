@@ -3,7 +3,6 @@
  * members-ops.ts) need of the node. `ParleyNode` (node/service.ts) builds it once and passes it to each.
  */
 import type { EventEmitter } from 'node:events';
-import type { KeyPair } from '../protocol/keys.js';
 import type { Channel } from './channel.js';
 import type { ChannelRegistry } from './channel-registry.js';
 import type { RateLimiter } from './limits.js';
@@ -23,7 +22,6 @@ export interface NodeContext {
   /** This node's member id. */
   readonly me: string;
   readonly store: LocalStore;
-  readonly identity: KeyPair;
   readonly defaultRelays: string[];
   readonly opts: NodeOptions;
   readonly env: NodeJS.ProcessEnv;

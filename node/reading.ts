@@ -2,8 +2,7 @@
  * Reading what channels hold: sync_messages (delivered messages after a cursor, long-polling for the first one),
  * the transcript resource, and verify_channel's report on what was delivered.
  */
-import type { Channel } from './channel.js';
-import { parseStoredBody } from './channel.js';
+import { type Channel, parseStoredBody } from './channel.js';
 import { ToolError } from './errors.js';
 import { type Message, renderEvent, type Verification } from './messages.js';
 import type { NodeContext } from './node-context.js';

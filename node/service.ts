@@ -67,7 +67,6 @@ export class ParleyNode extends EventEmitter {
     this.ctx = {
       me: this.me,
       store,
-      identity,
       defaultRelays,
       opts,
       env,
