@@ -338,7 +338,7 @@ export async function main(args: string[]): Promise<void> {
     }
     if (joinedAt < deliveredAt) {
       console.log(
-        'note: join_channel returned before the history was delivered: its wait for the relay sync (node/service.ts ' +
+        'note: join_channel returned before the history was delivered: its wait for the relay sync (node/join.ts ' +
           'joinChannel, 10 s) ran out',
       );
     }

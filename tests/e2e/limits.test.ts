@@ -127,7 +127,8 @@ describe('a relay that refuses a room', () => {
           ?.relays[0];
       const shown = await until(refusedRelay, (x) => x?.refused !== undefined);
       expect(shown).toMatchObject({ connected: false, refused: expect.stringMatching(/^4503 /) });
-      // Stable: it stays refused across the node's reconnect attempts.
+      // Stable: it stays refused across the node's reconnect attempts. A negative check (nothing changes for a
+      // while), so it samples over a fixed time on purpose.
       for (let i = 0; i < 5; i++) {
         expect(await refusedRelay()).toMatchObject({ connected: false });
         await new Promise((res) => setTimeout(res, 300));

@@ -52,6 +52,7 @@ describe('soak', () => {
         const body = `n${i}-${k++}`;
         await n.call('post_message', { channel: ch, body });
         posted.push(body);
+        // Pacing the load, not a wait for a condition: each node posts about 25 times a second.
         await new Promise((r) => setTimeout(r, 40));
       }
     });

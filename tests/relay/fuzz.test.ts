@@ -14,6 +14,7 @@ import * as syncProtocol from 'y-protocols/sync';
 import { spawnRelay } from '../helpers/relay.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { fetchRoom } from '../helpers/doc.js';
+import { until } from '../helpers/until.js';
 import { ready } from '../../protocol/sodium.js';
 import { newEpochKey, relayAuthParams } from '../../protocol/keys.js';
 import { contentId } from '../../protocol/hash.js';
@@ -136,7 +137,9 @@ describe.each(['sqlite', 'postgres'] as const)('relay fuzz, %s store', (kind) =>
         encoding.writeVarUint(e, 0);
         syncProtocol.writeUpdate(e, Y.encodeStateAsUpdate(honest));
         c!.send(encoding.toUint8Array(e));
-        await new Promise((r) => setTimeout(r, 20));
+        await until(async () => (await fetchRoom(relay.url, key)).has(contentId(value)), {
+          what: "the honest client's entry at the relay",
+        });
         c!.close();
       }
     }

@@ -194,8 +194,10 @@ describe('relay backpressure', () => {
     });
     c.ws.send(step1);
     for (let i = 0; i < 20 && !synced; i++) {
+      const before = asked;
       writer.log.set(...entry());
-      await new Promise((res) => setTimeout(res, 10));
+      // The client got another update and asked again (or the sync finished) before the next write.
+      await until(() => asked > before || synced, { what: 'the client to ask again' });
     }
     await until(() => synced, 60_000);
     expect(asked).toBeGreaterThan(20);

@@ -1,0 +1,63 @@
+/**
+ * The node's channel registry (node/channel-registry.ts) without a relay: a channel is found by id or by its one
+ * exact name, a name two channels share or no channel has is one sentence, and after a restart every active channel
+ * is listed at once, before the background opener has opened it, and open once `opened()` resolves.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { ParleyNode } from '../../node/service.js';
+import { removeHome, tempHome } from '../helpers/mcp.js';
+
+/** A relay address nothing listens on: channels are created and stored, nothing is sent. */
+const NOWHERE = 'ws://127.0.0.1:9';
+
+const cleanup: (() => void)[] = [];
+afterEach(() => {
+  for (const f of cleanup.splice(0).reverse()) f();
+});
+
+async function node(home: string): Promise<ParleyNode> {
+  const n = await ParleyNode.open({ home, relays: [NOWHERE], env: {} });
+  cleanup.push(() => n.close());
+  return n;
+}
+
+describe('channel registry', () => {
+  it('finds a channel by id or by its one name; a shared or unknown name is one sentence', async () => {
+    const home = tempHome();
+    cleanup.push(() => removeHome(home));
+    const n = await node(home);
+    const a = n.createChannel({ name: 'alpha' });
+    expect(n.channel(a.channel).ch).toBe(a.channel);
+    expect(n.channel('alpha').ch).toBe(a.channel);
+    n.createChannel({ name: 'alpha' });
+    expect(() => n.channel('alpha')).toThrow('Several channels are named "alpha"; pass the channel id instead.');
+    expect(() => n.channel('beta')).toThrow(
+      'Unknown channel "beta"; call list_channels to see the channels you are in.',
+    );
+  });
+
+  it('after a restart lists every active channel at once and opens them in the background', async () => {
+    const home = tempHome();
+    cleanup.push(() => removeHome(home));
+    const first = await node(home);
+    const ids = ['one', 'two', 'three'].map((name) => first.createChannel({ name }).channel);
+    first.close();
+
+    const again = await node(home);
+    expect(
+      again
+        .channelRows()
+        .map((r) => r.ch)
+        .sort(),
+    ).toEqual([...ids].sort());
+    expect(
+      again
+        .listChannels()
+        .channels.map((c) => c.channel)
+        .sort(),
+    ).toEqual([...ids].sort());
+    await again.opened();
+    expect([...again.channels.keys()].sort()).toEqual([...ids].sort());
+    expect(again.channel('two').ch).toBe(ids[1]);
+  });
+});
