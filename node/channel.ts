@@ -82,7 +82,7 @@ export class Channel extends EventEmitter {
     this.me = memberId(identity.publicKey);
     this.membership = new Membership(row.ch);
     this.ingestor = new Ingestor(
-      (ev) => this.membership.refusal(ev.id, ev.body),
+      (id, body) => this.membership.refusal(id, body),
       (ev) => this.delivered(ev),
       (ev, reason) => this.store.addRefused(this.ch, { id: ev.id, body: ev.bodyText, sig: ev.signature, reason }),
       (ev) => this.earlyKeys(ev),

@@ -193,8 +193,8 @@ export function parseBody(
 
 /**
  * Lamport clock of an event: 1 + the largest lamport among what it depends on (its `deps` and its author's `prev`);
- * an unknown id counts as 0. The one rule for authoring (node/channel.ts) and checking (node/ingest.ts). No
- * allocation: ingest runs it for every event of a long join.
+ * an unknown id counts as 0. The one rule for authoring (node/channel/authoring.ts) and checking (node/event-rules.ts,
+ * for ingest and offline verification). No allocation: ingest runs it for every event of a long join.
  */
 export function nextLamport(
   deps: readonly string[],
