@@ -79,8 +79,23 @@ export class Ingestor {
   /** Takes an opened batch of claimed `entries`: counts its refusals, delivers what causal order allows. */
   admit(batch: OpenedBatch, entries: readonly IngestEntry[]): IngestEvent[] {
     for (const r of batch.refused) this.problem(`${r.reason}${from(entries[r.index].relay)}`);
-    for (const e of batch.events) this.onAuthentic(e.event);
-    const out = this.causal.add(batch.events.map((e) => e.event));
+    return this.release(batch.events.map((e) => e.event));
+  }
+
+  /**
+   * One of our own events, just written (node/channel/authoring.ts): authentic by construction, so not opened, but
+   * from here on it takes the same path as anyone's: causal order, then the delivery rules (node/event-rules.ts).
+   * Its entry, when the replica's observer reports it after the commit, is then already seen.
+   */
+  admitOwn(ev: IngestEvent): IngestEvent[] {
+    this.seen.add(ev.id);
+    return this.release([ev]);
+  }
+
+  /** Authentic events into causal order; returns those delivered now. */
+  private release(events: IngestEvent[]): IngestEvent[] {
+    for (const ev of events) this.onAuthentic(ev);
+    const out = this.causal.add(events);
     // Something delivered may be what deferred events waited for (the channel.create).
     if (out.length > 0 && this.causal.deferredCount() > 0) out.push(...this.causal.retryDeferred());
     return out;
