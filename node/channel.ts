@@ -66,49 +66,50 @@ export class Channel extends EventEmitter {
   ) {
     super();
     this.setMaxListeners(0);
-    const me = memberId(identity.publicKey);
-    this.me = me;
-    const membership = new Membership(row.ch);
-    this.membership = membership;
     const ch = row.ch;
-    const isClosed = () => this.closedLocally;
-    const post = (type: EventType, payload: Record<string, unknown>, ep?: number, deps?: string[]) =>
-      this.post(type, payload, ep, deps);
-    const later = (job: () => void) => this.pipeline.later(job);
-    const delivered = (n: number) => this.afterDelivery(n);
-    this.ingestor = new Ingestor(
+    this.me = memberId(identity.publicKey);
+    const membership = new Membership(ch);
+    this.membership = membership;
+    const ingestor = new Ingestor(
       (id, body) => membership.refusal(id, body),
       (ev) => this.delivered(ev),
       (ev, reason) => store.addRefused(ch, { id: ev.id, body: ev.bodyText, sig: ev.signature, reason }),
       (ev) => this.keys.early(ev),
     );
-    const ingestor = this.ingestor;
-    this.epochs = new Epochs(store, ch, writer, pool, membership, {
+    this.ingestor = ingestor;
+    const epochs = new Epochs(store, ch, writer, pool, membership, {
       onEntries: (ep, entries) => this.pipeline.onEntries(ep, entries),
       onPending: () => this.pipeline.scheduleFlush(),
       problem: (line) => ingestor.problem(line),
       onReplica: (ep, replica) => this.presence.watch(ep, replica),
     });
-    const epochs = this.epochs;
-    const context = (ep: number) => epochs.context(ep);
-    this.pipeline = new IngestPipeline({
+    this.epochs = epochs;
+    // What most parts take; each part's own interface says which of these it uses.
+    const shared = {
+      ch,
+      me: this.me,
+      identity,
       store,
+      membership,
       ingestor,
-      context,
-      isClosed,
-      delivered,
+      epochs,
+      isClosed: () => this.closedLocally,
+      context: (ep: number) => epochs.context(ep),
+      epoch: () => this.epoch,
+      post: (type: EventType, payload: Record<string, unknown>, ep?: number, deps?: string[]) =>
+        this.post(type, payload, ep, deps),
+      later: (job: () => void) => this.pipeline.later(job),
+      delivered: (n: number) => this.afterDelivery(n),
+    };
+    this.pipeline = new IngestPipeline({
+      ...shared,
       flushUpdates: () => {
         for (const r of epochs.replicas.values()) r.flushUpdates();
       },
       fault: (err) => this.emit('fault', err),
     });
     this.presence = new ChannelPresence({
-      me,
-      identity,
-      membership,
-      ingestor,
-      epochs,
-      isClosed,
+      ...shared,
       relays: () => this.relays(),
       changed: () => {
         this.touch();
@@ -116,25 +117,13 @@ export class Channel extends EventEmitter {
       },
     });
     this.botWiring = {
-      ch,
-      me,
-      identity,
-      store,
-      membership,
-      post,
+      ...shared,
       name: () => membership.name || this.row.name,
-      epoch: () => this.epoch,
       mismatch: (claim) => this.emit('mismatch', claim),
     };
     this.bots = createBots(this.botWiring);
     this.keys = new EpochKeys({
-      me,
-      identity,
-      membership,
-      epochs,
-      post,
-      later,
-      isClosed,
+      ...shared,
       botCheckpoints: () => this.bots.checkpoints(),
       linkEpoch: (ep) => {
         this.saveRow({ epoch: ep });
@@ -145,25 +134,10 @@ export class Channel extends EventEmitter {
         this.emit('epoch', ep);
       },
     });
-    this.authoring = new Authoring({
-      ch,
-      me,
-      identity,
-      store,
-      ingestor,
-      context,
-      delivered,
-      pipeline: this.pipeline,
-      replica: (ep) => epochs.replica(ep),
-    });
+    this.authoring = new Authoring({ ...shared, pipeline: this.pipeline, replica: (ep) => epochs.replica(ep) });
     this.authority = new Authority({
-      me,
-      membership,
-      post,
-      later,
-      isClosed,
+      ...shared,
       keys: this.keys,
-      epoch: () => this.epoch,
       currentHeads: (max) => ingestor.currentHeads(max),
       isSynced: () => this.isSynced(),
       waitSynced: (ms) => this.waitSynced(ms),

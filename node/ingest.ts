@@ -38,7 +38,7 @@ export class Ingestor {
     private readonly onDeliver: (ev: IngestEvent) => void,
     /** An authentic event that membership refused, with the reason (kept as evidence). */
     private readonly onRefuse: (ev: IngestEvent, reason: string) => void = () => undefined,
-    /** Every newly opened, authentic event, before causal order holds it back (see Channel.earlyKeys). */
+    /** Every newly opened, authentic event, before causal order holds it back (node/channel/epoch-keys.ts `early`). */
     private readonly onAuthentic: (ev: IngestEvent) => void = () => undefined,
   ) {
     this.causal = new CausalBuffer<IngestEvent>((ev) => this.accept(ev));
