@@ -44,7 +44,7 @@ async function verifierPass(log: BotLog, bodies: EventBody[]): Promise<Run> {
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   const membership = new Membership(log.ch);
-  // The mark callback stands in for node/channel.ts's store.setMark (a SQLite write, not part of bots/).
+  // The mark callback stands in for node/channel/bot-wiring.ts's store.setMark (a SQLite write, not part of bots/).
   const bots = new ChannelBots(
     log.ch,
     membership,

@@ -3,8 +3,8 @@
  *
  * A node joining a channel with a long history: a real owner node creates the channel over MCP; this process then
  * appends --events chat messages by the owner (signed with the owner's identity from its profile, sealed with the
- * epoch key from the invite, chained seq/prev/lamport exactly as node/channel.ts `post` does) and pushes them into
- * the relay room with a stock Y.Doc client. A second `parley mcp` node then joins with the invite; we time
+ * epoch key from the invite, chained seq/prev/lamport exactly as node/channel/authoring.ts `post` does) and pushes
+ * them into the relay room with a stock Y.Doc client. A second `parley mcp` node then joins with the invite; we time
  *
  *   delivered  join_channel call → all events delivered in its store (download, decrypt, authenticate, deliver:
  *              what sync_messages serves; polled read-only from the node's SQLite, which does not touch the node)

@@ -1,9 +1,10 @@
 /**
  * Builds realistic channel histories in-process for the bots and verify benchmarks: real Ed25519-signed, sealed
- * events (ids are BLAKE2b of the sealed bytes, exactly as node/channel.ts `post` makes them), a real channel.create
- * with invite slots, real slot-signed member.join claims, a real bot.attach, and bot.step events produced by the
- * product's own runner (bots/channel-bots.ts with RunnerHooks, as node/channel.ts wires it). Going through MCP nodes
- * and a relay would give the same bytes but take minutes for 10,000 events; this takes seconds.
+ * events (ids are BLAKE2b of the sealed bytes, exactly as node/channel/authoring.ts `post` makes them), a real
+ * channel.create with invite slots, real slot-signed member.join claims, a real bot.attach, and bot.step events
+ * produced by the product's own runner (bots/channel-bots.ts with RunnerHooks, as node/channel/bot-wiring.ts wires
+ * it). Going through MCP nodes and a relay would give the same bytes but take minutes for 10,000 events; this takes
+ * seconds.
  */
 import { mulberry32 as prng } from './random.js';
 import { nextLamport, signEvent, sealEvent, MAX_DEPS, type EventBody, type EventType } from '../protocol/event.js';
@@ -27,7 +28,7 @@ export interface LoggedEvent {
   body: EventBody;
 }
 
-/** The event-building half of node/channel.ts `post`: same deps/lamport/seq/prev rules, same sign and seal. */
+/** The event-building half of node/channel/authoring.ts `post`: same deps/lamport/seq/prev rules, sign and seal. */
 export class SimChannel {
   readonly ch: string;
   /** Proves the channel id with the owner's key (channel.create carries it). */
@@ -172,7 +173,7 @@ export async function buildBotLog(preset: string, pick: MovePicker, opts: { name
       salt: sim.salt,
     }),
   );
-  // Each player claims its slot and the owner's node admits the claim (node/channel.ts `admit`).
+  // Each player claims its slot and the owner's node admits the claim (node/channel/authority.ts `admit`).
   players.forEach((p, i) => {
     const claim = sim.post(p, 'member.join', {
       slot: slots[i],
@@ -184,7 +185,8 @@ export async function buildBotLog(preset: string, pick: MovePicker, opts: { name
     deliver(sim.post(owner, 'member.admit', { slot: slots[i], member: memberId(p.publicKey), claim: claim.id }));
   });
   const { source, secret } = loadPreset(preset);
-  // node/channel.ts `attachBot`: a bot without hidden information publishes its seed so steps verify on arrival.
+  // node/channel/bot-wiring.ts `attachBot`: a bot without hidden information publishes its seed so steps verify on
+  // arrival.
   deliver(
     sim.post(owner, 'bot.attach', {
       bot: slot,

@@ -7,10 +7,11 @@
  *
  * Rejected entries never reach delivery; they are counted by reason for `verify_channel`.
  */
-import { nextLamport, type EventBody } from '../protocol/event.js';
+import type { EventBody } from '../protocol/event.js';
 import { CausalBuffer } from '../protocol/causal.js';
 import { ChainTracker } from '../protocol/chain.js';
 import { isB64uOf } from '../protocol/body-check.js';
+import { judgeEvent, type RuleState } from './event-rules.js';
 import { NOT_THE_HASH, type IngestEvent, type OpenedBatch, type SealedEntry } from './open-batch.js';
 
 export type { IngestEvent };
@@ -20,7 +21,7 @@ export interface IngestEntry extends SealedEntry {
 }
 
 /** Why an event may not be delivered, null if it may, or 'defer' if it cannot be judged yet. */
-export type Refusal = (ev: IngestEvent) => string | null | 'defer';
+export type Refusal = RuleState['refusal'];
 
 export class Ingestor {
   readonly chains = new ChainTracker();
@@ -29,16 +30,19 @@ export class Ingestor {
   private readonly problems = new Map<string, number>();
   private readonly causal: CausalBuffer<IngestEvent>;
   private readonly seen = new Set<string>();
+  /** The delivery rules' view of this channel (node/event-rules.ts), built once: ingest judges every event. */
+  private readonly rules: RuleState;
 
   constructor(
-    private readonly refuse: Refusal,
+    refuse: Refusal,
     private readonly onDeliver: (ev: IngestEvent) => void,
     /** An authentic event that membership refused, with the reason (kept as evidence). */
     private readonly onRefuse: (ev: IngestEvent, reason: string) => void = () => undefined,
-    /** Every newly opened, authentic event, before causal order holds it back (see Channel.earlyKeys). */
+    /** Every newly opened, authentic event, before causal order holds it back (node/channel/epoch-keys.ts `early`). */
     private readonly onAuthentic: (ev: IngestEvent) => void = () => undefined,
   ) {
     this.causal = new CausalBuffer<IngestEvent>((ev) => this.accept(ev));
+    this.rules = { lamportOf: this.lamportOf, refusal: refuse, chains: this.chains };
   }
 
   /** Restores state from events delivered in an earlier run (already verified then). */
@@ -75,8 +79,23 @@ export class Ingestor {
   /** Takes an opened batch of claimed `entries`: counts its refusals, delivers what causal order allows. */
   admit(batch: OpenedBatch, entries: readonly IngestEntry[]): IngestEvent[] {
     for (const r of batch.refused) this.problem(`${r.reason}${from(entries[r.index].relay)}`);
-    for (const e of batch.events) this.onAuthentic(e.event);
-    const out = this.causal.add(batch.events.map((e) => e.event));
+    return this.release(batch.events.map((e) => e.event));
+  }
+
+  /**
+   * One of our own events, just written (node/channel/authoring.ts): authentic by construction, so not opened, but
+   * from here on it takes the same path as anyone's: causal order, then the delivery rules (node/event-rules.ts).
+   * Its entry, when the replica's observer reports it after the commit, is then already seen.
+   */
+  admitOwn(ev: IngestEvent): IngestEvent[] {
+    this.seen.add(ev.id);
+    return this.release([ev]);
+  }
+
+  /** Authentic events into causal order; returns those delivered now. */
+  private release(events: IngestEvent[]): IngestEvent[] {
+    for (const ev of events) this.onAuthentic(ev);
+    const out = this.causal.add(events);
     // Something delivered may be what deferred events waited for (the channel.create).
     if (out.length > 0 && this.causal.deferredCount() > 0) out.push(...this.causal.retryDeferred());
     return out;
@@ -84,21 +103,25 @@ export class Ingestor {
 
   private accept(ev: IngestEvent): boolean | 'defer' {
     const b = ev.body;
-    if (b.lamport !== nextLamport(b.deps, b.prev, this.lamportOf))
-      return this.refused(`event with a wrong lamport clock by ${short(b.author)}`);
-    const reason = this.refuse(ev);
-    if (reason === 'defer') return 'defer';
-    if (reason) {
-      this.onRefuse(ev, reason);
-      return this.refused(`${reason} (${short(b.author)})`);
+    const broken = judgeEvent(ev.id, b, this.rules);
+    if (!broken) {
+      this.record(ev.id, b);
+      this.onDeliver(ev);
+      return true;
     }
-    const verdict = this.chains.check({ id: ev.id, author: b.author, seq: b.seq, prev: b.prev });
-    if (verdict === 'equivocation')
-      return this.refused(`equivocation: two events with seq ${b.seq} by ${short(b.author)}`);
-    if (verdict !== 'ok') return this.refused(`broken hash chain by ${short(b.author)}`);
-    this.record(ev.id, b);
-    this.onDeliver(ev);
-    return true;
+    switch (broken.rule) {
+      case 'defer':
+        return 'defer';
+      case 'lamport':
+        return this.refused(`event with a wrong lamport clock by ${short(b.author)}`);
+      case 'membership':
+        this.onRefuse(ev, broken.reason);
+        return this.refused(`${broken.reason} (${short(b.author)})`);
+      case 'equivocation':
+        return this.refused(`equivocation: two events with seq ${b.seq} by ${short(b.author)}`);
+      case 'chain':
+        return this.refused(`broken hash chain by ${short(b.author)}`);
+    }
   }
 
   private record(id: string, b: EventBody): void {

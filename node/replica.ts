@@ -97,7 +97,7 @@ export class EpochReplica {
     this.writerClient = newClientId(this.doc.clientID);
     this.awareness = new Awareness(this.doc);
     // y-protocols runs a 3 s timer per Awareness; with a thousand channels that is a thousand timers. The node's one
-    // tick calls `expirePresence` instead, and the channel renews its own state (node/channel.ts heartbeat).
+    // tick calls `expirePresence` instead, and the channel renews its own state (node/channel/presence.ts `heartbeat`).
     clearInterval((this.awareness as unknown as { _checkInterval: NodeJS.Timeout })._checkInterval);
     this.doc.on('update', (update: Uint8Array, origin: unknown) => {
       if (origin === FROM_STORE || origin === STORED || this.closed) return;

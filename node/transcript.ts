@@ -16,6 +16,7 @@ import { fromB64u, toB64u, utf8 } from '../protocol/bytes.js';
 import { parseBody, verifyEventSignature, type EventBody } from '../protocol/event.js';
 import { ChainTracker } from '../protocol/chain.js';
 import { Membership } from './membership.js';
+import { judgeEvent, type RuleBreak, type RuleState } from './event-rules.js';
 import { MismatchClaimSchema } from '../bots/payloads.js';
 import { MAX_REFUSED_ROWS, type DeliveredRow, type RefusedRow } from './store.js';
 
@@ -69,7 +70,14 @@ export function checkTranscriptEvents(
 ): EventCheckReport {
   const problems: string[] = [];
   const events: VerifiedEvent[] = [];
-  const state: CheckState = { chains: new ChainTracker(), membership: new Membership(t.channel), lamports: new Map() };
+  const membership = new Membership(t.channel);
+  const lamports = new Map<string, number>();
+  const rules: RuleState = {
+    lamportOf: (id) => lamports.get(id),
+    refusal: (id, body) => membership.refusal(id, body),
+    chains: new ChainTracker(),
+  };
+  const state: CheckState = { membership, lamports, rules };
   t.events.forEach((e, i) => {
     if (onProgress && i % 1000 === 0) onProgress(i, t.events.length);
     const checked = checkEvent(e, t.channel, state);
@@ -83,9 +91,9 @@ export function checkTranscriptEvents(
 
 /** What the events so far have established, for checking the next one. */
 interface CheckState {
-  chains: ChainTracker;
   membership: Membership;
   lamports: Map<string, number>;
+  rules: RuleState;
 }
 
 /** One transcript event, checked and applied to `state` if it passes; else what is wrong with it. */
@@ -93,21 +101,24 @@ function checkEvent(e: Transcript['events'][number], channel: string, state: Che
   const signed = authentic(e, channel);
   if (!signed.ok) return signed.problem;
   const b = signed.body;
-  let expected = 1;
+  // Causal order is the file's order: every dependency must come earlier (nextLamport would count it as 0).
   for (const d of [...b.deps, ...(b.prev ? [b.prev] : [])]) {
-    const l = state.lamports.get(d);
-    if (l === undefined) return `depends on ${d.slice(0, 8)}, which is missing or comes later`;
-    expected = Math.max(expected, l + 1);
+    if (state.lamports.get(d) === undefined) return `depends on ${d.slice(0, 8)}, which is missing or comes later`;
   }
-  if (b.lamport !== expected) return 'wrong lamport clock';
-  const refusal = state.membership.refusal(e.id, b);
-  if (refusal) return refusal === 'defer' ? 'comes before channel.create' : refusal;
-  const chain = state.chains.check({ id: e.id, author: b.author, seq: b.seq, prev: b.prev });
-  if (chain !== 'ok') return chain === 'equivocation' ? 'equivocation' : 'broken author chain';
+  const broken = judgeEvent(e.id, b, state.rules);
+  if (broken) return broken.rule === 'membership' ? broken.reason : TRANSCRIPT_PROBLEM[broken.rule];
   state.membership.apply(e.id, b);
   state.lamports.set(e.id, b.lamport);
   return { id: e.id, body: b };
 }
+
+/** How a broken rule reads in a transcript check (a membership refusal reads as its own reason). */
+const TRANSCRIPT_PROBLEM: Record<Exclude<RuleBreak['rule'], 'membership'>, string> = {
+  lamport: 'wrong lamport clock',
+  defer: 'comes before channel.create',
+  equivocation: 'equivocation',
+  chain: 'broken author chain',
+};
 
 /** The exporting node's refusals, re-judged against the verified membership. */
 function refusedProblems(t: Transcript, membership: Membership): string[] {

@@ -15,7 +15,7 @@ import { canonicalBytes, CanonicalError } from './canonical.js';
 import { decodeCanonicalText } from './canonical-fast.js';
 import { fastBody } from './body-check.js';
 import { EVENT_TYPES, MAX_DEPS, type EventType } from './event-types.js';
-import { concat, fromB64u, isB64u, utf8 } from './bytes.js';
+import { concat, fromB64u, fromUtf8, isB64u, utf8 } from './bytes.js';
 import { contentId } from './hash.js';
 import { sign, verify, randomBytes } from './keys.js';
 
@@ -101,11 +101,31 @@ function buildAssociatedData(ch: string, ep: number): Uint8Array {
   return concat(utf8('parley'), chBytes, epBytes);
 }
 
-/** Encodes and signs a body. Throws if the body does not satisfy the schema (a bug in the caller). */
-export function signEvent(body: EventBody, secretKey: Uint8Array): Uint8Array {
+/** A body as its author signed it: what `openEvent` would give back, without opening anything. */
+export interface SignedEvent {
+  /** The schema-checked body (exactly what `bodyText` encodes). */
+  body: EventBody;
+  /** The canonical JSON that was signed. */
+  bodyText: string;
+  signature: Uint8Array;
+  /** Body bytes then signature: what `sealEvent` seals. */
+  signed: Uint8Array;
+}
+
+/**
+ * Encodes and signs a body, keeping its parts: the author delivers its own event from them (node/channel/authoring.ts)
+ * instead of opening its own sealed bytes. Throws if the body does not satisfy the schema (a bug in the caller).
+ */
+export function signEventParts(body: EventBody, secretKey: Uint8Array): SignedEvent {
   const parsed = EventBodySchema.parse(body);
   const bytes = canonicalBytes(parsed);
-  return concat(bytes, sign(concat(SIGN_CONTEXT, bytes), secretKey));
+  const signature = sign(concat(SIGN_CONTEXT, bytes), secretKey);
+  return { body: parsed, bodyText: fromUtf8(bytes), signature, signed: concat(bytes, signature) };
+}
+
+/** Encodes and signs a body. Throws if the body does not satisfy the schema (a bug in the caller). */
+export function signEvent(body: EventBody, secretKey: Uint8Array): Uint8Array {
+  return signEventParts(body, secretKey).signed;
 }
 
 /** Seals signed bytes for an epoch. `nonce` is for known-answer tests only; production uses a random one. */
@@ -193,8 +213,8 @@ export function parseBody(
 
 /**
  * Lamport clock of an event: 1 + the largest lamport among what it depends on (its `deps` and its author's `prev`);
- * an unknown id counts as 0. The one rule for authoring (node/channel.ts) and checking (node/ingest.ts). No
- * allocation: ingest runs it for every event of a long join.
+ * an unknown id counts as 0. The one rule for authoring (node/channel/authoring.ts) and checking (node/event-rules.ts,
+ * for ingest and offline verification). No allocation: ingest runs it for every event of a long join.
  */
 export function nextLamport(
   deps: readonly string[],
