@@ -15,6 +15,8 @@ const MAX_REFUSED_BACKOFF_MS = 30_000;
 const SILENCE_MS = 45_000;
 /** A connection without rooms is closed after this long (a rotation detaches and attaches within it). */
 const IDLE_CLOSE_MS = 2000;
+/** Opening rooms on a new socket yields to other work after this long. */
+const OPEN_SLICE_MS = 10;
 
 /** What a connection needs from one room on it. */
 export interface MuxRoom {
@@ -101,6 +103,26 @@ export class RelayConnection {
     this.open = false;
   }
 
+  /**
+   * Opens every attached room on a new socket, in slices: each open signs fresh auth, and a node in thousands of
+   * channels must still answer its tools while its rooms open.
+   */
+  private openAll(ws: WebSocket): void {
+    const waiting = [...this.rooms.keys()];
+    const slice = () => {
+      if (this.ws !== ws || !this.open) return;
+      const stop = performance.now() + OPEN_SLICE_MS;
+      while (waiting.length > 0 && performance.now() < stop) {
+        const id = waiting.shift()!;
+        const room = this.rooms.get(id);
+        // Detached, or re-opened under a new id (already opened) since the socket opened.
+        if (room && this.ids.get(room) === id) this.openRoom(id, room);
+      }
+      if (waiting.length > 0) setImmediate(slice);
+    };
+    slice();
+  }
+
   private openRoom(id: number, room: MuxRoom): void {
     const { room: name, ts, sig } = room.auth();
     this.ws!.send(encodeOpen(id, name, ts, sig));
@@ -119,7 +141,7 @@ export class RelayConnection {
       this.attempts = 0;
       this.lastHeard = Date.now();
       this.reschedule(SILENCE_MS);
-      for (const [id, room] of this.rooms) this.openRoom(id, room);
+      this.openAll(ws);
     });
     ws.on('ping', () => (this.lastHeard = Date.now()));
     ws.on('message', (data: Buffer) => {

@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import * as encoding from 'lib0/encoding';
-import { relayAuthParams } from '../protocol/keys.js';
+import { roomAuthParams, roomKeyPair } from '../protocol/keys.js';
 import { isRefusal, type MuxRoom, type RelayConnection } from './relay-connection.js';
 
 export const MESSAGE_SYNC = 0;
@@ -22,6 +22,8 @@ export abstract class RoomEndpoint extends EventEmitter implements MuxRoom {
   protected destroyed = false;
   private retries = 0;
   private retry: NodeJS.Timeout | null = null;
+  /** Derived at the first open and kept: every re-open only signs. */
+  private roomKeys: { room: string; secretKey: Uint8Array } | null = null;
 
   constructor(
     protected readonly connection: RelayConnection,
@@ -40,7 +42,8 @@ export abstract class RoomEndpoint extends EventEmitter implements MuxRoom {
   }
 
   auth() {
-    return relayAuthParams(this.epochKey);
+    this.roomKeys ??= roomKeyPair(this.epochKey);
+    return roomAuthParams(this.roomKeys);
   }
 
   abstract opened(): void;

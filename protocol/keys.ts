@@ -64,7 +64,14 @@ export function roomKeyPair(epochKey: Uint8Array): KeyPair & { room: string } {
 const authMessage = (room: string, ts: string) => utf8(`parley-relay|${room}|${ts}`);
 
 export function relayAuthParams(epochKey: Uint8Array, now = Date.now()): { room: string; ts: string; sig: string } {
-  const { room, secretKey } = roomKeyPair(epochKey);
+  return roomAuthParams(roomKeyPair(epochKey), now);
+}
+
+/** `relayAuthParams` for a room key pair already derived (a node re-opening its rooms signs, and derives nothing). */
+export function roomAuthParams(
+  { room, secretKey }: { room: string; secretKey: Uint8Array },
+  now = Date.now(),
+): { room: string; ts: string; sig: string } {
   const ts = String(Math.floor(now));
   return { room, ts, sig: toB64u(sodium().crypto_sign_detached(authMessage(room, ts), secretKey)) };
 }
