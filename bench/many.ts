@@ -1,8 +1,9 @@
 /**
  * `npm run bench -- many [--sizes 100,1000,3000] [--messages 20] [--idle 60]`: one node in N channels on one relay
- * (each channel with `messages` posts). For each N, the node is restarted and measured: time from spawning
- * `parley mcp` to its first tool answer and to every channel synced, its RSS, the sockets it holds to the relay,
- * and the CPU the node and the relay use while idle for `idle` seconds. The baseline is the same node with no
+ * (each channel with `messages` posts). For each N, the node is restarted three times and measured: time from
+ * spawning `parley mcp` to its first tool answer and to every channel synced (medians), then, after the last
+ * restart, its RSS, the sockets it holds to the relay, and the CPU the node and the relay use while idle for `idle`
+ * seconds. The baseline is the same node with no
  * channels, measured in the same run: RSS per channel is over it, idle CPU is shown beside it.
  */
 import { parseArgs } from 'node:util';
@@ -47,8 +48,13 @@ async function waitFor<T>(f: () => Promise<T>, ok: (v: T) => boolean, ms: number
   }
 }
 
-/** Restarts the node on `home` and measures it. */
-async function measure(cleanup: Cleanup, relay: BenchRelay, home: string, n: number, idleS: number): Promise<Row> {
+/** Restarts per measurement: the first answer and the sync are the median of these (one sample is noise here). */
+const RESTARTS = 3;
+
+const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+
+/** Starts the node on `home`: its first answer (from spawning it) and, for N channels, when all are synced. */
+async function restart(cleanup: Cleanup, relay: BenchRelay, home: string, n: number) {
   const t0 = performance.now();
   const node = await startNode(cleanup, { relays: [relay.url], home });
   const listed = await node.call<{ channels: unknown[] }>('list_channels');
@@ -60,13 +66,24 @@ async function measure(cleanup: Cleanup, relay: BenchRelay, home: string, n: num
     (l) => l.channels.every((c) => c.relays[0].synced),
     300_000,
   );
-  const allSyncedMs = performance.now() - t0;
+  return { node, firstAnswerMs, allSyncedMs: n === 0 ? firstAnswerMs : performance.now() - t0 };
+}
+
+/** Restarts the node on `home` RESTARTS times and measures it; the last run also idles. */
+async function measure(cleanup: Cleanup, relay: BenchRelay, home: string, n: number, idleS: number): Promise<Row> {
+  const runs: Awaited<ReturnType<typeof restart>>[] = [];
+  for (let i = 0; i < RESTARTS; i++) {
+    if (i > 0) await runs[i - 1].node.close();
+    runs.push(await restart(cleanup, relay, home, n));
+  }
+  const { node } = runs[RESTARTS - 1];
   // Let start-up work (compaction, the open thread) settle before the idle window.
   await new Promise((r) => setTimeout(r, 2000));
   const row = await idle(node, relay, idleS);
-  const dormant = Number(/(\d+) dormant\)/.exec(node.stderr())?.[1] ?? NaN);
+  const dormant = n === 0 ? 0 : Number(/(\d+) dormant\)/.exec(node.stderr())?.[1] ?? NaN);
   await node.close();
-  return { n, firstAnswerMs, allSyncedMs, dormant, ...row };
+  const firstAnswerMs = median(runs.map((r) => r.firstAnswerMs));
+  return { n, firstAnswerMs, allSyncedMs: median(runs.map((r) => r.allSyncedMs)), dormant, ...row };
 }
 
 async function idle(node: BenchNode, relay: BenchRelay, idleS: number) {
@@ -102,14 +119,7 @@ export async function main(args: string[]): Promise<void> {
     // Baseline: the same node with no channel, on its own relay.
     {
       const relay = await startBenchRelay('parley', cleanup);
-      const home = cleanup.tempDir('parley-bench-many-');
-      const t0 = performance.now();
-      const node = await startNode(cleanup, { relays: [relay.url], home });
-      await node.call('list_channels');
-      const firstAnswerMs = performance.now() - t0;
-      await new Promise((r) => setTimeout(r, 2000));
-      rows.push({ n: 0, firstAnswerMs, allSyncedMs: firstAnswerMs, dormant: 0, ...(await idle(node, relay, idleS)) });
-      await node.close();
+      rows.push(await measure(cleanup, relay, cleanup.tempDir('parley-bench-many-'), 0, idleS));
       await relay.close();
     }
     for (const n of sizes) {

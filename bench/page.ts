@@ -7,10 +7,7 @@
  * (HTML, script, channel list, the newest page of the transcript, rendering). Baseline in the same run: the same page
  * opening a 10-message channel. Also run by `npm run bench -- latency`.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchBrowser } from '../dev/browser.js';
 import { ready } from '../protocol/sodium.js';
 import { fmt, summarize } from './util.js';
 import { intOptions } from './lib/args.js';
@@ -20,7 +17,6 @@ import { connectHttp, startServe } from './lib/serve.js';
 import { printTable } from './lib/table.js';
 import type { BenchNode } from './lib/mcp.js';
 
-const CHROMIUM = process.env.PARLEY_CHROMIUM ?? '/usr/bin/chromium';
 /** Posts in flight at once while filling the channel. */
 const FILL_CONCURRENCY = 8;
 
@@ -61,22 +57,9 @@ export async function measurePageOpen(o: { messages: number; runs: number }): Pr
       `page: posted ${o.messages} + 10 messages over MCP (HTTP) in ${fmt((performance.now() - t) / 1000, 1)} s`,
     );
 
-    const profile = mkdtempSync(join(tmpdir(), 'parley-bench-chromium-'));
-    cleanup.add(() => rmSync(profile, { recursive: true, force: true }));
-    const context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
-    cleanup.add(() => context.close());
+    const browser = await launchBrowser();
+    cleanup.add(() => browser.close());
+    const { context } = browser;
     const samples: Record<'long' | 'short', number[]> = { long: [], short: [] };
     // One warm-up open, then the runs alternate so both see the same machine load.
     for (let run = -1; run < o.runs; run++) {

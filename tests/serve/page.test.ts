@@ -8,7 +8,7 @@ import { ready } from '../../protocol/sodium.js';
 import { spawnRelay, type SpawnedRelay } from '../helpers/relay.js';
 import { collectUntil, startNode, type ReadMessage, type TestNode } from '../helpers/mcp.js';
 import { connectHttp, spawnServe, type HttpNode, type SpawnedServe } from '../helpers/serve.js';
-import { launchBrowser } from '../helpers/browser.js';
+import { launchBrowser } from '../../dev/browser.js';
 
 let relay: SpawnedRelay;
 let serve: SpawnedServe;
