@@ -17,6 +17,12 @@ export function parseRelayList(text: string | undefined): string[] {
   return [...new Set(urls.map((u) => u.replace(/\/+$/, '')))];
 }
 
+/** A whole number of milliseconds from `env[name]`, at least `min`; `fallback` when unset or not one. */
+function envMs(env: NodeJS.ProcessEnv, name: string, min: number, fallback: number): number {
+  const n = Number(env[name]);
+  return env[name] && Number.isInteger(n) && n >= min ? n : fallback;
+}
+
 /**
  * How long a peer's signed frontier may claim events this node cannot get, with relays connected, before those
  * relays are reported as withholding (PARLEY_WITHHOLD_GRACE_MS, default 15 s: longer than a heartbeat plus a sync).
@@ -36,8 +42,7 @@ export function withholdGraceMs(env: NodeJS.ProcessEnv = process.env): number {
  * 200 ms). A post always picks it up first, whatever the interval.
  */
 export function storePollMs(env: NodeJS.ProcessEnv = process.env): number {
-  const n = Number(env.PARLEY_STORE_POLL_MS);
-  return env.PARLEY_STORE_POLL_MS && Number.isInteger(n) && n >= 10 ? n : 200;
+  return envMs(env, 'PARLEY_STORE_POLL_MS', 10, 200);
 }
 
 /**
@@ -45,8 +50,7 @@ export function storePollMs(env: NodeJS.ProcessEnv = process.env): number {
  * `pending: true` (PARLEY_JOIN_ADMIT_MS, default 10 s). The claim stands; a later join_channel call finds it admitted.
  */
 export function joinAdmitMs(env: NodeJS.ProcessEnv = process.env): number {
-  const n = Number(env.PARLEY_JOIN_ADMIT_MS);
-  return env.PARLEY_JOIN_ADMIT_MS && Number.isInteger(n) && n >= 0 ? n : 10_000;
+  return envMs(env, 'PARLEY_JOIN_ADMIT_MS', 0, 10_000);
 }
 
 /**
@@ -54,12 +58,10 @@ export function joinAdmitMs(env: NodeJS.ProcessEnv = process.env): number {
  * enough to send what this node wrote there and to receive posts made concurrently with the rotation.
  */
 export function oldEpochGraceMs(env: NodeJS.ProcessEnv = process.env): number {
-  const n = Number(env.PARLEY_OLD_EPOCH_GRACE_MS);
-  return env.PARLEY_OLD_EPOCH_GRACE_MS && Number.isInteger(n) && n >= 0 ? n : 30_000;
+  return envMs(env, 'PARLEY_OLD_EPOCH_GRACE_MS', 0, 30_000);
 }
 
 /** A channel with nothing to do for this long goes dormant (node/dormant.ts); 0 = at the next tick. */
 export function dormantAfterMs(env: NodeJS.ProcessEnv = process.env): number {
-  const n = Number(env.PARLEY_DORMANT_AFTER_MS);
-  return env.PARLEY_DORMANT_AFTER_MS && Number.isInteger(n) && n >= 0 ? n : 120_000;
+  return envMs(env, 'PARLEY_DORMANT_AFTER_MS', 0, 120_000);
 }
