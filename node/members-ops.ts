@@ -7,7 +7,7 @@ import type { Channel } from './channel.js';
 import { ToolError } from './errors.js';
 import type { NodeContext } from './node-context.js';
 import type { Role } from './payloads.js';
-import { OPEN_SYNC_WAIT_MS, postAs } from './posting.js';
+import { postAs, settleJustOpened } from './posting.js';
 import { waitFor } from './wait.js';
 
 /** How long update_channel waits for the rotation after a kick before it reports the epoch it has. */
@@ -69,9 +69,9 @@ export async function leaveChannel(node: NodeContext, args: { channel: string })
     );
   }
   if (c.membership.isMember(node.me) && c.membership.owner !== node.me) {
-    // The leave is sent on the room's next message once it is synced (in order, before the room is left); a
-    // channel just opened syncs first. Unreachable relays get it if this profile ever joins again.
-    if (!c.isSynced()) await c.waitSynced(OPEN_SYNC_WAIT_MS);
+    // The leave is sent in order, before the room is left, once the room is synced: a channel just opened syncs
+    // first. Unreachable relays get it if this profile ever joins again.
+    await settleJustOpened(c);
     postAs(node, c, 'member.leave', {});
   }
   c.saveRow({ status: 'left' });

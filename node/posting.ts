@@ -10,7 +10,7 @@ import type { NodeContext } from './node-context.js';
 import { redactJson, redactSecrets } from './redact.js';
 
 /** How long a post or a leave in a channel just opened waits for it to sync before going on without. */
-export const OPEN_SYNC_WAIT_MS = 3000;
+const OPEN_SYNC_WAIT_MS = 3000;
 
 export interface PostArgs {
   channel: string;
@@ -36,12 +36,18 @@ export async function postMessage(node: NodeContext, args: PostArgs) {
     for (const r of meta.redacted) if (!redacted.includes(r)) redacted.push(r);
   }
   const id = postAs(node, channel, 'message', payload);
-  // A channel just opened (woken from dormant, or at start-up) on a live connection is still syncing: give it that
-  // moment before calling its post unsent.
+  await settleJustOpened(channel);
+  return { id, redacted, ...unsentWarning(channel) };
+}
+
+/**
+ * A channel just opened (woken from dormant, or at start-up) on a live connection is still syncing: give it that
+ * moment (at most OPEN_SYNC_WAIT_MS) before acting on whether a relay has it. Not for unreachable or refusing relays.
+ */
+export async function settleJustOpened(channel: Channel): Promise<void> {
   if (!channel.isSynced() && channel.relays().some((r) => r.connected && !r.refused)) {
     await channel.waitSynced(OPEN_SYNC_WAIT_MS);
   }
-  return { id, redacted, ...unsentWarning(channel) };
 }
 
 export interface StatusArgs {
