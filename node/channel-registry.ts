@@ -56,10 +56,11 @@ export class ChannelRegistry {
     this.lastDocRow = o.store.maxDocRow();
     this.dormantAfter = dormantAfterMs(o.env);
     const dormant = o.store.dormantChannels();
+    const keys = dormant.size > 0 ? o.store.allEpochKeys() : new Map<string, Map<number, Uint8Array>>();
     for (const row of o.store.channels()) {
       if (row.status !== 'active') continue;
       const epochs = dormant.get(row.ch);
-      if (epochs) this.sleep(row, epochs);
+      if (epochs) this.sleep(row, epochs, (ep) => keys.get(row.ch)?.get(ep));
       else this.unopened.set(row.ch, row);
     }
     this.allOpen = new Promise((resolve) => (this.openedAll = resolve));
@@ -204,11 +205,15 @@ export class ChannelRegistry {
     return row ? this.openChannel(row) : undefined;
   }
 
-  /** Links a channel dormant (node/dormant.ts) on the epochs it recorded; it opens in full when it wakes. */
-  private sleep(row: ChannelRow, epochs: DormantEpoch[]): void {
-    const keys = new Map(this.store.epochKeys(row.ch).map((k) => [k.ep, k.key]));
-    if (!epochs.every((e) => keys.has(e.ep))) return void this.unopened.set(row.ch, row);
-    const linked = epochs.map((e) => ({ ...e, key: keys.get(e.ep)! }));
+  /**
+   * Links a channel dormant (node/dormant.ts) on the epochs it recorded, with their keys from `keyOf`; it opens in
+   * full when it wakes. A channel missing a key opens in full now instead.
+   */
+  private sleep(row: ChannelRow, epochs: DormantEpoch[], keyOf: (ep: number) => Uint8Array | undefined): void {
+    const linked = epochs.map((e) => ({ ...e, key: keyOf(e.ep) }));
+    if (!linked.every((e): e is DormantEpoch & { key: Uint8Array } => e.key !== undefined)) {
+      return void this.unopened.set(row.ch, row);
+    }
     this.dormant.set(row.ch, new DormantChannel(row, linked, this.o.pool, (ch) => this.wake(ch)));
   }
 
@@ -224,9 +229,11 @@ export class ChannelRegistry {
         continue;
       }
       if (stopping) continue;
+      // Every epoch it reports has a replica, so a key.
+      const keys = new Map(epochs.map((e) => [e.ep, c.epochContext(e.ep).key]));
       this.channels.delete(c.ch);
       c.close();
-      this.sleep(c.row, epochs);
+      this.sleep(c.row, epochs, (ep) => keys.get(ep));
     }
   }
 

@@ -237,6 +237,20 @@ export class LocalStore {
     }));
   }
 
+  /** Every channel's epoch keys in one query (start-up links thousands of dormant channels at once). */
+  allEpochKeys(): Map<string, Map<number, Uint8Array>> {
+    const out = new Map<string, Map<number, Uint8Array>>();
+    for (const r of this.sql(`SELECT ch, ep, key FROM epochs`).all() as { ch: string; ep: number; key: Buffer }[]) {
+      let keys = out.get(r.ch);
+      if (!keys) {
+        keys = new Map();
+        out.set(r.ch, keys);
+      }
+      keys.set(r.ep, new Uint8Array(r.key));
+    }
+    return out;
+  }
+
   setSecret(ch: string, name: string, value: string): void {
     this.sql(`INSERT OR REPLACE INTO secrets (ch, name, value) VALUES (?, ?, ?)`).run(ch, name, value);
   }

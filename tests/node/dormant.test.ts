@@ -168,6 +168,14 @@ describe('the dormant record', () => {
     expect([...store.dormantChannels().keys()]).toEqual(['a']);
     store.saveDormant('b', epochs);
     expect([...store.dormantChannels().keys()].sort()).toEqual(['a', 'b']);
+    // Their keys come in one query at start-up, per channel and epoch.
+    store.saveEpochKey('a', 0, new Uint8Array(32).fill(1));
+    store.saveEpochKey('a', 1, new Uint8Array(32).fill(2));
+    store.saveEpochKey('b', 0, new Uint8Array(32).fill(3));
+    const keys = store.allEpochKeys();
+    expect([...keys.get('a')!.keys()].sort()).toEqual([0, 1]);
+    expect(keys.get('a')!.get(1)).toEqual(new Uint8Array(32).fill(2));
+    expect(keys.get('b')!.get(0)).toEqual(new Uint8Array(32).fill(3));
     store.close();
   });
 });
