@@ -98,25 +98,23 @@ export class DormantLink extends RoomEndpoint {
   }
 }
 
-/** A channel linked to its rooms but not loaded; `wake` hands it to the node to open in full. */
+/**
+ * A channel linked to its rooms but not loaded. A room that must wake it calls `onWake`: the node closes it and opens
+ * the channel in full (a second room waking it meanwhile finds it gone).
+ */
 export class DormantChannel {
   private readonly links: { ep: number; link: DormantLink }[] = [];
-  private woken = false;
 
   constructor(
     readonly row: ChannelRow,
     epochs: (DormantEpoch & { key: Uint8Array })[],
     pool: RelayPool,
-    private readonly onWake: (ch: string) => void,
+    onWake: (ch: string) => void,
   ) {
     for (const { ep, key, sv } of epochs) {
       for (const url of row.relays)
-        this.links.push({ ep, link: new DormantLink(pool.connection(url), key, sv, () => this.wake()) });
+        this.links.push({ ep, link: new DormantLink(pool.connection(url), key, sv, () => onWake(row.ch)) });
     }
-  }
-
-  get ch(): string {
-    return this.row.ch;
   }
 
   /** The current epoch's rooms, as a channel's `relays()` shows them. */
@@ -131,15 +129,8 @@ export class DormantChannel {
       }));
   }
 
-  /** Leaves the rooms and hands the channel to the node to open. */
-  wake(): void {
-    if (this.woken) return;
-    this.close();
-    this.onWake(this.row.ch);
-  }
-
+  /** Leaves every room. */
   close(): void {
-    this.woken = true;
     for (const { link } of this.links) link.destroy();
     this.links.length = 0;
   }
