@@ -43,9 +43,9 @@ export const command: Command = {
     process.stdin.on('close', shutdown);
     await server.connect(transport);
     console.error(
-      `parley mcp: node ${node.me.slice(0, 8)} ready (profile ${node.home}, ${node.channelRows().length} ` +
-        `channel(s), ${node.dormant.size} dormant)`,
+      `parley mcp: node ${node.me.slice(0, 8)} ready (profile ${node.home}, ${node.channelRows().length} channel(s))`,
     );
+    void node.started().then((line) => console.error(`parley mcp: ${line}`));
     return new Promise<number>(() => undefined);
   },
 };

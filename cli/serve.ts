@@ -73,9 +73,9 @@ export const command: Command = {
     console.log(`page: ${serve.url}/#token=${token}`);
     console.error(
       `parley serve: node ${node.me.slice(0, 8)} ready (profile ${node.home}, ${node.channelRows().length} ` +
-        `channel(s), ${node.dormant.size} dormant); ` +
-        `MCP at ${serve.url}/mcp`,
+        `channel(s)); MCP at ${serve.url}/mcp`,
     );
+    void node.started().then((line) => console.error(`parley serve: ${line}`));
     return new Promise<number>((resolve) => {
       const stop = () => {
         void serve.close().finally(() => {

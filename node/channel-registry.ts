@@ -49,28 +49,28 @@ export class ChannelRegistry {
   /** The background opener is scheduled. */
   private opening = false;
   private closed = false;
+  /**
+   * The dormant records of channels not opened since start-up, read in the opener's first slice (so the MCP server
+   * answers before it), with their epoch keys. The opener links these channels dormant instead of opening them.
+   */
+  private startup: { records: Map<string, DormantEpoch[]>; keys: Map<string, Map<number, Uint8Array>> } | null = null;
+  /** Channels start-up linked dormant. */
+  startedDormant = 0;
 
   constructor(private readonly o: RegistryOptions) {
     this.store = o.store;
     this.lastDnum = o.store.maxDnum();
     this.lastDocRow = o.store.maxDocRow();
     this.dormantAfter = dormantAfterMs(o.env);
-    const dormant = o.store.dormantChannels();
-    const keys = dormant.size > 0 ? o.store.allEpochKeys() : new Map<string, Map<number, Uint8Array>>();
-    for (const row of o.store.channels()) {
-      if (row.status !== 'active') continue;
-      const epochs = dormant.get(row.ch);
-      if (epochs) this.sleep(row, epochs, (ep) => keys.get(row.ch)?.get(ep));
-      else this.unopened.set(row.ch, row);
-    }
+    for (const row of o.store.channels()) if (row.status === 'active') this.unopened.set(row.ch, row);
     this.allOpen = new Promise((resolve) => (this.openedAll = resolve));
-    // The MCP server answers at once; channels open in the background, or on first use (`find`).
+    // The MCP server answers at once; channels are linked dormant or opened in the background, or on first use.
     this.scheduleOpening();
     this.ticker = setInterval(() => this.tick(), storePollMs());
     this.ticker.unref();
   }
 
-  /** Resolves once every channel active at start-up is open. */
+  /** Resolves once every channel active at start-up is open or linked dormant. */
   opened(): Promise<void> {
     return this.allOpen;
   }
@@ -107,6 +107,7 @@ export class ChannelRegistry {
   /** Opens a stored active channel and registers it. */
   openChannel(row: ChannelRow): Channel {
     this.unopened.delete(row.ch);
+    this.startup?.records.delete(row.ch);
     const channel = this.create(row);
     this.adopt(channel);
     channel.open();
@@ -173,11 +174,27 @@ export class ChannelRegistry {
     this.opening = false;
     if (this.closed) return this.openedAll();
     const stop = performance.now() + OPEN_SLICE_MS;
+    if (!this.startup) this.startup = this.readStartup();
+    const startup = this.startup;
     for (const row of this.unopened.values()) {
-      this.openChannel(row);
+      const epochs = startup.records.get(row.ch);
+      if (epochs) {
+        this.unopened.delete(row.ch);
+        startup.records.delete(row.ch);
+        this.sleep(row, epochs, (ep) => startup.keys.get(row.ch)?.get(ep));
+        if (this.dormant.has(row.ch)) this.startedDormant++;
+      } else this.openChannel(row);
       if (performance.now() > stop) return this.scheduleOpening();
     }
+    startup.keys.clear();
     this.openedAll();
+  }
+
+  /** The dormant records of the channels still waiting to open, and their keys (node/dormant.ts). */
+  private readStartup() {
+    const records = this.store.dormantChannels();
+    for (const ch of records.keys()) if (!this.unopened.has(ch)) records.delete(ch);
+    return { records, keys: records.size > 0 ? this.store.allEpochKeys() : new Map() };
   }
 
   /**

@@ -141,32 +141,50 @@ export interface ChannelEntry {
   relays: { url: string; connected: boolean; value_limit?: number; refused?: string }[];
 }
 
+/** A page of list_channels: the channels shown and how many there are in all (node/listing.ts). */
+export interface ChannelList {
+  channels: ChannelEntry[];
+  total: number;
+}
+
 /**
  * A relay's value limit is this node's business (it sizes what it sends); an agent cannot act on it. A relay's
  * refusal stays: the agent can tell its user which relay refuses the channel and why.
  */
-export function compactChannels(full: { channels: ChannelEntry[] }): { channels: ChannelEntry[] } {
+export function compactChannels(full: ChannelList): ChannelList {
   return {
     channels: full.channels.map((c) => ({
       ...c,
       relays: c.relays.map(({ url, connected, refused }) => ({ url, connected, ...(refused ? { refused } : {}) })),
     })),
+    total: full.total,
   };
 }
 
-export function renderCompactChannels(r: { channels: ChannelEntry[] }): string {
-  if (r.channels.length === 0) return 'no channels';
-  return r.channels
-    .map((c) => {
-      const parts = [`${c.channel} "${c.name}"`, `as ${c.slot}`, `epoch ${c.epoch}`];
-      if (c.closed) parts.push('closed');
-      if (c.expires_at !== undefined) parts.push(`expires ${c.expires_at}`);
-      const state = (x: (typeof c.relays)[number]) =>
-        x.refused ? `refused: ${x.refused}` : x.connected ? 'connected' : 'down';
-      parts.push(`relays ${c.relays.map((x) => `${x.url} (${state(x)})`).join(', ')}`);
-      return parts.join(' · ');
-    })
-    .join('\n');
+/** A line per channel; when the page does not show them all, a last line says how to see the rest. */
+export function renderCompactChannels(r: ChannelList, args: { offset?: number; match?: string } = {}): string {
+  const offset = args.offset ?? 0;
+  if (r.total === 0) return args.match === undefined ? 'no channels' : `no channel's name contains "${args.match}"`;
+  if (r.channels.length === 0) return `no channels from offset ${offset} (${r.total} in all)`;
+  const lines = channelLines(r.channels);
+  const end = offset + r.channels.length;
+  if (offset > 0 || end < r.total) {
+    const next = end < r.total ? `; pass offset ${end} for the next ones, or match to find one by name` : '';
+    lines.push(`channels ${offset + 1}–${end} of ${r.total}, most recent first${next}`);
+  }
+  return lines.join('\n');
+}
+
+function channelLines(channels: ChannelEntry[]): string[] {
+  return channels.map((c) => {
+    const parts = [`${c.channel} "${c.name}"`, `as ${c.slot}`, `epoch ${c.epoch}`];
+    if (c.closed) parts.push('closed');
+    if (c.expires_at !== undefined) parts.push(`expires ${c.expires_at}`);
+    const state = (x: (typeof c.relays)[number]) =>
+      x.refused ? `refused: ${x.refused}` : x.connected ? 'connected' : 'down';
+    parts.push(`relays ${c.relays.map((x) => `${x.url} (${state(x)})`).join(', ')}`);
+    return parts.join(' · ');
+  });
 }
 
 export interface BotInfo {

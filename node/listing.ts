@@ -1,6 +1,7 @@
 /** who and list_channels: the members of a channel, and every channel this node is in with its relays' state. */
 import type { Channel } from './channel.js';
 import type { NodeContext } from './node-context.js';
+import type { RelayState } from './replica.js';
 import type { ChannelRow } from './store.js';
 
 export function who(node: NodeContext, args: { channel: string }) {
@@ -27,27 +28,51 @@ export function who(node: NodeContext, args: { channel: string }) {
   return { members, waiting, withholding: c.withholding(), refused_relays: c.refusedRelays() };
 }
 
-export function listChannels(node: NodeContext) {
-  const { channels, dormant, unopened } = node.registry;
+export interface ListArgs {
+  /** Only channels whose name contains this (any case). */
+  match?: string;
+  /** Skip this many channels of the order (most recent activity first). */
+  offset?: number;
+  /** At most this many channels; all of them when absent. */
+  limit?: number;
+}
+
+/**
+ * The channels this node is in, most recent activity (last delivery) first, from `offset`, at most `limit` of them,
+ * with how many there are (`total`, after `match`). Only the channels shown are looked at beyond their stored row, so
+ * a page of a node in thousands of channels costs what the page does.
+ */
+export function listChannels(node: NodeContext, args: ListArgs = {}) {
+  const { channels, dormant } = node.registry;
+  const needle = args.match?.toLowerCase();
+  const rows = node.registry.rows().filter((r) => needle === undefined || r.name.toLowerCase().includes(needle));
+  const last = node.store.lastDelivered();
+  rows.sort((a, b) => (last.get(b.ch) ?? 0) - (last.get(a.ch) ?? 0) || b.created_at - a.created_at);
+  const offset = args.offset ?? 0;
+  const page = rows.slice(offset, args.limit === undefined ? undefined : offset + args.limit);
   return {
-    channels: [
-      ...[...channels.values()].map((c) => openEntry(node, c)),
+    channels: page.map((row) => {
+      const open = channels.get(row.ch);
+      if (open) return openEntry(node, open);
+      const d = dormant.get(row.ch);
       // Dormant: what the store says, and its rooms' state on each relay.
-      ...[...dormant.values()].map((d) => ({
-        ...storedEntry(d.row),
-        relays: d.relays().map((r) => ({
-          url: r.url,
-          connected: r.connected && !r.refused,
-          synced: r.synced,
-          ...(r.refused ? { refused: r.refused } : {}),
-        })),
-      })),
+      if (d) return { ...storedEntry(row), relays: d.relays().map(roomState) };
       // Not opened yet (just after start-up): what the store says; relays are not connected until it opens.
-      ...[...unopened.values()].map((r) => ({
-        ...storedEntry(r),
-        relays: r.relays.map((url) => ({ url, connected: false })),
-      })),
-    ],
+      return { ...storedEntry(row), relays: row.relays.map((url) => ({ url, connected: false })) };
+    }),
+    total: rows.length,
+  };
+}
+
+/** A channel's room on one relay, as listed. */
+function roomState(r: RelayState): RelayState {
+  return {
+    url: r.url,
+    // Not while it refuses us: an open socket the relay is about to close is not a connection.
+    connected: r.connected && !r.refused,
+    synced: r.synced,
+    ...(r.value_limit !== undefined ? { value_limit: r.value_limit } : {}),
+    ...(r.refused ? { refused: r.refused } : {}),
   };
 }
 
@@ -60,14 +85,7 @@ function openEntry(node: NodeContext, c: Channel) {
     epoch: c.epoch,
     closed: c.row.closed || c.membership.closed,
     ...(c.membership.expiresAt !== null ? { expires_at: new Date(c.membership.expiresAt).toISOString() } : {}),
-    relays: c.relays().map((r) => ({
-      url: r.url,
-      // Not while it refuses us: an open socket the relay is about to close is not a connection.
-      connected: r.connected && !r.refused,
-      synced: r.synced,
-      ...(r.value_limit !== undefined ? { value_limit: r.value_limit } : {}),
-      ...(r.refused ? { refused: r.refused } : {}),
-    })),
+    relays: c.relays().map(roomState),
   };
 }
 

@@ -16,7 +16,7 @@ import type { DormantChannel } from './dormant.js';
 import { loadOrCreateIdentity } from './identity.js';
 import { joinChannel } from './join.js';
 import { limitsFromEnv, RateLimiter } from './limits.js';
-import { listChannels, who } from './listing.js';
+import { type ListArgs, listChannels, who } from './listing.js';
 import { leaveChannel, type UpdateArgs, updateChannel } from './members-ops.js';
 import type { Verification } from './messages.js';
 import type { NodeContext, NodeOptions } from './node-context.js';
@@ -92,6 +92,16 @@ export class ParleyNode extends EventEmitter {
     return this.registry.opened();
   }
 
+  /**
+   * Once start-up is done (every channel active at start open or linked dormant), one line for stderr: how many
+   * channels it started and how many of them dormant.
+   */
+  async started(): Promise<string> {
+    await this.registry.opened();
+    const n = this.registry.channels.size + this.registry.dormant.size;
+    return `${n} channel(s) started, ${this.registry.startedDormant} dormant`;
+  }
+
   /** Every active channel's stored row, open, dormant or not opened yet (cheap: nothing is loaded). */
   channelRows(): ChannelRow[] {
     return this.registry.rows();
@@ -132,8 +142,8 @@ export class ParleyNode extends EventEmitter {
     return who(this.ctx, args);
   }
 
-  listChannels() {
-    return listChannels(this.ctx);
+  listChannels(args: ListArgs = {}) {
+    return listChannels(this.ctx, args);
   }
 
   setStatus(args: StatusArgs) {

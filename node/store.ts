@@ -388,6 +388,14 @@ export class LocalStore {
     return (this.sql(`SELECT COUNT(*) AS n FROM delivered WHERE ch = ?`).get(ch) as { n: number }).n;
   }
 
+  /** Each channel's last delivery (its highest dnum), one index lookup per channel: list_channels sorts by it. */
+  lastDelivered(): Map<string, number> {
+    const rows = this.sql(
+      `SELECT ch, (SELECT MAX(dnum) FROM delivered d WHERE d.ch = c.ch) AS last FROM channels c`,
+    ).all() as { ch: string; last: number | null }[];
+    return new Map(rows.map((r) => [r.ch, r.last ?? 0]));
+  }
+
   maxDnum(): number {
     return (this.sql(`SELECT COALESCE(MAX(dnum), 0) AS m FROM delivered`).get() as { m: number }).m;
   }

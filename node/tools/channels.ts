@@ -12,6 +12,7 @@ import { ChannelRef, Detail, isFull, toolOn, type Tool } from './tool.js';
 export function registerChannelTools(server: McpServer, node: ParleyNode, bots?: BotHooks): void {
   const tool = toolOn(server, node);
   registerJoining(tool, node, bots);
+  registerListing(tool, node);
   registerManaging(tool, node);
 }
 
@@ -103,13 +104,29 @@ function registerJoining(tool: Tool, node: ParleyNode, bots?: BotHooks): void {
   );
 }
 
-/** Your channels, and what a member (or the owner or an admin) does with one. */
-function registerManaging(tool: Tool, node: ParleyNode): void {
+/** list_channels shows this many channels unless asked for more (a node may be in thousands: keep answers small). */
+const DEFAULT_LISTED = 50;
+const MAX_LISTED = 1000;
+
+/** Your channels, a page at a time. */
+function registerListing(tool: Tool, node: ParleyNode): void {
   tool(
     'list_channels',
-    'List the channels this node belongs to, with your slot, epoch and relays (a line each; detail "full" adds ' +
-      'whether each relay finished its sync, and relay size limits).',
-    { detail: Detail },
+    'List the channels this node belongs to, most recent activity first, with your slot, epoch and relays (a line ' +
+      'each; detail "full" adds whether each relay finished its sync, and relay size limits). Shows 50 at a time: ' +
+      'pass offset for the next ones, or match to find channels by name.',
+    {
+      detail: Detail,
+      match: z.string().min(1).max(200).optional().describe('only channels whose name contains this (any case)'),
+      offset: z.number().int().min(0).optional().describe('skip this many (default 0)'),
+      limit: z
+        .number()
+        .int()
+        .min(1)
+        .max(MAX_LISTED)
+        .optional()
+        .describe(`at most this many (default ${DEFAULT_LISTED}, at most ${MAX_LISTED})`),
+    },
     {
       channels: z.array(
         z.object({
@@ -130,11 +147,18 @@ function registerManaging(tool: Tool, node: ParleyNode): void {
           ),
         }),
       ),
+      total: z.number().int().describe('channels in all (that match)'),
     },
-    (args) => (isFull(args) ? node.listChannels() : compactChannels(node.listChannels())),
-    (out, args) => (isFull(args) ? JSON.stringify(out) : renderCompactChannels(out)),
+    (args) => {
+      const listed = node.listChannels({ ...args, limit: args.limit ?? DEFAULT_LISTED });
+      return isFull(args) ? listed : compactChannels(listed);
+    },
+    (out, args) => (isFull(args) ? JSON.stringify(out) : renderCompactChannels(out, args)),
   );
+}
 
+/** What a member (or the owner or an admin) does with a channel. */
+function registerManaging(tool: Tool, node: ParleyNode): void {
   tool(
     'update_channel',
     'Owner or admin: rename the channel or remove a member (kick: slot; also revokes an unused invite). Owner ' +

@@ -26,7 +26,8 @@ describe('dormant channels', () => {
     await alice.close();
 
     alice = await s.node(relay.url, { home: alice.home });
-    expect(alice.stderr()).toMatch(/1 channel\(s\), 1 dormant\)/);
+    await until(() => /channel\(s\) started/.test(alice.stderr()));
+    expect(alice.stderr()).toMatch(/1 channel\(s\) started, 1 dormant/);
     const listed = await until(
       () => alice.call('list_channels'),
       (l) => l.channels[0].relays[0].connected === true,

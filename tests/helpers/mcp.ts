@@ -47,7 +47,7 @@ export interface ToolResults {
     withholding: string[];
     refused_relays: string[];
   };
-  list_channels: { channels: ChannelEntry[] };
+  list_channels: { channels: ChannelEntry[]; total: number };
   set_status: { ok: boolean };
   update_channel: Awaited<ReturnType<ParleyNode['updateChannel']>>;
   leave_channel: { ok: boolean };

@@ -60,4 +60,19 @@ describe('channel registry', () => {
     expect([...again.channels.keys()].sort()).toEqual([...ids].sort());
     expect(again.channel('two').ch).toBe(ids[1]);
   });
+
+  it('lists the most recent activity first, a page at a time, and filters by name', async () => {
+    const home = tempHome();
+    cleanup.push(() => removeHome(home));
+    const n = await node(home);
+    const [alpha, beta, gamma] = ['Alpha', 'beta', 'gamma alpha'].map((name) => n.createChannel({ name }).channel);
+    await n.postMessage({ channel: beta, body: 'the latest' });
+    const names = (l: { channels: { channel: string }[] }) => l.channels.map((c) => c.channel);
+    expect(names(n.listChannels())).toEqual([beta, gamma, alpha]);
+    expect(n.listChannels({ offset: 1, limit: 1 })).toMatchObject({ channels: [{ channel: gamma }], total: 3 });
+    const matched = n.listChannels({ match: 'ALPHA' });
+    expect(names(matched)).toEqual([gamma, alpha]);
+    expect(matched.total).toBe(2);
+    expect(n.listChannels({ offset: 5 })).toEqual({ channels: [], total: 3 });
+  });
 });

@@ -154,13 +154,33 @@ describe('compact who, list_channels, get_bot, verify_channel', () => {
           relays: [{ url: 'ws://127.0.0.1:4000', connected: true, value_limit: 4000 }],
         },
       ],
+      total: 1,
     };
     const c = compactChannels(full);
     expect(c.channels[0]).toEqual({ ...full.channels[0], relays: [{ url: 'ws://127.0.0.1:4000', connected: true }] });
     expect(renderCompactChannels(c)).toBe(
       `${CH} "number game" · as owner · epoch 1 · relays ws://127.0.0.1:4000 (connected)`,
     );
-    expect(renderCompactChannels({ channels: [] })).toBe('no channels');
+    expect(renderCompactChannels({ channels: [], total: 0 })).toBe('no channels');
+    expect(renderCompactChannels({ channels: [], total: 0 }, { match: 'game' })).toBe(
+      'no channel\'s name contains "game"',
+    );
+  });
+
+  it('list_channels says which page it shows and how to see the rest', () => {
+    const entry = { channel: CH, name: 'n', slot: 'owner', epoch: 1, closed: false, relays: [] };
+    const line = `${CH} "n" · as owner · epoch 1 · relays `;
+    expect(renderCompactChannels({ channels: [entry, entry], total: 2 })).toBe(`${line}\n${line}`);
+    expect(renderCompactChannels({ channels: [entry, entry], total: 120 })).toBe(
+      `${line}\n${line}\nchannels 1–2 of 120, most recent first; pass offset 2 for the next ones, or match to ` +
+        'find one by name',
+    );
+    expect(renderCompactChannels({ channels: [entry], total: 120 }, { offset: 119 })).toBe(
+      `${line}\nchannels 120–120 of 120, most recent first`,
+    );
+    expect(renderCompactChannels({ channels: [], total: 120 }, { offset: 500 })).toBe(
+      'no channels from offset 500 (120 in all)',
+    );
   });
 
   it('get_bot drops the source and the runner key, and shortens the hash', () => {
