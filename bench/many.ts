@@ -1,10 +1,10 @@
 /**
- * `npm run bench -- many [--sizes 100,1000,3000] [--messages 20] [--idle 60]`: one node in N channels on one relay
- * (each channel with `messages` posts). For each N, the node is restarted three times and measured: time from
- * spawning `parley mcp` to its first tool answer and to every channel synced (medians), then, after the last
+ * `npm run bench -- many [--sizes 100,1000,3000] [--messages 20] [--idle 60] [--settle 30]`: one node in N channels
+ * on one relay (each channel with `messages` posts). For each N, the node is restarted three times and measured: time
+ * from spawning `parley mcp` to its first tool answer and to every channel synced (medians), then, after the last
  * restart, its RSS, the sockets it holds to the relay, and the CPU the node and the relay use while idle for `idle`
- * seconds. The baseline is the same node with no
- * channels, measured in the same run: RSS per channel is over it, idle CPU is shown beside it.
+ * seconds, starting `settle` seconds after start-up. The baseline is the same node with no channels, measured in the
+ * same run: RSS per channel is over it, idle CPU is shown beside it.
  */
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
@@ -58,6 +58,12 @@ async function allSynced(node: BenchNode, n: number): Promise<boolean> {
   return true;
 }
 
+/** Seconds to wait after start-up before the idle window, and the idle window. */
+interface Windows {
+  settleS: number;
+  idleS: number;
+}
+
 /** Restarts per measurement: the first answer and the sync are the median of these (one sample is noise here). */
 const RESTARTS = 3;
 
@@ -79,15 +85,22 @@ async function restart(cleanup: Cleanup, relay: BenchRelay, home: string, n: num
 }
 
 /** Restarts the node on `home` RESTARTS times and measures it; the last run also idles. */
-async function measure(cleanup: Cleanup, relay: BenchRelay, home: string, n: number, idleS: number): Promise<Row> {
+async function measure(
+  cleanup: Cleanup,
+  relay: BenchRelay,
+  home: string,
+  n: number,
+  { idleS, settleS }: Windows,
+): Promise<Row> {
   const runs: Awaited<ReturnType<typeof restart>>[] = [];
   for (let i = 0; i < RESTARTS; i++) {
     if (i > 0) await runs[i - 1].node.close();
     runs.push(await restart(cleanup, relay, home, n));
   }
   const { node } = runs[RESTARTS - 1];
-  // Let start-up work (compaction, the open thread) settle before the idle window.
-  await new Promise((r) => setTimeout(r, 2000));
+  // Let start-up work settle before the idle window: compaction, the open thread, and the garbage collections V8
+  // runs for a while after start-up (they cost in proportion to what start-up allocated, so they grow with N).
+  await new Promise((r) => setTimeout(r, settleS * 1000));
   const row = await idle(node, relay, idleS);
   const dormant = n === 0 ? 0 : Number(/started, (\d+) dormant/.exec(node.stderr())?.[1] ?? NaN);
   await node.close();
@@ -111,15 +124,24 @@ async function idle(node: BenchNode, relay: BenchRelay, idleS: number) {
 export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { sizes: { type: 'string' }, messages: { type: 'string' }, idle: { type: 'string' } },
+    options: {
+      sizes: { type: 'string' },
+      messages: { type: 'string' },
+      idle: { type: 'string' },
+      settle: { type: 'string' },
+    },
     strict: true,
   });
   const sizes = (values.sizes ?? '100,1000,3000').split(',').map(Number);
   const messages = Number(values.messages ?? 20);
   const idleS = Number(values.idle ?? 60);
-  if (sizes.some((n) => !Number.isInteger(n) || n < 1) || !Number.isInteger(messages) || messages < 0 || !(idleS > 0)) {
+  const settleS = Number(values.settle ?? 30);
+  const windows = { idleS, settleS };
+  const badSizes = sizes.some((n) => !Number.isInteger(n) || n < 1);
+  if (badSizes || !Number.isInteger(messages) || messages < 0 || !(idleS > 0) || !(settleS >= 0)) {
     throw new Error(
-      '--sizes takes positive whole numbers separated by commas, --messages a whole number, --idle seconds',
+      '--sizes takes positive whole numbers separated by commas, --messages a whole number, --idle and --settle ' +
+        'seconds',
     );
   }
   const cleanup = new Cleanup();
@@ -128,7 +150,7 @@ export async function main(args: string[]): Promise<void> {
     // Baseline: the same node with no channel, on its own relay.
     {
       const relay = await startBenchRelay('parley', cleanup);
-      rows.push(await measure(cleanup, relay, cleanup.tempDir('parley-bench-many-'), 0, idleS));
+      rows.push(await measure(cleanup, relay, cleanup.tempDir('parley-bench-many-'), 0, windows));
       await relay.close();
     }
     for (const n of sizes) {
@@ -145,12 +167,13 @@ export async function main(args: string[]): Promise<void> {
       }
       process.stderr.write('\n');
       await setup.close();
-      rows.push(await measure(cleanup, relay, home, n, idleS));
+      rows.push(await measure(cleanup, relay, home, n, windows));
       await relay.close();
     }
     const base = rows[0];
     console.log(
-      `one node in N channels on one relay, ${messages} messages each; idle window ${idleS} s; baseline = the node ` +
+      `one node in N channels on one relay, ${messages} messages each; idle window ${idleS} s from ${settleS} s after ` +
+        `start-up; baseline = the node ` +
         `with no channel`,
     );
     printTable([
