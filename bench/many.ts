@@ -172,9 +172,8 @@ export async function main(args: string[]): Promise<void> {
     }
     const base = rows[0];
     console.log(
-      `one node in N channels on one relay, ${messages} messages each; idle window ${idleS} s from ${settleS} s after ` +
-        `start-up; baseline = the node ` +
-        `with no channel`,
+      `one node in N channels on one relay, ${messages} messages each; idle window ${idleS} s from ${settleS} s ` +
+        'after start-up; baseline = the node with no channel',
     );
     printTable([
       [
