@@ -6,7 +6,13 @@
  * prompts and the transcript resources are registered here.
  */
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { SubscribeRequestSchema, UnsubscribeRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  ErrorCode,
+  ListResourcesRequestSchema,
+  McpError,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { ParleyNode } from './service.js';
 import { ToolError } from './errors.js';
 import { PROMPTS } from './prompts.js';
@@ -19,6 +25,9 @@ import { registerVerifyTools } from './tools/verify.js';
 export type { BotHooks };
 
 const VERSION = '0.1.0';
+
+/** `resources/list` answers with this many channels a page (a node may be in thousands). */
+export const RESOURCES_PAGE = 100;
 
 export function createMcpServer(node: ParleyNode, bots?: BotHooks): McpServer {
   const mcp = new McpServer(
@@ -59,13 +68,8 @@ function registerTranscripts(mcp: McpServer, node: ParleyNode): void {
   const subscribed = new Set<string>();
   mcp.registerResource(
     'channel-transcript',
-    new ResourceTemplate('parley://channel/{id}', {
-      list: () => ({
-        resources: node
-          .channelRows()
-          .map((r) => ({ uri: `parley://channel/${r.ch}`, name: r.name, mimeType: 'text/plain' })),
-      }),
-    }),
+    // Listed by the paged handler below, not by the template's own list callback.
+    new ResourceTemplate('parley://channel/{id}', { list: undefined }),
     { description: 'The decrypted transcript of a channel', mimeType: 'text/plain' },
     (uri, { id }) => {
       try {
@@ -75,6 +79,25 @@ function registerTranscripts(mcp: McpServer, node: ParleyNode): void {
       }
     },
   );
+  // Replaces the SDK's handler, which lists every resource in one answer (450 KB at 3,000 channels): a page at a
+  // time in creation order, which new channels only extend, so a host following `nextCursor` misses none.
+  mcp.server.setRequestHandler(ListResourcesRequestSchema, (req) => {
+    const cursor = req.params?.cursor;
+    const offset = cursor === undefined ? 0 : Number(cursor);
+    if (!Number.isSafeInteger(offset) || offset < 0 || (cursor !== undefined && String(offset) !== cursor))
+      throw new McpError(ErrorCode.InvalidParams, `Invalid cursor "${cursor}": pass back a nextCursor as given.`);
+    const rows = node.channelRows().sort((a, b) => a.created_at - b.created_at || (a.ch < b.ch ? -1 : 1));
+    const end = Math.min(rows.length, offset + RESOURCES_PAGE);
+    return {
+      resources: rows.slice(offset, end).map((r) => ({
+        uri: `parley://channel/${r.ch}`,
+        name: r.name,
+        description: 'The decrypted transcript of a channel',
+        mimeType: 'text/plain',
+      })),
+      ...(end < rows.length ? { nextCursor: String(end) } : {}),
+    };
+  });
   mcp.server.setRequestHandler(SubscribeRequestSchema, async (req) => {
     subscribed.add(req.params.uri);
     return {};

@@ -6,7 +6,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { describe, expect, it } from 'vitest';
-import { createMcpServer, type BotHooks } from '../../node/mcp.js';
+import { createMcpServer, RESOURCES_PAGE, type BotHooks } from '../../node/mcp.js';
 import { ToolError } from '../../node/errors.js';
 import type { ParleyNode } from '../../node/service.js';
 import { TOOL_HINTS } from '../../node/tool-hints.js';
@@ -28,6 +28,10 @@ function standIn() {
     },
     setStatus() {
       return { ok: true };
+    },
+    // 250 channels, listed newest first: resources/list must page them in creation order.
+    channelRows() {
+      return Array.from({ length: 250 }, (_, i) => ({ ch: `ch${249 - i}`, name: `c ${249 - i}`, created_at: 249 - i }));
     },
   };
   return { node: node as unknown as ParleyNode, audited };
@@ -81,6 +85,25 @@ describe('MCP tool groups', () => {
     const ok = await client.callTool({ name: 'set_status', arguments: { channel: 'x', status: 'working' } });
     expect(ok.structuredContent).toEqual({ ok: true });
     expect(audited).toEqual(['leave_channel x error: No channel "x".', 'set_status x ok']);
+    await client.close();
+  });
+
+  it('list transcript resources a page at a time, in creation order, and refuse a made-up cursor', async () => {
+    const client = await connect(standIn().node);
+    const uris: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await client.listResources(cursor === undefined ? {} : { cursor });
+      expect(page.resources.length).toBeLessThanOrEqual(RESOURCES_PAGE);
+      uris.push(...page.resources.map((r) => r.uri));
+      cursor = page.nextCursor;
+      pages++;
+    } while (cursor !== undefined);
+    expect(pages).toBe(Math.ceil(250 / RESOURCES_PAGE));
+    expect(uris).toEqual(Array.from({ length: 250 }, (_, i) => `parley://channel/ch${i}`));
+    for (const bad of ['-1', 'abc', '1e3', ' 5'])
+      await expect(client.listResources({ cursor: bad })).rejects.toThrow(/Invalid cursor/);
     await client.close();
   });
 });
