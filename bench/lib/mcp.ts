@@ -21,11 +21,11 @@ export interface BenchNode {
   close(): Promise<void>;
 }
 
-export async function startNode(
-  cleanup: Cleanup,
-  opts: { relays?: string[]; env?: Record<string, string>; nodeArgs?: string[]; home?: string } = {},
-): Promise<BenchNode> {
-  const home = opts.home ?? cleanup.tempDir('parley-bench-node-');
+/** A bench node's environment: its profile, its relays, and no posting limit. */
+export function benchEnv(
+  home: string,
+  opts: { relays?: string[]; env?: Record<string, string> },
+): Record<string, string> {
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
     PARLEY_HOME: home,
@@ -34,6 +34,32 @@ export async function startNode(
     ...opts.env,
   };
   if (opts.relays) env.PARLEY_RELAY = opts.relays.join(',');
+  return env;
+}
+
+/** A client's tool calls as the benches make them; both throw with the tool's text if it returned isError. */
+export function toolCalls(client: Client): Pick<BenchNode, 'call' | 'result'> {
+  const result = async (name: string, args: Record<string, unknown> = {}, timeoutMs = 120_000) => {
+    const r = (await client.callTool({ name, arguments: args }, CallToolResultSchema, {
+      timeout: timeoutMs,
+    })) as CallToolResult;
+    if (r.isError) throw new Error(`${name} failed: ${(r.content[0] as { text: string }).text}`);
+    return r;
+  };
+  return {
+    async call<T>(name: string, args: Record<string, unknown> = {}, timeoutMs = 120_000): Promise<T> {
+      return (await result(name, args, timeoutMs)).structuredContent as T;
+    },
+    result: (name, args) => result(name, args),
+  };
+}
+
+export async function startNode(
+  cleanup: Cleanup,
+  opts: { relays?: string[]; env?: Record<string, string>; nodeArgs?: string[]; home?: string } = {},
+): Promise<BenchNode> {
+  const home = opts.home ?? cleanup.tempDir('parley-bench-node-');
+  const env = benchEnv(home, opts);
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [...(opts.nodeArgs ?? []), CLI, 'mcp'],
@@ -50,20 +76,7 @@ export async function startNode(
     home,
     pid: null,
     stderr: () => errText,
-    async call<T>(name: string, args: Record<string, unknown> = {}, timeoutMs = 120_000): Promise<T> {
-      const r = (await client.callTool({ name, arguments: args }, CallToolResultSchema, {
-        timeout: timeoutMs,
-      })) as CallToolResult;
-      if (r.isError) throw new Error(`${name} failed: ${(r.content[0] as { text: string }).text}`);
-      return r.structuredContent as T;
-    },
-    async result(name: string, args: Record<string, unknown> = {}) {
-      const r = (await client.callTool({ name, arguments: args }, CallToolResultSchema, {
-        timeout: 120_000,
-      })) as CallToolResult;
-      if (r.isError) throw new Error(`${name} failed: ${(r.content[0] as { text: string }).text}`);
-      return r;
-    },
+    ...toolCalls(client),
     async close() {
       if (closed) return;
       closed = true;

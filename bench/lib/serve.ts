@@ -8,9 +8,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Cleanup } from './cleanup.js';
-import { CLI, type BenchNode } from './mcp.js';
+import { benchEnv, CLI, toolCalls, type BenchNode } from './mcp.js';
 
 export interface BenchServe {
   url: string;
@@ -25,14 +24,7 @@ export async function startServe(
   opts: { relays?: string[]; env?: Record<string, string>; home?: string } = {},
 ): Promise<BenchServe> {
   const home = opts.home ?? cleanup.tempDir('parley-bench-serve-');
-  const env: Record<string, string> = {
-    ...(process.env as Record<string, string>),
-    PARLEY_HOME: home,
-    // As in lib/mcp.ts: benches post far faster than an agent.
-    PARLEY_RATE_LIMIT_PER_MIN: '10000000',
-    ...opts.env,
-  };
-  if (opts.relays) env.PARLEY_RELAY = opts.relays.join(',');
+  const env = benchEnv(home, opts);
   const child = spawn(process.execPath, [CLI, 'serve', '--port', '0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   cleanup.add(async () => {
@@ -63,21 +55,11 @@ export async function connectHttp(cleanup: Cleanup, serve: BenchServe): Promise<
   });
   const client = new Client({ name: 'parley-bench-http', version: '0.0.0' });
   let closed = false;
-  const result = async (name: string, args: Record<string, unknown> = {}, timeoutMs = 120_000) => {
-    const r = (await client.callTool({ name, arguments: args }, CallToolResultSchema, {
-      timeout: timeoutMs,
-    })) as CallToolResult;
-    if (r.isError) throw new Error(`${name} failed: ${(r.content[0] as { text: string }).text}`);
-    return r;
-  };
   const node: BenchNode = {
     home: serve.home,
     pid: null,
     stderr: () => '',
-    async call<T>(name: string, args: Record<string, unknown> = {}, timeoutMs = 120_000): Promise<T> {
-      return (await result(name, args, timeoutMs)).structuredContent as T;
-    },
-    result: (name, args) => result(name, args),
+    ...toolCalls(client),
     async close() {
       if (closed) return;
       closed = true;

@@ -102,24 +102,34 @@ export async function startNode(
   });
   const client = new Client({ name: 'parley-test', version: '0.0.0' });
   await client.connect(transport);
-  const raw = async (name: string, args: Record<string, unknown> = {}, timeoutMs = 60_000) =>
-    (await client.callTool({ name, arguments: args }, CallToolResultSchema, { timeout: timeoutMs })) as CallToolResult;
   let closed = false;
   return {
     home,
     client,
     transport,
     stderr: () => errText,
+    ...toolCalls(client),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await client.close().catch(() => undefined);
+    },
+  };
+}
+
+/**
+ * A client's tool calls as the tests make them: `raw` returns the whole result; `call` returns its structured
+ * content, or throws with the tool's one sentence when it returned isError.
+ */
+export function toolCalls(client: Client): Pick<TestNode, 'raw' | 'call'> {
+  const raw = async (name: string, args: Record<string, unknown> = {}, timeoutMs = 60_000) =>
+    (await client.callTool({ name, arguments: args }, CallToolResultSchema, { timeout: timeoutMs })) as CallToolResult;
+  return {
     raw: (name, args) => raw(name, args),
     async call(name, args = {}, timeoutMs = 60_000) {
       const r = await raw(name, args, timeoutMs);
       if (r.isError) throw new Error(`${name} failed: ${(r.content[0] as { text: string }).text}`);
       return r.structuredContent as ToolResults[typeof name];
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
-      await client.close().catch(() => undefined);
     },
   };
 }

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { CLI, tempHome, type ToolName, type ToolResults } from './mcp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { CLI, tempHome, toolCalls, type ToolName, type ToolResults } from './mcp.js';
 
 export interface SpawnedServe {
   url: string;
@@ -90,18 +90,11 @@ export async function connectHttp(url: string, token: string, headers?: Record<s
   });
   const client = new Client({ name: 'parley-test-http', version: '0.0.0' });
   await client.connect(transport);
-  const raw = async (name: string, args: Record<string, unknown> = {}, timeoutMs = 60_000) =>
-    (await client.callTool({ name, arguments: args }, CallToolResultSchema, { timeout: timeoutMs })) as CallToolResult;
   let closed = false;
   return {
     client,
     transport,
-    raw: (name, args) => raw(name, args),
-    async call(name, args = {}, timeoutMs = 60_000) {
-      const r = await raw(name, args, timeoutMs);
-      if (r.isError) throw new Error(`${name} failed: ${(r.content[0] as { text: string }).text}`);
-      return r.structuredContent as ToolResults[typeof name];
-    },
+    ...toolCalls(client),
     async close() {
       if (closed) return;
       closed = true;
