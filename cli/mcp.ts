@@ -45,7 +45,7 @@ export const command: Command = {
     console.error(
       `parley mcp: node ${node.me.slice(0, 8)} ready (profile ${node.home}, ${node.channelRows().length} channel(s))`,
     );
-    void node.started().then((line) => console.error(`parley mcp: ${line}`));
+    void node.started().then((line) => line && console.error(`parley mcp: ${line}`));
     return new Promise<number>(() => undefined);
   },
 };

@@ -75,7 +75,7 @@ export const command: Command = {
       `parley serve: node ${node.me.slice(0, 8)} ready (profile ${node.home}, ${node.channelRows().length} ` +
         `channel(s)); MCP at ${serve.url}/mcp`,
     );
-    void node.started().then((line) => console.error(`parley serve: ${line}`));
+    void node.started().then((line) => line && console.error(`parley serve: ${line}`));
     return new Promise<number>((resolve) => {
       const stop = () => {
         void serve.close().finally(() => {

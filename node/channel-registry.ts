@@ -280,8 +280,10 @@ export class ChannelRegistry {
   private pollStore(): void {
     const maxRow = this.store.maxDocRow();
     if (maxRow !== this.lastDocRow) {
-      // A dormant channel another process wrote to wakes: what was written may need sending.
+      // A dormant channel another process wrote to wakes: what was written may need sending. One not linked yet
+      // loses its start-up record, which is older than the write, so it opens in full.
       for (const ch of this.store.docsWrittenSince(this.lastDocRow, this.o.writer)) {
+        this.startup?.records.delete(ch);
         (this.channels.get(ch) ?? (this.dormant.has(ch) ? this.openNow(ch) : undefined))?.pollStore();
       }
       this.lastDocRow = maxRow;

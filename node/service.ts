@@ -94,10 +94,11 @@ export class ParleyNode extends EventEmitter {
 
   /**
    * Once start-up is done (every channel active at start open or linked dormant), one line for stderr: how many
-   * channels it started and how many of them dormant.
+   * channels it started and how many of them dormant; null if the node closed first.
    */
-  async started(): Promise<string> {
+  async started(): Promise<string | null> {
     await this.registry.opened();
+    if (this.closed) return null;
     const n = this.registry.channels.size + this.registry.dormant.size;
     return `${n} channel(s) started, ${this.registry.startedDormant} dormant`;
   }

@@ -75,4 +75,25 @@ describe('channel registry', () => {
     expect(matched.total).toBe(2);
     expect(n.listChannels({ offset: 5 })).toEqual({ channels: [], total: 3 });
   });
+
+  it('a channel another process writes to between reading the dormant records and linking opens in full', async () => {
+    const home = tempHome();
+    cleanup.push(() => removeHome(home));
+    const first = await node(home);
+    const ch = first.createChannel({ name: 'quiet' }).channel;
+    // A record as a node that stopped with nothing to do leaves it (this one never reached a relay).
+    first.store.saveDormant(ch, [{ ep: 0, sv: new Uint8Array([0]) }]);
+    first.close();
+
+    const again = await node(home);
+    // The opener's first slice reads the records; the next one links.
+    await new Promise((resolve) => setImmediate(resolve));
+    const other = await node(home);
+    await other.postMessage({ channel: ch, body: 'written by another process, not sent yet' });
+    // The store poll between the two slices sees the write (the ticker can fire there, as can a tool call).
+    (again as unknown as { registry: { pollStore(): void } }).registry.pollStore();
+    await again.opened();
+    expect(again.dormant.has(ch)).toBe(false);
+    expect(again.channels.has(ch)).toBe(true);
+  });
 });
