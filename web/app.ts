@@ -54,6 +54,8 @@ const TOKEN_KEY = 'parley.token';
 const CHANNEL_KEY = 'parley.channel';
 /** How often the channel list and `who` refresh on their own (ms); new messages arrive by long-poll instead. */
 const REFRESH_MS = 5_000;
+/** The channel list asks again this long after the last key typed in its filter. */
+const FILTER_DELAY_MS = 250;
 /** How often bot outputs still being checked ask for their verification (ms). */
 const MARKS_MS = 1_000;
 
@@ -192,7 +194,11 @@ function append(messages: Message[]): void {
 }
 
 async function loadChannels(): Promise<void> {
-  const r = await api<{ me: string; channels: Channel[] }>('/api/channels');
+  const match = $<HTMLInputElement>('channel-filter').value.trim();
+  const query = match ? `?match=${encodeURIComponent(match)}` : '';
+  const r = await api<{ me: string; channels: Channel[]; total: number }>(`/api/channels${query}`);
+  // A filter typed meanwhile asks again: this answer is for an older one.
+  if (match !== $<HTMLInputElement>('channel-filter').value.trim()) return;
   $('me').textContent = `node ${r.me.slice(0, 8)}`;
   state.channels = r.channels;
   const ul = $('channels');
@@ -209,7 +215,16 @@ async function loadChannels(): Promise<void> {
       return li;
     }),
   );
-  if (r.channels.length === 0) ul.append(el('li', 'muted', 'No channels yet: create or join one from an agent.'));
+  if (r.channels.length === 0) {
+    const none = match
+      ? `No channel's name contains “${match}”.`
+      : 'No channels yet: create or join one from an agent.';
+    ul.append(el('li', 'muted', none));
+  }
+  $('channels-more').textContent =
+    r.total > r.channels.length
+      ? `${r.channels.length} of ${r.total}, most recent first: filter to find the others.`
+      : '';
   if (state.open === null && r.channels.length > 0) {
     const saved = sessionStorage.getItem(CHANNEL_KEY);
     await openChannel(r.channels.some((c) => c.channel === saved) ? saved! : r.channels[0].channel);
@@ -449,6 +464,11 @@ function start(): void {
   const ignore = (err: unknown) => {
     if (!(err instanceof Unauthorized)) console.warn(err);
   };
+  let filtering: ReturnType<typeof setTimeout> | undefined;
+  $('channel-filter').addEventListener('input', () => {
+    clearTimeout(filtering);
+    filtering = setTimeout(() => loadChannels().catch(ignore), FILTER_DELAY_MS);
+  });
   loadChannels().catch((err) => {
     if (!(err instanceof Unauthorized)) showError(`Could not load the channels: ${(err as Error).message}`);
   });

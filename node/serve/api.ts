@@ -3,7 +3,7 @@
  * export and posting. Every input is parsed with zod; failures are one sentence in `{error}` with a 4xx status.
  * Authentication and the Host/Origin checks happen before a request reaches this module (node/serve/http.ts).
  *
- *   GET  /api/channels                              → {me, channels}
+ *   GET  /api/channels?match&limit                  → {me, channels, total}: the most recent activity first
  *   GET  /api/channels/:ch/messages?before&limit    → the newest page, or the page before a delivery number
  *   GET  /api/channels/:ch/messages?after&wait      → messages after a delivery number; waits up to `wait` s for one
  *   GET  /api/channels/:ch/marks?steps=a,b          → the current verification of bot steps shown as pending
@@ -27,6 +27,8 @@ import { SlotNameSchema } from '../payloads.js';
 /** Messages per transcript page: enough to fill a screen, small enough that a long channel opens at once. */
 export const PAGE_LIMIT_DEFAULT = 100;
 export const PAGE_LIMIT_MAX = 500;
+/** Channels the page lists at once, the most recent activity first; its filter (`match`) finds the others. */
+export const CHANNELS_SHOWN = 200;
 /** The longest a long-poll waits (seconds): under common proxy idle timeouts. */
 export const WAIT_MAX_SECONDS = 25;
 /** Largest request body the API reads (bytes): a message body is at most 50 kB by default. */
@@ -47,6 +49,10 @@ const PageQuery = z.object({
   after: Dnum.optional(),
   limit: z.coerce.number().int().min(1).max(PAGE_LIMIT_MAX).optional(),
   wait: z.coerce.number().min(0).max(WAIT_MAX_SECONDS).optional(),
+});
+const ChannelsQuery = z.object({
+  match: z.string().min(1).max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
 });
 const MarksQuery = z.object({ steps: z.string().max(64 * 1024) });
 const PostBody = z
@@ -112,7 +118,9 @@ export class PageApi {
     const query = Object.fromEntries(url.searchParams);
     const method = req.method ?? 'GET';
     if (parts.length === 1 && parts[0] === 'channels' && method === 'GET') {
-      sendJson(res, 200, { me: this.node.me, channels: this.node.listChannels().channels });
+      const q = parse(ChannelsQuery, query);
+      const listed = this.node.listChannels({ match: q.match, limit: q.limit ?? CHANNELS_SHOWN });
+      sendJson(res, 200, { me: this.node.me, ...listed });
       return true;
     }
     if (parts.length !== 3 || parts[0] !== 'channels') return false;

@@ -74,6 +74,17 @@ describe('page API', () => {
     };
     const channels = await api<ChannelsResponse>('/channels');
     expect(channels.body.channels.map((c) => c.name)).toEqual(['paged']);
+    // A page of the most recent channels, how many there are, and a filter on the name.
+    await agent.call('create_channel', { name: 'second' });
+    expect((await api<ChannelsResponse>('/channels?limit=1')).body).toMatchObject({
+      channels: [{ name: 'second' }],
+      total: 2,
+    });
+    expect((await api<ChannelsResponse>('/channels?match=PAG')).body.channels.map((c) => c.name)).toEqual(['paged']);
+    expect(await api('/channels?limit=0')).toEqual({
+      status: 400,
+      body: { error: 'Invalid request (limit): Too small: expected number to be >=1.' },
+    });
 
     // The newest 100 of 151 deliveries (the creation notice and 150 messages), oldest first.
     const newest = await api<NewestPage>(`/channels/${ch}/messages`);

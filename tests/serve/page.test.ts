@@ -102,7 +102,9 @@ describe('the web page', () => {
     await page.locator('#title', { hasText: 'page room' }).waitFor();
     // Nothing wider than the screen.
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
-    // Tab reaches the channel button, then the post box is reachable and sends with Enter.
+    // Tab reaches the channel filter, then the channel button; the post box is reachable and sends with Enter.
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('channel-filter');
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('page room');
     await page.locator('#body').focus();
@@ -189,6 +191,20 @@ describe('the web page', () => {
       await page.close();
     },
   );
+
+  it('filters the channel list by name', async () => {
+    await alice.call('create_channel', { name: 'filter target' });
+    const page = await open(serve.page);
+    await page.getByRole('button', { name: 'page room' }).waitFor();
+    await page.getByRole('searchbox', { name: 'Filter channels by name' }).fill('TARGET');
+    await page.getByRole('button', { name: 'page room' }).waitFor({ state: 'detached' });
+    expect(await page.locator('#channels button').allTextContents()).toEqual(['filter target']);
+    await page.getByRole('searchbox', { name: 'Filter channels by name' }).fill('nothing like it');
+    await page.locator('#channels', { hasText: 'No channel\'s name contains “nothing like it”.' }).waitFor();
+    await page.getByRole('searchbox', { name: 'Filter channels by name' }).fill('');
+    await page.getByRole('button', { name: 'page room' }).waitFor();
+    await page.close();
+  });
 
   it('says clearly when the token is wrong or missing', async () => {
     const wrong = await open(`${serve.url}/#token=not-the-token`);
