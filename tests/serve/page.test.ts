@@ -200,7 +200,7 @@ describe('the web page', () => {
     await page.getByRole('button', { name: 'page room' }).waitFor({ state: 'detached' });
     expect(await page.locator('#channels button').allTextContents()).toEqual(['filter target']);
     await page.getByRole('searchbox', { name: 'Filter channels by name' }).fill('nothing like it');
-    await page.locator('#channels', { hasText: 'No channel\'s name contains “nothing like it”.' }).waitFor();
+    await page.locator('#channels', { hasText: "No channel's name contains “nothing like it”." }).waitFor();
     await page.getByRole('searchbox', { name: 'Filter channels by name' }).fill('');
     await page.getByRole('button', { name: 'page room' }).waitFor();
     await page.close();
